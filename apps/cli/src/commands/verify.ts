@@ -1,0 +1,62 @@
+import { parseArgs } from 'node:util';
+import {
+  loadKeyHistory,
+  type PublisherKeys,
+  parsePublisherKeys,
+  toReport,
+  VerifierError,
+  verifyReceipt,
+} from '@quittance/verifier';
+import { readJsonFile, readReceiptsFile } from '../read-json';
+import { renderReport } from '../render';
+import { UsageError } from '../usage';
+
+/** `quittance verify`: exit 0 when no claim is refuted, 1 when one is, 2 on unreadable input. */
+export async function verifyCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOrThrow(argv);
+  if (positionals.length !== 1)
+    throw new UsageError('verify takes exactly one RECEIPT.json or BUNDLE.zip');
+  const file = positionals[0] as string;
+
+  let publisher: PublisherKeys | undefined;
+  if (values.publisher) {
+    try {
+      publisher = parsePublisherKeys(await readJsonFile(values.publisher, 'publisher key file'));
+    } catch (error) {
+      if (error instanceof VerifierError)
+        throw new UsageError(`${values.publisher}: ${error.message}`);
+      throw error;
+    }
+  }
+  if (!values.jwks) throw new UsageError('verify RECEIPT.json needs --jwks SNAPSHOT.json');
+  const receipts = await readReceiptsFile(file);
+  const snapshot = await readJsonFile(values.jwks, 'key snapshot');
+  let history: Awaited<ReturnType<typeof loadKeyHistory>>;
+  try {
+    history = await loadKeyHistory(snapshot, publisher ? { publisher } : {});
+  } catch (error) {
+    if (error instanceof VerifierError) throw new UsageError(`${values.jwks}: ${error.message}`);
+    throw error;
+  }
+  const reports = [];
+  for (const receipt of receipts) reports.push(await verifyReceipt(receipt, history));
+  const report = toReport({}, reports);
+  process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
+  return report.ok ? 0 : 1;
+}
+
+function parseOrThrow(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        jwks: { type: 'string' },
+        publisher: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -1,0 +1,87 @@
+export { asciiBytes, base64url, fromBase64url, fromUtf8, toHex, utf8 } from './encoding';
+export type { FieldIssue, FieldIssueCode, FormatErrorCode } from './errors';
+export { FormatError } from './errors';
+export { sha256Hex } from './hash';
+export { newId, ulid } from './ids';
+export type { JsonValue } from './jcs';
+export { canonicalBytes, canonicalJson, findNonIJson, hasLoneSurrogate } from './jcs';
+export type { JwsHeader, JwsType, ParsedDetachedJws, SigningPlan } from './jws';
+export {
+  assertSigningInputSize,
+  attachPayload,
+  detachedJws,
+  headerProblem,
+  JWS_TYPES,
+  MAX_SIGNING_INPUT_BYTES,
+  parseDetachedJws,
+  planSignature,
+  rebuildSigningInput,
+  withoutMembers,
+} from './jws';
+export type {
+  Checkpoint,
+  JwksSnapshot,
+  KeyStatus,
+  OkpPublicJwk,
+  RevocationClaims,
+  SnapshotKey,
+} from './keys';
+export {
+  CHECKPOINT_ENVELOPE,
+  checkpointSignedPart,
+  isKid,
+  KEY_STATUSES,
+  kidFor,
+  periodOf,
+  planCheckpointSignature,
+  planSnapshotSignature,
+  snapshotHash,
+  snapshotSignedPart,
+} from './keys';
+export type { ChainEntryInput, ReceiptClaimsInput } from './receipt';
+export {
+  bodyHash,
+  buildSignedReceipt,
+  entryHash,
+  GENESIS_HASH,
+  planReceiptSignature,
+  receiptHash,
+  receiptHashOf,
+  signedPart,
+} from './receipt';
+export {
+  DETACHED_JWS_PATTERN,
+  HASH_PATTERN,
+  IDENTIFIER_MAX_LENGTH,
+  IDENTIFIER_PATTERN,
+  isAbsoluteHttpUrl,
+  isHash,
+  isIdentifier,
+  isRfc3339,
+  isTimestampMs,
+  KID_PATTERN,
+  NONCE_MAX_LENGTH,
+  NONCE_PATTERN,
+  OID_PATTERN,
+  RECEIPT_ID_PATTERN,
+  toTimestampMs,
+} from './rules';
+export type {
+  Bucket,
+  ChainLink,
+  IssueRequest,
+  LegalPosture,
+  Receipt,
+  ReceiptEnvelope,
+  ReceiptTimestamp,
+  SignedReceipt,
+} from './types';
+export { BUCKETS, ENVELOPE_MEMBERS, LEGAL_POSTURES } from './types';
+export type { Validation } from './validate';
+export {
+  assertIssueRequest,
+  assertReceipt,
+  summarize,
+  validateIssueRequest,
+  validateReceipt,
+} from './validate';

@@ -1,0 +1,83 @@
+import canonicalize from 'canonicalize';
+import { utf8 } from './encoding';
+import { FormatError } from './errors';
+
+/** A value that is I-JSON (RFC 7493) and therefore has exactly one RFC 8785 form. */
+export type JsonValue =
+  | null
+  | boolean
+  | number
+  | string
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/**
+ * Returns the path of the first member that is not I-JSON, or null when `value` is I-JSON.
+ * Rejects what `canonicalize` would silently coerce: `undefined`, functions, symbols, BigInt,
+ * holes in arrays, `toJSON` objects (Date), Maps and class instances, non-finite numbers and
+ * strings or member names with lone surrogates.
+ */
+export function findNonIJson(value: unknown, path = ''): string | null {
+  switch (typeof value) {
+    case 'string':
+      return hasLoneSurrogate(value) ? `${path || '/'}: string has a lone surrogate` : null;
+    case 'number':
+      return Number.isFinite(value) ? null : `${path || '/'}: ${value} is not an I-JSON number`;
+    case 'boolean':
+      return null;
+    case 'object': {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value)) return `${path}/${i}: array hole`;
+          const found = findNonIJson(value[i], `${path}/${i}`);
+          if (found) return found;
+        }
+        return null;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        return `${path || '/'}: not a plain object`;
+      }
+      for (const key of Object.keys(value)) {
+        const at = `${path}/${escapePointer(key)}`;
+        if (hasLoneSurrogate(key)) return `${at}: member name has a lone surrogate`;
+        const found = findNonIJson((value as Record<string, unknown>)[key], at);
+        if (found) return found;
+      }
+      return null;
+    }
+    default:
+      return `${path || '/'}: ${typeof value} is not JSON`;
+  }
+}
+
+/** RFC 8785 canonical JSON text of an I-JSON value; throws `not_i_json` for anything else. */
+export function canonicalJson(value: unknown): string {
+  const problem = findNonIJson(value);
+  if (problem) throw new FormatError('not_i_json', `not I-JSON: ${problem}`);
+  const text = canonicalize(value);
+  if (text === undefined) throw new FormatError('not_i_json', 'not I-JSON: no JSON form');
+  return text;
+}
+
+/** UTF-8 bytes of the RFC 8785 canonical form. */
+export function canonicalBytes(value: unknown): Uint8Array {
+  return utf8(canonicalJson(value));
+}
+
+export function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xd800 || c > 0xdfff) continue;
+    if (c >= 0xdc00) return true;
+    const next = text.charCodeAt(i + 1);
+    if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+    i++;
+  }
+  return false;
+}
+
+function escapePointer(key: string): string {
+  return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}

@@ -1,0 +1,112 @@
+import { sha256Hex } from './hash';
+import { canonicalBytes } from './jcs';
+import { JWS_TYPES, planSignature, type SigningPlan, withoutMembers } from './jws';
+import { KID_PATTERN } from './rules';
+import type { ReceiptTimestamp } from './types';
+
+/** An Ed25519 public key as RFC 8037 writes it. */
+export interface OkpPublicJwk {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  kid?: string;
+  alg?: 'EdDSA';
+  use?: 'sig';
+}
+
+export const KEY_STATUSES = ['active', 'retired', 'revoked'] as const;
+export type KeyStatus = (typeof KEY_STATUSES)[number];
+
+/** One key of a snapshot's history (SPEC §5). */
+export interface SnapshotKey extends OkpPublicJwk {
+  kid: string;
+  alg: 'EdDSA';
+  use: 'sig';
+  merchantId: string;
+  nbf: string;
+  exp: string | null;
+  status: KeyStatus;
+  revokedAt?: string;
+  revocationReason?: string;
+}
+
+/** A signed key-history document; a JWKS with more members (SPEC §5). */
+export interface JwksSnapshot {
+  period: string;
+  version: number;
+  issuedAt: string;
+  prevSnapshotHash: string | null;
+  keys: SnapshotKey[];
+  revocations: string[];
+  jws: string;
+}
+
+/** What a revocation statement (a compact JWS by the publisher key) says. */
+export interface RevocationClaims {
+  kid: string;
+  revokedAt: string;
+  reason: string;
+}
+
+/** A signed checkpoint of a merchant's chain head (SPEC §6). */
+export interface Checkpoint {
+  merchantId: string;
+  seq: number;
+  entryHash: string;
+  createdAt: string;
+  signingKeyKid: string;
+  jws: string;
+  timestamp: ReceiptTimestamp | null;
+}
+
+export const CHECKPOINT_ENVELOPE = ['jws', 'timestamp'] as const;
+
+/** `YYYY-MM` of an RFC 3339 UTC time: the snapshot period a receipt names. */
+export function periodOf(time: string | Date): string {
+  const iso = typeof time === 'string' ? new Date(time).toISOString() : time.toISOString();
+  return iso.slice(0, 7);
+}
+
+/** `<merchantId>-<YYYY>Q<n>`, and `-<k>` for the k-th extra key in the same quarter (SPEC §5). */
+export function kidFor(merchantId: string, at: Date, extra = 0): string {
+  const quarter = Math.floor(at.getUTCMonth() / 3) + 1;
+  const base = `${merchantId}-${at.getUTCFullYear()}Q${quarter}`;
+  return extra > 0 ? `${base}-${extra}` : base;
+}
+
+export function isKid(value: string): boolean {
+  return KID_PATTERN.test(value);
+}
+
+/** SHA-256 hex of the JCS of a whole published snapshot document, `jws` included. */
+export async function snapshotHash(snapshot: JwksSnapshot): Promise<string> {
+  return sha256Hex(canonicalBytes(snapshot));
+}
+
+/** The snapshot without `jws`: what the publisher key signs. */
+export function snapshotSignedPart(snapshot: JwksSnapshot | Omit<JwksSnapshot, 'jws'>) {
+  return withoutMembers(snapshot, ['jws']);
+}
+
+export function planSnapshotSignature(
+  snapshot: Omit<JwksSnapshot, 'jws'>,
+  publisherKid: string,
+): SigningPlan {
+  return planSignature(snapshotSignedPart(snapshot), publisherKid, JWS_TYPES.snapshot);
+}
+
+export function checkpointSignedPart(
+  checkpoint: Checkpoint | Omit<Checkpoint, 'jws' | 'timestamp'>,
+) {
+  return withoutMembers(checkpoint, CHECKPOINT_ENVELOPE);
+}
+
+export function planCheckpointSignature(
+  checkpoint: Omit<Checkpoint, 'jws' | 'timestamp'>,
+): SigningPlan {
+  return planSignature(
+    checkpointSignedPart(checkpoint),
+    checkpoint.signingKeyKid,
+    JWS_TYPES.checkpoint,
+  );
+}

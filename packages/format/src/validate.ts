@@ -1,0 +1,305 @@
+import { type FieldIssue, type FieldIssueCode, FormatError } from './errors';
+import { findNonIJson } from './jcs';
+import {
+  DETACHED_JWS_PATTERN,
+  HASH_PATTERN,
+  IDENTIFIER_MAX_LENGTH,
+  IDENTIFIER_PATTERN,
+  isAbsoluteHttpUrl,
+  isRfc3339,
+  isTimestampMs,
+  KID_PATTERN,
+  NONCE_MAX_LENGTH,
+  NONCE_PATTERN,
+  OID_PATTERN,
+  RECEIPT_ID_PATTERN,
+} from './rules';
+import { BUCKETS, type IssueRequest, LEGAL_POSTURES, type Receipt } from './types';
+
+export type Validation<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+/** Collects every problem of one object so that callers can report them all at once. */
+class Checker {
+  readonly issues: FieldIssue[] = [];
+  constructor(readonly object: Record<string, unknown>) {}
+
+  add(path: string, code: FieldIssueCode, message: string): void {
+    this.issues.push({ path, code, message });
+  }
+
+  has(name: string): boolean {
+    return Object.hasOwn(this.object, name);
+  }
+
+  /** Checks a string member against a pattern; `required` false skips an absent member. */
+  string(
+    name: string,
+    pattern: RegExp,
+    rule: string,
+    opts: { required?: boolean; max?: number } = {},
+  ) {
+    const required = opts.required ?? true;
+    if (!this.has(name)) {
+      if (required) this.add(`/${name}`, 'required', `${name} is required`);
+      return;
+    }
+    const value = this.object[name];
+    if (typeof value !== 'string') {
+      this.add(`/${name}`, 'invalid_type', `${name} must be a string`);
+    } else if (value.length === 0) {
+      this.add(`/${name}`, 'too_short', `${name} must not be empty`);
+    } else if (opts.max !== undefined && value.length > opts.max) {
+      this.add(`/${name}`, 'too_long', `${name} must be at most ${opts.max} characters`);
+    } else if (!pattern.test(value)) {
+      this.add(`/${name}`, 'invalid_format', `${name} must be ${rule}`);
+    }
+  }
+
+  oneOf(name: string, allowed: readonly string[]) {
+    if (!this.has(name)) return this.add(`/${name}`, 'required', `${name} is required`);
+    const value = this.object[name];
+    if (typeof value !== 'string') {
+      this.add(`/${name}`, 'invalid_type', `${name} must be a string`);
+    } else if (!allowed.includes(value)) {
+      this.add(`/${name}`, 'invalid_format', `${name} must be one of ${allowed.join(', ')}`);
+    }
+  }
+
+  predicate(name: string, test: (v: unknown) => boolean, rule: string, required = true) {
+    if (!this.has(name)) {
+      if (required) this.add(`/${name}`, 'required', `${name} is required`);
+      return;
+    }
+    const value = this.object[name];
+    if (typeof value !== 'string') this.add(`/${name}`, 'invalid_type', `${name} must be a string`);
+    else if (!test(value)) this.add(`/${name}`, 'invalid_format', `${name} must be ${rule}`);
+  }
+
+  onlyKnown(known: readonly string[]) {
+    for (const name of Object.keys(this.object)) {
+      if (!known.includes(name)) this.add(`/${name}`, 'unknown_member', `${name} is not allowed`);
+    }
+  }
+
+  assertions(name: string) {
+    if (!this.has(name)) return;
+    const value = this.object[name];
+    if (!Array.isArray(value)) {
+      return this.add(`/${name}`, 'invalid_type', `${name} must be an array of objects`);
+    }
+    value.forEach((item, i) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        this.add(`/${name}/${i}`, 'invalid_type', `${name}[${i}] must be an object`);
+      }
+    });
+  }
+
+  iJson(name: string) {
+    if (!this.has(name)) return;
+    const problem = findNonIJson(this.object[name], `/${name}`);
+    if (problem) this.add(problem.split(':')[0] as string, 'not_i_json', `not I-JSON: ${problem}`);
+  }
+}
+
+const IDENTIFIER_RULE = `1-${IDENTIFIER_MAX_LENGTH} characters of [A-Za-z0-9._:~-]`;
+const NONCE_RULE = `1-${NONCE_MAX_LENGTH} printable ASCII characters`;
+const HASH_RULE = '64 lowercase hexadecimal characters (SHA-256)';
+
+function asObject(value: unknown): Record<string, unknown> | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
+
+const ISSUE_REQUEST_MEMBERS = [
+  'callId',
+  'agentId',
+  'bucket',
+  'tool',
+  'orderId',
+  'nonce',
+  'trust_provider_assertions',
+  'input',
+  'output',
+  'inputHash',
+  'outputHash',
+] as const;
+
+/** Validates an issue request of SPEC §8, reporting every bad field at once. */
+export function validateIssueRequest(value: unknown): Validation<IssueRequest> {
+  const object = asObject(value);
+  if (!object) {
+    return {
+      ok: false,
+      issues: [{ path: '', code: 'invalid_type', message: 'body must be a JSON object' }],
+    };
+  }
+  const c = new Checker(object);
+  c.onlyKnown(ISSUE_REQUEST_MEMBERS);
+  for (const name of ['callId', 'agentId', 'tool'] as const) {
+    c.string(name, IDENTIFIER_PATTERN, IDENTIFIER_RULE, { max: IDENTIFIER_MAX_LENGTH });
+  }
+  c.string('orderId', IDENTIFIER_PATTERN, IDENTIFIER_RULE, {
+    required: false,
+    max: IDENTIFIER_MAX_LENGTH,
+  });
+  c.string('nonce', NONCE_PATTERN, NONCE_RULE, { required: false, max: NONCE_MAX_LENGTH });
+  c.oneOf('bucket', BUCKETS);
+  c.assertions('trust_provider_assertions');
+  c.iJson('trust_provider_assertions');
+
+  const bodies = c.has('input') || c.has('output');
+  const hashes = c.has('inputHash') || c.has('outputHash');
+  if (bodies && hashes) {
+    c.add('', 'conflict', 'send either input and output, or inputHash and outputHash, not both');
+  } else if (hashes) {
+    c.string('inputHash', HASH_PATTERN, HASH_RULE);
+    c.string('outputHash', HASH_PATTERN, HASH_RULE);
+  } else if (bodies) {
+    for (const name of ['input', 'output'] as const) {
+      if (!c.has(name))
+        c.add(
+          `/${name}`,
+          'required',
+          `${name} is required with ${name === 'input' ? 'output' : 'input'}`,
+        );
+      else c.iJson(name);
+    }
+  } else {
+    c.add('', 'required', 'input and output, or inputHash and outputHash, are required');
+  }
+  return c.issues.length
+    ? { ok: false, issues: c.issues }
+    : { ok: true, value: object as unknown as IssueRequest };
+}
+
+const RECEIPT_MEMBERS = [
+  'schemaVersion',
+  'id',
+  'merchantId',
+  'callId',
+  'agentId',
+  'orderId',
+  'bucket',
+  'tool',
+  'inputHash',
+  'outputHash',
+  'createdAt',
+  'signingKeyKid',
+  'jwksSnapshotUrl',
+  'nonce',
+  'trust_provider_assertions',
+  'jws',
+  'legal_posture',
+  'timestamp',
+  'chain',
+] as const;
+
+/** Validates a full receipt (signed members and envelope) against SPEC §1. */
+export function validateReceipt(value: unknown): Validation<Receipt> {
+  const object = asObject(value);
+  if (!object) {
+    return {
+      ok: false,
+      issues: [{ path: '', code: 'invalid_type', message: 'receipt must be a JSON object' }],
+    };
+  }
+  const c = new Checker(object);
+  c.onlyKnown(RECEIPT_MEMBERS);
+  c.oneOf('schemaVersion', ['1']);
+  c.string('id', RECEIPT_ID_PATTERN, '"trcpt_" followed by a ULID');
+  for (const name of ['merchantId', 'callId', 'agentId', 'tool'] as const) {
+    c.string(name, IDENTIFIER_PATTERN, IDENTIFIER_RULE, { max: IDENTIFIER_MAX_LENGTH });
+  }
+  c.string('orderId', IDENTIFIER_PATTERN, IDENTIFIER_RULE, {
+    required: false,
+    max: IDENTIFIER_MAX_LENGTH,
+  });
+  c.string('nonce', NONCE_PATTERN, NONCE_RULE, { required: false, max: NONCE_MAX_LENGTH });
+  c.oneOf('bucket', BUCKETS);
+  c.string('inputHash', HASH_PATTERN, HASH_RULE);
+  c.string('outputHash', HASH_PATTERN, HASH_RULE);
+  c.predicate('createdAt', isTimestampMs, 'an RFC 3339 UTC time with milliseconds and Z');
+  c.string('signingKeyKid', KID_PATTERN, '<merchantId>-<YYYY>Q<n>[-<k>]');
+  const kid = object.signingKeyKid;
+  const merchantId = object.merchantId;
+  if (
+    typeof kid === 'string' &&
+    typeof merchantId === 'string' &&
+    !kid.startsWith(`${merchantId}-`)
+  ) {
+    c.add('/signingKeyKid', 'invalid_format', 'signingKeyKid must start with the merchantId');
+  }
+  c.predicate('jwksSnapshotUrl', isAbsoluteHttpUrl, 'an absolute http(s) URL');
+  c.assertions('trust_provider_assertions');
+  c.iJson('trust_provider_assertions');
+
+  c.string('jws', DETACHED_JWS_PATTERN, 'a detached compact JWS (header..signature)');
+  c.oneOf('legal_posture', LEGAL_POSTURES);
+  checkTimestamp(c);
+  checkChain(c);
+  return c.issues.length
+    ? { ok: false, issues: c.issues }
+    : { ok: true, value: object as unknown as Receipt };
+}
+
+function checkTimestamp(c: Checker) {
+  if (!c.has('timestamp'))
+    return c.add('/timestamp', 'required', 'timestamp is required (null when none)');
+  const ts = c.object.timestamp;
+  const posture = c.object.legal_posture;
+  if (ts === null) {
+    if (posture === 'ades_candidate_timestamped') {
+      c.add('/timestamp', 'conflict', 'a timestamped posture needs a timestamp');
+    }
+    return;
+  }
+  const object = asObject(ts);
+  if (!object) return c.add('/timestamp', 'invalid_type', 'timestamp must be an object or null');
+  if (posture === 'signed')
+    c.add('/legal_posture', 'conflict', 'a timestamped receipt is not "signed"');
+  const inner = new Checker(object);
+  inner.onlyKnown(['token', 'genTime', 'tsa', 'policy']);
+  inner.string('token', /^[A-Za-z0-9+/]+={0,2}$/, 'base64 DER');
+  inner.predicate('genTime', isRfc3339, 'an RFC 3339 time');
+  inner.string('tsa', /^[\s\S]+$/, 'the TSA subject');
+  inner.string('policy', OID_PATTERN, 'an OID');
+  for (const issue of inner.issues) c.issues.push({ ...issue, path: `/timestamp${issue.path}` });
+}
+
+function checkChain(c: Checker) {
+  if (!c.has('chain')) return c.add('/chain', 'required', 'chain is required');
+  const object = asObject(c.object.chain);
+  if (!object) return c.add('/chain', 'invalid_type', 'chain must be an object');
+  const inner = new Checker(object);
+  inner.onlyKnown(['seq', 'prevHash', 'entryHash']);
+  const seq = object.seq;
+  if (!Number.isSafeInteger(seq) || (seq as number) < 1) {
+    inner.add('/seq', 'invalid_type', 'seq must be a positive integer');
+  }
+  inner.string('prevHash', HASH_PATTERN, HASH_RULE);
+  inner.string('entryHash', HASH_PATTERN, HASH_RULE);
+  for (const issue of inner.issues) c.issues.push({ ...issue, path: `/chain${issue.path}` });
+}
+
+/** Throws `invalid_issue_request` with every issue when the request is not valid. */
+export function assertIssueRequest(value: unknown): IssueRequest {
+  const result = validateIssueRequest(value);
+  if (!result.ok)
+    throw new FormatError('invalid_issue_request', summarize(result.issues), {
+      issues: result.issues,
+    });
+  return result.value;
+}
+
+/** Throws `invalid_receipt` with every issue when the receipt is not valid. */
+export function assertReceipt(value: unknown): Receipt {
+  const result = validateReceipt(value);
+  if (!result.ok)
+    throw new FormatError('invalid_receipt', summarize(result.issues), { issues: result.issues });
+  return result.value;
+}
+
+export function summarize(issues: readonly FieldIssue[]): string {
+  return issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, FormatError } from '../src';
+
+/** IEEE 754 double from its 16-hex-digit bit pattern. */
+function fromBits(hex: string): number {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setBigUint64(0, BigInt(`0x${hex}`));
+  return view.getFloat64(0);
+}
+
+describe('RFC 8785', () => {
+  it('serializes the §3.2.2 example', () => {
+    const input = JSON.parse(
+      '{"numbers":[333333333.33333329,1E30,4.50,2e-3,0.000000000000000000000000001],' +
+        '"string":"\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/","literals":[null,true,false]}',
+    );
+    expect(canonicalJson(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],' +
+        '"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    );
+  });
+
+  it('sorts member names by UTF-16 code units (§3.2.3)', () => {
+    const input = JSON.parse(
+      '{"\\u20ac":"Euro Sign","\\r":"Carriage Return","\\ufb33":"Hebrew Letter Dalet With Dagesh",' +
+        '"1":"One","\\ud83d\\ude00":"Emoji: Grinning Face","\\u0080":"Control",' +
+        '"\\u00f6":"Latin Small Letter O With Diaeresis"}',
+    );
+    expect(canonicalJson(input)).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","ö":"Latin Small Letter O With Diaeresis",' +
+        '"€":"Euro Sign","😀":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    );
+  });
+
+  it.each([
+    ['0000000000000000', '0'],
+    ['8000000000000000', '0'],
+    ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'],
+    ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['ffefffffffffffff', '-1.7976931348623157e+308'],
+    ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'],
+    ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af5', '9.999999999999997e+22'],
+    ['44b52d02c7e14af6', '1e+23'],
+    ['44b52d02c7e14af7', '1.0000000000000001e+23'],
+    ['444b1ae4d6e2ef4e', '999999999999999700000'],
+    ['444b1ae4d6e2ef4f', '999999999999999900000'],
+    ['444b1ae4d6e2ef50', '1e+21'],
+    ['3eb0c6f7a0b5ed8c', '9.999999999999997e-7'],
+    ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['41b3de4355555553', '333333333.3333332'],
+    ['41b3de4355555554', '333333333.33333325'],
+    ['41b3de4355555555', '333333333.3333333'],
+    ['41b3de4355555556', '333333333.3333334'],
+    ['41b3de4355555557', '333333333.33333343'],
+    ['becbf647612f3696', '-0.0000033333333333333333'],
+    ['43143ff3c1cb0959', '1424953923781206.2'],
+  ])('serializes the number with bits %s as %s (Appendix B)', (bits, text) => {
+    expect(canonicalJson(fromBits(bits))).toBe(text);
+  });
+
+  it('escapes strings as §3.2.2.2 requires', () => {
+    expect(canonicalJson('\u0000\u0001\b\t\n\u000b\f\r\u001f"\\/é€😀\u007f')).toBe(
+      '"\\u0000\\u0001\\b\\t\\n\\u000b\\f\\r\\u001f\\"\\\\/é€😀\u007f"',
+    );
+  });
+});
+
+describe('rejects what is not I-JSON', () => {
+  const cases: [string, unknown][] = [
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['-Infinity', { a: [Number.NEGATIVE_INFINITY] }],
+    ['NaN bits', fromBits('7fffffffffffffff')],
+    ['lone high surrogate', 'a\ud800'],
+    ['lone low surrogate', { s: '\udc00b' }],
+    ['reversed pair', '\ude00\ud83d'],
+    ['lone surrogate in a member name', { 'k\ud800': 1 }],
+    ['undefined member', { a: undefined }],
+    ['undefined value', undefined],
+    // biome-ignore lint/suspicious/noSparseArray: the hole is what is tested
+    ['array hole', [1, , 3]],
+    ['Date', { at: new Date(0) }],
+    ['Map', new Map([['a', 1]])],
+    [
+      'class instance',
+      new (class Point {
+        x = 1;
+      })(),
+    ],
+    ['BigInt', { n: 10n }],
+    ['function', { f: () => 1 }],
+    ['symbol', Symbol('s')],
+  ];
+  it.each(cases)('%s', (_name, value) => {
+    expect(() => canonicalJson(value)).toThrow(FormatError);
+    try {
+      canonicalJson(value);
+    } catch (error) {
+      expect((error as FormatError).code).toBe('not_i_json');
+    }
+  });
+
+  it('accepts objects without a prototype and well-formed surrogate pairs', () => {
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.b = '😀';
+    bare.a = 1;
+    expect(canonicalJson(bare)).toBe('{"a":1,"b":"😀"}');
+  });
+});

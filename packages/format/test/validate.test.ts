@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { validateIssueRequest, validateReceipt } from '../src';
+
+const good = {
+  callId: 'call-1',
+  agentId: 'agent:7',
+  bucket: 'checkout',
+  tool: 'complete_checkout',
+  orderId: 'order~42',
+  nonce: 'n 0!',
+  input: { sku: 'A-1' },
+  output: { ok: true },
+};
+
+describe('issue request validation', () => {
+  it('accepts a good request with bodies or with hashes', () => {
+    expect(validateIssueRequest(good).ok).toBe(true);
+    const { input: _i, output: _o, ...rest } = good;
+    expect(
+      validateIssueRequest({ ...rest, inputHash: 'a'.repeat(64), outputHash: 'b'.repeat(64) }).ok,
+    ).toBe(true);
+  });
+
+  it('reports every bad field at once, with stable codes', () => {
+    const result = validateIssueRequest({
+      callId: 7,
+      agentId: 'x'.repeat(129),
+      bucket: 'refund',
+      tool: 'bad tool',
+      orderId: '',
+      nonce: 'tab\there',
+      merchantId: 'evil',
+      trust_provider_assertions: [1],
+      input: { a: 1 },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const byPath = Object.fromEntries(result.issues.map((i) => [i.path, i.code]));
+    expect(byPath).toEqual({
+      '/callId': 'invalid_type',
+      '/agentId': 'too_long',
+      '/bucket': 'invalid_format',
+      '/tool': 'invalid_format',
+      '/orderId': 'too_short',
+      '/nonce': 'invalid_format',
+      '/merchantId': 'unknown_member',
+      '/trust_provider_assertions/0': 'invalid_type',
+      '/output': 'required',
+    });
+  });
+
+  it('refuses lone surrogates anywhere in a body, and mixing bodies with hashes', () => {
+    const surrogate = validateIssueRequest({ ...good, input: { note: 'x\ud800' } });
+    expect(surrogate.ok === false && surrogate.issues[0]).toMatchObject({
+      path: '/input/note',
+      code: 'not_i_json',
+    });
+    const both = validateIssueRequest({ ...good, inputHash: 'a'.repeat(64) });
+    expect(both.ok === false && both.issues.map((i) => i.code)).toContain('conflict');
+    const neither = validateIssueRequest({
+      callId: 'c',
+      agentId: 'a',
+      bucket: 'customer',
+      tool: 't',
+    });
+    expect(neither.ok === false && neither.issues).toEqual([
+      expect.objectContaining({ code: 'required' }),
+    ]);
+  });
+
+  it('refuses a body that is not an object', () => {
+    for (const body of [null, [], 'x', 3]) {
+      expect(validateIssueRequest(body)).toMatchObject({
+        ok: false,
+        issues: [{ code: 'invalid_type' }],
+      });
+    }
+  });
+});
+
+describe('receipt validation', () => {
+  const receipt = {
+    schemaVersion: '1',
+    id: 'trcpt_01JD5Z7Q8M3V9K2X4N6P8R0T2W',
+    merchantId: 'acme',
+    callId: 'c1',
+    agentId: 'a1',
+    bucket: 'discovery',
+    tool: 'search',
+    inputHash: 'a'.repeat(64),
+    outputHash: 'b'.repeat(64),
+    createdAt: '2026-11-20T10:15:30.123Z',
+    signingKeyKid: 'acme-2026Q4-2',
+    jwksSnapshotUrl: 'https://q.example/.well-known/jwks/snapshot/2026-11.json',
+    jws: 'eyJ..c2ln',
+    legal_posture: 'signed',
+    timestamp: null,
+    chain: { seq: 1, prevHash: '0'.repeat(64), entryHash: 'c'.repeat(64) },
+  };
+
+  it('accepts a well-formed receipt', () => {
+    expect(validateReceipt(receipt)).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ['createdAt', '2026-11-20T10:15:30Z', 'invalid_format'],
+    ['createdAt', '2026-02-30T10:15:30.123Z', 'invalid_format'],
+    ['createdAt', '2026-11-20T10:15:30.123+01:00', 'invalid_format'],
+    ['inputHash', 'A'.repeat(64), 'invalid_format'],
+    ['id', 'trcpt_01JD5Z7Q8M3V9K2X4N6P8R0T2I', 'invalid_format'],
+    ['signingKeyKid', 'other-2026Q4', 'invalid_format'],
+    ['signingKeyKid', 'acme-2026Q5', 'invalid_format'],
+    ['jwksSnapshotUrl', '/relative.json', 'invalid_format'],
+    ['schemaVersion', '2', 'invalid_format'],
+    ['extra', 1, 'unknown_member'],
+  ])('refuses %s = %j', (name, value, code) => {
+    const result = validateReceipt({ ...receipt, [name]: value });
+    expect(result.ok === false && result.issues.map((i) => i.code)).toContain(code);
+  });
+
+  it('checks the envelope: posture agrees with the timestamp, chain is well formed', () => {
+    const wrongPosture = validateReceipt({
+      ...receipt,
+      legal_posture: 'ades_candidate_timestamped',
+    });
+    expect(wrongPosture.ok === false && wrongPosture.issues[0]?.code).toBe('conflict');
+    const badChain = validateReceipt({
+      ...receipt,
+      chain: { seq: 0, prevHash: 'x', entryHash: 'c'.repeat(64) },
+    });
+    expect(badChain.ok === false && badChain.issues.map((i) => i.path)).toEqual([
+      '/chain/seq',
+      '/chain/prevHash',
+    ]);
+  });
+});

@@ -1,0 +1,13 @@
+export { spkiToOkpJwk, toOkpJwk } from './ed25519';
+export type { SignerErrorCode } from './errors';
+export { SignerError } from './errors';
+export type { KmsClientOptions } from './kms-client';
+export { createKmsClient } from './kms-client';
+export { toSignerError } from './kms-errors';
+export type { KmsSignerOptions } from './kms-signer';
+export { KMS_KEY_SPEC, KMS_SIGNING_ALGORITHM, KmsSigner } from './kms-signer';
+export { LocalSigner } from './local-signer';
+export type { DetachedSignature } from './sign-document';
+export { signDetached, signPlan } from './sign-document';
+export type { Signer } from './signer';
+export { assertSignableMessage, ED25519_SIGNATURE_BYTES } from './signer';

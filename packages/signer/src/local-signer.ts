@@ -1,0 +1,106 @@
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from 'node:crypto';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { toOkpJwk } from './ed25519';
+import { SignerError } from './errors';
+import { assertSignableMessage, assertSignatureLength, type Signer } from './signer';
+
+/** Private JWK as stored on disk. */
+interface StoredKey {
+  kty: 'OKP';
+  crv: 'Ed25519';
+  x: string;
+  d: string;
+  kid: string;
+}
+
+/**
+ * An Ed25519 key held in this process, persisted as a private JWK file (mode 0600).
+ * The development default; production keys live in KMS ({@link KmsSigner}).
+ */
+export class LocalSigner implements Signer {
+  readonly #privateKey: KeyObject;
+
+  private constructor(
+    readonly kid: string,
+    privateKey: KeyObject,
+  ) {
+    this.#privateKey = privateKey;
+  }
+
+  static generate(kid: string): LocalSigner {
+    return new LocalSigner(kid, generateKeyPairSync('ed25519').privateKey);
+  }
+
+  /** From an RFC 8037 private JWK (`kty` OKP, `crv` Ed25519, `d`, `x`). */
+  static fromPrivateJwk(
+    jwk: { kty: string; crv: string; d: string; x: string },
+    kid: string,
+  ): LocalSigner {
+    if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string') {
+      throw new SignerError('invalid_key', 'expected an OKP Ed25519 private JWK');
+    }
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({
+        key: { kty: 'OKP', crv: 'Ed25519', d: jwk.d, x: jwk.x },
+        format: 'jwk',
+      });
+    } catch (cause) {
+      throw new SignerError('invalid_key', 'private JWK does not load', { cause });
+    }
+    const derived = toOkpJwk(createPublicKey(key)).x;
+    if (derived !== jwk.x) throw new SignerError('invalid_key', 'private JWK x does not match d');
+    return new LocalSigner(kid, key);
+  }
+
+  /** Reads a key file written by {@link LocalSigner.save}. */
+  static async load(path: string): Promise<LocalSigner> {
+    let stored: StoredKey;
+    try {
+      stored = JSON.parse(await readFile(path, 'utf8')) as StoredKey;
+    } catch (cause) {
+      throw new SignerError('key_file', `cannot read signing key file ${path}`, { cause });
+    }
+    return LocalSigner.fromPrivateJwk(stored, stored.kid);
+  }
+
+  /** Writes the private JWK atomically, readable by the owner only. */
+  async save(path: string): Promise<void> {
+    const jwk = this.#privateKey.export({ format: 'jwk' });
+    const stored: StoredKey = {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      x: jwk.x as string,
+      d: jwk.d as string,
+      kid: this.kid,
+    };
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, `${JSON.stringify(stored)}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(temporary, 0o600);
+    await rename(temporary, path);
+  }
+
+  async sign(message: Uint8Array): Promise<Uint8Array> {
+    assertSignableMessage(message);
+    const signature = new Uint8Array(sign(null, message, this.#privateKey));
+    assertSignatureLength(signature, this.kid);
+    return signature;
+  }
+
+  async publicJwk() {
+    return {
+      ...toOkpJwk(createPublicKey(this.#privateKey)),
+      kid: this.kid,
+      alg: 'EdDSA' as const,
+      use: 'sig' as const,
+    };
+  }
+}

@@ -1,0 +1,26 @@
+import { detachedJws, planSignature, type SigningPlan } from '@quittance/format';
+import type { Signer } from './signer';
+
+export interface DetachedSignature {
+  plan: SigningPlan;
+  signature: Uint8Array;
+  jws: string;
+}
+
+/**
+ * Signs `document` (its envelope already removed) with `signer` under `typ`, SPEC §2 rules.
+ * The 4096-byte limit is enforced while planning, before the signer is called.
+ */
+export async function signDetached(
+  document: unknown,
+  typ: string,
+  signer: Signer,
+): Promise<DetachedSignature> {
+  const plan = planSignature(document, signer.kid, typ);
+  return signPlan(plan, signer);
+}
+
+export async function signPlan(plan: SigningPlan, signer: Signer): Promise<DetachedSignature> {
+  const signature = await signer.sign(plan.signingInput);
+  return { plan, signature, jws: detachedJws(plan, signature) };
+}

@@ -1,0 +1,17 @@
+export type {
+  Claim,
+  ClaimSource,
+  ClaimStatus,
+  ReceiptClaims,
+  ReceiptReport,
+  VerificationReport,
+} from './claims';
+export { asserted, isRefuted, refuted, toReport, unknown } from './claims';
+export type { Ed25519Jwk } from './ed25519';
+export { isEd25519Jwk, KeyCache } from './ed25519';
+export type { VerifierErrorCode } from './errors';
+export { VerifierError } from './errors';
+export type { HistoryKey, KeyHistory, PublisherKeys } from './key-history';
+export { loadKeyHistory, parsePublisherKeys } from './key-history';
+export type { VerifyReceiptOptions } from './verify-receipt';
+export { isKeyHistory, verifyReceipt } from './verify-receipt';

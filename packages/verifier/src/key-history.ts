@@ -1,0 +1,244 @@
+import {
+  base64url,
+  canonicalBytes,
+  fromBase64url,
+  fromUtf8,
+  HASH_PATTERN,
+  headerProblem,
+  isRfc3339,
+  JWS_TYPES,
+  type JwksSnapshot,
+  KEY_STATUSES,
+  parseDetachedJws,
+  type SnapshotKey,
+  snapshotSignedPart,
+} from '@quittance/format';
+import { asserted, type Claim, refuted, unknown } from './claims';
+import { type Ed25519Jwk, isEd25519Jwk, KeyCache, verifyJwsSignature } from './ed25519';
+import { VerifierError } from './errors';
+
+/** The pinned publisher keys, by kid (SPEC §5: the verifier's root of trust). */
+export type PublisherKeys = ReadonlyMap<string, Ed25519Jwk>;
+
+/** Reads a publisher JWKS (or a single JWK) as served at `/.well-known/quittance-publisher.json`. */
+export function parsePublisherKeys(document: unknown): PublisherKeys {
+  const doc = document as { keys?: unknown } | null;
+  const list = doc && typeof doc === 'object' && Array.isArray(doc.keys) ? doc.keys : [document];
+  const keys = new Map<string, Ed25519Jwk>();
+  for (const [i, jwk] of list.entries()) {
+    if (!isEd25519Jwk(jwk))
+      throw new VerifierError(
+        'invalid_publisher',
+        `publisher key ${i} is not an Ed25519 public JWK`,
+      );
+    if (typeof jwk.kid !== 'string' || jwk.kid === '') {
+      throw new VerifierError('invalid_publisher', `publisher key ${i} has no kid`);
+    }
+    keys.set(jwk.kid, jwk);
+  }
+  if (keys.size === 0) throw new VerifierError('invalid_publisher', 'publisher key set is empty');
+  return keys;
+}
+
+/** A key of the history, with whatever history members the document carried. */
+export type HistoryKey = Ed25519Jwk & Partial<SnapshotKey> & { kid: string };
+
+/** Key history from one snapshot (or a plain JWKS), with its authenticity established once. */
+export interface KeyHistory {
+  /** The `snapshot_authentic` claim. */
+  readonly authentic: Claim;
+  /** False for a plain JWKS: no nbf/exp/status, so key validity stays unknown. */
+  readonly hasHistory: boolean;
+  readonly snapshot: JwksSnapshot | null;
+  find(kid: string): HistoryKey | undefined;
+  /** Earliest revocation time known for the kid (key status and revocation statements). */
+  revokedAt(kid: string): string | undefined;
+  readonly cache: KeyCache;
+}
+
+/**
+ * Loads a snapshot or JWKS document. Throws {@link VerifierError} only when the document
+ * is not a key set at all; an inauthentic snapshot is a refuted claim, not an exception.
+ */
+export async function loadKeyHistory(
+  document: unknown,
+  options: { publisher?: PublisherKeys; cache?: KeyCache } = {},
+): Promise<KeyHistory> {
+  const cache = options.cache ?? new KeyCache();
+  const doc = document as Record<string, unknown> | null;
+  if (!doc || typeof doc !== 'object' || !Array.isArray(doc.keys)) {
+    throw new VerifierError(
+      'invalid_key_set',
+      'key set must be a JWKS: an object with a "keys" array',
+    );
+  }
+  const isSnapshot = 'jws' in doc || 'period' in doc;
+  const keys = new Map<string, HistoryKey>();
+  const problems: string[] = isSnapshot ? snapshotShapeProblems(doc) : [];
+  for (const [i, jwk] of (doc.keys as unknown[]).entries()) {
+    const kid = (jwk as { kid?: unknown } | null)?.kid;
+    if (typeof kid !== 'string') {
+      problems.push(`keys[${i}] has no kid`);
+      continue;
+    }
+    if (!isEd25519Jwk(jwk)) continue; // other key types never verify a receipt
+    if (isSnapshot) problems.push(...historyKeyProblems(jwk as Partial<SnapshotKey>, i));
+    keys.set(kid, jwk as HistoryKey);
+  }
+
+  let authentic: Claim;
+  const statements: RevocationStatement[] = [];
+  if (!isSnapshot) {
+    authentic = unknown('the key set is a plain JWKS, not a signed snapshot');
+  } else if (problems.length > 0) {
+    authentic = refuted(`snapshot is malformed: ${problems.slice(0, 5).join('; ')}`);
+  } else {
+    const snapshot = doc as unknown as JwksSnapshot;
+    authentic = await checkSnapshotSignature(snapshot, options.publisher, cache);
+    const revocations = await readRevocations(snapshot.revocations, options.publisher, cache);
+    statements.push(...revocations.statements);
+    if (authentic.status === 'asserted' && revocations.problem)
+      authentic = refuted(revocations.problem);
+  }
+
+  return {
+    authentic,
+    hasHistory: isSnapshot,
+    snapshot: isSnapshot ? (doc as unknown as JwksSnapshot) : null,
+    cache,
+    find: (kid) => keys.get(kid),
+    revokedAt(kid) {
+      const times: string[] = [];
+      const key = keys.get(kid);
+      if (key?.revokedAt) times.push(key.revokedAt);
+      for (const s of statements) if (s.kid === kid) times.push(s.revokedAt);
+      times.sort((a, b) => Date.parse(a) - Date.parse(b));
+      return times[0];
+    },
+  };
+}
+
+function snapshotShapeProblems(doc: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  if (typeof doc.period !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(doc.period))
+    problems.push('period is not YYYY-MM');
+  if (!Number.isSafeInteger(doc.version) || (doc.version as number) < 1)
+    problems.push('version is not a positive integer');
+  if (!isRfc3339(doc.issuedAt)) problems.push('issuedAt is not an RFC 3339 time');
+  if (
+    doc.prevSnapshotHash !== null &&
+    !(typeof doc.prevSnapshotHash === 'string' && HASH_PATTERN.test(doc.prevSnapshotHash))
+  ) {
+    problems.push('prevSnapshotHash is neither null nor a SHA-256 hex');
+  }
+  if (!Array.isArray(doc.revocations) || doc.revocations.some((r) => typeof r !== 'string')) {
+    problems.push('revocations is not an array of compact JWS strings');
+  }
+  if (typeof doc.jws !== 'string') problems.push('jws is missing');
+  return problems;
+}
+
+function historyKeyProblems(key: Partial<SnapshotKey>, i: number): string[] {
+  const problems: string[] = [];
+  const at = `keys[${i}] (${key.kid})`;
+  if (typeof key.merchantId !== 'string') problems.push(`${at} has no merchantId`);
+  if (!isRfc3339(key.nbf)) problems.push(`${at} nbf is not an RFC 3339 time`);
+  if (key.exp !== null && !isRfc3339(key.exp))
+    problems.push(`${at} exp is neither null nor an RFC 3339 time`);
+  if (!KEY_STATUSES.includes(key.status as never))
+    problems.push(`${at} status is not active, retired or revoked`);
+  if (key.status === 'revoked' && !isRfc3339(key.revokedAt))
+    problems.push(`${at} is revoked without revokedAt`);
+  return problems;
+}
+
+async function checkSnapshotSignature(
+  snapshot: JwksSnapshot,
+  publisher: PublisherKeys | undefined,
+  cache: KeyCache,
+): Promise<Claim> {
+  if (!publisher)
+    return unknown("no publisher key was given, so the snapshot is the operator's word");
+  let parsed: ReturnType<typeof parseDetachedJws>;
+  try {
+    parsed = parseDetachedJws(snapshot.jws);
+  } catch (error) {
+    return refuted(`snapshot jws: ${(error as Error).message}`);
+  }
+  const kid = parsed.header.kid;
+  const key = typeof kid === 'string' ? publisher.get(kid) : undefined;
+  if (!key)
+    return refuted(
+      `snapshot is signed by ${JSON.stringify(kid)}, which is not a pinned publisher key`,
+    );
+  const problem = headerProblem(parsed.header, kid as string, JWS_TYPES.snapshot);
+  if (problem) return refuted(`snapshot jws ${problem}`);
+  const payloadB64 = base64url(canonicalBytes(snapshotSignedPart(snapshot)));
+  const valid = await verifyJwsSignature(
+    cache,
+    key,
+    parsed.headerB64,
+    payloadB64,
+    parsed.signatureB64,
+  );
+  if (!valid)
+    return refuted(
+      `snapshot ${snapshot.period} v${snapshot.version} signature does not verify with publisher key ${kid}`,
+    );
+  return asserted(
+    `snapshot ${snapshot.period} v${snapshot.version} is signed by publisher key ${kid}`,
+  );
+}
+
+interface RevocationStatement {
+  kid: string;
+  revokedAt: string;
+  reason: string;
+}
+
+/**
+ * Reads the revocation statements. All are honoured (a revocation can only make the verdict
+ * stricter); with a publisher key, one that does not verify makes the snapshot inauthentic.
+ */
+async function readRevocations(
+  jwsList: string[],
+  publisher: PublisherKeys | undefined,
+  cache: KeyCache,
+): Promise<{ statements: RevocationStatement[]; problem?: string }> {
+  const statements: RevocationStatement[] = [];
+  for (const [i, jws] of jwsList.entries()) {
+    const parts = jws.split('.');
+    let header: Record<string, unknown>;
+    let claims: RevocationStatement;
+    try {
+      if (parts.length !== 3) throw new Error('not a compact JWS');
+      header = JSON.parse(fromUtf8(fromBase64url(parts[0] as string)));
+      claims = JSON.parse(fromUtf8(fromBase64url(parts[1] as string)));
+      if (typeof claims.kid !== 'string' || !isRfc3339(claims.revokedAt))
+        throw new Error('no kid or revokedAt');
+    } catch (error) {
+      return {
+        statements,
+        problem: `revocation statement ${i} is unreadable: ${(error as Error).message}`,
+      };
+    }
+    statements.push(claims);
+    if (!publisher) continue;
+    const key = typeof header.kid === 'string' ? publisher.get(header.kid) : undefined;
+    const problem = key
+      ? headerProblem(header, header.kid as string, JWS_TYPES.revocation)
+      : 'unknown signer';
+    const [headerB64, payloadB64, signatureB64] = parts as [string, string, string];
+    if (
+      problem ||
+      !key ||
+      !(await verifyJwsSignature(cache, key, headerB64, payloadB64, signatureB64))
+    ) {
+      return {
+        statements,
+        problem: `revocation statement ${i} (${claims.kid}) does not verify: ${problem ?? 'bad signature'}`,
+      };
+    }
+  }
+  return { statements };
+}

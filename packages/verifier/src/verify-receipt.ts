@@ -1,0 +1,216 @@
+import {
+  asciiBytes,
+  base64url,
+  bodyHash,
+  canonicalBytes,
+  entryHash,
+  GENESIS_HASH,
+  headerProblem,
+  JWS_TYPES,
+  type ParsedDetachedJws,
+  parseDetachedJws,
+  type Receipt,
+  sha256Hex,
+  signedPart,
+  summarize,
+  validateReceipt,
+} from '@quittance/format';
+import {
+  asserted,
+  type Claim,
+  type ReceiptClaims,
+  type ReceiptReport,
+  refuted,
+  unknown,
+} from './claims';
+import { isEd25519Jwk, verifyJwsSignature } from './ed25519';
+import { type KeyHistory, loadKeyHistory, type PublisherKeys } from './key-history';
+
+export interface VerifyReceiptOptions {
+  /** Pinned publisher keys; without them `snapshot_authentic` is unknown. */
+  publisher?: PublisherKeys;
+  /** Disclosed bodies to check against `inputHash` / `outputHash`. */
+  bodies?: { input?: unknown; output?: unknown };
+  /** The chain entry before this receipt's, when the verifier has it (bundles). */
+  previousEntry?: { seq: number; entryHash: string };
+}
+
+/**
+ * Verifies one receipt against a key snapshot (or plain JWKS), step by step as SPEC §2 and §5
+ * say: well-formed receipt → rebuilt payload and JWS → key validity at issuance →
+ * timestamp → chain link → disclosed bodies. Each step yields one claim.
+ */
+export async function verifyReceipt(
+  receipt: unknown,
+  keySet: unknown,
+  options: VerifyReceiptOptions = {},
+): Promise<ReceiptReport> {
+  const history = isKeyHistory(keySet) ? keySet : await loadKeyHistory(keySet, options);
+  return verifyWithHistory(receipt, history, options);
+}
+
+export function isKeyHistory(value: unknown): value is KeyHistory {
+  return typeof (value as KeyHistory | null)?.find === 'function';
+}
+
+async function verifyWithHistory(
+  input: unknown,
+  history: KeyHistory,
+  options: VerifyReceiptOptions,
+): Promise<ReceiptReport> {
+  const id =
+    typeof (input as { id?: unknown } | null)?.id === 'string'
+      ? (input as { id: string }).id
+      : '(no id)';
+  const validation = validateReceipt(input);
+  if (!validation.ok) {
+    const why = `not a well-formed receipt: ${summarize(validation.issues)}`;
+    return {
+      id,
+      claims: {
+        signature_valid: refuted(why),
+        key_valid_at_issuance: unknown('receipt is malformed'),
+        timestamp_valid: unknown('receipt is malformed'),
+        chain_linked: unknown('receipt is malformed'),
+        snapshot_authentic: history.authentic,
+      },
+    };
+  }
+  const receipt = validation.value;
+  // The payload is always rebuilt from the receipt itself (SPEC §2), never taken from elsewhere.
+  const payloadB64 = base64url(canonicalBytes(signedPart(receipt)));
+  const claims: ReceiptClaims = {
+    signature_valid: await checkSignature(receipt, payloadB64, history),
+    key_valid_at_issuance: checkKeyValidity(receipt, history),
+    timestamp_valid: checkTimestamp(receipt),
+    chain_linked: await checkChainLink(receipt, payloadB64, options.previousEntry),
+    snapshot_authentic: history.authentic,
+  };
+  if (options.bodies) claims.body_matches = await checkBodies(receipt, options.bodies);
+  return { id, claims };
+}
+
+async function checkSignature(
+  receipt: Receipt,
+  payloadB64: string,
+  history: KeyHistory,
+): Promise<Claim> {
+  let jws: ParsedDetachedJws;
+  try {
+    jws = parseDetachedJws(receipt.jws);
+  } catch (error) {
+    return refuted(`jws: ${(error as Error).message}`);
+  }
+  const problem = headerProblem(jws.header, receipt.signingKeyKid, JWS_TYPES.receipt);
+  if (problem) return refuted(`jws ${problem}`);
+  const key = history.find(receipt.signingKeyKid);
+  if (!key)
+    return unknown(
+      `kid ${receipt.signingKeyKid} is not in the key set, so the signature cannot be checked`,
+    );
+  if (!isEd25519Jwk(key))
+    return refuted(`key ${receipt.signingKeyKid} is not an Ed25519 public key`);
+  const valid = await verifyJwsSignature(
+    history.cache,
+    key,
+    jws.headerB64,
+    payloadB64,
+    jws.signatureB64,
+  );
+  return valid
+    ? asserted(`Ed25519 signature by ${receipt.signingKeyKid} verifies over the rebuilt payload`)
+    : refuted(
+        `Ed25519 signature does not verify with key ${receipt.signingKeyKid} over the rebuilt payload`,
+      );
+}
+
+function checkKeyValidity(receipt: Receipt, history: KeyHistory): Claim {
+  const kid = receipt.signingKeyKid;
+  const key = history.find(kid);
+  if (history.authentic.status === 'refuted') return refuted('the key snapshot is not authentic');
+  if (!key) return refuted(`kid ${kid} is not in the key history`);
+  if (!history.hasHistory) {
+    return unknown(
+      'the key set has no history (nbf, exp, status); give the snapshot the receipt names',
+    );
+  }
+  const source = history.authentic.status === 'asserted' ? 'verifier_derived' : 'operator_asserted';
+  const created = Date.parse(receipt.createdAt);
+  if (key.merchantId !== receipt.merchantId) {
+    return refuted(`key ${kid} belongs to ${key.merchantId}, not to ${receipt.merchantId}`);
+  }
+  if (created < Date.parse(key.nbf as string))
+    return refuted(`createdAt ${receipt.createdAt} is before key nbf ${key.nbf}`);
+  if (key.exp && created >= Date.parse(key.exp))
+    return refuted(`createdAt ${receipt.createdAt} is at or after key exp ${key.exp}`);
+  const revokedAt = history.revokedAt(kid);
+  if (revokedAt !== undefined) {
+    if (created >= Date.parse(revokedAt)) {
+      return refuted(
+        `key ${kid} was revoked at ${revokedAt}, at or before createdAt ${receipt.createdAt}`,
+      );
+    }
+    // A stolen key can backdate createdAt: only independent evidence of existence before the
+    // revocation (a verified timestamp or checkpoint) can assert validity.
+    return unknown(
+      `key ${kid} was revoked at ${revokedAt}, after createdAt; no verified timestamp or checkpoint proves the receipt existed before then`,
+    );
+  }
+  const window = key.exp ? `[${key.nbf}, ${key.exp})` : `from ${key.nbf}`;
+  return asserted(`key ${kid} of ${key.merchantId} was valid ${window} and is not revoked`, source);
+}
+
+function checkTimestamp(receipt: Receipt): Claim {
+  if (receipt.timestamp === null) return unknown('no timestamp yet (legal_posture "signed")');
+  return unknown(
+    'the timestamp token is present but was not checked: no TSA trust anchors were given',
+  );
+}
+
+async function checkChainLink(
+  receipt: Receipt,
+  payloadB64: string,
+  previous: VerifyReceiptOptions['previousEntry'],
+): Promise<Claim> {
+  const { seq, prevHash } = receipt.chain;
+  const [headerB64, , signatureB64] = receipt.jws.split('.');
+  const receiptHash = await sha256Hex(asciiBytes(`${headerB64}.${payloadB64}.${signatureB64}`));
+  const expected = await entryHash({ seq, prevHash, receiptId: receipt.id, receiptHash });
+  if (expected !== receipt.chain.entryHash) {
+    return refuted(`chain entryHash does not recompute from seq ${seq}, prevHash and this receipt`);
+  }
+  if (seq === 1) {
+    return prevHash === GENESIS_HASH
+      ? asserted('first entry of the chain: prevHash is the genesis hash and entryHash recomputes')
+      : refuted('entry 1 must have the all-zero prevHash');
+  }
+  if (!previous)
+    return unknown(`entryHash recomputes; the link to entry ${seq - 1} needs the chain`);
+  if (previous.seq !== seq - 1)
+    return refuted(`previous entry is seq ${previous.seq}, not ${seq - 1}`);
+  if (previous.entryHash !== prevHash)
+    return refuted(`prevHash does not equal entry ${seq - 1}'s entryHash`);
+  return asserted(`entry ${seq} links to entry ${seq - 1} and its entryHash recomputes`);
+}
+
+async function checkBodies(
+  receipt: Receipt,
+  bodies: { input?: unknown; output?: unknown },
+): Promise<Claim> {
+  const checked: string[] = [];
+  for (const kind of ['input', 'output'] as const) {
+    if (!Object.hasOwn(bodies, kind)) continue;
+    let hash: string;
+    try {
+      hash = await bodyHash(bodies[kind]);
+    } catch (error) {
+      return refuted(`disclosed ${kind} body is not I-JSON: ${(error as Error).message}`);
+    }
+    if (hash !== receipt[`${kind}Hash`])
+      return refuted(`disclosed ${kind} body does not hash to ${kind}Hash`);
+    checked.push(kind);
+  }
+  return checked.length
+    ? asserted(`disclosed ${checked.join(' and ')} hash to the signed hashes`)
+    : unknown('no body disclosed');
+}

@@ -1,0 +1,10 @@
+export type { KmsFaults, KmsTestServer } from './kms-server';
+export { startKmsServer } from './kms-server';
+export type { HistoryKeyInput, ReceiptOptions } from './receipt-factory';
+export {
+  makeReceipt,
+  makeRevocation,
+  makeSnapshot,
+  publisherJwks,
+  toSnapshotKey,
+} from './receipt-factory';
