@@ -24,7 +24,9 @@ describe.each([
     flipped[0] = (flipped[0] as number) ^ 1;
     expect(await verify(x, input, flipped)).toBe(false);
     expect(await verify(x, input, fromBase64url(signature).subarray(0, 63))).toBe(false);
-    const other = new TextEncoder().encode(`${header}.${base64url(new TextEncoder().encode('other'))}`);
+    const other = new TextEncoder().encode(
+      `${header}.${base64url(new TextEncoder().encode('other'))}`,
+    );
     expect(await verify(x, other, fromBase64url(signature))).toBe(false);
   });
 });
