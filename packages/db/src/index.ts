@@ -1,0 +1,15 @@
+export type { Database, Db, OpenDatabaseOptions, Schema, Tx } from './client';
+export { openDatabase } from './client';
+export type { MigrationResult } from './migrate';
+export { MIGRATIONS_DIR, migrate, rowsOf } from './migrate';
+export {
+  apiKeys,
+  chainHeads,
+  keySnapshots,
+  merchants,
+  pendingTimestamps,
+  receiptBodies,
+  receipts,
+  signingKeys,
+  vaultKeys,
+} from './schema';

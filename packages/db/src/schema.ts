@@ -1,0 +1,197 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  check,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** bytea as Uint8Array on both drivers (postgres.js gives Buffer, a Uint8Array). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+});
+
+const createdAt = () =>
+  timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow();
+
+export const merchants = pgTable(
+  'merchants',
+  {
+    id: text('id').primaryKey(),
+    name: text('name'),
+    jurisdiction: text('jurisdiction').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [check('merchants_jurisdiction', sql`${t.jurisdiction} in ('EU', 'US', 'BR', 'OTHER')`)],
+);
+
+/** API keys: only a SHA-256 of the (high-entropy) key is kept; looked up by its public prefix. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    prefix: text('prefix').primaryKey(),
+    keyHash: text('key_hash').notNull(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    role: text('role').notNull(),
+    agentId: text('agent_id'),
+    createdAt: createdAt(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    check('api_keys_role', sql`${t.role} in ('merchant', 'agent', 'auditor')`),
+    check('api_keys_agent', sql`(${t.role} = 'agent') = (${t.agentId} is not null)`),
+    index('api_keys_merchant').on(t.merchantId),
+  ],
+);
+
+/** Merchant signing keys and their history (SPEC §5). `keyRef`: a key file name or a KMS ARN. */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    backend: text('backend').notNull(),
+    keyRef: text('key_ref').notNull(),
+    x: text('x').notNull(),
+    nbf: timestamp('nbf', { withTimezone: true, mode: 'date' }).notNull(),
+    exp: timestamp('exp', { withTimezone: true, mode: 'date' }),
+    status: text('status').notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    revocationReason: text('revocation_reason'),
+    /** The compact JWS by the publisher key over {kid, revokedAt, reason}. */
+    revocationStatement: text('revocation_statement'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check('signing_keys_status', sql`${t.status} in ('active', 'retired', 'revoked')`),
+    check('signing_keys_backend', sql`${t.backend} in ('local', 'kms')`),
+    index('signing_keys_merchant').on(t.merchantId, t.nbf),
+  ],
+);
+
+/** Head of each merchant's chain; its row lock serializes appends across processes. */
+export const chainHeads = pgTable('chain_heads', {
+  merchantId: text('merchant_id')
+    .primaryKey()
+    .references(() => merchants.id),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  entryHash: text('entry_hash').notNull(),
+});
+
+/**
+ * Receipts with their chain entry (SPEC §6). `signed` is the canonical JSON of the signed
+ * members, kept as text: jsonb would reject U+0000 and could reformat numbers.
+ */
+export const receipts = pgTable(
+  'receipts',
+  {
+    id: text('id').primaryKey(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    callId: text('call_id').notNull(),
+    agentId: text('agent_id').notNull(),
+    orderId: text('order_id'),
+    bucket: text('bucket').notNull(),
+    tool: text('tool').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    signingKeyKid: text('signing_key_kid').notNull(),
+    signed: text('signed').notNull(),
+    jws: text('jws').notNull(),
+    legalPosture: text('legal_posture').notNull().default('signed'),
+    timestamp: jsonb('timestamp'),
+    receiptHash: text('receipt_hash').notNull(),
+    prevHash: text('prev_hash').notNull(),
+    entryHash: text('entry_hash').notNull(),
+    /** Hash of the idempotency-relevant content, to tell a replay from a conflict. */
+    contentHash: text('content_hash').notNull(),
+    hasBodies: integer('has_bodies').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('receipts_merchant_seq').on(t.merchantId, t.seq),
+    uniqueIndex('receipts_merchant_call').on(t.merchantId, t.callId),
+    index('receipts_merchant_order').on(t.merchantId, t.orderId, t.seq),
+    index('receipts_merchant_agent').on(t.merchantId, t.agentId, t.seq),
+    check('receipts_posture', sql`${t.legalPosture} in ('signed', 'ades_candidate_timestamped')`),
+  ],
+);
+
+/** Vault data keys: one per merchant and month, wrapped by the key wrapper (SPEC §7). */
+export const vaultKeys = pgTable(
+  'vault_keys',
+  {
+    id: text('id').primaryKey(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    month: text('month').notNull(),
+    wrapper: text('wrapper').notNull(),
+    wrappedKey: bytea('wrapped_key'),
+    createdAt: createdAt(),
+    destroyedAt: timestamp('destroyed_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [uniqueIndex('vault_keys_merchant_month').on(t.merchantId, t.month)],
+);
+
+/** Encrypted bodies: AES-256-GCM, 12-byte IV, ciphertext with its 16-byte tag appended. */
+export const receiptBodies = pgTable(
+  'receipt_bodies',
+  {
+    receiptId: text('receipt_id')
+      .notNull()
+      .references(() => receipts.id),
+    kind: text('kind').notNull(),
+    vaultKeyId: text('vault_key_id')
+      .notNull()
+      .references(() => vaultKeys.id),
+    iv: bytea('iv').notNull(),
+    ciphertext: bytea('ciphertext').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.receiptId, t.kind] }),
+    check('receipt_bodies_kind', sql`${t.kind} in ('input', 'output')`),
+  ],
+);
+
+/** Receipts still waiting for an RFC 3161 timestamp; the durable source of timestamp work. */
+export const pendingTimestamps = pgTable(
+  'pending_timestamps',
+  {
+    receiptId: text('receipt_id')
+      .primaryKey()
+      .references(() => receipts.id),
+    merchantId: text('merchant_id').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' })
+      .notNull()
+      .defaultNow(),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+  },
+  (t) => [index('pending_timestamps_due').on(t.nextAttemptAt)],
+);
+
+/** Published key snapshots (SPEC §5), every version kept. `document` is the exact JSON served. */
+export const keySnapshots = pgTable(
+  'key_snapshots',
+  {
+    period: text('period').notNull(),
+    version: integer('version').notNull(),
+    document: text('document').notNull(),
+    documentHash: text('document_hash').notNull(),
+    issuedAt: timestamp('issued_at', { withTimezone: true, mode: 'date' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.period, t.version] })],
+);
