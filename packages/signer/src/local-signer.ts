@@ -5,7 +5,7 @@ import {
   type KeyObject,
   sign,
 } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { toOkpJwk } from './ed25519';
 import { SignerError } from './errors';
@@ -71,8 +71,16 @@ export class LocalSigner implements Signer {
     return LocalSigner.fromPrivateJwk(stored, stored.kid);
   }
 
-  /** Writes the private JWK atomically, readable by the owner only. */
-  async save(path: string): Promise<void> {
+  /** The same key under another kid. */
+  withKid(kid: string): LocalSigner {
+    return new LocalSigner(kid, this.#privateKey);
+  }
+
+  /**
+   * Writes the private JWK atomically, readable by the owner only. With `exclusive`, fails
+   * with EEXIST when the file exists, so that of racing processes exactly one key wins.
+   */
+  async save(path: string, options: { exclusive?: boolean } = {}): Promise<void> {
     const jwk = this.#privateKey.export({ format: 'jwk' });
     const stored: StoredKey = {
       kty: 'OKP',
@@ -82,10 +90,15 @@ export class LocalSigner implements Signer {
       kid: this.kid,
     };
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${process.pid}.tmp`;
+    const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
     await writeFile(temporary, `${JSON.stringify(stored)}\n`, { mode: 0o600, flag: 'wx' });
     await chmod(temporary, 0o600);
-    await rename(temporary, path);
+    if (!options.exclusive) return rename(temporary, path);
+    try {
+      await link(temporary, path);
+    } finally {
+      await unlink(temporary);
+    }
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {

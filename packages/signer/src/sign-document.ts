@@ -1,4 +1,4 @@
-import { detachedJws, planSignature, type SigningPlan } from '@quittance/format';
+import { base64url, detachedJws, planSignature, type SigningPlan } from '@quittance/format';
 import type { Signer } from './signer';
 
 export interface DetachedSignature {
@@ -23,4 +23,11 @@ export async function signDetached(
 export async function signPlan(plan: SigningPlan, signer: Signer): Promise<DetachedSignature> {
   const signature = await signer.sign(plan.signingInput);
   return { plan, signature, jws: detachedJws(plan, signature) };
+}
+
+/** An attached compact JWS (e.g. a revocation statement): `header.payload.signature`. */
+export async function signCompact(document: unknown, typ: string, signer: Signer): Promise<string> {
+  const plan = planSignature(document, signer.kid, typ);
+  const signature = await signer.sign(plan.signingInput);
+  return `${plan.headerB64}.${plan.payloadB64}.${base64url(signature)}`;
 }

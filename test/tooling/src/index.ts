@@ -1,5 +1,7 @@
 export type { KmsFaults, KmsTestServer } from './kms-server';
 export { startKmsServer } from './kms-server';
+export type { TestDatabase } from './postgres';
+export { createTestDatabase, TEST_POSTGRES_URL } from './postgres';
 export type { HistoryKeyInput, ReceiptOptions } from './receipt-factory';
 export {
   makeReceipt,

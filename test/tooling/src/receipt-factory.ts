@@ -3,9 +3,7 @@
  * signers. Tests of the verifier use it to make both good and tampered evidence.
  */
 import {
-  base64url,
   buildSignedReceipt,
-  canonicalBytes,
   entryHash,
   GENESIS_HASH,
   JWS_TYPES,
@@ -19,7 +17,7 @@ import {
   type SignedReceipt,
   type SnapshotKey,
 } from '@quittance/format';
-import { type Signer, signPlan } from '@quittance/signer';
+import { type Signer, signCompact, signPlan } from '@quittance/signer';
 
 export interface HistoryKeyInput {
   signer: Signer;
@@ -75,16 +73,11 @@ export async function makeSnapshot(options: {
 }
 
 /** A compact (attached) revocation statement by the publisher key. */
-export async function makeRevocation(
+export function makeRevocation(
   publisher: Signer,
   claims: { kid: string; revokedAt: string; reason: string },
 ): Promise<string> {
-  const header = base64url(
-    canonicalBytes({ alg: 'EdDSA', kid: publisher.kid, typ: JWS_TYPES.revocation }),
-  );
-  const payload = base64url(canonicalBytes(claims));
-  const signature = await publisher.sign(new TextEncoder().encode(`${header}.${payload}`));
-  return `${header}.${payload}.${base64url(signature)}`;
+  return signCompact(claims, JWS_TYPES.revocation, publisher);
 }
 
 export async function publisherJwks(publisher: Signer) {

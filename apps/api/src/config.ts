@@ -1,0 +1,86 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+/** Environment of SPEC §11 plus Quittance's own settings, validated once at start-up. */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: optionalString,
+  REDIS_URL: optionalString,
+  QUITTANCE_DATA_DIR: z.string().default('./.quittance'),
+  QUITTANCE_PUBLIC_URL: optionalString,
+  QUITTANCE_ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 24, {
+    message: 'must be at least 24 characters',
+  }),
+  QUITTANCE_TSA_URL: optionalString,
+  QUITTANCE_TSA_TRUST: optionalString,
+  /** Where merchant signing keys live: key files in the data folder, or AWS KMS. */
+  QUITTANCE_SIGNING_BACKEND: z.enum(['local', 'kms']).default('local'),
+  /** KMS key (id or ARN) that wraps vault data keys; unset: a local key file. */
+  QUITTANCE_VAULT_KMS_KEY_ID: optionalString,
+  /** KMS key that signs snapshots; unset: a local key file. */
+  QUITTANCE_PUBLISHER_KMS_KEY_ID: optionalString,
+  QUITTANCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  QUITTANCE_DB_POOL: z.coerce.number().int().positive().default(16),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  publicUrl: string;
+  adminToken: string | undefined;
+  tsaUrl: string | undefined;
+  tsaTrust: string | undefined;
+  signingBackend: 'local' | 'kms';
+  vaultKmsKeyId: string | undefined;
+  publisherKmsKeyId: string | undefined;
+  maxBodyBytes: number;
+  dbPool: number;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads the configuration; throws {@link ConfigError} naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const publicUrl = (e.QUITTANCE_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
+  try {
+    new URL(publicUrl);
+  } catch {
+    throw new ConfigError(`invalid environment:\n  QUITTANCE_PUBLIC_URL: not an absolute URL`);
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: resolve(e.QUITTANCE_DATA_DIR),
+    publicUrl,
+    adminToken: e.QUITTANCE_ADMIN_TOKEN,
+    tsaUrl: e.QUITTANCE_TSA_URL,
+    tsaTrust: e.QUITTANCE_TSA_TRUST,
+    signingBackend: e.QUITTANCE_SIGNING_BACKEND,
+    vaultKmsKeyId: e.QUITTANCE_VAULT_KMS_KEY_ID,
+    publisherKmsKeyId: e.QUITTANCE_PUBLISHER_KMS_KEY_ID,
+    maxBodyBytes: e.QUITTANCE_MAX_BODY_BYTES,
+    dbPool: e.QUITTANCE_DB_POOL,
+    logLevel: e.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { Context, MiddlewareHandler } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { isAdminToken, type Principal, type Role } from '../auth/api-keys';
+import type { AppEnv } from '../env';
+import type { Services } from '../services';
+import { ApiError } from './problem';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** Attaches services, a request id (the caller's when sane) and a child logger; logs the outcome. */
+export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const incoming = c.req.header('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    c.set('requestId', requestId);
+    c.set('services', services);
+    c.set('logger', services.logger.child({ requestId }));
+    c.header('x-request-id', requestId);
+    const started = performance.now();
+    await next();
+    const principal = c.get('principal') as Principal | undefined;
+    // Method, route, status and who: never headers, bodies, keys or tokens.
+    c.get('logger').info(
+      {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        ...(principal ? { merchantId: principal.merchantId, role: principal.role } : {}),
+      },
+      'request',
+    );
+  });
+}
+
+function bearer(c: Context): string | null {
+  const header = c.req.header('authorization');
+  const match = header ? /^Bearer ([\x21-\x7e]+)$/.exec(header) : null;
+  return match ? (match[1] as string) : null;
+}
+
+/** API keys of SPEC §8: missing, garbled, unknown or revoked keys get 401. */
+export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
+  const presented = bearer(c);
+  if (!presented) throw new ApiError('unauthorized', 'send Authorization: Bearer <api key>');
+  const principal = await c.get('services').apiKeys.authenticate(presented);
+  if (!principal) throw new ApiError('unauthorized', 'the API key is not valid');
+  c.set('principal', principal);
+  await next();
+});
+
+/** The admin API's bearer token (QUITTANCE_ADMIN_TOKEN or the generated one). */
+export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
+  const presented = bearer(c);
+  if (!presented || !isAdminToken(presented, c.get('services').admin.token)) {
+    throw new ApiError('unauthorized', 'send Authorization: Bearer <admin token>');
+  }
+  await next();
+});
+
+/** Guards an action (not a read of a resource, which answers 404 instead) by role. */
+export function assertRole(principal: Principal, ...roles: Role[]): void {
+  if (!roles.includes(principal.role)) {
+    throw new ApiError(
+      'forbidden',
+      `${principal.role} keys may not do this; it needs ${roles.join(' or ')}`,
+    );
+  }
+}
+
+/** JSON bodies only: anything else is 415 before parsing. */
+export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(
+      'unsupported_media_type',
+      `Content-Type is ${JSON.stringify(type)}, not application/json`,
+    );
+  }
+  await next();
+});

@@ -1,0 +1,66 @@
+import type { FieldIssue } from '@quittance/format';
+
+/** Stable error codes of the HTTP API and the status each maps to. */
+export const PROBLEMS = {
+  invalid_json: { status: 400, title: 'Request body is not valid JSON' },
+  invalid_request: { status: 400, title: 'Request is not valid' },
+  unauthorized: { status: 401, title: 'Missing, malformed or revoked credentials' },
+  forbidden: { status: 403, title: 'This key may not do that' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  call_id_conflict: { status: 409, title: 'callId was already used with different content' },
+  merchant_exists: { status: 409, title: 'A merchant with this id exists' },
+  bodies_destroyed: { status: 410, title: 'Bodies were destroyed at the end of retention' },
+  body_too_large: { status: 413, title: 'Request body is too large' },
+  unsupported_media_type: { status: 415, title: 'Content-Type must be application/json' },
+  signing_input_too_large: {
+    status: 422,
+    title: 'Receipt would exceed the 4096-byte signing input',
+  },
+  key_revoked: { status: 409, title: 'Signing key is already revoked' },
+  service_unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
+  internal_error: { status: 500, title: 'Internal error' },
+} as const;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/** The one error the API throws on purpose; `app.onError` renders it as problem+json. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly status: number;
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail?: string,
+    readonly errors?: readonly FieldIssue[],
+    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+  ) {
+    super(detail ?? PROBLEMS[code].title, { cause: options.cause });
+    this.status = PROBLEMS[code].status;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+  readonly retryAfterSeconds: number | undefined;
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  code: ProblemCode;
+  detail?: string;
+  requestId?: string;
+  errors?: readonly FieldIssue[];
+}
+
+/** RFC 9457 body; `type` points at the code's entry on the docs page. */
+export function problemBody(error: ApiError, requestId: string | undefined): ProblemBody {
+  const body: ProblemBody = {
+    type: `/docs#problem-${error.code}`,
+    title: PROBLEMS[error.code].title,
+    status: error.status,
+    code: error.code,
+  };
+  if (error.detail) body.detail = error.detail;
+  if (requestId) body.requestId = requestId;
+  if (error.errors?.length) body.errors = error.errors;
+  return body;
+}

@@ -1,0 +1,51 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { FieldIssue, FieldIssueCode } from '@quittance/format';
+import type { ZodError } from 'zod';
+import type { AppEnv } from '../env';
+import { ApiError } from './problem';
+
+const ZOD_CODES: Record<string, FieldIssueCode> = {
+  too_big: 'too_long',
+  too_small: 'too_short',
+  invalid_format: 'invalid_format',
+  invalid_value: 'invalid_format',
+  unrecognized_keys: 'unknown_member',
+  invalid_type: 'invalid_type',
+};
+
+/** Zod issues as the API reports them: JSON-pointer paths and the format package's codes. */
+export function toFieldIssues(error: ZodError): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.length ? `/${issue.path.map(String).join('/')}` : '';
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        issues.push({
+          path: `${path}/${key}`,
+          code: 'unknown_member',
+          message: `${key} is not allowed`,
+        });
+      }
+      continue;
+    }
+    let code: FieldIssueCode = ZOD_CODES[issue.code] ?? 'invalid_format';
+    if (issue.code === 'custom')
+      code = (issue.params as { code?: FieldIssueCode } | undefined)?.code ?? 'invalid_format';
+    if (issue.code === 'invalid_type' && /received undefined/.test(issue.message))
+      code = 'required';
+    issues.push({ path, code, message: `${path.slice(1) || 'body'}: ${issue.message}` });
+  }
+  return issues;
+}
+
+/** Every route file makes its router here, so validation failures all become problem+json. */
+export function createRouter() {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issues = toFieldIssues(result.error as unknown as ZodError);
+        throw new ApiError('invalid_request', issues.map((i) => i.message).join('; '), issues);
+      }
+    },
+  });
+}

@@ -1,0 +1,12 @@
+export type { App } from './app';
+export { ADMIN_BASE, API_BASE, createApp } from './app';
+export type { Principal, Role } from './auth/api-keys';
+export { ROLES } from './auth/api-keys';
+export type { Config } from './config';
+export { ConfigError, loadConfig } from './config';
+export type { ChainCheck } from './receipts/chain-check';
+export { checkChain } from './receipts/chain-check';
+export type { RunningServer } from './server';
+export { startServer } from './server';
+export type { ServiceOptions, Services } from './services';
+export { createServices } from './services';

@@ -1,0 +1,258 @@
+import { chainHeads, type Db, merchants, signingKeys, type Tx } from '@quittance/db';
+import { JWS_TYPES, kidFor } from '@quittance/format';
+import { type Signer, signCompact } from '@quittance/signer';
+import { and, eq, inArray, like } from 'drizzle-orm';
+import { ApiError } from '../http/problem';
+import type { SignerFactory } from './signer-factory';
+import type { SnapshotService } from './snapshots';
+
+/** How long a process trusts its cached idea of a merchant's current key. */
+const CURRENT_KEY_TTL_MS = 5_000;
+
+/** A kid's validity as the append transaction checks it (SPEC §5). */
+export interface KeyWindow {
+  kid: string;
+  merchantId: string;
+  nbf: Date;
+  exp: Date | null;
+  revokedAt: Date | null;
+}
+
+export function isValidAt(key: KeyWindow, at: Date): boolean {
+  const t = at.getTime();
+  return (
+    t >= key.nbf.getTime() &&
+    (key.exp === null || t < key.exp.getTime()) &&
+    (key.revokedAt === null || t < key.revokedAt.getTime())
+  );
+}
+
+/**
+ * Merchant signing keys: creation, quarterly or on-demand rotation, revocation, and the
+ * signer to use now. Every change takes the merchant's chain-head lock, so it is ordered
+ * against receipt appends, and publishes a snapshot version in the same transaction.
+ */
+export class KeyRing {
+  readonly #signers = new Map<string, Promise<Signer>>();
+  readonly #current = new Map<string, { kid: string; expires: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly factory: SignerFactory,
+    private readonly snapshots: SnapshotService,
+    private readonly publisher: Signer,
+    private readonly clock: () => Date,
+  ) {}
+
+  /** Creates a merchant with its chain head and first key; one transaction. */
+  async createMerchant(input: {
+    merchantId: string;
+    jurisdiction: string;
+    name?: string | undefined;
+  }) {
+    const now = this.clock();
+    const kid = kidFor(input.merchantId, now);
+    const { signer, keyRef } = await this.factory.create(kid);
+    const x = (await signer.publicJwk()).x;
+    await this.db.transaction(async (tx) => {
+      const inserted = await tx
+        .insert(merchants)
+        .values({
+          id: input.merchantId,
+          jurisdiction: input.jurisdiction,
+          name: input.name ?? null,
+        })
+        .onConflictDoNothing()
+        .returning({ id: merchants.id });
+      if (inserted.length === 0)
+        throw new ApiError('merchant_exists', `merchant ${input.merchantId} exists`);
+      await tx
+        .insert(chainHeads)
+        .values({ merchantId: input.merchantId, seq: 0, entryHash: '0'.repeat(64) });
+      await tx.insert(signingKeys).values(this.#row(input.merchantId, kid, keyRef, x, now));
+      await this.snapshots.publish(tx, now);
+    });
+    this.#signers.set(kid, Promise.resolve(signer));
+    return { merchantId: input.merchantId, jurisdiction: input.jurisdiction, signingKeyKid: kid };
+  }
+
+  /** Retires the merchant's active key now and activates a new one. */
+  async rotate(merchantId: string): Promise<{ kid: string }> {
+    const now = this.clock();
+    const kid = await this.#nextKid(merchantId, now);
+    const { signer, keyRef } = await this.factory.create(kid);
+    const x = (await signer.publicJwk()).x;
+    await this.db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      await tx
+        .update(signingKeys)
+        .set({ status: 'retired', exp: now })
+        .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')));
+      await tx.insert(signingKeys).values(this.#row(merchantId, kid, keyRef, x, now));
+      await this.snapshots.publish(tx, now);
+    });
+    this.#signers.set(kid, Promise.resolve(signer));
+    this.#current.delete(merchantId);
+    return { kid };
+  }
+
+  /**
+   * Revokes a key at `revokedAt` (default now) with a publisher-signed statement. Revoking the
+   * active key also activates a replacement, so the merchant can keep issuing.
+   */
+  async revoke(kid: string, reason: string, revokedAt?: Date) {
+    const now = this.clock();
+    const at = revokedAt ?? now;
+    const [key] = await this.db.select().from(signingKeys).where(eq(signingKeys.kid, kid));
+    if (!key) throw new ApiError('not_found', `no signing key ${kid}`);
+    if (key.status === 'revoked')
+      throw new ApiError('key_revoked', `${kid} was revoked at ${key.revokedAt?.toISOString()}`);
+    if (at.getTime() > now.getTime())
+      throw new ApiError('invalid_request', 'revokedAt must not be in the future');
+    const replacement =
+      key.status === 'active' ? await this.#prepareReplacement(key.merchantId, now) : undefined;
+    const statement = await this.#revocationStatement({ kid, revokedAt: at.toISOString(), reason });
+    await this.db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, key.merchantId);
+      const updated = await tx
+        .update(signingKeys)
+        .set({
+          status: 'revoked',
+          revokedAt: at,
+          revocationReason: reason,
+          revocationStatement: statement,
+          exp: key.exp && key.exp < at ? key.exp : at,
+        })
+        .where(and(eq(signingKeys.kid, kid), eq(signingKeys.status, key.status)))
+        .returning({ kid: signingKeys.kid });
+      if (updated.length === 0)
+        throw new ApiError('key_revoked', `${kid} changed concurrently; retry`);
+      if (replacement) {
+        await tx
+          .insert(signingKeys)
+          .values(
+            this.#row(key.merchantId, replacement.kid, replacement.keyRef, replacement.x, now),
+          );
+      }
+      await this.snapshots.publish(tx, now);
+    });
+    if (replacement) this.#signers.set(replacement.kid, Promise.resolve(replacement.signer));
+    this.#current.delete(key.merchantId);
+    return { kid, revokedAt: at.toISOString(), reason, replacementKid: replacement?.kid ?? null };
+  }
+
+  /** The signer of the merchant's active key (cached briefly; appends re-check validity). */
+  async currentSigner(merchantId: string): Promise<Signer> {
+    const cached = this.#current.get(merchantId);
+    if (cached && cached.expires > Date.now()) return this.signerFor(cached.kid);
+    const [row] = await this.db
+      .select({ kid: signingKeys.kid })
+      .from(signingKeys)
+      .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
+      .limit(1);
+    if (!row)
+      throw new ApiError('service_unavailable', `merchant ${merchantId} has no active signing key`);
+    this.#current.set(merchantId, { kid: row.kid, expires: Date.now() + CURRENT_KEY_TTL_MS });
+    return this.signerFor(row.kid);
+  }
+
+  /** Forgets the cached current key, e.g. after an append found it no longer valid. */
+  refresh(merchantId: string): void {
+    this.#current.delete(merchantId);
+  }
+
+  signerFor(kid: string): Promise<Signer> {
+    let signer = this.#signers.get(kid);
+    if (!signer) {
+      signer = this.db
+        .select()
+        .from(signingKeys)
+        .where(eq(signingKeys.kid, kid))
+        .then(([row]) => {
+          if (!row) throw new Error(`no signing key ${kid}`);
+          return this.factory.load(row.kid, row.keyRef);
+        });
+      signer.catch(() => this.#signers.delete(kid));
+      this.#signers.set(kid, signer);
+    }
+    return signer;
+  }
+
+  async #lockMerchant(tx: Tx, merchantId: string) {
+    const [head] = await tx
+      .select({ seq: chainHeads.seq })
+      .from(chainHeads)
+      .where(eq(chainHeads.merchantId, merchantId))
+      .for('update');
+    if (!head) throw new ApiError('not_found', `no merchant ${merchantId}`);
+  }
+
+  async #prepareReplacement(merchantId: string, now: Date) {
+    const kid = await this.#nextKid(merchantId, now);
+    const { signer, keyRef } = await this.factory.create(kid);
+    return { kid, keyRef, signer, x: (await signer.publicJwk()).x };
+  }
+
+  /** `<merchant>-<YYYY>Q<n>`, or `-<k>` after it for the k-th extra key of the quarter. */
+  async #nextKid(merchantId: string, now: Date): Promise<string> {
+    const [merchant] = await this.db
+      .select({ id: merchants.id })
+      .from(merchants)
+      .where(eq(merchants.id, merchantId));
+    if (!merchant) throw new ApiError('not_found', `no merchant ${merchantId}`);
+    const base = kidFor(merchantId, now);
+    const taken = new Set(
+      (
+        await this.db
+          .select({ kid: signingKeys.kid })
+          .from(signingKeys)
+          .where(and(eq(signingKeys.merchantId, merchantId), like(signingKeys.kid, `${base}%`)))
+      ).map((r) => r.kid),
+    );
+    for (let extra = 0; ; extra++) {
+      const kid = kidFor(merchantId, now, extra);
+      if (!taken.has(kid)) return kid;
+    }
+  }
+
+  #revocationStatement(claims: {
+    kid: string;
+    revokedAt: string;
+    reason: string;
+  }): Promise<string> {
+    return signCompact(claims, JWS_TYPES.revocation, this.publisher);
+  }
+
+  #row(
+    merchantId: string,
+    kid: string,
+    keyRef: string,
+    x: string,
+    now: Date,
+  ): typeof signingKeys.$inferInsert {
+    return {
+      kid,
+      merchantId,
+      backend: this.factory.backend,
+      keyRef,
+      x,
+      nbf: now,
+      exp: null,
+      status: 'active',
+    };
+  }
+
+  /** Validity windows of the given kids, read inside an append transaction. */
+  static async windows(tx: Tx, kids: string[]): Promise<Map<string, KeyWindow>> {
+    const rows = await tx
+      .select()
+      .from(signingKeys)
+      .where(inArray(signingKeys.kid, [...new Set(kids)]));
+    return new Map(
+      rows.map((r) => [
+        r.kid,
+        { kid: r.kid, merchantId: r.merchantId, nbf: r.nbf, exp: r.exp, revokedAt: r.revokedAt },
+      ]),
+    );
+  }
+}

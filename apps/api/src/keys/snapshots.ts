@@ -1,0 +1,130 @@
+import { type Db, keySnapshots, signingKeys, type Tx } from '@quittance/db';
+import {
+  type JwksSnapshot,
+  periodOf,
+  planSnapshotSignature,
+  type SnapshotKey,
+  snapshotHash,
+} from '@quittance/format';
+import { type Signer, signPlan } from '@quittance/signer';
+import { and, desc, eq, sql } from 'drizzle-orm';
+
+/** Serializes snapshot versions across processes (arbitrary constant). */
+const SNAPSHOT_LOCK = 7_362_553_002;
+
+type KeyRow = typeof signingKeys.$inferSelect;
+
+export function toSnapshotKey(row: KeyRow): SnapshotKey {
+  const key: SnapshotKey = {
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: row.x,
+    kid: row.kid,
+    alg: 'EdDSA',
+    use: 'sig',
+    merchantId: row.merchantId,
+    nbf: row.nbf.toISOString(),
+    exp: row.exp ? row.exp.toISOString() : null,
+    status: row.status as SnapshotKey['status'],
+  };
+  if (row.revokedAt) key.revokedAt = row.revokedAt.toISOString();
+  if (row.revocationReason) key.revocationReason = row.revocationReason;
+  return key;
+}
+
+/**
+ * Publishes signed key-history snapshots (SPEC §5). A new version is written in the same
+ * transaction as the key change that needs it, so no key signs before it is published.
+ */
+export class SnapshotService {
+  readonly #known = new Set<string>();
+
+  constructor(
+    private readonly publisher: Signer,
+    private readonly publicUrl: string,
+  ) {}
+
+  urlOf(period: string): string {
+    return `${this.publicUrl}/.well-known/jwks/snapshot/${period}.json`;
+  }
+
+  /** Writes the next version for the period of `now` inside `tx`. */
+  async publish(tx: Tx, now: Date): Promise<JwksSnapshot> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${SNAPSHOT_LOCK})`);
+    const period = periodOf(now);
+    const [latest] = await tx
+      .select()
+      .from(keySnapshots)
+      .orderBy(desc(keySnapshots.period), desc(keySnapshots.version))
+      .limit(1);
+    const keys = await tx
+      .select()
+      .from(signingKeys)
+      .orderBy(signingKeys.merchantId, signingKeys.nbf, signingKeys.kid);
+    const unsigned = {
+      period,
+      version: latest && latest.period === period ? latest.version + 1 : 1,
+      issuedAt: now.toISOString(),
+      prevSnapshotHash: latest ? latest.documentHash : null,
+      keys: keys.map(toSnapshotKey),
+      revocations: keys.flatMap((k) => (k.revocationStatement ? [k.revocationStatement] : [])),
+    };
+    if (latest && latest.period > period) {
+      throw new Error(`snapshot ${latest.period} exists after ${period}: is the clock behind?`);
+    }
+    const { jws } = await signPlan(
+      planSnapshotSignature(unsigned, this.publisher.kid),
+      this.publisher,
+    );
+    const snapshot: JwksSnapshot = { ...unsigned, jws };
+    await tx.insert(keySnapshots).values({
+      period,
+      version: snapshot.version,
+      document: JSON.stringify(snapshot),
+      documentHash: await snapshotHash(snapshot),
+      issuedAt: now,
+    });
+    this.#known.add(period);
+    return snapshot;
+  }
+
+  /** Makes sure the period of `now` has a snapshot, e.g. on the first receipt of a month. */
+  async ensure(db: Db, now: Date): Promise<void> {
+    const period = periodOf(now);
+    if (this.#known.has(period)) return;
+    await db.transaction(async (tx) => {
+      const [existing] = await tx
+        .select({ version: keySnapshots.version })
+        .from(keySnapshots)
+        .where(eq(keySnapshots.period, period))
+        .limit(1);
+      if (existing) {
+        this.#known.add(period);
+        return;
+      }
+      await tx.execute(sql`select pg_advisory_xact_lock(${SNAPSHOT_LOCK})`);
+      const [raced] = await tx
+        .select({ version: keySnapshots.version })
+        .from(keySnapshots)
+        .where(eq(keySnapshots.period, period))
+        .limit(1);
+      if (!raced) await this.publish(tx, now);
+      this.#known.add(period);
+    });
+  }
+
+  /** The exact document served for a period: its latest version, or a given one. */
+  async document(db: Db, period: string, version?: number): Promise<string | undefined> {
+    const where =
+      version === undefined
+        ? eq(keySnapshots.period, period)
+        : and(eq(keySnapshots.period, period), eq(keySnapshots.version, version));
+    const [row] = await db
+      .select({ document: keySnapshots.document })
+      .from(keySnapshots)
+      .where(where)
+      .orderBy(desc(keySnapshots.version))
+      .limit(1);
+    return row?.document;
+  }
+}

@@ -1,0 +1,34 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter } from '../../http/router';
+import { Identifier, jsonContent, problems } from '../../http/schemas';
+import { checkChain as runCheck } from '../../receipts/chain-check';
+
+const route = createRoute({
+  method: 'get',
+  path: '/merchants/{merchantId}/chain-check',
+  tags: ['admin'],
+  summary: "Recompute every link of a merchant's audit log",
+  security: [{ adminToken: [] }],
+  request: {
+    params: z.strictObject({
+      merchantId: Identifier.openapi({ param: { name: 'merchantId', in: 'path' } }),
+    }),
+  },
+  responses: {
+    200: jsonContent(
+      z.object({
+        ok: z.boolean(),
+        merchantId: z.string(),
+        checked: z.number(),
+        head: z.object({ seq: z.number(), entryHash: z.string() }),
+        problems: z.array(z.string()),
+      }),
+      'Result of the check',
+    ),
+    ...problems(401),
+  },
+});
+
+export const checkChain = createRouter().openapi(route, async (c) => {
+  return c.json(await runCheck(c.get('services').db, c.req.valid('param').merchantId), 200);
+});

@@ -1,0 +1,24 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter } from '../../http/router';
+import { Identifier, jsonContent, problems } from '../../http/schemas';
+
+const route = createRoute({
+  method: 'post',
+  path: '/merchants/{merchantId}/signing-keys/rotate',
+  tags: ['admin'],
+  summary: 'Retire the active signing key and activate a new one',
+  security: [{ adminToken: [] }],
+  request: {
+    params: z.strictObject({
+      merchantId: Identifier.openapi({ param: { name: 'merchantId', in: 'path' } }),
+    }),
+  },
+  responses: {
+    201: jsonContent(z.object({ kid: z.string() }), 'The new key'),
+    ...problems(401, 404),
+  },
+});
+
+export const rotateSigningKey = createRouter().openapi(route, async (c) => {
+  return c.json(await c.get('services').keyRing.rotate(c.req.valid('param').merchantId), 201);
+});

@@ -1,0 +1,25 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { createRouter } from '../http/router';
+import { jsonContent, OrderIdParam, problems, ReceiptSchema } from '../http/schemas';
+
+const route = createRoute({
+  method: 'get',
+  path: '/receipts/by-order/{orderId}',
+  tags: ['receipts'],
+  summary: 'All receipts of an order, oldest first',
+  security: [{ apiKey: [] }],
+  request: { params: OrderIdParam },
+  responses: {
+    200: jsonContent(
+      z.object({ orderId: z.string(), receipts: z.array(ReceiptSchema) }),
+      'Receipts of the order',
+    ),
+    ...problems(400, 401),
+  },
+});
+
+export const receiptsByOrder = createRouter().openapi(route, async (c) => {
+  const { orderId } = c.req.valid('param');
+  const receipts = await c.get('services').receipts.byOrder(c.get('principal'), orderId);
+  return c.json({ orderId, receipts }, 200);
+});

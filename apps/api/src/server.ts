@@ -1,0 +1,52 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { createApp } from './app';
+import type { Config } from './config';
+import { describeError } from './http/errors';
+import { createServices, type ServiceOptions, type Services } from './services';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  services: Services;
+  /** Graceful stop: unready first, stop accepting, finish in-flight requests, close pools. */
+  close(): Promise<void>;
+}
+
+/** Builds the services, serves the app, and stops gracefully on demand. */
+export async function startServer(
+  config: Config,
+  options: ServiceOptions & { shutdownDelayMs?: number } = {},
+): Promise<RunningServer> {
+  const services = await createServices(config, options);
+  const app = createApp(services);
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
+      resolve(s as Server),
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      services.state.shuttingDown = true;
+      // Give load balancers a moment to see /readyz fail before the listener goes away.
+      if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      try {
+        await services.close();
+      } catch (error) {
+        services.logger.warn({ err: describeError(error) }, 'closing the database failed');
+      }
+      services.logger.info('stopped');
+    })();
+    return closing;
+  };
+  return { url, port, services, close };
+}

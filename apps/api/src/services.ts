@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { type Database, type Db, migrate, openDatabase } from '@quittance/db';
+import { base64url } from '@quittance/format';
+import { createKmsClient, type Signer } from '@quittance/signer';
+import { type KeyWrapper, KmsKeyWrapper, LocalKeyWrapper, Vault } from '@quittance/vault';
+import { sql } from 'drizzle-orm';
+import pino, { type Logger } from 'pino';
+import { ApiKeyService } from './auth/api-keys';
+import type { Config } from './config';
+import { KeyRing } from './keys/key-ring';
+import { loadPublisher } from './keys/publisher';
+import { kmsSignerFactory, localSignerFactory } from './keys/signer-factory';
+import { SnapshotService } from './keys/snapshots';
+import { ChainAppender } from './receipts/chain-appender';
+import { ReceiptIssuer } from './receipts/issuer';
+import { ReceiptQueries } from './receipts/queries';
+import { databaseKeyStore } from './receipts/vault-store';
+
+/** Everything a request needs, built once at start-up (STYLE: unkey's hono/env). */
+export interface Services {
+  config: Config;
+  database: Database;
+  db: Db;
+  logger: Logger;
+  clock: () => Date;
+  publisher: Signer;
+  vault: Vault;
+  snapshots: SnapshotService;
+  keyRing: KeyRing;
+  apiKeys: ApiKeyService;
+  appender: ChainAppender;
+  issuer: ReceiptIssuer;
+  receipts: ReceiptQueries;
+  admin: { token: string; generated: boolean };
+  /** Flipped first on shutdown, so /readyz turns unready before anything stops. */
+  state: { shuttingDown: boolean };
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  logger?: Logger;
+  clock?: () => Date;
+  /** A KMS client for signing keys, publisher and vault (tests point it at the KMS endpoint). */
+  kmsClient?: KMSClient;
+}
+
+export async function createServices(
+  config: Config,
+  options: ServiceOptions = {},
+): Promise<Services> {
+  const logger =
+    options.logger ?? pino({ level: config.logLevel, base: { service: 'quittance-api' } });
+  const clock = options.clock ?? (() => new Date());
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const needsKms =
+    config.signingBackend === 'kms' ||
+    config.vaultKmsKeyId !== undefined ||
+    config.publisherKmsKeyId !== undefined;
+  const kmsClient = options.kmsClient ?? (needsKms ? createKmsClient() : undefined);
+
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: join(config.dataDir, 'pglite'),
+    max: config.dbPool,
+  });
+  const { applied } = await migrate(database.db);
+  if (applied.length > 0) logger.info({ applied }, 'database migrated');
+  const db = database.db;
+
+  const publisher = await loadPublisher({
+    dataDir: config.dataDir,
+    kms: config.publisherKmsKeyId
+      ? { client: kmsClient as KMSClient, keyId: config.publisherKmsKeyId }
+      : undefined,
+  });
+  const wrapper: KeyWrapper = config.vaultKmsKeyId
+    ? new KmsKeyWrapper(kmsClient as KMSClient, config.vaultKmsKeyId)
+    : await LocalKeyWrapper.fromFile(join(config.dataDir, 'vault.key'));
+  const vault = new Vault({ wrapper, store: databaseKeyStore(db) });
+  const snapshots = new SnapshotService(publisher, config.publicUrl);
+  const factory =
+    config.signingBackend === 'kms'
+      ? kmsSignerFactory(kmsClient as KMSClient)
+      : localSignerFactory(config.dataDir);
+  const keyRing = new KeyRing(db, factory, snapshots, publisher, clock);
+  const appender = new ChainAppender(db);
+  const state = { shuttingDown: false };
+
+  return {
+    config,
+    database,
+    db,
+    logger,
+    clock,
+    publisher,
+    vault,
+    snapshots,
+    keyRing,
+    apiKeys: new ApiKeyService(db),
+    appender,
+    issuer: new ReceiptIssuer({ db, vault, keyRing, snapshots, appender, clock }),
+    receipts: new ReceiptQueries(db, vault),
+    admin: await adminToken(config),
+    state,
+    async isReady() {
+      if (state.shuttingDown) return false;
+      try {
+        await db.execute(sql`select 1`);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => database.close(),
+  };
+}
+
+/** QUITTANCE_ADMIN_TOKEN, or one generated on first start into the data folder (0600). */
+async function adminToken(config: Config): Promise<{ token: string; generated: boolean }> {
+  if (config.adminToken) return { token: config.adminToken, generated: false };
+  const path = join(config.dataDir, 'admin-token');
+  try {
+    return { token: (await readFile(path, 'utf8')).trim(), generated: false };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const token = `qta_${base64url(randomBytes(32))}`;
+  try {
+    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+    return { token, generated: true };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return { token: (await readFile(path, 'utf8')).trim(), generated: false };
+  }
+}

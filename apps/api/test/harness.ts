@@ -1,0 +1,122 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
+import { createApp } from '../src/app';
+import { loadConfig } from '../src/config';
+import { createServices, type ServiceOptions, type Services } from '../src/services';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface Harness {
+  app: ReturnType<typeof createApp>;
+  services: Services;
+  database: TestDatabase | undefined;
+  /** JSON request through `app.request()`; returns status, headers and parsed body. */
+  call(
+    method: string,
+    path: string,
+    options?: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** A fresh merchant with keys for each role (agent keys for agent-1 and agent-2). */
+  merchant(
+    id?: string,
+  ): Promise<{
+    merchantId: string;
+    merchantKey: string;
+    auditorKey: string;
+    agent1Key: string;
+    agent2Key: string;
+  }>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Services on a fresh database of the real PostgreSQL (or PGlite with `embedded`). */
+export async function createHarness(
+  options: ServiceOptions & { embedded?: boolean; env?: Record<string, string> } = {},
+): Promise<Harness> {
+  const database = options.embedded ? undefined : await createTestDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'quittance-api-'));
+  const config = loadConfig({
+    ...(database ? { DATABASE_URL: database.url } : {}),
+    QUITTANCE_DATA_DIR: dataDir,
+    QUITTANCE_ADMIN_TOKEN: ADMIN_TOKEN,
+    QUITTANCE_PUBLIC_URL: 'http://quittance.test',
+    LOG_LEVEL: 'silent',
+    QUITTANCE_DB_POOL: '8',
+    ...options.env,
+  });
+  const services = await createServices(config, options);
+  const app = createApp(services);
+
+  const call: Harness['call'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.key) headers.authorization = `Bearer ${opts.key}`;
+    let body: string | undefined = opts.raw;
+    if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await app.request(path, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {}
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+  const admin: Harness['admin'] = (method, path, body) =>
+    call(method, `/admin/v1${path}`, { key: ADMIN_TOKEN, ...(body === undefined ? {} : { body }) });
+
+  return {
+    app,
+    services,
+    database,
+    call,
+    admin,
+    async merchant(id) {
+      const merchantId =
+        id ?? `m${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+      const created = await admin('POST', '/merchants', { merchantId, jurisdiction: 'EU' });
+      if (created.status !== 201)
+        throw new Error(`merchant: ${created.status} ${JSON.stringify(created.body)}`);
+      const key = async (role: string, agentId?: string) => {
+        const r = await admin('POST', `/merchants/${merchantId}/api-keys`, {
+          role,
+          ...(agentId ? { agentId } : {}),
+        });
+        if (r.status !== 201) throw new Error(`api key: ${r.status} ${JSON.stringify(r.body)}`);
+        return r.body.apiKey as string;
+      };
+      return {
+        merchantId,
+        merchantKey: await key('merchant'),
+        auditorKey: await key('auditor'),
+        agent1Key: await key('agent', 'agent-1'),
+        agent2Key: await key('agent', 'agent-2'),
+      };
+    },
+    async close() {
+      await services.close();
+      await database?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A valid issue request with 1 KB-ish bodies. */
+export function issueBody(overrides: Record<string, unknown> = {}) {
+  return {
+    callId: `call-${Math.random().toString(36).slice(2, 12)}`,
+    agentId: 'agent-1',
+    bucket: 'checkout',
+    tool: 'complete_checkout',
+    orderId: 'order-1',
+    input: { cart: 'c-1', items: [{ sku: 'A-1', qty: 2 }] },
+    output: { ok: true, total: '19.90' },
+    ...overrides,
+  };
+}
