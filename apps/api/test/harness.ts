@@ -20,9 +20,7 @@ export interface Harness {
   ): Promise<{ status: number; body: any; headers: Headers }>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** A fresh merchant with keys for each role (agent keys for agent-1 and agent-2). */
-  merchant(
-    id?: string,
-  ): Promise<{
+  merchant(id?: string): Promise<{
     merchantId: string;
     merchantKey: string;
     auditorKey: string;

@@ -1,20 +1,27 @@
+import { ADMIN_USAGE, adminCommand } from './commands/admin';
+import { serveCommand } from './commands/serve';
 import { verifyCommand } from './commands/verify';
 import { UsageError } from './usage';
 
 const USAGE = `usage: quittance <command> [options]
 
 commands:
+  serve                  run the API (what npm start does); configured by environment
   verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--json]
                          verify receipts offline against a key snapshot
-`;
+${ADMIN_USAGE}`;
 
 /** Entry point of the `quittance` command; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
+      case 'serve':
+        return await serveCommand(rest);
       case 'verify':
         return await verifyCommand(rest);
+      case 'admin':
+        return await adminCommand(rest);
       case undefined:
       case '-h':
       case '--help':

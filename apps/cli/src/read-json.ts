@@ -18,7 +18,7 @@ export async function readJsonFile(path: string, what: string): Promise<unknown>
   }
 }
 
-/** A receipts file: one receipt object, an array of receipts, or JSON Lines. */
+/** A receipts file: one receipt, an array, an API answer `{receipts: [...]}`, or JSON Lines. */
 export async function readReceiptsFile(path: string): Promise<unknown[]> {
   let text: string;
   try {
@@ -30,7 +30,10 @@ export async function readReceiptsFile(path: string): Promise<unknown[]> {
   }
   try {
     const value = JSON.parse(text);
-    return Array.isArray(value) ? value : [value];
+    if (Array.isArray(value)) return value;
+    // The API's list and by-order answers: { receipts: [...] }.
+    if (value && typeof value === 'object' && Array.isArray(value.receipts)) return value.receipts;
+    return [value];
   } catch {
     const lines = text.split('\n').filter((line) => line.trim() !== '');
     try {

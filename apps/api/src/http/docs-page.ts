@@ -20,7 +20,7 @@ interface Operation {
   responses: Record<string, { description: string }>;
 }
 
-const escape = (text: string) =>
+const escapeHtml = (text: string) =>
   text.replace(
     /[&<>"']/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
@@ -38,34 +38,34 @@ export function renderDocsPage(document: OpenApiDocument): string {
       const params = (op.parameters ?? [])
         .map(
           (p) =>
-            `<li><code>${escape(p.name)}</code> (${p.in}${p.required ? ', required' : ''})${p.description ? ` ${escape(p.description)}` : ''}</li>`,
+            `<li><code>${escapeHtml(p.name)}</code> (${p.in}${p.required ? ', required' : ''})${p.description ? ` ${escapeHtml(p.description)}` : ''}</li>`,
         )
         .join('');
       const body = op.requestBody?.content['application/json']?.schema;
       const responses = Object.entries(op.responses)
-        .map(([status, r]) => `<li><b>${status}</b> ${escape(r.description)}</li>`)
+        .map(([status, r]) => `<li><b>${status}</b> ${escapeHtml(r.description)}</li>`)
         .join('');
-      sections.push(`<section id="${escape(`${method}-${path}`)}">
-<h3><span class="m">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
-<p>${escape(op.summary ?? '')}</p>${op.description ? `<p>${escape(op.description)}</p>` : ''}
-<p>Auth: <code>${escape(auth)}</code></p>
+      sections.push(`<section id="${escapeHtml(`${method}-${path}`)}">
+<h3><span class="m">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
+<p>${escapeHtml(op.summary ?? '')}</p>${op.description ? `<p>${escapeHtml(op.description)}</p>` : ''}
+<p>Auth: <code>${escapeHtml(auth)}</code></p>
 ${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
-${body ? `<h4>Request body</h4><pre>${escape(JSON.stringify(body, null, 2))}</pre>` : ''}
+${body ? `<h4>Request body</h4><pre>${escapeHtml(JSON.stringify(body, null, 2))}</pre>` : ''}
 <h4>Responses</h4><ul>${responses}</ul></section>`);
     }
   }
   const problems = Object.entries(PROBLEMS)
     .map(
       ([code, p]) =>
-        `<tr id="problem-${code}"><td><code>${code}</code></td><td>${p.status}</td><td>${escape(p.title)}</td></tr>`,
+        `<tr id="problem-${code}"><td><code>${code}</code></td><td>${p.status}</td><td>${escapeHtml(p.title)}</td></tr>`,
     )
     .join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(document.info.title)}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)}</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
 pre{background:#f5f5f5;padding:.5rem;overflow:auto;font-size:12px}.m{background:#222;color:#fff;padding:0 .4rem;border-radius:3px}
 section{border-top:1px solid #ddd;margin-top:1rem}td{padding:.2rem .6rem;border-bottom:1px solid #eee}</style></head><body>
-<h1>${escape(document.info.title)} <small>${escape(document.info.version)}</small></h1>
-<p>${escape(document.info.description ?? '')}</p><p>Machine-readable: <a href="/openapi.json">/openapi.json</a></p>
+<h1>${escapeHtml(document.info.title)} <small>${escapeHtml(document.info.version)}</small></h1>
+<p>${escapeHtml(document.info.description ?? '')}</p><p>Machine-readable: <a href="/openapi.json">/openapi.json</a></p>
 <h2>Endpoints</h2>${sections.join('\n')}
 <h2 id="problems">Problem codes</h2><p>Errors are <code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>.</p>
 <table><tr><th>code</th><th>status</th><th>meaning</th></tr>${problems}</table></body></html>`;

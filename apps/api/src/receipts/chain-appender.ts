@@ -84,7 +84,7 @@ export class ChainAppender {
         );
         this.stats.batches++;
         this.stats.onBatch?.(batch.length);
-        batch.forEach((w, i) => w.resolve(outcomes[i] as AppendOutcome));
+        for (const [i, w] of batch.entries()) w.resolve(outcomes[i] as AppendOutcome);
       } catch (error) {
         for (const w of batch) w.reject(error);
       }

@@ -1,0 +1,90 @@
+import { relative } from 'node:path';
+import {
+  API_BASE,
+  type Config,
+  ConfigError,
+  loadConfig,
+  type RunningServer,
+  startServer,
+} from '@quittance/api';
+import { UsageError } from '../usage';
+
+/** `quittance serve`: what `npm start` runs. Stops gracefully on SIGTERM and SIGINT. */
+export async function serveCommand(argv: string[]): Promise<number> {
+  if (argv.length > 0)
+    throw new UsageError(`serve takes no arguments (configure it by environment)`);
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const running = await startServer(config, {
+    shutdownDelayMs: Number(process.env.QUITTANCE_SHUTDOWN_DELAY_MS ?? 0),
+  });
+  process.stdout.write(await banner(config, running));
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      running.services.logger.info({ signal }, 'shutting down');
+      running.close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/**
+ * What a newcomer needs on the first start: the admin token (once) and a demo merchant
+ * with a key and a curl line that issues a first receipt. Printed to stdout, not logged.
+ */
+async function banner(config: Config, running: RunningServer): Promise<string> {
+  const { services, url } = running;
+  const where = config.databaseUrl
+    ? 'PostgreSQL'
+    : `embedded PGlite in ${relative(process.cwd(), config.dataDir) || '.'}`;
+  const lines = [
+    `Quittance is serving on ${url}  (${where}, ${config.signingBackend} signer, ${config.redisUrl ? 'jobs on Redis' : 'jobs in-process'})`,
+    `  API docs: ${url}/docs   OpenAPI: ${url}/openapi.json`,
+  ];
+  if (!services.admin.generated) {
+    lines.push(
+      `  Admin token: QUITTANCE_ADMIN_TOKEN or ${relative(process.cwd(), config.dataDir)}/admin-token`,
+    );
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push(
+    `  Admin token (shown once; kept in ${relative(process.cwd(), config.dataDir)}/admin-token, mode 0600):`,
+  );
+  lines.push(`    ${services.admin.token}`);
+  const demo = await services.keyRing
+    .createMerchant({ merchantId: 'demo', jurisdiction: 'EU', name: 'Demo store' })
+    .catch(() => null);
+  if (demo) {
+    const { apiKey } = await services.apiKeys.create('demo', 'merchant');
+    const body = JSON.stringify({
+      callId: 'call-1',
+      agentId: 'agent-1',
+      bucket: 'checkout',
+      tool: 'complete_checkout',
+      orderId: 'order-1',
+      input: { cart: 'c-1', items: [{ sku: 'A-1', qty: 2 }] },
+      output: { ok: true, total: '19.90' },
+    });
+    lines.push(`  Demo merchant "demo" (EU) with a merchant API key (shown once):`);
+    lines.push(`    ${apiKey}`);
+    lines.push('  Issue a first receipt:');
+    lines.push(
+      `    curl -s -X POST ${url}${API_BASE}/receipts -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '${body}'`,
+    );
+    lines.push('  Fetch the receipts of that order:');
+    lines.push(
+      `    curl -s ${url}${API_BASE}/receipts/by-order/order-1 -H 'Authorization: Bearer ${apiKey}' > order.json`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

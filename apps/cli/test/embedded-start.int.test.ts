@@ -1,0 +1,93 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, spawnProcess } from '@quittance/test-tooling';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bin = join(root, 'node_modules/.bin/quittance');
+const run = promisify(execFile);
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)', () => {
+  it('prints the admin token once and a curl line; the receipt fetched by order verifies', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-e2e-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      QUITTANCE_DATA_DIR: join(dir, 'data'),
+      LOG_LEVEL: 'warn',
+    };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    delete env.QUITTANCE_ADMIN_TOKEN;
+    const server = spawnProcess(bin, ['serve'], { cwd: dir, env });
+    try {
+      await server.waitFor(/Fetch the receipts of that order/, 60_000);
+      const out = server.stdout();
+      expect(out).toContain(`Quittance is serving on http://127.0.0.1:${port}`);
+      expect(out).toMatch(/Admin token \(shown once/);
+      const key = (out.match(/Bearer (qtk_[A-Za-z0-9_-]+)/) as RegExpMatchArray)[1] as string;
+      const body = (out.match(/-d '(\{.*\})'/) as RegExpMatchArray)[1] as string;
+
+      const base = `http://127.0.0.1:${port}`;
+      const issued = await fetch(`${base}/api/v1/trust/receipts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body,
+      });
+      expect(issued.status).toBe(201);
+      const receipt = await issued.json();
+      const order = await (
+        await fetch(`${base}/api/v1/trust/receipts/by-order/order-1`, {
+          headers: { authorization: `Bearer ${key}` },
+        })
+      ).json();
+      expect(order.receipts.map((r: { id: string }) => r.id)).toEqual([receipt.id]);
+      await writeFile(join(dir, 'order.json'), JSON.stringify(order));
+      await writeFile(
+        join(dir, 'snapshot.json'),
+        await (await fetch(receipt.jwksSnapshotUrl)).text(),
+      );
+      await writeFile(
+        join(dir, 'publisher.json'),
+        await (await fetch(`${base}/.well-known/quittance-publisher.json`)).text(),
+      );
+      const verified = await run(
+        bin,
+        ['verify', 'order.json', '--jwks', 'snapshot.json', '--publisher', 'publisher.json'],
+        { cwd: dir },
+      );
+      expect(verified.stdout).toMatch(/^PASS /m);
+
+      const admin = await run(bin, ['admin', 'chain-check', 'demo', '--url', base], {
+        cwd: dir,
+        env,
+      });
+      expect(JSON.parse(admin.stdout)).toMatchObject({ ok: true, checked: 1 });
+      expect(await server.stop('SIGTERM')).toBe(0);
+
+      // A restart keeps the data and does not print the token again.
+      const again = spawnProcess(bin, ['serve'], { cwd: dir, env });
+      try {
+        await again.waitFor(/Admin token: /, 60_000);
+        expect(again.stdout()).not.toMatch(/qta_/);
+        const fetched = await fetch(`${base}/api/v1/trust/receipts/${receipt.id}`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+        expect(await fetched.json()).toEqual(receipt);
+      } finally {
+        expect(await again.stop('SIGTERM')).toBe(0);
+      }
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  }, 120_000);
+});
