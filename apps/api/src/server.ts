@@ -44,7 +44,16 @@ export async function startServer(
       } catch (error) {
         services.logger.warn({ err: describeError(error) }, 'closing the database failed');
       }
-      services.logger.info('stopped');
+      const { batches, appended, transactionMs } = services.appender.stats;
+      services.logger.info(
+        {
+          batches,
+          appended,
+          meanBatch: batches ? appended / batches : 0,
+          meanTransactionMs: batches ? transactionMs / batches : 0,
+        },
+        'stopped',
+      );
     })();
     return closing;
   };

@@ -87,7 +87,7 @@ export async function createServices(
       ? kmsSignerFactory(kmsClient as KMSClient)
       : localSignerFactory(config.dataDir);
   const keyRing = new KeyRing(db, factory, snapshots, publisher, clock);
-  const appender = new ChainAppender(db);
+  const appender = new ChainAppender(database);
   const state = { shuttingDown: false };
 
   return {

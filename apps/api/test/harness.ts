@@ -43,7 +43,7 @@ export async function createHarness(
     QUITTANCE_DATA_DIR: dataDir,
     QUITTANCE_ADMIN_TOKEN: ADMIN_TOKEN,
     QUITTANCE_PUBLIC_URL: 'http://quittance.test',
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     QUITTANCE_DB_POOL: '8',
     ...options.env,
   });

@@ -1,4 +1,4 @@
-export type { Database, Db, OpenDatabaseOptions, Schema, Tx } from './client';
+export type { Database, Db, OpenDatabaseOptions, RawQuery, Schema, Tx } from './client';
 export { openDatabase } from './client';
 export type { MigrationResult } from './migrate';
 export { MIGRATIONS_DIR, migrate, rowsOf } from './migrate';

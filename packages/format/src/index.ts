@@ -4,7 +4,14 @@ export { FormatError } from './errors';
 export { sha256Hex } from './hash';
 export { newId, ulid } from './ids';
 export type { JsonValue } from './jcs';
-export { canonicalBytes, canonicalJson, findNonIJson, hasLoneSurrogate } from './jcs';
+export {
+  canonicalBytes,
+  canonicalJson,
+  findNonIJson,
+  hasLoneSurrogate,
+  isIJson,
+  notIJson,
+} from './jcs';
 export type { JwsHeader, JwsType, ParsedDetachedJws, SigningPlan } from './jws';
 export {
   assertSigningInputSize,

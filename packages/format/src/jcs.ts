@@ -12,6 +12,40 @@ export type JsonValue =
   | { [key: string]: JsonValue };
 
 /**
+ * True when `value` is I-JSON. The fast check of the hot path: no strings are built; the
+ * path of a problem is found afterwards by {@link findNonIJson}.
+ */
+export function isIJson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !hasLoneSurrogate(value);
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !isIJson(value[i])) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        if (hasLoneSurrogate(key) || !isIJson((value as Record<string, unknown>)[key]))
+          return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
  * Returns the path of the first member that is not I-JSON, or null when `value` is I-JSON.
  * Rejects what `canonicalize` would silently coerce: `undefined`, functions, symbols, BigInt,
  * holes in arrays, `toJSON` objects (Date), Maps and class instances, non-finite numbers and
@@ -54,8 +88,7 @@ export function findNonIJson(value: unknown, path = ''): string | null {
 
 /** RFC 8785 canonical JSON text of an I-JSON value; throws `not_i_json` for anything else. */
 export function canonicalJson(value: unknown): string {
-  const problem = findNonIJson(value);
-  if (problem) throw new FormatError('not_i_json', `not I-JSON: ${problem}`);
+  if (!isIJson(value)) throw notIJson(value);
   const text = canonicalize(value);
   if (text === undefined) throw new FormatError('not_i_json', 'not I-JSON: no JSON form');
   return text;
@@ -80,4 +113,15 @@ export function hasLoneSurrogate(text: string): boolean {
 
 function escapePointer(key: string): string {
   return key.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** The error for a value that is not I-JSON, with the problem's path as a field issue. */
+export function notIJson(value: unknown, root = ''): FormatError {
+  const problem = findNonIJson(value, root) ?? `${root || '/'}: no JSON form`;
+  const path = problem.slice(0, problem.indexOf(':'));
+  return new FormatError('not_i_json', `not I-JSON: ${problem}`, {
+    issues: [
+      { path: path === '/' ? '' : path, code: 'not_i_json', message: `not I-JSON: ${problem}` },
+    ],
+  });
 }

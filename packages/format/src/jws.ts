@@ -1,4 +1,4 @@
-import { asciiBytes, base64url, fromBase64url, fromUtf8 } from './encoding';
+import { asciiBytes, base64url, fromBase64url, fromUtf8, utf8 } from './encoding';
 import { FormatError } from './errors';
 import { canonicalBytes, canonicalJson } from './jcs';
 import { DETACHED_JWS_PATTERN } from './rules';
@@ -28,28 +28,40 @@ export interface SigningPlan {
   readonly header: JwsHeader;
   readonly headerB64: string;
   readonly payloadB64: string;
+  /** The canonical (JCS) text of the signed document, e.g. to store it as signed. */
+  readonly payloadJson: string;
   /** ASCII(BASE64URL(header) || "." || BASE64URL(payload)): what the signer signs. */
   readonly signingInput: Uint8Array;
 }
 
 /**
  * Builds the signing input for `document` (already stripped of its envelope members) and
- * refuses, before any signer is involved, one that exceeds {@link MAX_SIGNING_INPUT_BYTES}.
+ * refuses, before any signer is involved, one that exceeds `maxBytes`: receipts always use
+ * {@link MAX_SIGNING_INPUT_BYTES} (SPEC §2); other documents the limit of their signer.
  */
-export function planSignature(document: unknown, kid: string, typ: string): SigningPlan {
+export function planSignature(
+  document: unknown,
+  kid: string,
+  typ: string,
+  maxBytes: number = MAX_SIGNING_INPUT_BYTES,
+): SigningPlan {
   const header: JwsHeader = { alg: 'EdDSA', kid, typ };
   const headerB64 = base64url(canonicalBytes(header));
-  const payloadB64 = base64url(canonicalBytes(document));
+  const payloadJson = canonicalJson(document);
+  const payloadB64 = base64url(utf8(payloadJson));
   const signingInput = asciiBytes(`${headerB64}.${payloadB64}`);
-  assertSigningInputSize(signingInput);
-  return { header, headerB64, payloadB64, signingInput };
+  assertSigningInputSize(signingInput, maxBytes);
+  return { header, headerB64, payloadB64, payloadJson, signingInput };
 }
 
-export function assertSigningInputSize(signingInput: Uint8Array): void {
-  if (signingInput.length > MAX_SIGNING_INPUT_BYTES) {
+export function assertSigningInputSize(
+  signingInput: Uint8Array,
+  maxBytes: number = MAX_SIGNING_INPUT_BYTES,
+): void {
+  if (signingInput.length > maxBytes) {
     throw new FormatError(
       'signing_input_too_large',
-      `signing input is ${signingInput.length} bytes; the limit is ${MAX_SIGNING_INPUT_BYTES}`,
+      `signing input is ${signingInput.length} bytes; the limit is ${maxBytes}`,
     );
   }
 }

@@ -88,11 +88,13 @@ export function snapshotSignedPart(snapshot: JwksSnapshot | Omit<JwksSnapshot, '
   return withoutMembers(snapshot, ['jws']);
 }
 
+/** `maxBytes`: the publisher signer's limit (a KMS key signs at most 4096 bytes). */
 export function planSnapshotSignature(
   snapshot: Omit<JwksSnapshot, 'jws'>,
   publisherKid: string,
+  maxBytes?: number,
 ): SigningPlan {
-  return planSignature(snapshotSignedPart(snapshot), publisherKid, JWS_TYPES.snapshot);
+  return planSignature(snapshotSignedPart(snapshot), publisherKid, JWS_TYPES.snapshot, maxBytes);
 }
 
 export function checkpointSignedPart(

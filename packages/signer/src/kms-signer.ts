@@ -7,6 +7,7 @@ import {
   SignCommand,
   type Tag,
 } from '@aws-sdk/client-kms';
+import { MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
 import { spkiToOkpJwk, verifyEd25519 } from './ed25519';
 import { SignerError } from './errors';
 import { toSignerError } from './kms-errors';
@@ -32,6 +33,8 @@ export interface KmsSignerOptions {
 export class KmsSigner implements Signer {
   readonly kid: string;
   readonly keyId: string;
+  /** AWS KMS signs raw messages of at most 4096 bytes. */
+  readonly maxMessageBytes = MAX_SIGNING_INPUT_BYTES;
   readonly #client: KMSClient;
   #publicKey: Promise<KeyObject> | undefined;
 
@@ -67,7 +70,7 @@ export class KmsSigner implements Signer {
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
-    assertSignableMessage(message);
+    assertSignableMessage(message, this.maxMessageBytes);
     const publicKey = await this.#loadPublicKey();
     let signature: Uint8Array | undefined;
     try {

@@ -7,6 +7,7 @@ import {
 } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
 import { toOkpJwk } from './ed25519';
 import { SignerError } from './errors';
 import { assertSignableMessage, assertSignatureLength, type Signer } from './signer';
@@ -27,9 +28,14 @@ interface StoredKey {
 export class LocalSigner implements Signer {
   readonly #privateKey: KeyObject;
 
+  /**
+   * `maxMessageBytes` defaults to the AWS KMS limit (4096), so that development behaves as
+   * production; the publisher key, which signs snapshots of any size, lifts it.
+   */
   private constructor(
     readonly kid: string,
     privateKey: KeyObject,
+    readonly maxMessageBytes: number = MAX_SIGNING_INPUT_BYTES,
   ) {
     this.#privateKey = privateKey;
   }
@@ -73,7 +79,12 @@ export class LocalSigner implements Signer {
 
   /** The same key under another kid. */
   withKid(kid: string): LocalSigner {
-    return new LocalSigner(kid, this.#privateKey);
+    return new LocalSigner(kid, this.#privateKey, this.maxMessageBytes);
+  }
+
+  /** The same key accepting messages up to `maxBytes`. */
+  withMessageLimit(maxBytes: number): LocalSigner {
+    return new LocalSigner(this.kid, this.#privateKey, maxBytes);
   }
 
   /**
@@ -102,7 +113,7 @@ export class LocalSigner implements Signer {
   }
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
-    assertSignableMessage(message);
+    assertSignableMessage(message, this.maxMessageBytes);
     const signature = new Uint8Array(sign(null, message, this.#privateKey));
     assertSignatureLength(signature, this.kid);
     return signature;

@@ -5,7 +5,9 @@ import { SignerError } from './errors';
 export interface Signer {
   /** The kid the key is published under. */
   readonly kid: string;
-  /** Pure Ed25519 (RFC 8032) signature, 64 bytes, over at most 4096 bytes. */
+  /** The longest message this signer accepts: 4096 for AWS KMS (`RAW`). */
+  readonly maxMessageBytes: number;
+  /** Pure Ed25519 (RFC 8032) signature, 64 bytes, over at most `maxMessageBytes`. */
   sign(message: Uint8Array): Promise<Uint8Array>;
   /** The public key as an RFC 8037 OKP JWK carrying this signer's kid. */
   publicJwk(): Promise<OkpPublicJwk & { kid: string; alg: 'EdDSA'; use: 'sig' }>;
@@ -14,11 +16,14 @@ export interface Signer {
 export const ED25519_SIGNATURE_BYTES = 64;
 
 /** Guard shared by every signer: refuse before any key is touched. */
-export function assertSignableMessage(message: Uint8Array): void {
-  if (message.length > MAX_SIGNING_INPUT_BYTES) {
+export function assertSignableMessage(
+  message: Uint8Array,
+  maxBytes: number = MAX_SIGNING_INPUT_BYTES,
+): void {
+  if (message.length > maxBytes) {
     throw new SignerError(
       'message_too_large',
-      `message is ${message.length} bytes; Ed25519 signers accept at most ${MAX_SIGNING_INPUT_BYTES}`,
+      `message is ${message.length} bytes; this signer accepts at most ${maxBytes}`,
     );
   }
 }

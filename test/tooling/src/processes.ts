@@ -37,8 +37,9 @@ export function spawnProcess(
   });
   let out = '';
   let err = '';
+  // 'close', not 'exit': output written just before exiting is only complete by then.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('close', (code) => resolve(code)),
   );
   child.stdout?.on('data', (chunk) => {
     out += chunk;

@@ -1,3 +1,4 @@
+import { FormatError } from '@quittance/format';
 import { SignerError } from '@quittance/signer';
 import { VaultError } from '@quittance/vault';
 import type { Context } from 'hono';
@@ -8,6 +9,9 @@ import { ApiError, problemBody } from './problem';
 /** Maps anything thrown to an ApiError; what is not ours becomes a 500 or a 503. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof FormatError && error.code === 'not_i_json') {
+    return new ApiError('invalid_request', error.message, error.issues);
+  }
   if (error instanceof HTTPException) {
     if (error.status === 400)
       return new ApiError('invalid_json', 'the request body is not valid JSON');

@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import {
   BUCKETS,
-  findNonIJson,
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
@@ -80,19 +79,7 @@ export const IssueRequestSchema = z
         params: { code: 'required' },
       });
     }
-    // JSON.parse accepts lone surrogates ("\ud800"); I-JSON and JCS do not.
-    for (const name of ['input', 'output', 'trust_provider_assertions'] as const) {
-      const problem = name in body ? findNonIJson(body[name], `/${name}`) : null;
-      if (problem) {
-        const [path] = problem.split(':');
-        ctx.addIssue({
-          code: 'custom',
-          path: (path as string).split('/').slice(1),
-          message: `not I-JSON: ${problem}`,
-          params: { code: 'not_i_json' },
-        });
-      }
-    }
+    // I-JSON (lone surrogates, which JSON.parse accepts) is checked once, while canonicalizing.
   })
   .openapi('IssueRequest');
 

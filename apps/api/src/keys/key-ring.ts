@@ -1,7 +1,7 @@
 import { chainHeads, type Db, merchants, signingKeys, type Tx } from '@quittance/db';
 import { JWS_TYPES, kidFor } from '@quittance/format';
 import { type Signer, signCompact } from '@quittance/signer';
-import { and, eq, inArray, like } from 'drizzle-orm';
+import { and, eq, like } from 'drizzle-orm';
 import { ApiError } from '../http/problem';
 import type { SignerFactory } from './signer-factory';
 import type { SnapshotService } from './snapshots';
@@ -240,19 +240,5 @@ export class KeyRing {
       exp: null,
       status: 'active',
     };
-  }
-
-  /** Validity windows of the given kids, read inside an append transaction. */
-  static async windows(tx: Tx, kids: string[]): Promise<Map<string, KeyWindow>> {
-    const rows = await tx
-      .select()
-      .from(signingKeys)
-      .where(inArray(signingKeys.kid, [...new Set(kids)]));
-    return new Map(
-      rows.map((r) => [
-        r.kid,
-        { kid: r.kid, merchantId: r.merchantId, nbf: r.nbf, exp: r.exp, revokedAt: r.revokedAt },
-      ]),
-    );
   }
 }

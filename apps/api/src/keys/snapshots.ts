@@ -1,5 +1,6 @@
 import { type Db, keySnapshots, signingKeys, type Tx } from '@quittance/db';
 import {
+  FormatError,
   type JwksSnapshot,
   periodOf,
   planSnapshotSignature,
@@ -8,6 +9,7 @@ import {
 } from '@quittance/format';
 import { type Signer, signPlan } from '@quittance/signer';
 import { and, desc, eq, sql } from 'drizzle-orm';
+import { ApiError } from '../http/problem';
 
 /** Serializes snapshot versions across processes (arbitrary constant). */
 const SNAPSHOT_LOCK = 7_362_553_002;
@@ -72,10 +74,17 @@ export class SnapshotService {
     if (latest && latest.period > period) {
       throw new Error(`snapshot ${latest.period} exists after ${period}: is the clock behind?`);
     }
-    const { jws } = await signPlan(
-      planSnapshotSignature(unsigned, this.publisher.kid),
-      this.publisher,
-    );
+    let plan: ReturnType<typeof planSnapshotSignature>;
+    try {
+      plan = planSnapshotSignature(unsigned, this.publisher.kid, this.publisher.maxMessageBytes);
+    } catch (error) {
+      if (!(error instanceof FormatError)) throw error;
+      throw new ApiError(
+        'snapshot_too_large',
+        `${error.message}: a KMS publisher key signs at most 4096 bytes; use a publisher key file (README)`,
+      );
+    }
+    const { jws } = await signPlan(plan, this.publisher);
     const snapshot: JwksSnapshot = { ...unsigned, jws };
     await tx.insert(keySnapshots).values({
       period,

@@ -1,14 +1,6 @@
-import {
-  chainHeads,
-  type Db,
-  pendingTimestamps,
-  receiptBodies,
-  receipts,
-  type Tx,
-} from '@quittance/db';
+import type { Database, RawQuery } from '@quittance/db';
 import { entryHash } from '@quittance/format';
-import { and, eq, inArray } from 'drizzle-orm';
-import { isValidAt, KeyRing } from '../keys/key-ring';
+import { isValidAt, type KeyWindow } from '../keys/key-ring';
 import type { ReceiptRecord } from './record';
 
 /** A signed receipt waiting for its place in the merchant's chain. */
@@ -41,6 +33,8 @@ const MAX_BATCH = 256;
 export interface AppendStats {
   batches: number;
   appended: number;
+  /** Wall time spent in append transactions, in milliseconds. */
+  transactionMs: number;
   /** Called with each committed batch's size (metrics). */
   onBatch?: (size: number) => void;
 }
@@ -53,9 +47,9 @@ export interface AppendStats {
  */
 export class ChainAppender {
   readonly #queues = new Map<string, Waiting[]>();
-  readonly stats: AppendStats = { batches: 0, appended: 0 };
+  readonly stats: AppendStats = { batches: 0, appended: 0, transactionMs: 0 };
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly database: Database) {}
 
   append(item: AppendItem): Promise<AppendOutcome> {
     return new Promise((resolve, reject) => {
@@ -74,15 +68,17 @@ export class ChainAppender {
     const queue = this.#queues.get(merchantId) as Waiting[];
     while (queue.length > 0) {
       const batch = queue.splice(0, MAX_BATCH);
+      const started = performance.now();
       try {
-        const outcomes = await this.db.transaction((tx) =>
+        const outcomes = await this.database.rawTransaction((query) =>
           this.#appendBatch(
-            tx,
+            query,
             merchantId,
             batch.map((w) => w.item),
           ),
         );
         this.stats.batches++;
+        this.stats.transactionMs += performance.now() - started;
         this.stats.onBatch?.(batch.length);
         for (const [i, w] of batch.entries()) w.resolve(outcomes[i] as AppendOutcome);
       } catch (error) {
@@ -92,26 +88,33 @@ export class ChainAppender {
     this.#queues.delete(merchantId);
   }
 
-  async #appendBatch(tx: Tx, merchantId: string, items: AppendItem[]): Promise<AppendOutcome[]> {
-    const [head] = await tx
-      .select({ seq: chainHeads.seq, entryHash: chainHeads.entryHash })
-      .from(chainHeads)
-      .where(eq(chainHeads.merchantId, merchantId))
-      .for('update');
-    if (!head) throw new Error(`merchant ${merchantId} has no chain head`);
+  async #appendBatch(
+    query: RawQuery,
+    merchantId: string,
+    items: AppendItem[],
+  ): Promise<AppendOutcome[]> {
     const callIds = [...new Set(items.map((i) => i.record.callId))];
-    const existing = new Map(
-      (
-        await tx
-          .select()
-          .from(receipts)
-          .where(and(eq(receipts.merchantId, merchantId), inArray(receipts.callId, callIds)))
-      ).map((r) => [r.callId, r]),
-    );
-    const windows = await KeyRing.windows(
-      tx,
-      items.map((i) => i.record.signingKeyKid),
-    );
+    const kids = [...new Set(items.map((i) => i.record.signingKeyKid))];
+    // Pipelined: the head lock, earlier receipts with these callIds, and key validity.
+    const [heads, existingRows, keyRows] = await Promise.all([
+      query<{ seq: string | number; entry_hash: string }>(
+        'select seq, entry_hash from chain_heads where merchant_id = $1 for update',
+        [merchantId],
+      ),
+      query<RawRecord>(
+        `select ${RECORD_COLUMNS} from receipts where merchant_id = $1 and call_id = any($2::text[])`,
+        [merchantId, callIds],
+      ),
+      query<RawWindow>(
+        `select kid, merchant_id as "merchantId", ${iso('nbf')} as nbf, ${iso('exp')} as exp,
+           ${iso('revoked_at')} as "revokedAt" from signing_keys where kid = any($1::text[])`,
+        [kids],
+      ),
+    ]);
+    const head = heads[0];
+    if (!head) throw new Error(`merchant ${merchantId} has no chain head`);
+    const existing = new Map(existingRows.map((r) => [r.callId, fromRawRecord(r)]));
+    const windows = new Map(keyRows.map((k) => [k.kid, fromRawWindow(k)]));
 
     // Chain order follows issuance time inside a batch; the outcome keeps request order.
     const order = items
@@ -123,11 +126,11 @@ export class ChainAppender {
         return d !== 0 ? d : a - b;
       });
     const outcomes: AppendOutcome[] = new Array(items.length);
-    const created: ReceiptRecord[] = [];
-    let seq = head.seq;
-    let prevHash = head.entryHash;
+    const created: { record: ReceiptRecord; bodies: AppendItem['bodies'] }[] = [];
+    let seq = Number(head.seq);
+    let prevHash = head.entry_hash;
     for (const index of order) {
-      const { record } = items[index] as AppendItem;
+      const { record, bodies } = items[index] as AppendItem;
       const first = existing.get(record.callId);
       if (first) {
         outcomes[index] =
@@ -156,31 +159,127 @@ export class ChainAppender {
         legalPosture: 'signed',
         timestamp: null,
       };
-      created.push(full);
+      created.push({ record: full, bodies });
       existing.set(record.callId, full);
       outcomes[index] = { kind: 'created', record: full };
       prevHash = hash;
     }
-    if (created.length === 0) return outcomes;
-
-    await tx.insert(receipts).values(created);
-    const bodies = order.flatMap((index) =>
-      outcomes[index]?.kind === 'created'
-        ? (items[index] as AppendItem).bodies.map((b) => ({
-            receiptId: (items[index] as AppendItem).record.id,
-            ...b,
-          }))
-        : [],
-    );
-    if (bodies.length > 0) await tx.insert(receiptBodies).values(bodies);
-    await tx
-      .insert(pendingTimestamps)
-      .values(created.map((r) => ({ receiptId: r.id, merchantId, nextAttemptAt: r.createdAt })));
-    await tx
-      .update(chainHeads)
-      .set({ seq, entryHash: prevHash })
-      .where(eq(chainHeads.merchantId, merchantId));
+    if (created.length > 0)
+      await query(INSERT_BATCH, insertParams(merchantId, created, seq, prevHash));
     this.stats.appended += created.length;
     return outcomes;
   }
+}
+
+/**
+ * Times and JSON leave the database as text, parsed here: the driver's own type parsing is
+ * configured by the ORM and differs between postgres.js and PGlite.
+ */
+const iso = (column: string) =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+type RawWindow = {
+  kid: string;
+  merchantId: string;
+  nbf: string;
+  exp: string | null;
+  revokedAt: string | null;
+};
+type RawRecord = Omit<ReceiptRecord, 'seq' | 'createdAt' | 'timestamp'> & {
+  seq: string | number;
+  createdAt: string;
+  timestamp: string | null;
+};
+
+function fromRawWindow(k: RawWindow): KeyWindow {
+  const date = (v: string | null) => (v === null ? null : new Date(v));
+  return {
+    kid: k.kid,
+    merchantId: k.merchantId,
+    nbf: new Date(k.nbf),
+    exp: date(k.exp),
+    revokedAt: date(k.revokedAt),
+  };
+}
+
+function fromRawRecord(r: RawRecord): ReceiptRecord {
+  return {
+    ...r,
+    seq: Number(r.seq),
+    createdAt: new Date(r.createdAt),
+    timestamp: r.timestamp === null ? null : JSON.parse(r.timestamp),
+  };
+}
+
+/** Receipt columns under the names of {@link ReceiptRecord}. */
+const RECORD_COLUMNS = `id, merchant_id as "merchantId", seq, call_id as "callId", agent_id as "agentId",
+  order_id as "orderId", bucket, tool, ${iso('created_at')} as "createdAt", signing_key_kid as "signingKeyKid",
+  signed, jws, legal_posture as "legalPosture", timestamp::text as timestamp, receipt_hash as "receiptHash",
+  prev_hash as "prevHash", entry_hash as "entryHash", content_hash as "contentHash", has_bodies as "hasBodies"`;
+
+/**
+ * One statement per batch: the receipts, their sealed bodies and pending-timestamp marks, and
+ * the new chain head, all from arrays (unnest), whatever the batch size. Times travel as text:
+ * the ORM sets postgres.js's timestamptz[] serializer to pass values through untouched.
+ */
+const INSERT_BATCH = `
+with new_receipts as (
+  insert into receipts (id, merchant_id, seq, call_id, agent_id, order_id, bucket, tool, created_at,
+    signing_key_kid, signed, jws, legal_posture, receipt_hash, prev_hash, entry_hash, content_hash, has_bodies)
+  select r.id, $1, r.seq, r.call_id, r.agent_id, r.order_id, r.bucket, r.tool, r.created_at::timestamptz,
+    r.kid, r.signed, r.jws, 'signed', r.receipt_hash, r.prev_hash, r.entry_hash, r.content_hash, r.has_bodies
+  from unnest($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+    $16::text[], $17::int4[])
+    as r(id, seq, call_id, agent_id, order_id, bucket, tool, created_at, kid, signed, jws, receipt_hash,
+      prev_hash, entry_hash, content_hash, has_bodies)
+  returning id, created_at
+), new_bodies as (
+  insert into receipt_bodies (receipt_id, kind, vault_key_id, iv, ciphertext)
+  select b.receipt_id, b.kind, b.vault_key_id, decode(b.iv, 'base64'), decode(b.ciphertext, 'base64')
+  from unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
+    as b(receipt_id, kind, vault_key_id, iv, ciphertext)
+  where b.receipt_id in (select id from new_receipts)
+), new_pending as (
+  insert into pending_timestamps (receipt_id, merchant_id, next_attempt_at)
+  select id, $1, created_at from new_receipts
+)
+update chain_heads set seq = $23, entry_hash = $24 where merchant_id = $1`;
+
+function insertParams(
+  merchantId: string,
+  created: { record: ReceiptRecord; bodies: AppendItem['bodies'] }[],
+  seq: number,
+  entryHash: string,
+): unknown[] {
+  const column = <T>(pick: (r: ReceiptRecord) => T) => created.map((c) => pick(c.record));
+  const bodies = created.flatMap((c) => c.bodies.map((b) => ({ receiptId: c.record.id, ...b })));
+  const base64 = (bytes: Uint8Array) =>
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  return [
+    merchantId,
+    column((r) => r.id),
+    column((r) => r.seq),
+    column((r) => r.callId),
+    column((r) => r.agentId),
+    column((r) => r.orderId),
+    column((r) => r.bucket),
+    column((r) => r.tool),
+    column((r) => r.createdAt.toISOString()),
+    column((r) => r.signingKeyKid),
+    column((r) => r.signed),
+    column((r) => r.jws),
+    column((r) => r.receiptHash),
+    column((r) => r.prevHash),
+    column((r) => r.entryHash),
+    column((r) => r.contentHash),
+    column((r) => r.hasBodies),
+    bodies.map((b) => b.receiptId),
+    bodies.map((b) => b.kind),
+    bodies.map((b) => b.vaultKeyId),
+    bodies.map((b) => base64(b.iv)),
+    bodies.map((b) => base64(b.ciphertext)),
+    seq,
+    entryHash,
+  ];
 }

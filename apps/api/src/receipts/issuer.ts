@@ -2,10 +2,10 @@ import type { Db } from '@quittance/db';
 import {
   buildSignedReceipt,
   canonicalBytes,
-  canonicalJson,
   FormatError,
   type IssueRequest,
   newId,
+  notIJson,
   periodOf,
   planReceiptSignature,
   type Receipt,
@@ -49,7 +49,10 @@ export class ReceiptIssuer {
 
   async issue(merchantId: string, request: IssueRequest): Promise<IssueResult> {
     const bodies = hasBodies(request)
-      ? { input: canonicalBytes(request.input), output: canonicalBytes(request.output) }
+      ? {
+          input: canonicalBody(request.input, 'input'),
+          output: canonicalBody(request.output, 'output'),
+        }
       : undefined;
     const inputHash = bodies ? await sha256Hex(bodies.input) : (request.inputHash as string);
     const outputHash = bodies ? await sha256Hex(bodies.output) : (request.outputHash as string);
@@ -159,7 +162,7 @@ export class ReceiptIssuer {
           tool: request.tool,
           createdAt: now,
           signingKeyKid: signer.kid,
-          signed: canonicalJson(signed),
+          signed: plan.payloadJson,
           jws,
           receiptHash: await receiptHashOf(plan, signature),
           contentHash: content.contentHash,
@@ -173,6 +176,17 @@ export class ReceiptIssuer {
         })),
       },
     };
+  }
+}
+
+/** UTF-8 JCS of a body; a body that is not I-JSON is a 400 naming the member. */
+function canonicalBody(body: unknown, name: 'input' | 'output'): Uint8Array {
+  try {
+    return canonicalBytes(body);
+  } catch (error) {
+    if (error instanceof FormatError && error.code === 'not_i_json')
+      throw notIJson(body, `/${name}`);
+    throw error;
   }
 }
 
