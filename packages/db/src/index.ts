@@ -5,6 +5,7 @@ export { MIGRATIONS_DIR, migrate, rowsOf } from './migrate';
 export {
   apiKeys,
   chainHeads,
+  checkpoints,
   keySnapshots,
   merchants,
   pendingTimestamps,

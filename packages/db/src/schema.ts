@@ -177,10 +177,40 @@ export const pendingTimestamps = pgTable(
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' })
       .notNull()
       .defaultNow(),
+    /** A worker holds the receipt while it asks the TSA, so no other asks at the same time. */
+    leasedUntil: timestamp('leased_until', { withTimezone: true, mode: 'date' }),
     lastError: text('last_error'),
     createdAt: createdAt(),
   },
   (t) => [index('pending_timestamps_due').on(t.nextAttemptAt)],
+);
+
+/** Signed checkpoints of a merchant's chain head (SPEC §6), timestamped like receipts. */
+export const checkpoints = pgTable(
+  'checkpoints',
+  {
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    entryHash: text('entry_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull(),
+    signingKeyKid: text('signing_key_kid').notNull(),
+    /** Canonical JSON of the signed members. */
+    signed: text('signed').notNull(),
+    jws: text('jws').notNull(),
+    timestamp: jsonb('timestamp'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' })
+      .notNull()
+      .defaultNow(),
+    leasedUntil: timestamp('leased_until', { withTimezone: true, mode: 'date' }),
+    lastError: text('last_error'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.merchantId, t.seq] }),
+    index('checkpoints_untimestamped').on(t.nextAttemptAt).where(sql`${t.timestamp} is null`),
+  ],
 );
 
 /** Published key snapshots (SPEC §5), every version kept. `document` is the exact JSON served. */

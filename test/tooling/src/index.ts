@@ -3,7 +3,9 @@ export { startKmsServer } from './kms-server';
 export type { TestDatabase } from './postgres';
 export { createTestDatabase, TEST_POSTGRES_URL } from './postgres';
 export type { Spawned } from './processes';
+export type { OwnRedis } from './redis';
 export { freePort, spawnProcess } from './processes';
+export { startOwnRedis, TEST_REDIS_URL } from './redis';
 export type { HistoryKeyInput, ReceiptOptions } from './receipt-factory';
 export {
   makeReceipt,

@@ -1,0 +1,130 @@
+import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  type AddOptions,
+  DEFAULT_RETRY,
+  type JobHandler,
+  type JobQueue,
+  PermanentJobError,
+  type QueueCounts,
+  type RetryPolicy,
+} from './queue';
+
+export interface BullMqQueueOptions {
+  redisUrl: string;
+  /** Queue name; tests use `test-${randomUUID()}`. */
+  name?: string;
+  retry?: RetryPolicy;
+  onError?: (error: unknown, job: { name: string; id: string; attempt: number }) => void;
+  /** How long `add` may wait for Redis before giving up (the sweep will add it again). */
+  addTimeoutMs?: number;
+}
+
+/**
+ * BullMQ on Redis: any number of workers share the queue, each job runs once at a time,
+ * repeating jobs are registered once (job schedulers). Permanent failures become BullMQ's
+ * UnrecoverableError, so they are not retried; transient ones back off exponentially.
+ */
+export class BullMqQueue implements JobQueue {
+  readonly kind = 'bullmq';
+  readonly name: string;
+  readonly #queue: Queue;
+  readonly #connection: Redis;
+  readonly #retry: RetryPolicy;
+  readonly #addTimeoutMs: number;
+  #worker: Worker | undefined;
+
+  constructor(private readonly options: BullMqQueueOptions) {
+    this.name = options.name ?? 'quittance';
+    this.#retry = options.retry ?? DEFAULT_RETRY;
+    this.#addTimeoutMs = options.addTimeoutMs ?? 5_000;
+    // Adding must fail fast while Redis is down instead of queueing commands for ever.
+    this.#connection = new Redis(options.redisUrl, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: false,
+    });
+    this.#connection.on('error', () => {});
+    this.#queue = new Queue(this.name, {
+      connection: this.#connection as unknown as ConnectionOptions,
+    });
+    this.#queue.on('error', () => {});
+  }
+
+  async add(name: string, data: unknown, options: AddOptions = {}): Promise<void> {
+    const adding = this.#queue.add(name, data, {
+      ...(options.jobId ? { jobId: options.jobId } : {}),
+      ...(options.delayMs ? { delay: options.delayMs } : {}),
+      attempts: this.#retry.attempts,
+      backoff: { type: 'exponential', delay: this.#retry.baseDelayMs, jitter: 0.5 },
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600, count: 10_000 },
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not take job ${name} in ${this.#addTimeoutMs} ms`)),
+        this.#addTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([adding, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  process(handlers: Record<string, JobHandler>, options: { concurrency: number }): void {
+    // Workers block on Redis and must retry for ever (BullMQ requires maxRetriesPerRequest null).
+    const connection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    connection.on('error', () => {});
+    this.#worker = new Worker(
+      this.name,
+      async (job) => {
+        const handler = handlers[job.name];
+        if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
+        try {
+          await handler(job.data, { attempt: job.attemptsMade + 1, jobId: job.id ?? '' });
+        } catch (error) {
+          this.options.onError?.(error, {
+            name: job.name,
+            id: job.id ?? '',
+            attempt: job.attemptsMade + 1,
+          });
+          if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message);
+          throw error;
+        }
+      },
+      {
+        connection: connection as unknown as ConnectionOptions,
+        concurrency: options.concurrency,
+        autorun: true,
+      },
+    );
+    this.#worker.on('error', () => {});
+  }
+
+  async schedule(name: string, everyMs: number, data: unknown = {}): Promise<void> {
+    await this.#queue.upsertJobScheduler(
+      `schedule:${name}`,
+      { every: everyMs },
+      { name, data, opts: { removeOnComplete: true, removeOnFail: true } },
+    );
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const c = await this.#queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+    return {
+      waiting: c.waiting ?? 0,
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      failed: c.failed ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#worker?.close();
+    await this.#queue.close().catch(() => {});
+    this.#connection.disconnect();
+  }
+}
