@@ -16,6 +16,7 @@ import { health } from './routes/health';
 import { issueReceipt } from './routes/issue-receipt';
 import { jwks } from './routes/jwks';
 import { jwksSnapshot } from './routes/jwks-snapshot';
+import { listCheckpoints } from './routes/list-checkpoints';
 import { listReceipts } from './routes/list-receipts';
 import { publisherKey } from './routes/publisher-key';
 import { receiptBodies } from './routes/receipt-bodies';
@@ -59,6 +60,7 @@ export function createApp(services: Services) {
   app.route(API_BASE, listReceipts);
   app.route(API_BASE, receiptBodies);
   app.route(API_BASE, getReceipt);
+  app.route(API_BASE, listCheckpoints);
   app.route(ADMIN_BASE, createMerchant);
   app.route(ADMIN_BASE, createApiKey);
   app.route(ADMIN_BASE, revokeApiKey);

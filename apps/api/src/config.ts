@@ -27,6 +27,17 @@ const EnvSchema = z.object({
   QUITTANCE_PUBLISHER_KMS_KEY_ID: optionalString,
   QUITTANCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   QUITTANCE_DB_POOL: z.coerce.number().int().positive().default(16),
+  QUITTANCE_TSA_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Concurrent requests to the TSA per job process. */
+  QUITTANCE_TSA_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  /** A checkpoint every this many receipts… */
+  QUITTANCE_CHECKPOINT_EVERY: z.coerce.number().int().positive().default(1_000),
+  /** …or this many seconds after the last one, when receipts were added since. */
+  QUITTANCE_CHECKPOINT_INTERVAL_S: z.coerce.number().positive().default(60),
+  /** How often durable state is swept for work a crash or a Redis outage dropped. */
+  QUITTANCE_SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  /** Upper bound of the backoff between timestamp attempts of one receipt. */
+  QUITTANCE_RETRY_MAX_MS: z.coerce.number().int().positive().default(300_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -45,6 +56,12 @@ export interface Config {
   publisherKmsKeyId: string | undefined;
   maxBodyBytes: number;
   dbPool: number;
+  tsaTimeoutMs: number;
+  tsaConcurrency: number;
+  checkpointEvery: number;
+  checkpointIntervalMs: number;
+  sweepIntervalMs: number;
+  retryMaxMs: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
 
@@ -60,6 +77,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.QUITTANCE_TSA_URL && !e.QUITTANCE_TSA_TRUST) {
+    // Tokens are verified before they are attached; without anchors none could be.
+    throw new ConfigError(
+      'invalid environment:\n  QUITTANCE_TSA_TRUST: required with QUITTANCE_TSA_URL (PEM file of the TSA trust anchors)',
+    );
+  }
   const publicUrl = (e.QUITTANCE_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
   try {
     new URL(publicUrl);
@@ -81,6 +104,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publisherKmsKeyId: e.QUITTANCE_PUBLISHER_KMS_KEY_ID,
     maxBodyBytes: e.QUITTANCE_MAX_BODY_BYTES,
     dbPool: e.QUITTANCE_DB_POOL,
+    tsaTimeoutMs: e.QUITTANCE_TSA_TIMEOUT_MS,
+    tsaConcurrency: e.QUITTANCE_TSA_CONCURRENCY,
+    checkpointEvery: e.QUITTANCE_CHECKPOINT_EVERY,
+    checkpointIntervalMs: e.QUITTANCE_CHECKPOINT_INTERVAL_S * 1000,
+    sweepIntervalMs: e.QUITTANCE_SWEEP_INTERVAL_MS,
+    retryMaxMs: e.QUITTANCE_RETRY_MAX_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

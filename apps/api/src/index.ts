@@ -4,6 +4,8 @@ export type { Principal, Role } from './auth/api-keys';
 export { ROLES } from './auth/api-keys';
 export type { Config } from './config';
 export { ConfigError, loadConfig } from './config';
+export type { JobRuntime } from './jobs/runtime';
+export { createQueue, startJobs } from './jobs/runtime';
 export type { ChainCheck } from './receipts/chain-check';
 export { checkChain } from './receipts/chain-check';
 export type { RunningServer } from './server';

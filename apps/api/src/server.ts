@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import { createApp } from './app';
 import type { Config } from './config';
 import { describeError } from './http/errors';
+import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
 export interface RunningServer {
@@ -20,6 +21,8 @@ export async function startServer(
   options: ServiceOptions & { shutdownDelayMs?: number } = {},
 ): Promise<RunningServer> {
   const services = await createServices(config, options);
+  // Without Redis the jobs run here; with it, in apps/worker.
+  const jobs = config.redisUrl ? undefined : await startJobs(services, createQueue(services));
   const app = createApp(services);
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
@@ -39,6 +42,7 @@ export async function startServer(
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await jobs?.close();
       try {
         await services.close();
       } catch (error) {

@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import { ApiKeyService } from './auth/api-keys';
 import type { Config } from './config';
+import { type Timestamper, TsaTimestamper } from './jobs/timestamper';
 import { KeyRing } from './keys/key-ring';
 import { loadPublisher } from './keys/publisher';
 import { kmsSignerFactory, localSignerFactory } from './keys/signer-factory';
@@ -35,6 +36,8 @@ export interface Services {
   issuer: ReceiptIssuer;
   receipts: ReceiptQueries;
   admin: { token: string; generated: boolean };
+  /** RFC 3161 client when QUITTANCE_TSA_URL is set; without it receipts stay `signed`. */
+  timestamper: Timestamper | undefined;
   /** Flipped first on shutdown, so /readyz turns unready before anything stops. */
   state: { shuttingDown: boolean };
   isReady(): Promise<boolean>;
@@ -105,6 +108,13 @@ export async function createServices(
     issuer: new ReceiptIssuer({ db, vault, keyRing, snapshots, appender, clock }),
     receipts: new ReceiptQueries(db, vault),
     admin: await adminToken(config),
+    timestamper: config.tsaUrl
+      ? await TsaTimestamper.fromConfig(
+          config.tsaUrl,
+          config.tsaTrust as string,
+          config.tsaTimeoutMs,
+        )
+      : undefined,
     state,
     async isReady() {
       if (state.shuttingDown) return false;

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
 import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
+import { createQueue, type JobRuntime, startJobs } from '../src/jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from '../src/services';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -19,6 +21,7 @@ export interface Harness {
     options?: { key?: string; body?: unknown; raw?: string; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Headers }>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  jobs: JobRuntime | undefined;
   /** A fresh merchant with keys for each role (agent keys for agent-1 and agent-2). */
   merchant(id?: string): Promise<{
     merchantId: string;
@@ -34,7 +37,12 @@ let counter = 0;
 
 /** Services on a fresh database of the real PostgreSQL (or PGlite with `embedded`). */
 export async function createHarness(
-  options: ServiceOptions & { embedded?: boolean; env?: Record<string, string> } = {},
+  options: ServiceOptions & {
+    embedded?: boolean;
+    env?: Record<string, string>;
+    /** Runs the background jobs too: on BullMQ (queue `test-<uuid>` on REDIS_URL) or in-process. */
+    jobs?: boolean;
+  } = {},
 ): Promise<Harness> {
   const database = options.embedded ? undefined : await createTestDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'quittance-api-'));
@@ -48,6 +56,9 @@ export async function createHarness(
     ...options.env,
   });
   const services = await createServices(config, options);
+  const jobs = options.jobs
+    ? await startJobs(services, createQueue(services, `test-${randomUUID()}`))
+    : undefined;
   const app = createApp(services);
 
   const call: Harness['call'] = async (method, path, opts = {}) => {
@@ -97,7 +108,9 @@ export async function createHarness(
         agent2Key: await key('agent', 'agent-2'),
       };
     },
+    jobs,
     async close() {
+      await jobs?.close();
       await services.close();
       await database?.drop();
       await rm(dataDir, { recursive: true, force: true });

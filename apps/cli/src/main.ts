@@ -1,3 +1,4 @@
+import { runWorker } from '@quittance/worker';
 import { ADMIN_USAGE, adminCommand } from './commands/admin';
 import { serveCommand } from './commands/serve';
 import { verifyCommand } from './commands/verify';
@@ -7,7 +8,8 @@ const USAGE = `usage: quittance <command> [options]
 
 commands:
   serve                  run the API (what npm start does); configured by environment
-  verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--json]
+  worker                 run the background jobs on Redis (REDIS_URL); the API runs them without it
+  verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--tsa-trust TSA.pem] [--json]
                          verify receipts offline against a key snapshot
 ${ADMIN_USAGE}`;
 
@@ -22,6 +24,10 @@ export async function main(argv: string[]): Promise<number> {
         return await verifyCommand(rest);
       case 'admin':
         return await adminCommand(rest);
+      case 'worker':
+        if (rest.length > 0)
+          throw new UsageError('worker takes no arguments (configure it by environment)');
+        return await runWorker();
       case undefined:
       case '-h':
       case '--help':

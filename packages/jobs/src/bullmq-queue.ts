@@ -33,6 +33,7 @@ export class BullMqQueue implements JobQueue {
   readonly #retry: RetryPolicy;
   readonly #addTimeoutMs: number;
   #worker: Worker | undefined;
+  readonly #schedules = new Map<string, { everyMs: number; data: unknown }>();
 
   constructor(private readonly options: BullMqQueueOptions) {
     this.name = options.name ?? 'quittance';
@@ -45,6 +46,11 @@ export class BullMqQueue implements JobQueue {
       lazyConnect: false,
     });
     this.#connection.on('error', () => {});
+    // Redis without persistence forgets schedulers when it restarts: register them again.
+    this.#connection.on('ready', () => {
+      for (const [name, { everyMs, data }] of this.#schedules)
+        this.#upsert(name, everyMs, data).catch(() => {});
+    });
     this.#queue = new Queue(this.name, {
       connection: this.#connection as unknown as ConnectionOptions,
     });
@@ -58,7 +64,8 @@ export class BullMqQueue implements JobQueue {
       attempts: this.#retry.attempts,
       backoff: { type: 'exponential', delay: this.#retry.baseDelayMs, jitter: 0.5 },
       removeOnComplete: true,
-      removeOnFail: { age: 24 * 3600, count: 10_000 },
+      // A failed job must not keep its id: the sweep re-adds the work under the same id later.
+      removeOnFail: true,
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -105,8 +112,13 @@ export class BullMqQueue implements JobQueue {
   }
 
   async schedule(name: string, everyMs: number, data: unknown = {}): Promise<void> {
-    await this.#queue.upsertJobScheduler(
-      `schedule:${name}`,
+    this.#schedules.set(name, { everyMs, data });
+    await this.#upsert(name, everyMs, data);
+  }
+
+  #upsert(name: string, everyMs: number, data: unknown) {
+    return this.#queue.upsertJobScheduler(
+      `schedule-${name}`,
       { every: everyMs },
       { name, data, opts: { removeOnComplete: true, removeOnFail: true } },
     );

@@ -59,7 +59,7 @@ export class InProcessQueue implements JobQueue {
   async schedule(name: string, everyMs: number, data: unknown = {}): Promise<void> {
     const tick = () => {
       if (this.#closed) return;
-      void this.add(name, data, { jobId: `schedule:${name}` });
+      void this.add(name, data, { jobId: `schedule-${name}` });
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
         tick();

@@ -15,6 +15,7 @@ import {
   summarize,
   validateReceipt,
 } from '@quittance/format';
+import { TspError, verifyTimestampToken } from '@quittance/tsp';
 import {
   asserted,
   type Claim,
@@ -33,6 +34,10 @@ export interface VerifyReceiptOptions {
   bodies?: { input?: unknown; output?: unknown };
   /** The chain entry before this receipt's, when the verifier has it (bundles). */
   previousEntry?: { seq: number; entryHash: string };
+  /** DER certificates of the TSA trust anchors; without them `timestamp_valid` is unknown. */
+  tsaTrustAnchors?: Uint8Array[];
+  /** A time by which other verified evidence (a timestamped checkpoint) proves the receipt existed. */
+  existedBy?: { time: string; evidence: string };
 }
 
 /**
@@ -79,13 +84,19 @@ async function verifyWithHistory(
   const receipt = validation.value;
   // The payload is always rebuilt from the receipt itself (SPEC §2), never taken from elsewhere.
   const payloadB64 = base64url(canonicalBytes(signedPart(receipt)));
+  const timestamp = await checkTimestamp(receipt, options.tsaTrustAnchors);
   const claims: ReceiptClaims = {
     signature_valid: await checkSignature(receipt, payloadB64, history),
-    key_valid_at_issuance: checkKeyValidity(receipt, history),
-    timestamp_valid: checkTimestamp(receipt),
+    key_valid_at_issuance: unknown('not checked yet'),
+    timestamp_valid: timestamp.claim,
     chain_linked: await checkChainLink(receipt, payloadB64, options.previousEntry),
     snapshot_authentic: history.authentic,
   };
+  claims.key_valid_at_issuance = checkKeyValidity(
+    receipt,
+    history,
+    earliestProof(timestamp.genTime, options.existedBy),
+  );
   if (options.bodies) claims.body_matches = await checkBodies(receipt, options.bodies);
   return { id, claims };
 }
@@ -124,7 +135,22 @@ async function checkSignature(
       );
 }
 
-function checkKeyValidity(receipt: Receipt, history: KeyHistory): Claim {
+/** The earliest independently proven time the receipt existed by, with what proves it. */
+function earliestProof(genTime: string | undefined, existedBy: VerifyReceiptOptions['existedBy']) {
+  const proofs = [
+    ...(genTime
+      ? [{ time: genTime, evidence: `its RFC 3161 timestamp (genTime ${genTime})` }]
+      : []),
+    ...(existedBy ? [existedBy] : []),
+  ];
+  return proofs.sort((a, b) => Date.parse(a.time) - Date.parse(b.time))[0];
+}
+
+function checkKeyValidity(
+  receipt: Receipt,
+  history: KeyHistory,
+  proof?: { time: string; evidence: string },
+): Claim {
   const kid = receipt.signingKeyKid;
   const key = history.find(kid);
   if (history.authentic.status === 'refuted') return refuted('the key snapshot is not authentic');
@@ -152,6 +178,12 @@ function checkKeyValidity(receipt: Receipt, history: KeyHistory): Claim {
     }
     // A stolen key can backdate createdAt: only independent evidence of existence before the
     // revocation (a verified timestamp or checkpoint) can assert validity.
+    if (proof && Date.parse(proof.time) < Date.parse(revokedAt)) {
+      return asserted(
+        `key ${kid} was revoked at ${revokedAt}, but ${proof.evidence} proves the receipt existed before`,
+        source,
+      );
+    }
     return unknown(
       `key ${kid} was revoked at ${revokedAt}, after createdAt; no verified timestamp or checkpoint proves the receipt existed before then`,
     );
@@ -160,11 +192,69 @@ function checkKeyValidity(receipt: Receipt, history: KeyHistory): Claim {
   return asserted(`key ${kid} of ${key.merchantId} was valid ${window} and is not revoked`, source);
 }
 
-function checkTimestamp(receipt: Receipt): Claim {
-  if (receipt.timestamp === null) return unknown('no timestamp yet (legal_posture "signed")');
-  return unknown(
-    'the timestamp token is present but was not checked: no TSA trust anchors were given',
-  );
+/** SPEC §4: the token's imprint is SHA-256 of the ASCII signature segment of `jws`. */
+async function checkTimestamp(
+  receipt: Receipt,
+  anchors: Uint8Array[] | undefined,
+): Promise<{ claim: Claim; genTime?: string }> {
+  if (receipt.timestamp === null)
+    return { claim: unknown('no timestamp yet (legal_posture "signed")') };
+  if (!anchors?.length) {
+    return {
+      claim: unknown(
+        'a timestamp token is present but no TSA trust anchors were given to check it',
+      ),
+    };
+  }
+  const signatureSegment = receipt.jws.slice(receipt.jws.lastIndexOf('.') + 1);
+  const imprint = fromHex(await sha256Hex(asciiBytes(signatureSegment)));
+  let token: Uint8Array;
+  try {
+    token = fromBase64(receipt.timestamp.token);
+  } catch {
+    return { claim: refuted('timestamp token is not base64') };
+  }
+  try {
+    const verified = await verifyTimestampToken(token, {
+      imprint,
+      trustAnchors: anchors,
+      notBefore: new Date(Date.parse(receipt.createdAt) - 5 * 60_000),
+    });
+    if (Date.parse(receipt.timestamp.genTime) !== verified.genTime.getTime()) {
+      return {
+        claim: refuted(
+          `envelope genTime ${receipt.timestamp.genTime} differs from the token's ${verified.genTime.toISOString()}`,
+        ),
+      };
+    }
+    if (receipt.timestamp.policy !== verified.policy) {
+      return {
+        claim: refuted(
+          `envelope policy ${receipt.timestamp.policy} differs from the token's ${verified.policy}`,
+        ),
+      };
+    }
+    const genTime = verified.genTime.toISOString();
+    return {
+      claim: asserted(
+        `RFC 3161 token by ${verified.tsa} over this signature, genTime ${genTime}, chains to a given TSA anchor`,
+      ),
+      genTime,
+    };
+  } catch (error) {
+    if (error instanceof TspError)
+      return { claim: refuted(`timestamp token: ${error.code}: ${error.message}`) };
+    throw error;
+  }
+}
+
+function fromHex(hex: string): Uint8Array {
+  return Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
 async function checkChainLink(

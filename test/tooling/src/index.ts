@@ -3,9 +3,7 @@ export { startKmsServer } from './kms-server';
 export type { TestDatabase } from './postgres';
 export { createTestDatabase, TEST_POSTGRES_URL } from './postgres';
 export type { Spawned } from './processes';
-export type { OwnRedis } from './redis';
 export { freePort, spawnProcess } from './processes';
-export { startOwnRedis, TEST_REDIS_URL } from './redis';
 export type { HistoryKeyInput, ReceiptOptions } from './receipt-factory';
 export {
   makeReceipt,
@@ -14,3 +12,7 @@ export {
   publisherJwks,
   toSnapshotKey,
 } from './receipt-factory';
+export type { OwnRedis } from './redis';
+export { startOwnRedis, TEST_REDIS_URL } from './redis';
+export type { TsaMode, TsaTestServer } from './tsa-server';
+export { startTsaServer } from './tsa-server';

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { parsePemCertificates } from '@quittance/tsp';
 import {
   loadKeyHistory,
   type PublisherKeys,
@@ -38,8 +40,11 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     if (error instanceof VerifierError) throw new UsageError(`${values.jwks}: ${error.message}`);
     throw error;
   }
+  const tsaTrustAnchors = values['tsa-trust'] ? await readTsaTrust(values['tsa-trust']) : undefined;
   const reports = [];
-  for (const receipt of receipts) reports.push(await verifyReceipt(receipt, history));
+  for (const receipt of receipts) {
+    reports.push(await verifyReceipt(receipt, history, tsaTrustAnchors ? { tsaTrustAnchors } : {}));
+  }
   const report = toReport({}, reports);
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   return report.ok ? 0 : 1;
@@ -53,10 +58,26 @@ function parseOrThrow(argv: string[]) {
       options: {
         jwks: { type: 'string' },
         publisher: { type: 'string' },
+        'tsa-trust': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/** PEM file of TSA trust anchors (the CA certificates the timestamps must chain to). */
+async function readTsaTrust(path: string): Promise<Uint8Array[]> {
+  let pem: string;
+  try {
+    pem = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `cannot read TSA trust file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
+  }
+  const anchors = parsePemCertificates(pem);
+  if (anchors.length === 0) throw new UsageError(`TSA trust file ${path} holds no PEM certificate`);
+  return anchors;
 }

@@ -1,0 +1,59 @@
+import { checkpoints, rowsOf } from '@quittance/db';
+import { planCheckpointSignature, toTimestampMs } from '@quittance/format';
+import { signPlan } from '@quittance/signer';
+import { sql } from 'drizzle-orm';
+import type { Services } from '../services';
+
+interface HeadRow {
+  merchant_id: string;
+  seq: string;
+  entry_hash: string;
+  last_seq: string;
+  since: string | number;
+}
+
+/**
+ * Signs a checkpoint of each merchant's chain head that moved by `checkpointEvery` receipts,
+ * or that moved at all and whose last checkpoint is `checkpointIntervalMs` old (SPEC §6).
+ * Racing schedulers insert the same (merchant, seq) once.
+ */
+export async function createDueCheckpoints(services: Services): Promise<number> {
+  const { db, config, keyRing } = services;
+  const now = services.clock();
+  const result = await db.execute(sql`
+    select h.merchant_id, h.seq::text as seq, h.entry_hash, coalesce(c.seq, 0)::text as last_seq,
+      extract(epoch from coalesce(c.created_at, m.created_at)) * 1000 as since
+    from chain_heads h
+    join merchants m on m.id = h.merchant_id
+    left join lateral (
+      select seq, created_at from checkpoints where merchant_id = h.merchant_id order by seq desc limit 1
+    ) c on true
+    where h.seq > coalesce(c.seq, 0)`);
+  let created = 0;
+  for (const row of rowsOf<HeadRow>(result)) {
+    const head = { merchantId: row.merchant_id, seq: Number(row.seq), entryHash: row.entry_hash };
+    const moved = head.seq - Number(row.last_seq);
+    if (
+      moved < config.checkpointEvery &&
+      now.getTime() - Number(row.since) < config.checkpointIntervalMs
+    )
+      continue;
+    const signer = await keyRing.currentSigner(head.merchantId);
+    const signed = {
+      merchantId: head.merchantId,
+      seq: head.seq,
+      entryHash: head.entryHash,
+      createdAt: toTimestampMs(now),
+      signingKeyKid: signer.kid,
+    };
+    const plan = planCheckpointSignature(signed);
+    const { jws } = await signPlan(plan, signer);
+    const inserted = await db
+      .insert(checkpoints)
+      .values({ ...signed, createdAt: now, signed: plan.payloadJson, jws, nextAttemptAt: now })
+      .onConflictDoNothing()
+      .returning({ seq: checkpoints.seq });
+    created += inserted.length;
+  }
+  return created;
+}

@@ -1,0 +1,70 @@
+import { BullMqQueue, InProcessQueue, type JobQueue } from '@quittance/jobs';
+import { describeError } from '../http/errors';
+import type { Services } from '../services';
+import { createDueCheckpoints } from './checkpoints';
+import { rotateDueKeys } from './rotation';
+import { sweep } from './sweep';
+import { timestampCheckpoint, timestampReceipt } from './timestamp-work';
+
+/** How often the cheap periodic checks run. */
+const CHECKPOINT_CHECK_MS = 5_000;
+const SNAPSHOT_CHECK_MS = 60_000;
+const ROTATION_CHECK_MS = 10 * 60_000;
+
+export interface JobRuntime {
+  queue: JobQueue;
+  close(): Promise<void>;
+}
+
+/** BullMQ when REDIS_URL is set, else the in-process queue of `npm start`. */
+export function createQueue(services: Services, name?: string): JobQueue {
+  const onError = (error: unknown, job: { name: string; id: string; attempt: number }) =>
+    services.logger.warn(
+      { job: job.name, jobId: job.id, attempt: job.attempt, err: describeError(error) },
+      'job failed',
+    );
+  return services.config.redisUrl
+    ? new BullMqQueue({ redisUrl: services.config.redisUrl, ...(name ? { name } : {}), onError })
+    : new InProcessQueue(undefined, onError);
+}
+
+/**
+ * Runs the background work of SPEC §4–6 on a queue: RFC 3161 timestamps of receipts and
+ * checkpoints, checkpoints, monthly snapshots and quarterly rotation. Schedules are
+ * registered once per queue (BullMQ job schedulers), so several workers do not duplicate them.
+ */
+export async function startJobs(services: Services, queue: JobQueue): Promise<JobRuntime> {
+  const { timestamper, config } = services;
+  queue.process(
+    {
+      sweep: async () => {
+        if (timestamper) await sweep(services, queue);
+      },
+      'timestamp-receipt': async (data) => {
+        if (!timestamper) return;
+        await timestampReceipt(services, timestamper, (data as { receiptId: string }).receiptId);
+      },
+      'timestamp-checkpoint': async (data) => {
+        if (!timestamper) return;
+        const { merchantId, seq } = data as { merchantId: string; seq: number };
+        await timestampCheckpoint(services, timestamper, merchantId, seq);
+      },
+      checkpoints: async () => {
+        await createDueCheckpoints(services);
+      },
+      snapshots: async () => {
+        await services.snapshots.ensure(services.db, services.clock());
+      },
+      rotation: async () => {
+        const rotated = await rotateDueKeys(services);
+        if (rotated.length) services.logger.info({ rotated }, 'quarterly rotation');
+      },
+    },
+    { concurrency: config.tsaConcurrency },
+  );
+  await queue.schedule('sweep', config.sweepIntervalMs);
+  await queue.schedule('checkpoints', Math.min(CHECKPOINT_CHECK_MS, config.checkpointIntervalMs));
+  await queue.schedule('snapshots', SNAPSHOT_CHECK_MS);
+  await queue.schedule('rotation', ROTATION_CHECK_MS);
+  return { queue, close: () => queue.close() };
+}

@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pendingTimestamps, receipts } from '@quittance/db';
+import {
+  startTsaServer,
+  TEST_REDIS_URL,
+  type TsaMode,
+  type TsaTestServer,
+} from '@quittance/test-tooling';
+import { parsePemCertificates } from '@quittance/tsp';
+import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
+import { eq, inArray } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signatureImprint } from '../src/jobs/timestamp-work';
+import { createHarness, type Harness, issueBody } from './harness';
+
+const run = promisify(execFile);
+let tsa: TsaTestServer;
+let h: Harness;
+
+beforeAll(async () => {
+  tsa = await startTsaServer();
+  h = await createHarness({
+    jobs: true,
+    env: {
+      REDIS_URL: TEST_REDIS_URL,
+      QUITTANCE_TSA_URL: tsa.url,
+      QUITTANCE_TSA_TRUST: tsa.trustPemPath,
+      QUITTANCE_SWEEP_INTERVAL_MS: '100',
+      QUITTANCE_RETRY_MAX_MS: '300',
+    },
+  });
+}, 60_000);
+afterAll(async () => {
+  await h?.close();
+  await tsa?.close();
+});
+
+async function until<T>(
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const stored = (id: string) =>
+  h.services.db
+    .select()
+    .from(receipts)
+    .where(eq(receipts.id, id))
+    .then((r) => r[0]);
+
+describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', () => {
+  it('attaches a verified token: ades_candidate_timestamped, openssl ts -verify and timestamp_valid agree', async () => {
+    const m = await h.merchant();
+    const issued = await h.call('POST', '/api/v1/trust/receipts', {
+      key: m.merchantKey,
+      body: issueBody(),
+    });
+    expect(issued.body.legal_posture).toBe('signed');
+    const receipt = await until(async () => {
+      const r = await h.call('GET', `/api/v1/trust/receipts/${issued.body.id}`, {
+        key: m.merchantKey,
+      });
+      return r.body.legal_posture === 'ades_candidate_timestamped' && r.body;
+    });
+    expect(receipt.timestamp).toMatchObject({
+      token: expect.any(String),
+      tsa: expect.stringContaining('Quittance Test TSA'),
+    });
+    expect(Date.parse(receipt.timestamp.genTime)).toBeGreaterThanOrEqual(
+      Date.parse(receipt.createdAt) - 5 * 60_000,
+    );
+
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-tsverify-'));
+    await writeFile(join(dir, 'token.der'), Buffer.from(receipt.timestamp.token, 'base64'));
+    const imprint = Buffer.from(await signatureImprint(receipt.jws)).toString('hex');
+    const verified = await run('openssl', [
+      'ts',
+      '-verify',
+      '-token_in',
+      '-in',
+      join(dir, 'token.der'),
+      '-digest',
+      imprint,
+      '-CAfile',
+      tsa.trustPemPath,
+    ]);
+    expect(verified.stdout).toContain('Verification: OK');
+
+    const snapshot = (await h.call('GET', new URL(receipt.jwksSnapshotUrl).pathname)).body;
+    const publisher = parsePublisherKeys(
+      (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+    );
+    const history = await loadKeyHistory(snapshot, { publisher });
+    const report = await verifyReceipt(receipt, history, {
+      tsaTrustAnchors: parsePemCertificates(tsa.trustPem),
+    });
+    expect(report.claims.timestamp_valid.status).toBe('asserted');
+    const other = await verifyReceipt(receipt, history, {
+      tsaTrustAnchors: parsePemCertificates(tsa.otherCaPem),
+    });
+    expect(other.claims.timestamp_valid.status).toBe('refuted');
+    const swapped = await verifyReceipt(
+      { ...receipt, timestamp: { ...receipt.timestamp, genTime: '2020-01-01T00:00:00Z' } },
+      history,
+      {
+        tsaTrustAnchors: parsePemCertificates(tsa.trustPem),
+      },
+    );
+    expect(swapped.claims.timestamp_valid.status).toBe('refuted');
+  });
+
+  it('a token from another receipt is refuted', async () => {
+    const m = await h.merchant();
+    const [a, b] = await Promise.all(
+      [1, 2].map(() =>
+        h.call('POST', '/api/v1/trust/receipts', { key: m.merchantKey, body: issueBody() }),
+      ),
+    );
+    const [ra, rb] = await Promise.all(
+      [a, b].map((r) =>
+        until(async () => {
+          const got = await h.call('GET', `/api/v1/trust/receipts/${r?.body.id}`, {
+            key: m.merchantKey,
+          });
+          return got.body.timestamp && got.body;
+        }),
+      ),
+    );
+    const snapshot = (await h.call('GET', new URL(ra.jwksSnapshotUrl).pathname)).body;
+    const report = await verifyReceipt({ ...ra, timestamp: rb.timestamp }, snapshot, {
+      tsaTrustAnchors: parsePemCertificates(tsa.trustPem),
+    });
+    expect(report.claims.timestamp_valid.status).toBe('refuted');
+    expect(report.claims.timestamp_valid.reason).toContain('imprint');
+  });
+
+  it.each<TsaMode | 'down'>([
+    'wrong-ca',
+    'non-critical-eku',
+    'wrong-nonce',
+    'wrong-imprint',
+    'error-status',
+    'down',
+  ])(
+    'TSA %s: no token while wrong, posture signed; the backlog drains once it answers',
+    async (mode) => {
+      const m = await h.merchant();
+      const before = tsa.requests;
+      if (mode === 'down') await tsa.stop();
+      else tsa.setMode(mode);
+      try {
+        const ids: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const r = await h.call('POST', '/api/v1/trust/receipts', {
+            key: m.merchantKey,
+            body: issueBody(),
+          });
+          expect(r.status).toBe(201);
+          ids.push(r.body.id);
+        }
+        await until(async () => {
+          const rows = await h.services.db
+            .select()
+            .from(pendingTimestamps)
+            .where(inArray(pendingTimestamps.receiptId, ids));
+          return rows.length === 3 && rows.every((row) => row.lastError) && rows;
+        });
+        if (mode !== 'down') expect(tsa.requests).toBeGreaterThan(before);
+        for (const id of ids) {
+          const row = await stored(id);
+          expect(row?.legalPosture).toBe('signed');
+          expect(row?.timestamp).toBeNull();
+        }
+      } finally {
+        if (mode === 'down') await tsa.start();
+        tsa.setMode('ok');
+      }
+      await until(async () => {
+        const rows = await h.services.db
+          .select()
+          .from(receipts)
+          .where(eq(receipts.merchantId, m.merchantId));
+        return (
+          rows.length === 3 &&
+          rows.every((row) => row.legalPosture === 'ades_candidate_timestamped')
+        );
+      });
+    },
+  );
+});

@@ -1,0 +1,42 @@
+import { TspError } from './errors';
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/**
+ * All certificates (DER) of a PEM text, in order. Blocks with other labels (keys, CRLs) are
+ * skipped; a CERTIFICATE block whose body is not base64 throws `malformed`.
+ */
+export function parsePemCertificates(pem: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const match of pem.matchAll(PEM_BLOCK)) {
+    if (match[1] !== 'CERTIFICATE') continue;
+    const body = (match[2] ?? '').replace(/\s+/g, '');
+    if (body.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body) || body.length % 4 !== 0) {
+      throw new TspError('malformed', `PEM certificate block ${out.length + 1} is not base64`);
+    }
+    out.push(fromBase64(body));
+  }
+  return out;
+}
+
+/** RFC 7468 text encoding: base64 in 64-column lines between BEGIN/END lines. */
+export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
+  const body = toBase64(der).replace(/.{1,64}/g, '$&\n');
+  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  // Chunked: String.fromCharCode(...bytes) on a large array exceeds the argument limit.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
