@@ -89,6 +89,7 @@ export {
   assertIssueRequest,
   assertReceipt,
   summarize,
+  validateCheckpoint,
   validateIssueRequest,
   validateReceipt,
 } from './validate';

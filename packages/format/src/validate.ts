@@ -1,5 +1,6 @@
 import { type FieldIssue, type FieldIssueCode, FormatError } from './errors';
 import { findNonIJson } from './jcs';
+import type { Checkpoint } from './keys';
 import {
   DETACHED_JWS_PATTERN,
   HASH_PATTERN,
@@ -302,4 +303,30 @@ export function assertReceipt(value: unknown): Receipt {
 
 export function summarize(issues: readonly FieldIssue[]): string {
   return issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
+}
+
+/** Validates a checkpoint of SPEC §6 (signed members and envelope). */
+export function validateCheckpoint(value: unknown): Validation<Checkpoint> {
+  const object = asObject(value);
+  if (!object) {
+    return {
+      ok: false,
+      issues: [{ path: '', code: 'invalid_type', message: 'checkpoint must be a JSON object' }],
+    };
+  }
+  const c = new Checker(object);
+  c.onlyKnown(['merchantId', 'seq', 'entryHash', 'createdAt', 'signingKeyKid', 'jws', 'timestamp']);
+  c.string('merchantId', IDENTIFIER_PATTERN, IDENTIFIER_RULE, { max: IDENTIFIER_MAX_LENGTH });
+  if (!Number.isSafeInteger(object.seq) || (object.seq as number) < 1) {
+    c.add('/seq', 'invalid_type', 'seq must be a positive integer');
+  }
+  c.string('entryHash', HASH_PATTERN, HASH_RULE);
+  c.predicate('createdAt', isTimestampMs, 'an RFC 3339 UTC time with milliseconds and Z');
+  c.string('signingKeyKid', KID_PATTERN, '<merchantId>-<YYYY>Q<n>[-<k>]');
+  c.string('jws', DETACHED_JWS_PATTERN, 'a detached compact JWS (header..signature)');
+  if (!c.has('timestamp'))
+    c.add('/timestamp', 'required', 'timestamp is required (null when none)');
+  return c.issues.length
+    ? { ok: false, issues: c.issues }
+    : { ok: true, value: object as unknown as Checkpoint };
 }

@@ -13,5 +13,7 @@ export type { VerifierErrorCode } from './errors';
 export { VerifierError } from './errors';
 export type { HistoryKey, KeyHistory, PublisherKeys } from './key-history';
 export { loadKeyHistory, parsePublisherKeys } from './key-history';
-export type { VerifyReceiptOptions } from './verify-receipt';
+export type { CheckpointClaims, CheckpointReport } from './verify-checkpoint';
+export { verifyCheckpoint } from './verify-checkpoint';
+export type { SignedEvidence, VerifyReceiptOptions } from './verify-receipt';
 export { isKeyHistory, verifyReceipt } from './verify-receipt';

@@ -10,6 +10,7 @@ import {
   type ParsedDetachedJws,
   parseDetachedJws,
   type Receipt,
+  type ReceiptTimestamp,
   sha256Hex,
   signedPart,
   summarize,
@@ -101,10 +102,20 @@ async function verifyWithHistory(
   return { id, claims };
 }
 
-async function checkSignature(
-  receipt: Receipt,
+/** What receipts and checkpoints share: signed by a merchant key at `createdAt`, maybe timestamped. */
+export interface SignedEvidence {
+  merchantId: string;
+  createdAt: string;
+  signingKeyKid: string;
+  jws: string;
+  timestamp: ReceiptTimestamp | null;
+}
+
+export async function checkSignature(
+  receipt: SignedEvidence,
   payloadB64: string,
   history: KeyHistory,
+  typ: string = JWS_TYPES.receipt,
 ): Promise<Claim> {
   let jws: ParsedDetachedJws;
   try {
@@ -112,7 +123,7 @@ async function checkSignature(
   } catch (error) {
     return refuted(`jws: ${(error as Error).message}`);
   }
-  const problem = headerProblem(jws.header, receipt.signingKeyKid, JWS_TYPES.receipt);
+  const problem = headerProblem(jws.header, receipt.signingKeyKid, typ);
   if (problem) return refuted(`jws ${problem}`);
   const key = history.find(receipt.signingKeyKid);
   if (!key)
@@ -136,7 +147,10 @@ async function checkSignature(
 }
 
 /** The earliest independently proven time the receipt existed by, with what proves it. */
-function earliestProof(genTime: string | undefined, existedBy: VerifyReceiptOptions['existedBy']) {
+export function earliestProof(
+  genTime: string | undefined,
+  existedBy: VerifyReceiptOptions['existedBy'],
+) {
   const proofs = [
     ...(genTime
       ? [{ time: genTime, evidence: `its RFC 3161 timestamp (genTime ${genTime})` }]
@@ -146,8 +160,8 @@ function earliestProof(genTime: string | undefined, existedBy: VerifyReceiptOpti
   return proofs.sort((a, b) => Date.parse(a.time) - Date.parse(b.time))[0];
 }
 
-function checkKeyValidity(
-  receipt: Receipt,
+export function checkKeyValidity(
+  receipt: SignedEvidence,
   history: KeyHistory,
   proof?: { time: string; evidence: string },
 ): Claim {
@@ -193,8 +207,8 @@ function checkKeyValidity(
 }
 
 /** SPEC §4: the token's imprint is SHA-256 of the ASCII signature segment of `jws`. */
-async function checkTimestamp(
-  receipt: Receipt,
+export async function checkTimestamp(
+  receipt: SignedEvidence,
   anchors: Uint8Array[] | undefined,
 ): Promise<{ claim: Claim; genTime?: string }> {
   if (receipt.timestamp === null)
