@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import { ApiKeyService } from './auth/api-keys';
 import type { Config } from './config';
+import { ExportService } from './exports/service';
 import { type Timestamper, TsaTimestamper } from './jobs/timestamper';
 import { KeyRing } from './keys/key-ring';
 import { loadPublisher } from './keys/publisher';
@@ -36,6 +37,7 @@ export interface Services {
   issuer: ReceiptIssuer;
   receipts: ReceiptQueries;
   admin: { token: string; generated: boolean };
+  exports: ExportService;
   /** RFC 3161 client when QUITTANCE_TSA_URL is set; without it receipts stay `signed`. */
   timestamper: Timestamper | undefined;
   /** Flipped first on shutdown, so /readyz turns unready before anything stops. */
@@ -93,7 +95,7 @@ export async function createServices(
   const appender = new ChainAppender(database);
   const state = { shuttingDown: false };
 
-  return {
+  const services: Services = {
     config,
     database,
     db,
@@ -126,7 +128,10 @@ export async function createServices(
       }
     },
     close: () => database.close(),
+    exports: undefined as unknown as ExportService,
   };
+  services.exports = new ExportService(services);
+  return services;
 }
 
 /** QUITTANCE_ADMIN_TOKEN, or one generated on first start into the data folder (0600). */

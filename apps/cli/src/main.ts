@@ -11,6 +11,8 @@ commands:
   worker                 run the background jobs on Redis (REDIS_URL); the API runs them without it
   verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--tsa-trust TSA.pem] [--json]
                          verify receipts offline against a key snapshot
+  verify BUNDLE.zip --publisher PUBLISHER.json [--tsa-trust TSA.pem] [--json]
+                         verify an export bundle offline
 ${ADMIN_USAGE}`;
 
 /** Entry point of the `quittance` command; returns the exit status. */

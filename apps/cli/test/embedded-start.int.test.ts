@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -66,6 +66,55 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
         { cwd: dir },
       );
       expect(verified.stdout).toMatch(/^PASS /m);
+
+      // Export the merchant's receipts and verify the bundle offline, as the README says.
+      const requested = await fetch(`${base}/api/v1/trust/exports`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ jurisdiction: 'EU', includeBodies: true }),
+      });
+      expect(requested.status).toBe(202);
+      const { id } = await requested.json();
+      for (let i = 0; i < 100; i++) {
+        const status = await (
+          await fetch(`${base}/api/v1/trust/exports/${id}`, {
+            headers: { authorization: `Bearer ${key}` },
+          })
+        ).json();
+        if (status.status === 'done') break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const zip = await fetch(`${base}/api/v1/trust/exports/${id}/download`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+      expect(zip.status).toBe(200);
+      await writeFile(join(dir, 'bundle.zip'), Buffer.from(await zip.arrayBuffer()));
+      const bundle = await run(bin, ['verify', 'bundle.zip', '--publisher', 'publisher.json'], {
+        cwd: dir,
+      });
+      expect(bundle.stdout).toMatch(/ok +files_intact/);
+      expect(bundle.stdout).toMatch(/ok +manifest_valid/);
+      expect(bundle.stdout).toMatch(/^PASS /m);
+      const asJson = JSON.parse(
+        (
+          await run(bin, ['verify', 'bundle.zip', '--publisher', 'publisher.json', '--json'], {
+            cwd: dir,
+          })
+        ).stdout,
+      );
+      expect(asJson).toMatchObject({
+        ok: true,
+        receipts: [{ id: receipt.id, claims: { body_matches: { status: 'asserted' } } }],
+      });
+      await writeFile(
+        join(dir, 'broken.zip'),
+        (await readFile(join(dir, 'bundle.zip'))).subarray(0, 200),
+      );
+      const unreadable = await run(bin, ['verify', 'broken.zip', '--publisher', 'publisher.json'], {
+        cwd: dir,
+      }).catch((e) => e);
+      expect(unreadable.code).toBe(2);
+      expect(unreadable.stderr).toContain('not a readable zip');
 
       const admin = await run(bin, ['admin', 'chain-check', 'demo', '--url', base], {
         cwd: dir,

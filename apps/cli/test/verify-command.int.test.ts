@@ -76,7 +76,7 @@ describe('quittance verify RECEIPT.json', () => {
       join(external, 'snapshot.json'),
     );
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain('cannot read receipt file /nonexistent.json: ENOENT');
+    expect(missing.stderr).toContain('cannot read /nonexistent.json: ENOENT');
 
     const dir = await mkdtemp(join(tmpdir(), 'quittance-bad-'));
     await writeFile(join(dir, 'garbage.json'), '{not json');

@@ -6,6 +6,7 @@ export {
   apiKeys,
   chainHeads,
   checkpoints,
+  exports,
   keySnapshots,
   merchants,
   pendingTimestamps,

@@ -225,3 +225,33 @@ export const keySnapshots = pgTable(
   },
   (t) => [primaryKey({ columns: [t.period, t.version] })],
 );
+
+/** Export bundles (SPEC §9): requested through the API, built by a job, stored on disk. */
+export const exports = pgTable(
+  'exports',
+  {
+    id: text('id').primaryKey(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    /** Prefix of the API key that asked, for the audit trail. */
+    requestedBy: text('requested_by').notNull(),
+    jurisdiction: text('jurisdiction').notNull(),
+    params: jsonb('params').notNull(),
+    status: text('status').notNull().default('queued'),
+    progress: integer('progress').notNull().default(0),
+    total: integer('total'),
+    bytes: bigint('bytes', { mode: 'number' }),
+    sha256: text('sha256'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    leasedUntil: timestamp('leased_until', { withTimezone: true, mode: 'date' }),
+    createdAt: createdAt(),
+    startedAt: timestamp('started_at', { withTimezone: true, mode: 'date' }),
+    finishedAt: timestamp('finished_at', { withTimezone: true, mode: 'date' }),
+  },
+  (t) => [
+    index('exports_merchant').on(t.merchantId, t.createdAt),
+    check('exports_status', sql`${t.status} in ('queued', 'running', 'done', 'failed')`),
+  ],
+);

@@ -14,8 +14,29 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 const B64URL_LOOKUP = new Int16Array(128).fill(-1);
 for (let i = 0; i < B64URL.length; i++) B64URL_LOOKUP[B64URL.charCodeAt(i)] = i;
 
+/** Node's Buffer when present: native encoding on the hot paths; the JS below elsewhere. */
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: {
+      from(
+        data: ArrayBufferLike,
+        offset: number,
+        length: number,
+      ): { toString(encoding: string): string };
+      from(text: string, encoding: string): Uint8Array;
+    };
+  }
+).Buffer;
+
 /** RFC 4648 §5 base64url without padding. */
 export function base64url(bytes: Uint8Array): string {
+  return NodeBuffer
+    ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
+    : base64urlPortable(bytes);
+}
+
+/** The same in plain JavaScript, for runtimes without Buffer. */
+export function base64urlPortable(bytes: Uint8Array): string {
   let out = '';
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {
@@ -63,12 +84,16 @@ export function fromBase64url(text: string): Uint8Array {
 }
 
 export function toHex(bytes: Uint8Array): string {
+  if (NodeBuffer)
+    return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
   let out = '';
   for (const b of bytes) out += b.toString(16).padStart(2, '0');
   return out;
 }
 
 export function asciiBytes(text: string): Uint8Array {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
+  if (NodeBuffer && /^[\x00-\x7f]*$/.test(text)) return NodeBuffer.from(text, 'latin1');
   const out = new Uint8Array(text.length);
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);

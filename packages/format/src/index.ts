@@ -1,4 +1,12 @@
-export { asciiBytes, base64url, fromBase64url, fromUtf8, toHex, utf8 } from './encoding';
+export {
+  asciiBytes,
+  base64url,
+  base64urlPortable,
+  fromBase64url,
+  fromUtf8,
+  toHex,
+  utf8,
+} from './encoding';
 export type { FieldIssue, FieldIssueCode, FormatErrorCode } from './errors';
 export { FormatError } from './errors';
 export { sha256Hex } from './hash';

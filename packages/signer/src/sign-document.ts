@@ -16,7 +16,7 @@ export async function signDetached(
   typ: string,
   signer: Signer,
 ): Promise<DetachedSignature> {
-  const plan = planSignature(document, signer.kid, typ);
+  const plan = planSignature(document, signer.kid, typ, signer.maxMessageBytes);
   return signPlan(plan, signer);
 }
 
@@ -27,7 +27,7 @@ export async function signPlan(plan: SigningPlan, signer: Signer): Promise<Detac
 
 /** An attached compact JWS (e.g. a revocation statement): `header.payload.signature`. */
 export async function signCompact(document: unknown, typ: string, signer: Signer): Promise<string> {
-  const plan = planSignature(document, signer.kid, typ);
+  const plan = planSignature(document, signer.kid, typ, signer.maxMessageBytes);
   const signature = await signer.sign(plan.signingInput);
   return `${plan.headerB64}.${plan.payloadB64}.${base64url(signature)}`;
 }

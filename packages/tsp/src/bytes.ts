@@ -83,9 +83,8 @@ export function fromSchema<T>(what: string, build: () => T): T {
   }
 }
 
-/** The hex of a DER INTEGER's magnitude, without the sign-padding zero byte. */
-export function integerHex(value: asn1js.Integer): string {
-  const bytes = value.valueBlock.valueHexView;
+/** The hex of a DER INTEGER's content, without the sign-padding zero byte. */
+export function integerHex(bytes: Uint8Array): string {
   const start = bytes.length > 1 && bytes[0] === 0 ? 1 : 0;
   return toHex(bytes.subarray(start));
 }

@@ -1,6 +1,7 @@
 import * as asn1js from 'asn1js';
-import type { RelativeDistinguishedNames } from 'pkijs';
-import { toHex } from './bytes';
+import { RelativeDistinguishedNames } from 'pkijs';
+import { bytesEqual, parseAsn1, toHex } from './bytes';
+import { encodingOf, type Tlv } from './der';
 
 // RFC 4514 §3 short names, plus the few RFC 4519 ones TSAs actually use.
 const SHORT_NAMES: Record<string, string> = {
@@ -55,4 +56,21 @@ function escapeValue(value: string): string {
   // A single space was escaped as leading already; the regex above never escapes a space.
   if (value.endsWith(' ') && value.length > 1) out = `${out.slice(0, -1)}\\ `;
   return out;
+}
+
+/**
+ * Whether the Name in `tlv` names the same entity as `name`, whose DER is `nameDer`: byte-equal
+ * (the usual case, and no parse needed), or equal by pkijs' rules, which compare string values
+ * after stringprep and so accept a TSA that re-encoded the name.
+ *
+ * @throws when `tlv` does not hold a Name.
+ */
+export function isSameName(
+  name: RelativeDistinguishedNames,
+  tlv: Tlv,
+  nameDer: Uint8Array,
+): boolean {
+  const der = encodingOf(tlv);
+  if (bytesEqual(der, nameDer)) return true;
+  return name.isEqual(new RelativeDistinguishedNames({ schema: parseAsn1(der.slice(), 'Name') }));
 }

@@ -8,7 +8,7 @@ export type {
 } from './claims';
 export { asserted, isRefuted, refuted, toReport, unknown } from './claims';
 export type { Ed25519Jwk } from './ed25519';
-export { isEd25519Jwk, KeyCache } from './ed25519';
+export { isEd25519Jwk, KeyCache, verifyJwsSignature } from './ed25519';
 export type { VerifierErrorCode } from './errors';
 export { VerifierError } from './errors';
 export type { HistoryKey, KeyHistory, PublisherKeys } from './key-history';

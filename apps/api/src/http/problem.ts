@@ -10,6 +10,7 @@ export const PROBLEMS = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   call_id_conflict: { status: 409, title: 'callId was already used with different content' },
   merchant_exists: { status: 409, title: 'A merchant with this id exists' },
+  export_not_ready: { status: 409, title: 'The export is not built yet' },
   bodies_destroyed: { status: 410, title: 'Bodies were destroyed at the end of retention' },
   body_too_large: { status: 413, title: 'Request body is too large' },
   unsupported_media_type: { status: 415, title: 'Content-Type must be application/json' },

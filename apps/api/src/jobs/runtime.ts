@@ -2,6 +2,7 @@ import { BullMqQueue, InProcessQueue, type JobQueue } from '@quittance/jobs';
 import { describeError } from '../http/errors';
 import type { Services } from '../services';
 import { createDueCheckpoints } from './checkpoints';
+import { destroyExpiredKeys } from './retention';
 import { rotateDueKeys } from './rotation';
 import { sweep } from './sweep';
 import { timestampCheckpoint, timestampReceipt } from './timestamp-work';
@@ -10,6 +11,8 @@ import { timestampCheckpoint, timestampReceipt } from './timestamp-work';
 const CHECKPOINT_CHECK_MS = 5_000;
 const SNAPSHOT_CHECK_MS = 60_000;
 const ROTATION_CHECK_MS = 10 * 60_000;
+/** Retention runs daily; it is idempotent, so an extra run is harmless. */
+const RETENTION_CHECK_MS = 24 * 3600_000;
 
 export interface JobRuntime {
   queue: JobQueue;
@@ -38,7 +41,7 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
   queue.process(
     {
       sweep: async () => {
-        if (timestamper) await sweep(services, queue);
+        await sweep(services, queue);
       },
       'timestamp-receipt': async (data) => {
         if (!timestamper) return;
@@ -55,6 +58,13 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
       snapshots: async () => {
         await services.snapshots.ensure(services.db, services.clock());
       },
+      'build-export': async (data) => {
+        await services.exports.build((data as { exportId: string }).exportId);
+      },
+      retention: async () => {
+        const destroyed = await destroyExpiredKeys(services);
+        if (destroyed.length) services.logger.info({ destroyed }, 'retention destroyed vault keys');
+      },
       rotation: async () => {
         const rotated = await rotateDueKeys(services);
         if (rotated.length) services.logger.info({ rotated }, 'quarterly rotation');
@@ -66,5 +76,6 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
   await queue.schedule('checkpoints', Math.min(CHECKPOINT_CHECK_MS, config.checkpointIntervalMs));
   await queue.schedule('snapshots', SNAPSHOT_CHECK_MS);
   await queue.schedule('rotation', ROTATION_CHECK_MS);
+  await queue.schedule('retention', RETENTION_CHECK_MS);
   return { queue, close: () => queue.close() };
 }

@@ -12,6 +12,13 @@ const SWEEP_LIMIT = 2_000;
  * ids deduplicate what is already queued; leases stop two workers from asking twice.
  */
 export async function sweep(services: Services, queue: JobQueue): Promise<number> {
+  const exportIds = await services.exports.due();
+  await Promise.all(
+    exportIds.map((exportId) =>
+      queue.add('build-export', { exportId }, { jobId: `exp-${exportId}` }),
+    ),
+  );
+  if (!services.timestamper) return exportIds.length;
   const now = sql`now()`;
   const due = await services.db
     .select({ receiptId: pendingTimestamps.receiptId })
@@ -43,5 +50,5 @@ export async function sweep(services: Services, queue: JobQueue): Promise<number
       queue.add('timestamp-checkpoint', { merchantId, seq }, { jobId: `tsc-${merchantId}-${seq}` }),
     ),
   ]);
-  return due.length + dueCheckpoints.length;
+  return exportIds.length + due.length + dueCheckpoints.length;
 }

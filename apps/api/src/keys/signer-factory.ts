@@ -10,18 +10,23 @@ export interface SignerFactory {
   load(kid: string, keyRef: string): Promise<Signer>;
 }
 
+const LOCAL_LIMIT = 64 * 1024 * 1024;
+
 /** Key files `<dataDir>/keys/<kid>.jwk` (mode 0600): the development default. */
 export function localSignerFactory(dataDir: string): SignerFactory {
   const path = (keyRef: string) => join(dataDir, 'keys', keyRef);
   return {
     backend: 'local',
     async create(kid) {
-      const signer = LocalSigner.generate(kid);
+      const signer = LocalSigner.generate(kid).withMessageLimit(LOCAL_LIMIT);
       const keyRef = `${kid}.jwk`;
       await signer.save(path(keyRef));
       return { signer, keyRef };
     },
-    load: (_kid, keyRef) => LocalSigner.load(path(keyRef)),
+    // A key in this process has no message limit of its own; receipts keep SPEC §2's 4096
+    // bytes through their signing plan, manifests and snapshots may be larger.
+    load: async (_kid, keyRef) =>
+      (await LocalSigner.load(path(keyRef))).withMessageLimit(LOCAL_LIMIT),
   };
 }
 

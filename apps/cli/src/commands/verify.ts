@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { parsePemCertificates } from '@quittance/tsp';
 import {
@@ -12,6 +12,7 @@ import {
 import { readJsonFile, readReceiptsFile } from '../read-json';
 import { renderReport } from '../render';
 import { UsageError } from '../usage';
+import { verifyBundleCommand } from './verify-bundle';
 
 /** `quittance verify`: exit 0 when no claim is refuted, 1 when one is, 2 on unreadable input. */
 export async function verifyCommand(argv: string[]): Promise<number> {
@@ -30,6 +31,14 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       throw error;
     }
   }
+  const tsaTrustAnchors = values['tsa-trust'] ? await readTsaTrust(values['tsa-trust']) : undefined;
+  if (await isZip(file)) {
+    if (!publisher)
+      throw new UsageError(
+        'verify BUNDLE.zip needs --publisher PUBLISHER.json (the pinned root of trust)',
+      );
+    return verifyBundleCommand(file, { publisher, tsaTrustAnchors, json: values.json });
+  }
   if (!values.jwks) throw new UsageError('verify RECEIPT.json needs --jwks SNAPSHOT.json');
   const receipts = await readReceiptsFile(file);
   const snapshot = await readJsonFile(values.jwks, 'key snapshot');
@@ -40,7 +49,6 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     if (error instanceof VerifierError) throw new UsageError(`${values.jwks}: ${error.message}`);
     throw error;
   }
-  const tsaTrustAnchors = values['tsa-trust'] ? await readTsaTrust(values['tsa-trust']) : undefined;
   const reports = [];
   for (const receipt of receipts) {
     reports.push(await verifyReceipt(receipt, history, tsaTrustAnchors ? { tsaTrustAnchors } : {}));
@@ -80,4 +88,20 @@ async function readTsaTrust(path: string): Promise<Uint8Array[]> {
   const anchors = parsePemCertificates(pem);
   if (anchors.length === 0) throw new UsageError(`TSA trust file ${path} holds no PEM certificate`);
   return anchors;
+}
+
+/** A zip starts with a local file header, "PK\x03\x04". */
+async function isZip(path: string): Promise<boolean> {
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+  }
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.readUInt32LE(0) === 0x04034b50;
+  } finally {
+    await handle.close();
+  }
 }

@@ -1,0 +1,238 @@
+import type { BundleSource, ChainEntry, ReceiptLine } from '@quittance/bundle';
+import {
+  checkpoints,
+  type Db,
+  keySnapshots,
+  receiptBodies,
+  receipts,
+  vaultKeys,
+} from '@quittance/db';
+import type { Checkpoint, ReceiptTimestamp } from '@quittance/format';
+import { fromUtf8 } from '@quittance/format';
+import type { Vault } from '@quittance/vault';
+import { and, asc, desc, eq, gte, isNull, lt, lte, max, min, type SQL } from 'drizzle-orm';
+
+const PAGE = 2_000;
+
+export interface ExportRange {
+  merchantId: string;
+  from: Date;
+  to: Date;
+  orderId: string | undefined;
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
+/** Finds the seq range of the receipts an export holds (null when there are none). */
+export async function resolveRange(
+  db: Db,
+  merchantId: string,
+  window: { from: Date; to: Date },
+  orderId: string | undefined,
+): Promise<ExportRange> {
+  const [bounds] = await db
+    .select({ first: min(receipts.seq), last: max(receipts.seq) })
+    .from(receipts)
+    .where(and(...receiptFilter(merchantId, window, orderId)));
+  const first = bounds?.first == null ? null : Number(bounds.first);
+  const last = bounds?.last == null ? null : Number(bounds.last);
+  return { merchantId, ...window, orderId, firstSeq: first, lastSeq: last };
+}
+
+function receiptFilter(
+  merchantId: string,
+  window: { from: Date; to: Date },
+  orderId: string | undefined,
+): SQL[] {
+  const filter = [
+    eq(receipts.merchantId, merchantId),
+    gte(receipts.createdAt, window.from),
+    lt(receipts.createdAt, window.to),
+  ];
+  if (orderId) filter.push(eq(receipts.orderId, orderId));
+  return filter;
+}
+
+/**
+ * Streams an export's content out of PostgreSQL page by page (by seq, never OFFSET), so
+ * memory does not grow with the number of receipts.
+ */
+export function databaseSource(db: Db, vault: Vault, range: ExportRange): BundleSource {
+  const inRange = (seq: typeof receipts.seq, from: number) =>
+    range.lastSeq === null ? [] : [gte(seq, from), lte(seq, range.lastSeq)];
+  async function* pages<T extends { seq: number }>(
+    fetch: (after: number) => Promise<T[]>,
+    start: number,
+  ) {
+    let after = start - 1;
+    for (;;) {
+      const page = await fetch(after);
+      yield* page;
+      if (page.length < PAGE) return;
+      after = (page.at(-1) as T).seq;
+    }
+  }
+  const firstSeq = range.firstSeq ?? 0;
+  const filtered = and(...receiptFilter(range.merchantId, range, range.orderId));
+
+  return {
+    async *chainEntries(): AsyncIterable<ChainEntry> {
+      if (range.firstSeq === null) return;
+      const start = Math.max(1, firstSeq - 1);
+      yield* pages(
+        (after) =>
+          db
+            .select({
+              seq: receipts.seq,
+              prevHash: receipts.prevHash,
+              receiptId: receipts.id,
+              receiptHash: receipts.receiptHash,
+              entryHash: receipts.entryHash,
+            })
+            .from(receipts)
+            .where(
+              and(
+                eq(receipts.merchantId, range.merchantId),
+                gte(receipts.seq, after + 1),
+                ...inRange(receipts.seq, start),
+              ),
+            )
+            .orderBy(asc(receipts.seq))
+            .limit(PAGE),
+        start,
+      );
+    },
+    async *receipts(): AsyncIterable<ReceiptLine> {
+      if (range.firstSeq === null) return;
+      for await (const row of pages(
+        (after) =>
+          db
+            .select({
+              seq: receipts.seq,
+              signed: receipts.signed,
+              jws: receipts.jws,
+              legalPosture: receipts.legalPosture,
+              timestamp: receipts.timestamp,
+              prevHash: receipts.prevHash,
+              entryHash: receipts.entryHash,
+            })
+            .from(receipts)
+            .where(and(filtered, gte(receipts.seq, after + 1), ...inRange(receipts.seq, firstSeq)))
+            .orderBy(asc(receipts.seq))
+            .limit(PAGE),
+        firstSeq,
+      )) {
+        yield receiptLine(row);
+      }
+    },
+    async *checkpoints(): AsyncIterable<Checkpoint> {
+      if (range.firstSeq === null) return;
+      const rows = await db
+        .select()
+        .from(checkpoints)
+        .where(
+          and(
+            eq(checkpoints.merchantId, range.merchantId),
+            ...inRange(checkpoints.seq as never, firstSeq),
+          ),
+        )
+        .orderBy(asc(checkpoints.seq));
+      for (const row of rows) {
+        yield {
+          ...JSON.parse(row.signed),
+          jws: row.jws,
+          timestamp: (row.timestamp as ReceiptTimestamp | null) ?? null,
+        };
+      }
+    },
+    async snapshots(periods) {
+      // The newest snapshot too: it carries revocations made after the receipts' months.
+      const [latest] = await db
+        .select({ period: keySnapshots.period })
+        .from(keySnapshots)
+        .orderBy(desc(keySnapshots.period))
+        .limit(1);
+      const wanted = [...new Set([...periods, ...(latest ? [latest.period] : [])])].sort();
+      const out: { period: string; document: string }[] = [];
+      for (const period of wanted) {
+        const [row] = await db
+          .select({ document: keySnapshots.document })
+          .from(keySnapshots)
+          .where(eq(keySnapshots.period, period))
+          .orderBy(desc(keySnapshots.version))
+          .limit(1);
+        if (row) out.push({ period, document: row.document });
+      }
+      return out;
+    },
+    async *bodies() {
+      if (range.firstSeq === null) return;
+      for await (const row of pages(
+        (after) =>
+          db
+            .select({ id: receipts.id, seq: receipts.seq, hasBodies: receipts.hasBodies })
+            .from(receipts)
+            .where(and(filtered, gte(receipts.seq, after + 1), ...inRange(receipts.seq, firstSeq)))
+            .orderBy(asc(receipts.seq))
+            .limit(PAGE),
+        firstSeq,
+      )) {
+        yield {
+          receiptId: row.id,
+          bodies: row.hasBodies ? await decrypt(db, vault, range.merchantId, row.id) : null,
+        };
+      }
+    },
+  };
+}
+
+/** Both bodies of a receipt, or null once retention destroyed the month's key. */
+async function decrypt(db: Db, vault: Vault, merchantId: string, receiptId: string) {
+  const sealed = await db
+    .select({
+      kind: receiptBodies.kind,
+      vaultKeyId: receiptBodies.vaultKeyId,
+      iv: receiptBodies.iv,
+      ciphertext: receiptBodies.ciphertext,
+    })
+    .from(receiptBodies)
+    .innerJoin(vaultKeys, eq(vaultKeys.id, receiptBodies.vaultKeyId))
+    .where(and(eq(receiptBodies.receiptId, receiptId), isNull(vaultKeys.destroyedAt)));
+  if (sealed.length !== 2) return null;
+  const out: Record<string, unknown> = {};
+  for (const body of sealed) {
+    const plaintext = await vault.decrypt({
+      ...body,
+      merchantId,
+      receiptId,
+      kind: body.kind as 'input' | 'output',
+    });
+    out[body.kind] = JSON.parse(fromUtf8(plaintext));
+  }
+  return { input: out.input, output: out.output };
+}
+
+/**
+ * The receipts.jsonl line of a stored receipt, built from its canonical signed text and the
+ * envelope without parsing and re-serializing (export speed and garbage).
+ */
+function receiptLine(row: {
+  seq: number;
+  signed: string;
+  jws: string;
+  legalPosture: string;
+  timestamp: unknown;
+  prevHash: string;
+  entryHash: string;
+}): ReceiptLine {
+  const timestamp = (row.timestamp as ReceiptTimestamp | null) ?? null;
+  const envelope =
+    `"jws":${JSON.stringify(row.jws)},"legal_posture":${JSON.stringify(row.legalPosture)},` +
+    `"timestamp":${timestamp ? JSON.stringify(timestamp) : 'null'},` +
+    `"chain":{"seq":${row.seq},"prevHash":"${row.prevHash}","entryHash":"${row.entryHash}"}`;
+  return {
+    json: `${row.signed.slice(0, -1)},${envelope}}`,
+    jwksSnapshotUrl: /"jwksSnapshotUrl":"([^"]*)"/.exec(row.signed)?.[1] ?? '',
+    timestampToken: timestamp?.token ?? null,
+  };
+}

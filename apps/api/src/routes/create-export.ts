@@ -1,0 +1,52 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { JURISDICTIONS } from '@quittance/bundle';
+import { isRfc3339 } from '@quittance/format';
+import { requireJson } from '../http/middleware';
+import { createRouter } from '../http/router';
+import { Identifier, jsonContent, problems } from '../http/schemas';
+import { ExportSchema } from './get-export';
+
+const Rfc3339 = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });
+
+const route = createRoute({
+  method: 'post',
+  path: '/exports',
+  tags: ['exports'],
+  summary: 'Request an export bundle (merchant and auditor keys)',
+  description:
+    "The merchant's receipts inside the jurisdiction's retention window (EU 6 years, US 7, BR 5, " +
+    'OTHER 10), narrowed by `from`, `to` and `orderId`. Built in the background; poll ' +
+    '`GET /exports/{id}`, then download.',
+  security: [{ apiKey: [] }],
+  middleware: [requireJson] as const,
+  request: {
+    body: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: z
+            .strictObject({
+              jurisdiction: z.enum(JURISDICTIONS),
+              from: Rfc3339.optional(),
+              to: Rfc3339.optional(),
+              orderId: Identifier.optional(),
+              includeBodies: z.boolean().optional(),
+            })
+            .refine((b) => !b.from || !b.to || Date.parse(b.from) < Date.parse(b.to), {
+              message: 'from must be before to',
+              path: ['from'],
+            }),
+        },
+      },
+    },
+  },
+  responses: {
+    202: jsonContent(ExportSchema, 'Accepted; building'),
+    ...problems(400, 401, 403),
+  },
+});
+
+export const createExport = createRouter().openapi(route, async (c) => {
+  const created = await c.get('services').exports.create(c.get('principal'), c.req.valid('json'));
+  return c.json(created, 202);
+});

@@ -1,0 +1,92 @@
+import { FILES, type Manifest, RETENTION } from './layout';
+
+/**
+ * VERIFY.md: written for an auditor who has never heard of Quittance. What each file is,
+ * what the legal posture means in this jurisdiction, and the exact commands to verify.
+ */
+export function verifyMarkdown(manifest: Omit<Manifest, 'files'>): string {
+  const retention = RETENTION[manifest.jurisdiction];
+  const n = manifest.counts;
+  return `# How to verify this bundle
+
+This bundle holds the signed receipts that **${manifest.merchantId}** issued for actions AI
+agents took in its store, exported on ${manifest.createdAt} for jurisdiction
+**${manifest.jurisdiction}** (retention ${retention.years} years). Each receipt says who (\`agentId\`)
+did what (\`bucket\`, \`tool\`) on which order (\`orderId\`), with SHA-256 hashes of the input and
+output, when (\`createdAt\`), signed with the merchant's Ed25519 key.
+
+Everything here can be checked offline with standard cryptography (Ed25519 JWS, SHA-256,
+RFC 8785 JSON canonicalization, RFC 3161 timestamps). You need one thing from outside the
+bundle: the **publisher key** of the service that issued it (a small JWKS file, published at
+\`/.well-known/quittance-publisher.json\`). Obtain it independently (for example from the
+merchant in writing) and compare it with any copy you are given: it is the root of trust.
+
+## What the files are
+
+| file | content |
+|---|---|
+| \`${FILES.manifest}\` | bundle id, merchant, jurisdiction, retention, range, counts, and the size and SHA-256 of every other file |
+| \`${FILES.manifestJws}\` | the merchant's signature over the manifest (detached JWS, \`typ\` \`quittance-manifest+jws\`) |
+| \`${FILES.receipts}\` | ${n.receipts} receipts, one JSON object per line, in audit-log order |
+| \`${FILES.chain}\` | ${n.chainEntries} audit-log entries: the range, plus the entry just before it |
+| \`${FILES.checkpoints}\` | ${n.checkpoints} signed, timestamped checkpoints of the audit log |
+| \`jwks/YYYY-MM.json\` | ${n.snapshots} key snapshots: every merchant key with its validity and revocations, signed by the publisher key |
+| \`tsa/*.pem\` | ${n.tsaCertificates} certificates of the Time-Stamp Authorities whose tokens are attached |
+| \`bodies/<receiptId>.json\` | ${manifest.includeBodies ? `${n.bodies} disclosed input and output bodies${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have none here (issued with hashes only, or destroyed at the end of retention)` : ''}` : 'not included in this export'} |
+
+## Verify everything with one command
+
+With Node.js 20 or later and the Quittance source (or its published verifier):
+
+    npx quittance verify BUNDLE.zip --publisher PUBLISHER.json
+
+It checks every file hash, the manifest signature, every snapshot signature, every receipt
+signature and the key's validity at the receipt's time, every timestamp, every audit-log
+link from the entry before the range, every checkpoint, and every disclosed body against its
+hash; it prints a claim per check: **asserted** (proven), **refuted** (disproven), or
+**unknown** (not proven with the evidence given). Exit status 0 means nothing was refuted.
+Add \`--tsa-trust YOUR-TSA-ROOTS.pem\` to check timestamps against TSA roots you obtained
+yourself instead of the certificates in \`tsa/\`.
+
+## Verify by hand, with other tools
+
+1. **Files.** \`sha256sum\` each file and compare with \`files\` in \`${FILES.manifest}\`; no file may
+   be missing or added.
+2. **Manifest.** \`${FILES.manifestJws}\` is \`HEADER..SIGNATURE\`. Build the payload as the RFC 8785
+   canonical form of \`${FILES.manifest}\`, base64url-encode it, put it between the two dots, and
+   verify the compact JWS (alg \`EdDSA\`, Ed25519) with any JOSE library, using the key whose
+   \`kid\` is in the header, taken from the newest \`jwks/\` snapshot.
+3. **Snapshots.** Each \`jwks/YYYY-MM.json\` carries \`jws\`, a detached JWS by the publisher
+   key over the canonical form of the document without \`jws\`. Verify it as in step 2 with
+   your pinned publisher key.
+4. **Receipts.** For each line of \`${FILES.receipts}\`: remove \`jws\`, \`legal_posture\`,
+   \`timestamp\` and \`chain\`; the canonical form of the rest is the payload of \`jws\`
+   (step 2), verified with the key \`signingKeyKid\` from the snapshot. The key must belong to
+   \`merchantId\` and be valid at \`createdAt\` (\`nbf\` ≤ \`createdAt\` < \`exp\`, not revoked before).
+5. **Timestamps.** \`timestamp.token\` is a base64 RFC 3161 token over the SHA-256 of the
+   signature part of \`jws\` (after the two dots):
+
+       printf '%s' "<signature part>" | sha256sum
+       echo "<token>" | base64 -d > token.der
+       openssl ts -verify -token_in -in token.der -digest <that sha256> -CAfile tsa/<file>.pem
+
+6. **Audit log.** For each line of \`${FILES.chain}\`, \`entryHash\` is the SHA-256 of the canonical
+   form of \`{"seq", "prevHash", "receiptId", "receiptHash"}\`, and \`prevHash\` is the previous
+   line's \`entryHash\`. \`receiptHash\` is the SHA-256 of the receipt's JWS with its payload put
+   back (\`HEADER.PAYLOAD.SIGNATURE\`).
+7. **Bodies.** The SHA-256 of the canonical form of \`input\` (and \`output\`) in
+   \`bodies/<receiptId>.json\` equals the receipt's \`inputHash\` (\`outputHash\`).
+
+## What the legal posture means here (${manifest.jurisdiction})
+
+${retention.posture}
+
+\`legal_posture\` \`signed\` means the receipt is signed but has no timestamp yet;
+\`ades_candidate_timestamped\` means an RFC 3161 token proves the signature existed at
+\`timestamp.genTime\`.
+
+Retention: ${retention.legalBasis}
+
+This text explains what the evidence is; it is not legal advice.
+`;
+}
