@@ -21,6 +21,7 @@ import { jwks } from './routes/jwks';
 import { jwksSnapshot } from './routes/jwks-snapshot';
 import { listCheckpoints } from './routes/list-checkpoints';
 import { listReceipts } from './routes/list-receipts';
+import { metrics } from './routes/metrics';
 import { publisherKey } from './routes/publisher-key';
 import { receiptBodies } from './routes/receipt-bodies';
 import { receiptsByOrder } from './routes/receipts-by-order';
@@ -54,6 +55,7 @@ export function createApp(services: Services) {
   app.use(`${ADMIN_BASE}/*`, limit, requireAdmin);
 
   app.route('/', health);
+  app.route('/', metrics);
   app.route('/', jwks);
   app.route('/', jwksSnapshot);
   app.route('/', publisherKey);

@@ -38,6 +38,13 @@ const EnvSchema = z.object({
   QUITTANCE_SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
   /** Upper bound of the backoff between timestamp attempts of one receipt. */
   QUITTANCE_RETRY_MAX_MS: z.coerce.number().int().positive().default(300_000),
+  /** BullMQ queue name: processes that share it share the work. */
+  QUITTANCE_QUEUE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default('quittance'),
+  /** How long /readyz reports unready before the listener closes on SIGTERM. */
+  QUITTANCE_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -62,6 +69,8 @@ export interface Config {
   checkpointIntervalMs: number;
   sweepIntervalMs: number;
   retryMaxMs: number;
+  queueName: string;
+  shutdownDelayMs: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
 
@@ -110,6 +119,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     checkpointIntervalMs: e.QUITTANCE_CHECKPOINT_INTERVAL_S * 1000,
     sweepIntervalMs: e.QUITTANCE_SWEEP_INTERVAL_MS,
     retryMaxMs: e.QUITTANCE_RETRY_MAX_MS,
+    queueName: e.QUITTANCE_QUEUE_NAME,
+    shutdownDelayMs: e.QUITTANCE_SHUTDOWN_DELAY_MS,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -18,7 +18,7 @@ export interface RunningServer {
 /** Builds the services, serves the app, and stops gracefully on demand. */
 export async function startServer(
   config: Config,
-  options: ServiceOptions & { shutdownDelayMs?: number } = {},
+  options: ServiceOptions = {},
 ): Promise<RunningServer> {
   const services = await createServices(config, options);
   // Without Redis the jobs run here; with it, in apps/worker.
@@ -37,7 +37,7 @@ export async function startServer(
     closing ??= (async () => {
       services.state.shuttingDown = true;
       // Give load balancers a moment to see /readyz fail before the listener goes away.
-      if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
+      if (config.shutdownDelayMs) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -16,6 +16,7 @@ import { KeyRing } from './keys/key-ring';
 import { loadPublisher } from './keys/publisher';
 import { kmsSignerFactory, localSignerFactory } from './keys/signer-factory';
 import { SnapshotService } from './keys/snapshots';
+import { Metrics } from './metrics';
 import { ChainAppender } from './receipts/chain-appender';
 import { ReceiptIssuer } from './receipts/issuer';
 import { ReceiptQueries } from './receipts/queries';
@@ -38,6 +39,7 @@ export interface Services {
   receipts: ReceiptQueries;
   admin: { token: string; generated: boolean };
   exports: ExportService;
+  metrics: Metrics;
   /** RFC 3161 client when QUITTANCE_TSA_URL is set; without it receipts stay `signed`. */
   timestamper: Timestamper | undefined;
   /** Flipped first on shutdown, so /readyz turns unready before anything stops. */
@@ -93,6 +95,8 @@ export async function createServices(
       : localSignerFactory(config.dataDir);
   const keyRing = new KeyRing(db, factory, snapshots, publisher, clock);
   const appender = new ChainAppender(database);
+  const metrics = new Metrics(db);
+  appender.stats.onBatch = (size) => metrics.appendBatchSize.observe(size);
   const state = { shuttingDown: false };
 
   const services: Services = {
@@ -107,7 +111,16 @@ export async function createServices(
     keyRing,
     apiKeys: new ApiKeyService(db),
     appender,
-    issuer: new ReceiptIssuer({ db, vault, keyRing, snapshots, appender, clock }),
+    issuer: new ReceiptIssuer({
+      db,
+      vault,
+      keyRing,
+      snapshots,
+      appender,
+      clock,
+      onSigned: (seconds) => metrics.signingLatency.observe(seconds),
+    }),
+    metrics,
     receipts: new ReceiptQueries(db, vault),
     admin: await adminToken(config),
     timestamper: config.tsaUrl

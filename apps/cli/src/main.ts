@@ -1,6 +1,7 @@
 import { runWorker } from '@quittance/worker';
 import { ADMIN_USAGE, adminCommand } from './commands/admin';
 import { serveCommand } from './commands/serve';
+import { stackCommand } from './commands/stack';
 import { verifyCommand } from './commands/verify';
 import { UsageError } from './usage';
 
@@ -9,6 +10,8 @@ const USAGE = `usage: quittance <command> [options]
 commands:
   serve                  run the API (what npm start does); configured by environment
   worker                 run the background jobs on Redis (REDIS_URL); the API runs them without it
+  stack [--apis 2] [--workers 1]
+                         the production shape here: API processes and workers on this machine's PostgreSQL and Redis
   verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--tsa-trust TSA.pem] [--json]
                          verify receipts offline against a key snapshot
   verify BUNDLE.zip --publisher PUBLISHER.json [--tsa-trust TSA.pem] [--json]
@@ -26,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
         return await verifyCommand(rest);
       case 'admin':
         return await adminCommand(rest);
+      case 'stack':
+        return await stackCommand(rest);
       case 'worker':
         if (rest.length > 0)
           throw new UsageError('worker takes no arguments (configure it by environment)');

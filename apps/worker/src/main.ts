@@ -32,7 +32,10 @@ export async function runWorker(
   }
   const services = await createServices(config, {});
   const jobs = await startJobs(services, createQueue(services));
-  services.logger.info({ tsa: Boolean(services.timestamper) }, 'worker started');
+  // On stdout, not in the log: a launcher waits for this line whatever LOG_LEVEL says.
+  process.stdout.write(
+    `Quittance worker started (queue ${config.queueName}, ${services.timestamper ? `TSA ${config.tsaUrl}` : 'no TSA: receipts stay signed'})\n`,
+  );
   return new Promise<number>((resolve) => {
     const stop = async (signal: string) => {
       services.logger.info({ signal }, 'worker stopping');

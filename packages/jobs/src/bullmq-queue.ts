@@ -33,6 +33,7 @@ export class BullMqQueue implements JobQueue {
   readonly #retry: RetryPolicy;
   readonly #addTimeoutMs: number;
   #worker: Worker | undefined;
+  #workerConnection: Redis | undefined;
   readonly #schedules = new Map<string, { everyMs: number; data: unknown }>();
 
   constructor(private readonly options: BullMqQueueOptions) {
@@ -85,6 +86,7 @@ export class BullMqQueue implements JobQueue {
     // Workers block on Redis and must retry for ever (BullMQ requires maxRetriesPerRequest null).
     const connection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
     connection.on('error', () => {});
+    this.#workerConnection = connection;
     this.#worker = new Worker(
       this.name,
       async (job) => {
@@ -137,6 +139,8 @@ export class BullMqQueue implements JobQueue {
   async close(): Promise<void> {
     await this.#worker?.close();
     await this.#queue.close().catch(() => {});
+    // BullMQ leaves connections it was given open: close them, or the process cannot exit.
+    this.#workerConnection?.disconnect();
     this.#connection.disconnect();
   }
 }

@@ -152,6 +152,7 @@ export class ExportService {
     const temporary = `${this.pathOf(id)}.${process.pid}.tmp`;
     const signer = await keyRing.currentSigner(row.merchantId);
     let lastProgress = 0;
+    const started = performance.now();
     try {
       const { manifest } = await writeBundle(
         createWriteStream(temporary, { mode: 0o600 }),
@@ -199,8 +200,16 @@ export class ExportService {
         { exportId: id, receipts: manifest.counts.receipts, bytes: size },
         'export built',
       );
+      this.services.metrics.exportDuration.observe(
+        { status: 'done' },
+        (performance.now() - started) / 1000,
+      );
     } catch (error) {
       await rm(temporary, { force: true });
+      this.services.metrics.exportDuration.observe(
+        { status: 'failed' },
+        (performance.now() - started) / 1000,
+      );
       // A manifest the key cannot sign never will be; anything else is retried a few times.
       const permanent = error instanceof FormatError || row.attempts >= MAX_ATTEMPTS;
       const message = permanent

@@ -19,7 +19,14 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
     c.header('x-request-id', requestId);
     const started = performance.now();
     await next();
+    // Shutting down: tell keep-alive clients not to send their next request here.
+    if (services.state.shuttingDown) c.header('connection', 'close');
     const principal = c.get('principal') as Principal | undefined;
+    services.metrics.httpRequests.inc({
+      method: c.req.method,
+      route: c.req.routePath,
+      status: c.res.status,
+    });
     // Method, route, status and who: never headers, bodies, keys or tokens.
     c.get('logger').info(
       {

@@ -27,7 +27,11 @@ export function createQueue(services: Services, name?: string): JobQueue {
       'job failed',
     );
   return services.config.redisUrl
-    ? new BullMqQueue({ redisUrl: services.config.redisUrl, ...(name ? { name } : {}), onError })
+    ? new BullMqQueue({
+        redisUrl: services.config.redisUrl,
+        name: name ?? services.config.queueName,
+        onError,
+      })
     : new InProcessQueue(undefined, onError);
 }
 
@@ -38,6 +42,7 @@ export function createQueue(services: Services, name?: string): JobQueue {
  */
 export async function startJobs(services: Services, queue: JobQueue): Promise<JobRuntime> {
   const { timestamper, config } = services;
+  services.metrics.watchQueue(queue);
   queue.process(
     {
       sweep: async () => {

@@ -74,8 +74,10 @@ export async function timestampReceipt(
         lastError: describe(error),
       })
       .where(eq(pendingTimestamps.receiptId, receiptId));
+    services.metrics.tsaErrors.inc({ code: (error as { code?: string }).code ?? 'error' });
     throw classify(error);
   }
+  services.metrics.timestampsAttached.inc({ subject: 'receipt' });
   await db.transaction(async (tx) => {
     await tx
       .update(receipts)
@@ -132,6 +134,7 @@ export async function timestampCheckpoint(
         lastError: describe(error),
       })
       .where(key);
+    services.metrics.tsaErrors.inc({ code: (error as { code?: string }).code ?? 'error' });
     throw classify(error);
   }
 }

@@ -28,6 +28,11 @@ export const issueReceipt = createRouter().openapi(route, async (c) => {
   const principal = c.get('principal');
   assertRole(principal, 'merchant');
   const request = c.req.valid('json') as IssueRequest;
-  const { status, receipt } = await c.get('services').issuer.issue(principal.merchantId, request);
+  const { issuer, metrics } = c.get('services');
+  const started = performance.now();
+  const { status, receipt } = await issuer.issue(principal.merchantId, request);
+  const outcome = status === 201 ? 'created' : 'replay';
+  metrics.issueLatency.observe({ outcome }, (performance.now() - started) / 1000);
+  metrics.receiptsIssued.inc({ bucket: receipt.bucket, outcome });
   return c.json(receipt, status);
 });

@@ -20,9 +20,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const running = await startServer(config, {
-    shutdownDelayMs: Number(process.env.QUITTANCE_SHUTDOWN_DELAY_MS ?? 0),
-  });
+  const running = await startServer(config);
   process.stdout.write(await banner(config, running));
 
   return new Promise<number>((resolve) => {

@@ -1,0 +1,98 @@
+import type { Db } from '@quittance/db';
+import type { JobQueue } from '@quittance/jobs';
+import { sql } from 'drizzle-orm';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * Prometheus metrics of one process (GET /metrics). Each process has its own registry;
+ * Prometheus scrapes every process and sums.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly receiptsIssued = new Counter({
+    name: 'quittance_receipts_issued_total',
+    help: 'Receipts issued, by bucket; replays of a callId are counted apart',
+    labelNames: ['bucket', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly issueLatency = new Histogram({
+    name: 'quittance_issue_duration_seconds',
+    help: 'Time to issue a receipt, request to committed chain entry',
+    labelNames: ['outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly appendBatchSize = new Histogram({
+    name: 'quittance_chain_append_batch_size',
+    help: 'Receipts appended per chain transaction',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [this.registry],
+  });
+  readonly signingLatency = new Histogram({
+    name: 'quittance_signing_duration_seconds',
+    help: 'Time the signer (local key or KMS) takes for one signature',
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly timestampsAttached = new Counter({
+    name: 'quittance_timestamps_attached_total',
+    help: 'RFC 3161 tokens verified and attached (receipts and checkpoints)',
+    labelNames: ['subject'] as const,
+    registers: [this.registry],
+  });
+  readonly tsaErrors = new Counter({
+    name: 'quittance_tsa_errors_total',
+    help: 'Failed timestamp attempts, by error code (tsa_unavailable, bad_eku, …)',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly exportDuration = new Histogram({
+    name: 'quittance_export_duration_seconds',
+    help: 'Time to build an export bundle',
+    labelNames: ['status'] as const,
+    buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+  readonly httpRequests = new Counter({
+    name: 'quittance_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  #queue: JobQueue | undefined;
+
+  constructor(db: Db) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'quittance_process_' });
+    new Gauge({
+      name: 'quittance_timestamp_backlog',
+      help: 'Receipts still waiting for an RFC 3161 timestamp (from PostgreSQL)',
+      registers: [this.registry],
+      async collect() {
+        const result = await db.execute(sql`select count(*)::int as n from pending_timestamps`);
+        const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+          n: number;
+        }[];
+        this.set(Number(rows[0]?.n ?? 0));
+      },
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'quittance_job_queue_depth',
+      help: 'Jobs in this process view of the queue, by state',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        if (!metrics.#queue) return;
+        const counts = await metrics.#queue.counts();
+        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      },
+    });
+  }
+
+  /** The queue whose depth `quittance_job_queue_depth` reports. */
+  watchQueue(queue: JobQueue): void {
+    this.#queue = queue;
+  }
+}
