@@ -1,1 +1,5 @@
-export {};
+export type { ClientOptions, Export, ExportRequest, IssueRequest } from './client';
+export { QuittanceClient } from './client';
+export type { Problem, QuittanceErrorCode } from './errors';
+export { QuittanceError } from './errors';
+export type { components, paths } from './openapi';

@@ -1,3 +1,5 @@
+export type { FlakyProxy } from './flaky-proxy';
+export { startFlakyProxy } from './flaky-proxy';
 export type { KmsFaults, KmsTestServer } from './kms-server';
 export { startKmsServer } from './kms-server';
 export type { TestDatabase } from './postgres';

@@ -1,0 +1,169 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  createApp,
+  createServices,
+  loadConfig,
+  type RunningServer,
+  startServer,
+} from '@quittance/api';
+import { verifyBundle } from '@quittance/bundle';
+import {
+  createTestDatabase,
+  type FlakyProxy,
+  startFlakyProxy,
+  type TestDatabase,
+} from '@quittance/test-tooling';
+import { parsePublisherKeys } from '@quittance/verifier';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QuittanceClient, QuittanceError } from '../src';
+
+const ADMIN = 'client-test-admin-token-0123456789';
+let database: TestDatabase;
+let dir: string;
+let server: RunningServer;
+let proxy: FlakyProxy;
+let apiKey: string;
+let agentKey: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dir = await mkdtemp(join(tmpdir(), 'quittance-client-'));
+  server = await startServer(
+    loadConfig({
+      PORT: '0',
+      DATABASE_URL: database.url,
+      QUITTANCE_DATA_DIR: dir,
+      QUITTANCE_ADMIN_TOKEN: ADMIN,
+      LOG_LEVEL: 'silent',
+    }),
+  );
+  proxy = await startFlakyProxy(server.url);
+  const admin = (path: string, body: unknown) =>
+    fetch(`${server.url}/admin/v1${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    }).then((r) => r.json());
+  await admin('/merchants', { merchantId: 'shop', jurisdiction: 'US' });
+  apiKey = (await admin('/merchants/shop/api-keys', { role: 'merchant' })).apiKey;
+  agentKey = (await admin('/merchants/shop/api-keys', { role: 'agent', agentId: 'agent-1' }))
+    .apiKey;
+}, 60_000);
+afterAll(async () => {
+  await proxy?.close();
+  await server?.close();
+  await database?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const request = (callId: string) => ({
+  callId,
+  agentId: 'agent-1',
+  bucket: 'checkout' as const,
+  tool: 'complete_checkout',
+  orderId: 'order-9',
+  input: { cart: 'c-9' },
+  output: { ok: true },
+});
+
+describe('the typed client against a live server', () => {
+  it('issues, replays, reads by id and by order, and verifies', async () => {
+    const client = new QuittanceClient({ baseUrl: server.url, apiKey });
+    const { receipt, replayed } = await client.issueReceipt(request('call-a'));
+    expect(replayed).toBe(false);
+    expect((await client.issueReceipt(request('call-a'))).replayed).toBe(true);
+    expect(await client.getReceipt(receipt.id)).toEqual(receipt);
+    expect((await client.listByOrder('order-9')).map((r) => r.id)).toContain(receipt.id);
+    const report = await client.verify(receipt);
+    expect(report.claims.signature_valid.status).toBe('asserted');
+    expect(report.claims.snapshot_authentic.status).toBe('asserted');
+  });
+
+  it('turns problem+json into typed errors', async () => {
+    const client = new QuittanceClient({ baseUrl: server.url, apiKey });
+    await client.issueReceipt(request('call-b'));
+    const conflict = await client
+      .issueReceipt({ ...request('call-b'), tool: 'other' })
+      .catch((e) => e);
+    expect(conflict).toBeInstanceOf(QuittanceError);
+    expect(conflict).toMatchObject({ code: 'call_id_conflict', status: 409 });
+    await expect(client.getReceipt('trcpt_missing')).rejects.toMatchObject({
+      code: 'not_found',
+      status: 404,
+    });
+    const invalid = await client
+      .issueReceipt({ ...request('bad id!'), bucket: 'refund' as never })
+      .catch((e) => e);
+    expect(invalid.code).toBe('invalid_request');
+    expect(invalid.problem.errors.map((e: { path: string }) => e.path)).toEqual([
+      '/callId',
+      '/bucket',
+    ]);
+    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey });
+    await expect(agent.createExport({ jurisdiction: 'US' })).rejects.toMatchObject({
+      code: 'forbidden',
+    });
+    const nobody = new QuittanceClient({
+      baseUrl: server.url,
+      apiKey: 'qtk_0000000000000000_nope',
+    });
+    await expect(nobody.getReceipt('x')).rejects.toMatchObject({ code: 'unauthorized' });
+  });
+
+  it('retries issues and reads through 503s and dropped connections; the issue is stored once', async () => {
+    const client = new QuittanceClient({ baseUrl: proxy.url, apiKey, retryDelayMs: 10 });
+    proxy.failNext(2, 503);
+    const first = await client.issueReceipt(request('call-c'));
+    proxy.failNext(1, 'drop');
+    expect((await client.getReceipt(first.receipt.id)).id).toBe(first.receipt.id);
+    proxy.failNext(2, 'drop');
+    const again = await client.issueReceipt(request('call-c'));
+    expect(again).toMatchObject({ replayed: true, receipt: { id: first.receipt.id } });
+    const ids = (await client.listByOrder('order-9')).filter((r) => r.callId === 'call-c');
+    expect(ids).toHaveLength(1);
+    proxy.failNext(10, 503);
+    await expect(client.getReceipt(first.receipt.id)).rejects.toMatchObject({
+      code: 'service_unavailable',
+      status: 503,
+    });
+    proxy.failNext(0, 503);
+  });
+
+  it('creates, waits for, downloads and verifies an export', async () => {
+    const client = new QuittanceClient({ baseUrl: server.url, apiKey });
+    const created = await client.createExport({ jurisdiction: 'US', includeBodies: true });
+    const done = await client.waitForExport(created.id, { intervalMs: 100 });
+    expect(done.status).toBe('done');
+    const zip = await client.downloadExport(created.id);
+    const path = join(dir, 'client.zip');
+    await writeFile(path, zip);
+    const publisher = parsePublisherKeys(
+      await (await fetch(`${server.url}/.well-known/quittance-publisher.json`)).json(),
+    );
+    expect((await verifyBundle(path, { publisher })).ok).toBe(true);
+  });
+});
+
+describe('generated types', () => {
+  it('match the API document the server serves now (regenerate with npm run generate -w @quittance/client)', async () => {
+    const services = await createServices(
+      loadConfig({
+        QUITTANCE_DATA_DIR: await mkdtemp(join(tmpdir(), 'openapi-')),
+        QUITTANCE_ADMIN_TOKEN: ADMIN,
+        LOG_LEVEL: 'silent',
+      }),
+    );
+    try {
+      const served = await (await createApp(services).request('/openapi.json')).json();
+      delete served.servers;
+      const committed = JSON.parse(
+        await readFile(resolve(import.meta.dirname, '../openapi.json'), 'utf8'),
+      );
+      expect(served).toEqual(committed);
+    } finally {
+      await services.close();
+    }
+  }, 60_000);
+});
