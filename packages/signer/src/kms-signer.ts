@@ -58,7 +58,12 @@ export class KmsSigner implements Signer {
           KeySpec: KMS_KEY_SPEC,
           KeyUsage: 'SIGN_VERIFY',
           Description: options.description ?? `Quittance signing key ${options.kid}`,
-          Tags: [{ TagKey: 'quittance:kid', TagValue: options.kid }, ...(options.tags ?? [])],
+          // IAM policies grant Sign only on keys with this tag (infra/aws).
+          Tags: [
+            { TagKey: 'quittance:managed', TagValue: 'true' },
+            { TagKey: 'quittance:kid', TagValue: options.kid },
+            ...(options.tags ?? []),
+          ],
         }),
       );
       keyId = out.KeyMetadata?.Arn ?? out.KeyMetadata?.KeyId;
