@@ -99,7 +99,11 @@ export function canonicalBytes(value: unknown): Uint8Array {
   return utf8(canonicalJson(value));
 }
 
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
 export function hasLoneSurrogate(text: string): boolean {
+  // Most strings have no surrogate at all: one native scan settles them.
+  if (!ANY_SURROGATE.test(text)) return false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0xd800 || c > 0xdfff) continue;
