@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle } from '@quittance/bundle';
-import { startTsaServer, type TsaTestServer } from '@quittance/test-tooling';
+import { startTsaServer, type TsaTestServer, until } from '@quittance/test-tooling';
 import { parsePublisherKeys } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyExpiredKeys } from '../src/jobs/retention';
@@ -15,19 +15,6 @@ let m: Awaited<ReturnType<Harness['merchant']>>;
 let dir: string;
 let goodBundle: string;
 let publisher: ReturnType<typeof parsePublisherKeys>;
-
-async function until<T>(
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function exportBundle(
   harness: Harness,

@@ -1,6 +1,6 @@
 import { receipts } from '@quittance/db';
 import { canonicalBytes, sha256Hex } from '@quittance/format';
-import { startOwnRedis, startTsaServer, type TsaTestServer } from '@quittance/test-tooling';
+import { startOwnRedis, startTsaServer, type TsaTestServer, until } from '@quittance/test-tooling';
 import { parsePemCertificates } from '@quittance/tsp';
 import {
   loadKeyHistory,
@@ -28,19 +28,6 @@ const tsaEnv = () => ({
   QUITTANCE_SWEEP_INTERVAL_MS: '100',
   QUITTANCE_RETRY_MAX_MS: '300',
 });
-
-async function until<T>(
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const timestamped = (h: Harness, merchantId: string) =>
   h.services.db

@@ -9,6 +9,7 @@ import {
   TEST_REDIS_URL,
   type TsaMode,
   type TsaTestServer,
+  until,
 } from '@quittance/test-tooling';
 import { parsePemCertificates } from '@quittance/tsp';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
@@ -38,19 +39,6 @@ afterAll(async () => {
   await h?.close();
   await tsa?.close();
 });
-
-async function until<T>(
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const stored = (id: string) =>
   h.services.db

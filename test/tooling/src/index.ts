@@ -5,7 +5,7 @@ export { startKmsServer } from './kms-server';
 export type { TestDatabase } from './postgres';
 export { createTestDatabase, TEST_POSTGRES_URL } from './postgres';
 export type { Spawned } from './processes';
-export { freePort, spawnProcess } from './processes';
+export { freePort, spawnProcess, until } from './processes';
 export type { HistoryKeyInput, ReceiptOptions } from './receipt-factory';
 export {
   makeReceipt,

@@ -67,3 +67,18 @@ export function spawnProcess(
     },
   };
 }
+
+/** Polls `probe` until it returns something truthy; throws after `timeoutMs`. */
+export async function until<T>(
+  probe: () => Promise<T | undefined | false | null>,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

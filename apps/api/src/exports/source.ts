@@ -1,16 +1,9 @@
 import type { BundleSource, ChainEntry, ReceiptLine } from '@quittance/bundle';
-import {
-  checkpoints,
-  type Db,
-  keySnapshots,
-  receiptBodies,
-  receipts,
-  vaultKeys,
-} from '@quittance/db';
+import { checkpoints, type Db, keySnapshots, receipts } from '@quittance/db';
 import type { Checkpoint, ReceiptTimestamp } from '@quittance/format';
-import { fromUtf8 } from '@quittance/format';
 import type { Vault } from '@quittance/vault';
-import { and, asc, desc, eq, gte, isNull, lt, lte, max, min, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
+import { openBodies } from '../receipts/bodies';
 
 const PAGE = 2_000;
 
@@ -177,39 +170,13 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
             .limit(PAGE),
         firstSeq,
       )) {
-        yield {
-          receiptId: row.id,
-          bodies: row.hasBodies ? await decrypt(db, vault, range.merchantId, row.id) : null,
-        };
+        const bodies = row.hasBodies
+          ? await openBodies(db, vault, range.merchantId, row.id)
+          : 'none';
+        yield { receiptId: row.id, bodies: typeof bodies === 'string' ? null : bodies };
       }
     },
   };
-}
-
-/** Both bodies of a receipt, or null once retention destroyed the month's key. */
-async function decrypt(db: Db, vault: Vault, merchantId: string, receiptId: string) {
-  const sealed = await db
-    .select({
-      kind: receiptBodies.kind,
-      vaultKeyId: receiptBodies.vaultKeyId,
-      iv: receiptBodies.iv,
-      ciphertext: receiptBodies.ciphertext,
-    })
-    .from(receiptBodies)
-    .innerJoin(vaultKeys, eq(vaultKeys.id, receiptBodies.vaultKeyId))
-    .where(and(eq(receiptBodies.receiptId, receiptId), isNull(vaultKeys.destroyedAt)));
-  if (sealed.length !== 2) return null;
-  const out: Record<string, unknown> = {};
-  for (const body of sealed) {
-    const plaintext = await vault.decrypt({
-      ...body,
-      merchantId,
-      receiptId,
-      kind: body.kind as 'input' | 'output',
-    });
-    out[body.kind] = JSON.parse(fromUtf8(plaintext));
-  }
-  return { input: out.input, output: out.output };
 }
 
 /**

@@ -64,18 +64,12 @@ export async function timestampReceipt(
       window(receipt.createdAt, services.clock()),
     );
   } catch (error) {
+    const failure = failedAttempt(services, lease.attempts, error);
     await db
       .update(pendingTimestamps)
-      .set({
-        leasedUntil: null,
-        nextAttemptAt: new Date(
-          Date.now() + backoffMs(lease.attempts, 1_000, services.config.retryMaxMs),
-        ),
-        lastError: describe(error),
-      })
+      .set(failure.columns)
       .where(eq(pendingTimestamps.receiptId, receiptId));
-    services.metrics.tsaErrors.inc({ code: (error as { code?: string }).code ?? 'error' });
-    throw classify(error);
+    throw failure.error;
   }
   services.metrics.timestampsAttached.inc({ subject: 'receipt' });
   await db.transaction(async (tx) => {
@@ -122,20 +116,12 @@ export async function timestampCheckpoint(
       .update(checkpoints)
       .set({ timestamp: evidence, leasedUntil: null, lastError: null })
       .where(key);
+    services.metrics.timestampsAttached.inc({ subject: 'checkpoint' });
     return 'attached';
   } catch (error) {
-    await db
-      .update(checkpoints)
-      .set({
-        leasedUntil: null,
-        nextAttemptAt: new Date(
-          Date.now() + backoffMs(lease.attempts, 1_000, services.config.retryMaxMs),
-        ),
-        lastError: describe(error),
-      })
-      .where(key);
-    services.metrics.tsaErrors.inc({ code: (error as { code?: string }).code ?? 'error' });
-    throw classify(error);
+    const failure = failedAttempt(services, lease.attempts, error);
+    await db.update(checkpoints).set(failure.columns).where(key);
+    throw failure.error;
   }
 }
 
@@ -143,6 +129,22 @@ function window(createdAt: Date, now: Date) {
   return {
     notBefore: new Date(createdAt.getTime() - EARLIEST_GEN_TIME_MS),
     notAfter: new Date(Math.max(now.getTime(), createdAt.getTime()) + LATEST_GEN_TIME_MS),
+  };
+}
+
+/**
+ * What a failed attempt leaves in PostgreSQL (lease released, next attempt after a capped,
+ * jittered backoff, the error kept for operators) and what the queue gets thrown.
+ */
+function failedAttempt(services: Services, attempts: number, error: unknown) {
+  services.metrics.tsaErrors.inc({ code: (error as { code?: string }).code ?? 'error' });
+  return {
+    columns: {
+      leasedUntil: null,
+      nextAttemptAt: new Date(Date.now() + backoffMs(attempts, 1_000, services.config.retryMaxMs)),
+      lastError: describe(error),
+    },
+    error: classify(error),
   };
 }
 

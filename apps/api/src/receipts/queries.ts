@@ -1,9 +1,10 @@
-import { type Db, receiptBodies, receipts, vaultKeys } from '@quittance/db';
+import { type Db, receipts } from '@quittance/db';
 import { base64url, fromBase64url, fromUtf8, utf8 } from '@quittance/format';
-import { type Vault, VaultError } from '@quittance/vault';
+import type { Vault } from '@quittance/vault';
 import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import { ApiError } from '../http/problem';
+import { openBodies } from './bodies';
 import { type ReceiptRecord, toReceipt } from './record';
 
 export interface ListFilter {
@@ -94,36 +95,10 @@ export class ReceiptQueries {
     const record = await this.#find(principal, id);
     if (!record.hasBodies)
       throw new ApiError('not_found', `receipt ${id} was issued with hashes only`);
-    const sealed = await this.db
-      .select({
-        kind: receiptBodies.kind,
-        vaultKeyId: receiptBodies.vaultKeyId,
-        iv: receiptBodies.iv,
-        ciphertext: receiptBodies.ciphertext,
-        destroyedAt: vaultKeys.destroyedAt,
-      })
-      .from(receiptBodies)
-      .innerJoin(vaultKeys, eq(vaultKeys.id, receiptBodies.vaultKeyId))
-      .where(eq(receiptBodies.receiptId, id));
-    const out: Record<string, unknown> = {};
-    for (const body of sealed) {
-      if (body.destroyedAt) throw destroyed(id);
-      try {
-        const plaintext = await this.vault.decrypt({
-          merchantId: record.merchantId,
-          receiptId: id,
-          kind: body.kind as 'input' | 'output',
-          vaultKeyId: body.vaultKeyId,
-          iv: body.iv,
-          ciphertext: body.ciphertext,
-        });
-        out[body.kind] = JSON.parse(fromUtf8(plaintext));
-      } catch (error) {
-        if (error instanceof VaultError && error.code === 'key_destroyed') throw destroyed(id);
-        throw error;
-      }
-    }
-    return { id, input: out.input, output: out.output };
+    const bodies = await openBodies(this.db, this.vault, record.merchantId, id);
+    if (bodies === 'destroyed') throw destroyed(id);
+    if (bodies === 'none') throw new ApiError('not_found', `receipt ${id} has no stored bodies`);
+    return { id, ...bodies };
   }
 
   async #find(principal: Principal, id: string): Promise<ReceiptRecord> {

@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { JURISDICTIONS } from '@quittance/bundle';
 import { createRouter } from '../../http/router';
 import { Identifier, jsonContent, problems } from '../../http/schemas';
-
-export const JURISDICTIONS = ['EU', 'US', 'BR', 'OTHER'] as const;
 
 const route = createRoute({
   method: 'post',
