@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, spawnProcess } from '@quittance/test-tooling';
+import { freePort, spawnProcess, startTsaServer, until } from '@quittance/test-tooling';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -137,6 +137,77 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
       }
     } finally {
       await server.stop('SIGKILL');
+    }
+  }, 120_000);
+
+  it('with QUITTANCE_TSA_URL, npm start timestamps receipts within seconds; verify asserts the token', async () => {
+    const tsa = await startTsaServer();
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-e2e-tsa-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(port),
+      QUITTANCE_DATA_DIR: join(dir, 'data'),
+      QUITTANCE_TSA_URL: tsa.url,
+      QUITTANCE_TSA_TRUST: tsa.trustPemPath,
+      LOG_LEVEL: 'warn',
+    };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    delete env.QUITTANCE_ADMIN_TOKEN;
+    const server = spawnProcess(bin, ['serve'], { cwd: dir, env });
+    try {
+      await server.waitFor(/Fetch the receipts of that order/, 60_000);
+      const key = (
+        server.stdout().match(/Bearer (qtk_[A-Za-z0-9_-]+)/) as RegExpMatchArray
+      )[1] as string;
+      const body = (server.stdout().match(/-d '(\{.*\})'/) as RegExpMatchArray)[1] as string;
+      const base = `http://127.0.0.1:${port}`;
+      const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+      const issued = await (
+        await fetch(`${base}/api/v1/trust/receipts`, { method: 'POST', headers, body })
+      ).json();
+      const started = Date.now();
+      const receipt = await until(async () => {
+        const r = await (
+          await fetch(`${base}/api/v1/trust/receipts/${issued.id}`, { headers })
+        ).json();
+        return r.legal_posture === 'ades_candidate_timestamped' && r;
+      }, 15_000);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await writeFile(join(dir, 'receipt.json'), JSON.stringify(receipt));
+      await writeFile(
+        join(dir, 'snapshot.json'),
+        await (await fetch(receipt.jwksSnapshotUrl)).text(),
+      );
+      await writeFile(
+        join(dir, 'publisher.json'),
+        await (await fetch(`${base}/.well-known/quittance-publisher.json`)).text(),
+      );
+      const verified = await run(
+        bin,
+        [
+          'verify',
+          'receipt.json',
+          '--jwks',
+          'snapshot.json',
+          '--publisher',
+          'publisher.json',
+          '--tsa-trust',
+          tsa.trustPemPath,
+          '--json',
+        ],
+        { cwd: dir },
+      );
+      expect(JSON.parse(verified.stdout)).toMatchObject({
+        ok: true,
+        receipts: [{ claims: { timestamp_valid: { status: 'asserted' } } }],
+      });
+      expect(await server.stop('SIGTERM')).toBe(0);
+    } finally {
+      await server.stop('SIGKILL');
+      await tsa.close();
     }
   }, 120_000);
 });

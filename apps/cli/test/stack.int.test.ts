@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkChain, createServices, loadConfig } from '@quittance/api';
+import { QuittanceClient } from '@quittance/client';
 import {
   createTestDatabase,
   freePort,
@@ -140,9 +141,34 @@ describe('the production shape: several API processes and workers on one Postgre
       const services = await inspect(running, databases.at(-1)?.url as string);
       expect(await checkChain(services.db, 'shop')).toMatchObject({ ok: true, checked: 200 });
       await services.close();
-      const metrics = await (await fetch(`${running.apis[1]?.url}/metrics`)).text();
-      expect(metrics).toMatch(
-        /quittance_receipts_issued_total\{bucket="checkout",outcome="created"\} \d+/,
+      // The typed client issues and verifies through the second process; its counters move.
+      const issuedBy = async (url: string) => {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return Number(
+          /quittance_receipts_issued_total\{bucket="checkout",outcome="created"\} (\d+)/.exec(
+            text,
+          )?.[1] ?? 0,
+        );
+      };
+      const second = running.apis[1]?.url as string;
+      const before = await issuedBy(second);
+      const client = new QuittanceClient({ baseUrl: second, apiKey: key });
+      const { receipt } = await client.issueReceipt({
+        callId: 'via-client',
+        agentId: 'agent-1',
+        bucket: 'checkout',
+        tool: 'complete_checkout',
+        inputHash: 'a'.repeat(64),
+        outputHash: 'b'.repeat(64),
+      });
+      expect(receipt.chain.seq).toBe(201);
+      expect((await client.verify(receipt)).claims).toMatchObject({
+        signature_valid: { status: 'asserted' },
+        key_valid_at_issuance: { status: 'asserted' },
+      });
+      expect(await issuedBy(second)).toBe(before + 1);
+      expect(await (await fetch(`${second}/metrics`)).text()).toMatch(
+        /quittance_chain_append_batch_size_count \d+/,
       );
     } finally {
       expect(await running.stop()).toEqual([0, 0]);
