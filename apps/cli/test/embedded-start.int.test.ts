@@ -14,30 +14,52 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
+/** `quittance serve` in a fresh folder, as on a bare machine: no DATABASE_URL, Redis or token. */
+async function startBare(prefix: string, extra: Record<string, string> = {}) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    QUITTANCE_DATA_DIR: join(dir, 'data'),
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  delete env.QUITTANCE_ADMIN_TOKEN;
+  const server = spawnProcess(bin, ['serve'], { cwd: dir, env });
+  await server.waitFor(/Fetch the receipts of that order/, 60_000);
+  const out = server.stdout();
+  return {
+    dir,
+    env,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    server,
+    key: (out.match(/Bearer (qtk_[A-Za-z0-9_-]+)/) as RegExpMatchArray)[1] as string,
+    body: (out.match(/-d '(\{.*\})'/) as RegExpMatchArray)[1] as string,
+  };
+}
+
+/** The snapshot a receipt names and the publisher key, saved next to it for `verify`. */
+async function saveKeys(dir: string, base: string, receipt: { jwksSnapshotUrl: string }) {
+  await writeFile(join(dir, 'snapshot.json'), await (await fetch(receipt.jwksSnapshotUrl)).text());
+  await writeFile(
+    join(dir, 'publisher.json'),
+    await (await fetch(`${base}/.well-known/quittance-publisher.json`)).text(),
+  );
+}
+
 describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)', () => {
   it('prints the admin token once and a curl line; the receipt fetched by order verifies', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'quittance-e2e-'));
-    dirs.push(dir);
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(port),
-      QUITTANCE_DATA_DIR: join(dir, 'data'),
-      LOG_LEVEL: 'warn',
-    };
-    delete env.DATABASE_URL;
-    delete env.REDIS_URL;
-    delete env.QUITTANCE_ADMIN_TOKEN;
-    const server = spawnProcess(bin, ['serve'], { cwd: dir, env });
+    const { dir, env, port, base, server, key, body } = await startBare('quittance-e2e-');
     try {
-      await server.waitFor(/Fetch the receipts of that order/, 60_000);
       const out = server.stdout();
       expect(out).toContain(`Quittance is serving on http://127.0.0.1:${port}`);
       expect(out).toMatch(/Admin token \(shown once/);
-      const key = (out.match(/Bearer (qtk_[A-Za-z0-9_-]+)/) as RegExpMatchArray)[1] as string;
-      const body = (out.match(/-d '(\{.*\})'/) as RegExpMatchArray)[1] as string;
 
-      const base = `http://127.0.0.1:${port}`;
       const issued = await fetch(`${base}/api/v1/trust/receipts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -52,14 +74,7 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
       ).json();
       expect(order.receipts.map((r: { id: string }) => r.id)).toEqual([receipt.id]);
       await writeFile(join(dir, 'order.json'), JSON.stringify(order));
-      await writeFile(
-        join(dir, 'snapshot.json'),
-        await (await fetch(receipt.jwksSnapshotUrl)).text(),
-      );
-      await writeFile(
-        join(dir, 'publisher.json'),
-        await (await fetch(`${base}/.well-known/quittance-publisher.json`)).text(),
-      );
+      await saveKeys(dir, base, receipt);
       const verified = await run(
         bin,
         ['verify', 'order.json', '--jwks', 'snapshot.json', '--publisher', 'publisher.json'],
@@ -142,28 +157,11 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
 
   it('with QUITTANCE_TSA_URL, npm start timestamps receipts within seconds; verify asserts the token', async () => {
     const tsa = await startTsaServer();
-    const dir = await mkdtemp(join(tmpdir(), 'quittance-e2e-tsa-'));
-    dirs.push(dir);
-    const port = await freePort();
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PORT: String(port),
-      QUITTANCE_DATA_DIR: join(dir, 'data'),
+    const { dir, base, server, key, body } = await startBare('quittance-e2e-tsa-', {
       QUITTANCE_TSA_URL: tsa.url,
       QUITTANCE_TSA_TRUST: tsa.trustPemPath,
-      LOG_LEVEL: 'warn',
-    };
-    delete env.DATABASE_URL;
-    delete env.REDIS_URL;
-    delete env.QUITTANCE_ADMIN_TOKEN;
-    const server = spawnProcess(bin, ['serve'], { cwd: dir, env });
+    });
     try {
-      await server.waitFor(/Fetch the receipts of that order/, 60_000);
-      const key = (
-        server.stdout().match(/Bearer (qtk_[A-Za-z0-9_-]+)/) as RegExpMatchArray
-      )[1] as string;
-      const body = (server.stdout().match(/-d '(\{.*\})'/) as RegExpMatchArray)[1] as string;
-      const base = `http://127.0.0.1:${port}`;
       const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
       const issued = await (
         await fetch(`${base}/api/v1/trust/receipts`, { method: 'POST', headers, body })
@@ -177,14 +175,7 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
       }, 15_000);
       expect(Date.now() - started).toBeLessThan(10_000);
       await writeFile(join(dir, 'receipt.json'), JSON.stringify(receipt));
-      await writeFile(
-        join(dir, 'snapshot.json'),
-        await (await fetch(receipt.jwksSnapshotUrl)).text(),
-      );
-      await writeFile(
-        join(dir, 'publisher.json'),
-        await (await fetch(`${base}/.well-known/quittance-publisher.json`)).text(),
-      );
+      await saveKeys(dir, base, receipt);
       const verified = await run(
         bin,
         [
