@@ -16,7 +16,7 @@ export async function unzipAll(path: string): Promise<Map<string, Buffer>> {
 }
 
 /** Writes entries back into a zip, e.g. after tampering with one. */
-export async function zipAll(path: string, entries: Map<string, Buffer>): Promise<void> {
+export async function zipAll(path: string, entries: Iterable<[string, Buffer]>): Promise<void> {
   const zip = new ZipArchive({ zlib: { level: 1 } });
   const out = createWriteStream(path);
   const closed = new Promise<void>((resolve, reject) => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle } from '@quittance/bundle';
 import { startTsaServer, type TsaTestServer, until } from '@quittance/test-tooling';
+import { parsePemCertificates } from '@quittance/tsp';
 import { parsePublisherKeys } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { destroyExpiredKeys } from '../src/jobs/retention';
@@ -272,6 +273,15 @@ describe('tampered bundles are refuted with the right claim', () => {
     expect(removed.claims.files_intact?.reason).toContain('VERIFY.md is listed but missing');
   });
 
+  it('a file name twice in the zip (zip tools would disagree on which to show)', async () => {
+    const entries = await unzipAll(goodBundle);
+    const path = join(dir, 'tampered-duplicate.zip');
+    const forged = Buffer.from('{"forged":true}\n');
+    await zipAll(path, [['receipts.jsonl', forged], ...entries]);
+    const result = await verifyBundle(path, { publisher });
+    expect(result.claims.files_intact?.reason).toContain('receipts.jsonl occurs more than once');
+  });
+
   it('a body altered', async () => {
     const result = await tamper('body', (e) => {
       const name = [...e.keys()].find((n) => n.startsWith('bodies/')) as string;
@@ -363,6 +373,72 @@ describe('retention', () => {
       expect(result.receipts[0]?.claims.signature_valid.status).toBe('asserted');
     } finally {
       await old.close();
+    }
+  });
+});
+
+describe('evidence of time', () => {
+  it('timestamps prove existence before a revocation only with TSA roots the auditor pinned', async () => {
+    const shop = await h.merchant();
+    const issued = await h.call('POST', '/api/v1/trust/receipts', {
+      key: shop.merchantKey,
+      body: issueBody(),
+    });
+    await until(
+      async () =>
+        (await h.call('GET', `/api/v1/trust/receipts/${issued.body.id}`, { key: shop.merchantKey }))
+          .body.timestamp,
+    );
+    await new Promise((r) => setTimeout(r, 1_100)); // genTime has second precision
+    const revoked = await h.admin('POST', `/signing-keys/${issued.body.signingKeyKid}/revoke`, {
+      reason: 'key_compromise',
+    });
+    expect(revoked.status).toBe(200);
+    const { path } = await exportBundle(h, shop.auditorKey, { jurisdiction: 'EU' }, 'revoked.zip');
+    const fromBundle = await verifyBundle(path, { publisher, keepReceipts: true });
+    expect(fromBundle.receipts[0]?.claims.key_valid_at_issuance.status).toBe('unknown');
+    const pinned = await verifyBundle(path, {
+      publisher,
+      keepReceipts: true,
+      tsaTrustAnchors: parsePemCertificates(tsa.trustPem),
+    });
+    expect(pinned.receipts[0]?.claims.key_valid_at_issuance.status).toBe('asserted');
+    expect(pinned.ok).toBe(true);
+  });
+
+  it('an export whose window cuts between receipts out of createdAt order has no hole in its chain', async () => {
+    const base = Date.parse('2026-11-20T10:00:00.000Z');
+    let now = base;
+    const clocked = await createHarness({ clock: () => new Date(now) });
+    try {
+      const shop = await clocked.merchant();
+      for (const offset of [500, 2_000, 1_000]) {
+        now = base + offset;
+        expect(
+          (
+            await clocked.call('POST', '/api/v1/trust/receipts', {
+              key: shop.merchantKey,
+              body: issueBody(),
+            })
+          ).status,
+        ).toBe(201);
+      }
+      now = base + 10_000;
+      const created = await clocked.services.exports.create(
+        { merchantId: shop.merchantId, role: 'auditor', agentId: null, keyPrefix: 'test' },
+        { jurisdiction: 'EU', to: new Date(base + 1_500).toISOString() },
+      );
+      await clocked.services.exports.build(created.id);
+      const keys = parsePublisherKeys(
+        (await clocked.call('GET', '/.well-known/quittance-publisher.json')).body,
+      );
+      const result = await verifyBundle(clocked.services.exports.pathOf(created.id), {
+        publisher: keys,
+      });
+      expect(result.claims.chain_complete?.status).toBe('asserted');
+      expect(result.ok).toBe(true);
+    } finally {
+      await clocked.close();
     }
   });
 });

@@ -142,6 +142,18 @@ describe('security matrix: role × own/other merchant × route', () => {
     },
   );
 
+  it('checkpoints are for merchant and auditor keys, not agents', async () => {
+    expect(
+      (await h.call('GET', '/api/v1/trust/checkpoints', { key: own.merchantKey })).status,
+    ).toBe(200);
+    expect((await h.call('GET', '/api/v1/trust/checkpoints', { key: own.auditorKey })).status).toBe(
+      200,
+    );
+    expect((await h.call('GET', '/api/v1/trust/checkpoints', { key: own.agent1Key })).status).toBe(
+      403,
+    );
+  });
+
   it('admin routes refuse API keys and a wrong token', async () => {
     for (const key of [own.merchantKey, 'wrong-admin-token-0123456789abcdef', '']) {
       const r = await h.call('POST', '/admin/v1/merchants', {

@@ -207,3 +207,45 @@ describe('with every key in KMS (signing keys, publisher, vault wrapping)', () =
     expect(page3.body.nextCursor).toBeNull();
   });
 });
+
+describe('key changes racing with issuance', () => {
+  it('a receipt issued while a rotation creates its new key stays valid afterwards', async () => {
+    const local = await createHarness();
+    try {
+      const m = await local.merchant();
+      // Hold the new key's creation back, as a slow KMS CreateKey would.
+      const ring = local.services.keyRing as unknown as {
+        factory: { create: (kid: string) => Promise<unknown> };
+      };
+      const create = ring.factory.create.bind(ring.factory);
+      ring.factory.create = async (kid) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return create(kid);
+      };
+      const rotation = local.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
+      await new Promise((r) => setTimeout(r, 100));
+      const during = await local.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody(),
+      });
+      expect((await rotation).status).toBe(201);
+      const after = await local.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody(),
+      });
+      const snapshot = (await local.call('GET', new URL(after.body.jwksSnapshotUrl).pathname)).body;
+      const publisher = parsePublisherKeys(
+        (await local.call('GET', '/.well-known/quittance-publisher.json')).body,
+      );
+      const history = await loadKeyHistory(snapshot, { publisher });
+      for (const receipt of [during.body, after.body]) {
+        expect((await verifyReceipt(receipt, history)).claims.key_valid_at_issuance.status).toBe(
+          'asserted',
+        );
+      }
+      expect(during.body.signingKeyKid).not.toBe(after.body.signingKeyKid);
+    } finally {
+      await local.close();
+    }
+  });
+});

@@ -7,6 +7,8 @@ export interface WorkerInit {
   snapshot: string;
   publisher: unknown;
   anchors: Uint8Array[];
+  /** Whether the auditor pinned the TSA roots (else a timestamp proves no time). */
+  anchorsPinned: boolean;
 }
 
 export interface WorkItem {

@@ -6,6 +6,8 @@ export class BundleReader {
   private constructor(
     private readonly zip: ZipFile,
     readonly entries: ReadonlyMap<string, Entry>,
+    /** Names that occur more than once: zip tools disagree on which one they show. */
+    readonly duplicates: readonly string[],
   ) {}
 
   static open(path: string): Promise<BundleReader> {
@@ -16,11 +18,15 @@ export class BundleReader {
         (error, zip) => {
           if (error || !zip) return reject(error ?? new Error('cannot open zip'));
           const entries = new Map<string, Entry>();
+          const duplicates: string[] = [];
           zip.on('entry', (entry: Entry) => {
-            if (!entry.fileName.endsWith('/')) entries.set(entry.fileName, entry);
+            if (!entry.fileName.endsWith('/')) {
+              if (entries.has(entry.fileName)) duplicates.push(entry.fileName);
+              entries.set(entry.fileName, entry);
+            }
             zip.readEntry();
           });
-          zip.once('end', () => resolve(new BundleReader(zip, entries)));
+          zip.once('end', () => resolve(new BundleReader(zip, entries, duplicates)));
           zip.once('error', reject);
           zip.readEntry();
         },

@@ -15,6 +15,7 @@ parentPort?.on('message', async (job: WorkerJob) => {
     reports.push(
       await verifyReceipt(item.receipt, history, {
         tsaTrustAnchors: anchors,
+        timestampProvesExistence: init.anchorsPinned,
         ...(item.previousEntry ? { previousEntry: item.previousEntry } : {}),
         ...(item.existedBy ? { existedBy: item.existedBy } : {}),
         ...(item.bodies ? { bodies: item.bodies } : {}),

@@ -170,6 +170,8 @@ class Verification {
         problems.push(`${name} is not in the manifest`);
     }
     if (!this.manifest) problems.unshift('no readable manifest.json');
+    for (const name of new Set(this.reader.duplicates))
+      problems.unshift(`${name} occurs more than once in the zip`);
     this.claims.files_intact = problems.length
       ? refuted(
           problems.slice(0, 10).join('; ') +
@@ -319,7 +321,12 @@ class Verification {
         continue;
       }
       this.checkpointEntries.set(report.seq, String(checkpoint.entryHash));
-      if (report.provenAt && report.claims.signature_valid.status === 'asserted') {
+      // Only TSA roots the auditor pinned make a checkpoint's time a proof (see readTsaCertificates).
+      if (
+        report.provenAt &&
+        report.claims.signature_valid.status === 'asserted' &&
+        !this.anchors.fromBundle
+      ) {
         this.checkpointProofs.push({ seq: report.seq, time: report.provenAt });
       }
     }
@@ -506,6 +513,7 @@ class Verification {
         done(
           await verifyReceipt(item.receipt, this.history, {
             tsaTrustAnchors: this.anchors.certs,
+            timestampProvesExistence: !this.anchors.fromBundle,
             ...(item.previousEntry ? { previousEntry: item.previousEntry } : {}),
             ...(item.existedBy ? { existedBy: item.existedBy } : {}),
             ...(item.bodies ? { bodies: item.bodies } : {}),
@@ -521,6 +529,7 @@ class Verification {
         snapshot: this.newestSnapshot,
         publisher: { keys: [...this.options.publisher.values()] },
         anchors: this.anchors.certs,
+        anchorsPinned: !this.anchors.fromBundle,
       },
       workers,
     );

@@ -650,7 +650,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The merchant's signed chain checkpoints, newest first */
+        /** The merchant's signed chain checkpoints, newest first (merchant and auditor keys) */
         get: {
             parameters: {
                 query?: {
@@ -686,6 +686,15 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };

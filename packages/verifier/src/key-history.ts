@@ -89,7 +89,10 @@ export async function loadKeyHistory(
   let authentic: Claim;
   const statements: RevocationStatement[] = [];
   if (!isSnapshot) {
-    authentic = unknown('the key set is a plain JWKS, not a signed snapshot');
+    // A pinned root of trust that the key set does not carry is a failed check, not a missing one.
+    authentic = options.publisher
+      ? refuted('a publisher key is pinned, but the key set is a plain JWKS that nothing signed')
+      : unknown('the key set is a plain JWKS, not a signed snapshot');
   } else if (problems.length > 0) {
     authentic = refuted(`snapshot is malformed: ${problems.slice(0, 5).join('; ')}`);
   } else {

@@ -39,6 +39,12 @@ export interface VerifyReceiptOptions {
   tsaTrustAnchors?: Uint8Array[];
   /** A time by which other verified evidence (a timestamped checkpoint) proves the receipt existed. */
   existedBy?: { time: string; evidence: string };
+  /**
+   * Whether a verified timestamp may prove that the receipt existed before a revocation.
+   * False when the TSA roots came from whoever produced the evidence (a bundle's `tsa/`):
+   * a token that vouches for itself proves no time.
+   */
+  timestampProvesExistence?: boolean;
 }
 
 /**
@@ -93,10 +99,11 @@ async function verifyWithHistory(
     chain_linked: await checkChainLink(receipt, payloadB64, options.previousEntry),
     snapshot_authentic: history.authentic,
   };
+  const provenTime = options.timestampProvesExistence === false ? undefined : timestamp.genTime;
   claims.key_valid_at_issuance = checkKeyValidity(
     receipt,
     history,
-    earliestProof(timestamp.genTime, options.existedBy),
+    earliestProof(provenTime, options.existedBy),
   );
   if (options.bodies) claims.body_matches = await checkBodies(receipt, options.bodies);
   return { id, claims };
@@ -161,11 +168,19 @@ export function earliestProof(
 }
 
 export function checkKeyValidity(
-  receipt: SignedEvidence,
+  receipt: SignedEvidence & { jwksSnapshotUrl?: string },
   history: KeyHistory,
   proof?: { time: string; evidence: string },
 ): Claim {
   const kid = receipt.signingKeyKid;
+  const named = receipt.jwksSnapshotUrl
+    ? /(\d{4}-\d{2})\.json$/.exec(receipt.jwksSnapshotUrl)?.[1]
+    : undefined;
+  if (receipt.jwksSnapshotUrl !== undefined && named !== receipt.createdAt.slice(0, 7)) {
+    return refuted(
+      `jwksSnapshotUrl names ${named ?? 'no period'}, not the month of createdAt (SPEC §1)`,
+    );
+  }
   const key = history.find(kid);
   if (history.authentic.status === 'refuted') return refuted('the key snapshot is not authentic');
   if (!key) return refuted(`kid ${kid} is not in the key history`);
@@ -176,6 +191,13 @@ export function checkKeyValidity(
   }
   const source = history.authentic.status === 'asserted' ? 'verifier_derived' : 'operator_asserted';
   const created = Date.parse(receipt.createdAt);
+  // A key history older than the receipt could miss a revocation made in between.
+  const month = receipt.createdAt.slice(0, 7);
+  if (history.snapshot && history.snapshot.period < month) {
+    return unknown(
+      `the key history given is the snapshot of ${history.snapshot.period}, older than the receipt's month ${month}; a later revocation could be missing`,
+    );
+  }
   if (key.merchantId !== receipt.merchantId) {
     return refuted(`key ${kid} belongs to ${key.merchantId}, not to ${receipt.merchantId}`);
   }

@@ -51,11 +51,37 @@ describe('a good receipt', () => {
 
   it('with a plain JWKS: the signature verifies, key validity is unknown', async () => {
     const plain = { keys: [await merchantKey.publicJwk()] };
-    expect(await statusOf(receipt, plain)).toMatchObject({
+    expect(await statusOf(receipt, plain, false)).toMatchObject({
       signature_valid: 'asserted',
       key_valid_at_issuance: 'unknown',
       snapshot_authentic: 'unknown',
     });
+    // A pinned publisher key that the key set does not carry is a failure, not a gap.
+    expect(await statusOf(receipt, plain)).toMatchObject({
+      signature_valid: 'asserted',
+      key_valid_at_issuance: 'refuted',
+      snapshot_authentic: 'refuted',
+    });
+  });
+
+  it('a key history older than the receipt month cannot assert validity', async () => {
+    const december = await makeReceipt({
+      signer: merchantKey,
+      createdAt: '2026-12-05T10:00:00.000Z',
+    });
+    const claims = await statusOf(december, snapshot);
+    expect(claims.signature_valid).toBe('asserted');
+    expect(claims.key_valid_at_issuance).toBe('unknown');
+  });
+
+  it('a receipt naming the snapshot of another month is refuted', async () => {
+    const odd = await makeReceipt({
+      signer: merchantKey,
+      extra: {
+        jwksSnapshotUrl: 'https://receipts.example.com/.well-known/jwks/snapshot/2026-08.json',
+      },
+    });
+    expect((await statusOf(odd, snapshot)).key_valid_at_issuance).toBe('refuted');
   });
 
   it('checks disclosed bodies against their hashes', async () => {

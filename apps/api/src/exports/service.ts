@@ -11,7 +11,7 @@ import type { Principal } from '../auth/api-keys';
 import { ApiError } from '../http/problem';
 import type { Services } from '../services';
 import { type ExportParams, exportWindow } from './range';
-import { databaseSource, resolveRange } from './source';
+import { databaseSource, exportedReceipts, resolveRange } from './source';
 
 type ExportRow = typeof exportsTable.$inferSelect;
 
@@ -133,15 +133,13 @@ export class ExportService {
       .select({ total: count() })
       .from(receipts)
       .where(
-        and(
-          eq(receipts.merchantId, row.merchantId),
-          gte(receipts.createdAt, window.from),
-          lt(receipts.createdAt, window.to),
-          ...(params.orderId ? [eq(receipts.orderId, params.orderId)] : []),
-          ...(range.firstSeq === null
-            ? []
-            : [gte(receipts.seq, range.firstSeq), lte(receipts.seq, range.lastSeq as number)]),
-        ),
+        range.firstSeq === null
+          ? sql`false`
+          : and(
+              exportedReceipts(range),
+              gte(receipts.seq, range.firstSeq),
+              lte(receipts.seq, range.lastSeq as number),
+            ),
       );
     await db
       .update(exportsTable)
@@ -150,7 +148,7 @@ export class ExportService {
 
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const temporary = `${this.pathOf(id)}.${process.pid}.tmp`;
-    const signer = await keyRing.currentSigner(row.merchantId);
+    let signerKid = '(not reached)';
     let lastProgress = 0;
     const started = performance.now();
     try {
@@ -171,7 +169,12 @@ export class ExportService {
           includeBodies: Boolean(params.includeBodies),
         },
         databaseSource(db, vault, range),
-        async (manifest) => (await signDetached(manifest, JWS_TYPES.manifest, signer)).jws,
+        // Signed under the merchant's chain lock, by the key active at that moment.
+        (manifest) =>
+          keyRing.withCurrentKey(row.merchantId, async (signer) => {
+            signerKid = signer.kid;
+            return (await signDetached(manifest, JWS_TYPES.manifest, signer)).jws;
+          }),
         (done) => {
           if (done - lastProgress < 5_000) return;
           lastProgress = done;
@@ -213,7 +216,7 @@ export class ExportService {
       // A manifest the key cannot sign never will be; anything else is retried a few times.
       const permanent = error instanceof FormatError || row.attempts >= MAX_ATTEMPTS;
       const message = permanent
-        ? `the manifest cannot be signed by ${signer.kid}: ${(error as Error).message}`
+        ? `the manifest cannot be signed by ${signerKid}: ${(error as Error).message}`
         : (error as Error).message;
       await db
         .update(exportsTable)

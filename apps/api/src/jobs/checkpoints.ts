@@ -38,21 +38,23 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
       now.getTime() - Number(row.since) < config.checkpointIntervalMs
     )
       continue;
-    const signer = await keyRing.currentSigner(head.merchantId);
-    const signed = {
-      merchantId: head.merchantId,
-      seq: head.seq,
-      entryHash: head.entryHash,
-      createdAt: toTimestampMs(now),
-      signingKeyKid: signer.kid,
-    };
-    const plan = planCheckpointSignature(signed);
-    const { jws } = await signPlan(plan, signer);
-    const inserted = await db
-      .insert(checkpoints)
-      .values({ ...signed, createdAt: now, signed: plan.payloadJson, jws, nextAttemptAt: now })
-      .onConflictDoNothing()
-      .returning({ seq: checkpoints.seq });
+    // Signed under the merchant's chain lock with the key active then, at the time read then.
+    const inserted = await keyRing.withCurrentKey(head.merchantId, async (signer, at) => {
+      const signed = {
+        merchantId: head.merchantId,
+        seq: head.seq,
+        entryHash: head.entryHash,
+        createdAt: toTimestampMs(at),
+        signingKeyKid: signer.kid,
+      };
+      const plan = planCheckpointSignature(signed);
+      const { jws } = await signPlan(plan, signer);
+      return db
+        .insert(checkpoints)
+        .values({ ...signed, createdAt: at, signed: plan.payloadJson, jws, nextAttemptAt: at })
+        .onConflictDoNothing()
+        .returning({ seq: checkpoints.seq });
+    });
     created += inserted.length;
   }
   return created;

@@ -78,12 +78,14 @@ export class KeyRing {
 
   /** Retires the merchant's active key now and activates a new one. */
   async rotate(merchantId: string): Promise<{ kid: string }> {
-    const now = this.clock();
-    const kid = await this.#nextKid(merchantId, now);
+    const kid = await this.#nextKid(merchantId, this.clock());
     const { signer, keyRef } = await this.factory.create(kid);
     const x = (await signer.publicJwk()).x;
     await this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
+      // The time is read under the lock, in a millisecond after every append committed before
+      // it: retiring the old key at this instant invalidates no receipt already returned.
+      const now = await this.#timeUnderLock();
       await tx
         .update(signingKeys)
         .set({ status: 'retired', exp: now })
@@ -97,23 +99,32 @@ export class KeyRing {
   }
 
   /**
-   * Revokes a key at `revokedAt` (default now) with a publisher-signed statement. Revoking the
-   * active key also activates a replacement, so the merchant can keep issuing.
+   * Revokes a key at `revokedAt` (default: the moment the revocation holds the merchant's
+   * chain lock) with a publisher-signed statement. Revoking the active key also activates a
+   * replacement, so the merchant can keep issuing.
    */
   async revoke(kid: string, reason: string, revokedAt?: Date) {
-    const now = this.clock();
-    const at = revokedAt ?? now;
     const [key] = await this.db.select().from(signingKeys).where(eq(signingKeys.kid, kid));
     if (!key) throw new ApiError('not_found', `no signing key ${kid}`);
-    if (key.status === 'revoked')
+    if (key.status === 'revoked') {
       throw new ApiError('key_revoked', `${kid} was revoked at ${key.revokedAt?.toISOString()}`);
-    if (at.getTime() > now.getTime())
+    }
+    if (revokedAt && revokedAt.getTime() > this.clock().getTime()) {
       throw new ApiError('invalid_request', 'revokedAt must not be in the future');
+    }
     const replacement =
-      key.status === 'active' ? await this.#prepareReplacement(key.merchantId, now) : undefined;
-    const statement = await this.#revocationStatement({ kid, revokedAt: at.toISOString(), reason });
-    await this.db.transaction(async (tx) => {
+      key.status === 'active'
+        ? await this.#prepareReplacement(key.merchantId, this.clock())
+        : undefined;
+    const at = await this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, key.merchantId);
+      const now = await this.#timeUnderLock();
+      const at = revokedAt ?? now;
+      const statement = await this.#revocationStatement({
+        kid,
+        revokedAt: at.toISOString(),
+        reason,
+      });
       const updated = await tx
         .update(signingKeys)
         .set({
@@ -135,10 +146,36 @@ export class KeyRing {
           );
       }
       await this.snapshots.publish(tx, now);
+      return at;
     });
     if (replacement) this.#signers.set(replacement.kid, Promise.resolve(replacement.signer));
     this.#current.delete(key.merchantId);
     return { kid, revokedAt: at.toISOString(), reason, replacementKid: replacement?.kid ?? null };
+  }
+
+  /**
+   * Runs `fn` holding the merchant's chain lock, with the merchant's active signer and the
+   * time read under that lock: no rotation or revocation can change the key meanwhile, so
+   * what `fn` signs is valid at that time (checkpoints, export manifests).
+   */
+  async withCurrentKey<T>(
+    merchantId: string,
+    fn: (signer: Signer, now: Date) => Promise<T>,
+  ): Promise<T> {
+    return this.db.transaction(async (tx) => {
+      await this.#lockMerchant(tx, merchantId);
+      const [row] = await tx
+        .select({ kid: signingKeys.kid })
+        .from(signingKeys)
+        .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
+        .limit(1);
+      if (!row)
+        throw new ApiError(
+          'service_unavailable',
+          `merchant ${merchantId} has no active signing key`,
+        );
+      return fn(await this.signerFor(row.kid), this.clock());
+    });
   }
 
   /** The signer of the merchant's active key (cached briefly; appends re-check validity). */
@@ -176,6 +213,16 @@ export class KeyRing {
       this.#signers.set(kid, signer);
     }
     return signer;
+  }
+
+  /**
+   * The current time, read after the clock moved past the millisecond the lock was taken in:
+   * createdAt has millisecond precision, and a receipt of that same millisecond must stay
+   * before the new key window, not at its edge.
+   */
+  async #timeUnderLock(): Promise<Date> {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    return this.clock();
   }
 
   async #lockMerchant(tx: Tx, merchantId: string) {

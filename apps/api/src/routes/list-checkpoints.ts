@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { checkpoints } from '@quittance/db';
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { assertRole } from '../http/middleware';
 import { createRouter } from '../http/router';
 import { jsonContent, problems } from '../http/schemas';
 import { decodeCursor, encodeCursor } from '../receipts/queries';
@@ -25,7 +26,7 @@ const route = createRoute({
   method: 'get',
   path: '/checkpoints',
   tags: ['receipts'],
-  summary: "The merchant's signed chain checkpoints, newest first",
+  summary: "The merchant's signed chain checkpoints, newest first (merchant and auditor keys)",
   security: [{ apiKey: [] }],
   request: {
     query: z.strictObject({
@@ -38,11 +39,13 @@ const route = createRoute({
       z.object({ checkpoints: z.array(Checkpoint), nextCursor: z.string().nullable() }),
       'A page',
     ),
-    ...problems(400, 401),
+    ...problems(400, 401, 403),
   },
 });
 
 export const listCheckpoints = createRouter().openapi(route, async (c) => {
+  // Checkpoints reveal the merchant's volume and cadence: not for agent keys.
+  assertRole(c.get('principal'), 'merchant', 'auditor');
   const { limit, cursor } = c.req.valid('query');
   const conditions: SQL[] = [eq(checkpoints.merchantId, c.get('principal').merchantId)];
   if (cursor) conditions.push(lt(checkpoints.seq, decodeCursor(cursor)));
