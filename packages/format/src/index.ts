@@ -10,7 +10,7 @@ export {
 export type { FieldIssue, FieldIssueCode, FormatErrorCode } from './errors';
 export { FormatError } from './errors';
 export { sha256Hex } from './hash';
-export { newId, ulid } from './ids';
+export { newId, randomBytes, ulid } from './ids';
 export type { JsonValue } from './jcs';
 export {
   canonicalBytes,

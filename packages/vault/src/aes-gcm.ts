@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { canonicalBytes } from '@quittance/format';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { canonicalBytes, randomBytes } from '@quittance/format';
 import { VaultError } from './errors';
 
 export const IV_BYTES = 12;
@@ -15,6 +15,7 @@ export interface Sealed {
 /** AES-256-GCM with a fresh random 96-bit IV per message. */
 export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Sealed {
   const iv = randomBytes(IV_BYTES);
+  // A fresh 96-bit IV per message; GCM's safety needs it never repeated under one key.
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
