@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import type { Checkpoint, Receipt } from '@quittance/format';
 import { tokenCertificates, toPem } from '@quittance/tsp';
 import { ZipArchive } from 'archiver';
@@ -60,6 +60,8 @@ export interface WriteResult {
   manifest: Manifest;
   /** Size of the zip. */
   bytes: number;
+  /** SHA-256 hex of the zip, computed as it was written. */
+  sha256: string;
 }
 
 /** The period a receipt names in its jwksSnapshotUrl (`…/YYYY-MM.json`). */
@@ -88,7 +90,10 @@ export async function writeBundle(
   });
   failed.catch(() => {});
   const closed = new Promise<void>((resolve) => out.on('close', resolve));
-  zip.pipe(out);
+  const zipHash = createHash('sha256');
+  const hashing = new PassThrough();
+  hashing.on('data', (chunk: Buffer) => zipHash.update(chunk));
+  zip.pipe(hashing).pipe(out);
 
   const files: ManifestFile[] = [];
   const add = async (
@@ -193,7 +198,7 @@ export async function writeBundle(
   await add(FILES.manifestJws, [`${jws}\n`]);
   await Promise.race([zip.finalize(), failed]);
   await Promise.race([closed, failed]);
-  return { manifest, bytes: zip.pointer() };
+  return { manifest, bytes: zip.pointer(), sha256: zipHash.digest('hex') };
 }
 
 /** JSON Lines of stored text: no parse and re-serialize per line. */

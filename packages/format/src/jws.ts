@@ -141,5 +141,3 @@ export function withoutMembers<T extends object>(
   }
   return out;
 }
-
-export { canonicalJson };

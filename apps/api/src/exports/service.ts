@@ -152,7 +152,7 @@ export class ExportService {
     let lastProgress = 0;
     const started = performance.now();
     try {
-      const { manifest } = await writeBundle(
+      const { manifest, bytes, sha256 } = await writeBundle(
         createWriteStream(temporary, { mode: 0o600 }),
         {
           bundleId: id,
@@ -186,23 +186,19 @@ export class ExportService {
         },
       );
       await rename(temporary, this.pathOf(id));
-      const { size } = await stat(this.pathOf(id));
       await db
         .update(exportsTable)
         .set({
           status: 'done',
           progress: manifest.counts.receipts,
-          bytes: size,
-          sha256: await sha256File(this.pathOf(id)),
+          bytes,
+          sha256,
           finishedAt: new Date(),
           leasedUntil: null,
           error: null,
         })
         .where(eq(exportsTable.id, id));
-      logger.info(
-        { exportId: id, receipts: manifest.counts.receipts, bytes: size },
-        'export built',
-      );
+      logger.info({ exportId: id, receipts: manifest.counts.receipts, bytes }, 'export built');
       this.services.metrics.exportDuration.observe(
         { status: 'done' },
         (performance.now() - started) / 1000,
@@ -229,11 +225,4 @@ export class ExportService {
       throw permanent ? new PermanentJobError(message) : error;
     }
   }
-}
-
-async function sha256File(path: string): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

@@ -101,25 +101,17 @@ export class SnapshotService {
   async ensure(db: Db, now: Date): Promise<void> {
     const period = periodOf(now);
     if (this.#known.has(period)) return;
+    // Once per period and process: take the lock, look, publish if nobody has.
     await db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${SNAPSHOT_LOCK})`);
       const [existing] = await tx
         .select({ version: keySnapshots.version })
         .from(keySnapshots)
         .where(eq(keySnapshots.period, period))
         .limit(1);
-      if (existing) {
-        this.#known.add(period);
-        return;
-      }
-      await tx.execute(sql`select pg_advisory_xact_lock(${SNAPSHOT_LOCK})`);
-      const [raced] = await tx
-        .select({ version: keySnapshots.version })
-        .from(keySnapshots)
-        .where(eq(keySnapshots.period, period))
-        .limit(1);
-      if (!raced) await this.publish(tx, now);
-      this.#known.add(period);
+      if (!existing) await this.publish(tx, now);
     });
+    this.#known.add(period);
   }
 
   /** The exact document served for a period: its latest version, or a given one. */
