@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import {
-  base64url,
-  canonicalBytes,
   entryHash as computeEntryHash,
+  digestPayloadB64,
   headerProblem,
   JWS_TYPES,
   type JwksSnapshot,
@@ -278,7 +277,7 @@ class Verification {
     }
     let payloadB64: string;
     try {
-      payloadB64 = base64url(canonicalBytes(manifest));
+      payloadB64 = await digestPayloadB64(manifest);
     } catch (error) {
       return refuted(`manifest is not I-JSON: ${(error as Error).message}`);
     }

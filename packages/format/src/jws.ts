@@ -1,5 +1,6 @@
 import { asciiBytes, base64url, fromBase64url, fromUtf8, utf8 } from './encoding';
 import { FormatError } from './errors';
+import { sha256Hex } from './hash';
 import { canonicalBytes, canonicalJson } from './jcs';
 import { DETACHED_JWS_PATTERN } from './rules';
 
@@ -122,6 +123,33 @@ export function headerProblem(
 /** The signing input a verifier rebuilds from a detached JWS and the document it was given. */
 export function rebuildSigningInput(headerB64: string, document: unknown): Uint8Array {
   return asciiBytes(`${headerB64}.${base64url(canonicalBytes(document))}`);
+}
+
+/**
+ * The digest statement of a document that grows without bound (SPEC §2.1): `{"sha256": D}`
+ * where D is the SHA-256 hex of the document's JCS. Signing it keeps every signing input
+ * small, so a KMS key (4096-byte limit) signs snapshots and manifests of any size.
+ */
+export async function digestStatement(document: unknown): Promise<{ sha256: string }> {
+  return { sha256: await sha256Hex(canonicalBytes(document)) };
+}
+
+/** The signing plan of a document signed through its digest statement (SPEC §2.1). */
+export async function planDigestSignature(
+  document: unknown,
+  kid: string,
+  typ: string,
+): Promise<SigningPlan> {
+  return planSignature(await digestStatement(document), kid, typ);
+}
+
+/**
+ * The base64url payload a verifier re-attaches to a digest-statement JWS: rebuilt from the
+ * document it holds, never taken from elsewhere. Throws `not_i_json` for a document that has
+ * no canonical form.
+ */
+export async function digestPayloadB64(document: unknown): Promise<string> {
+  return base64url(canonicalBytes(await digestStatement(document)));
 }
 
 /** The compact JWS with the payload re-attached, as any RFC 7515 library expects. */

@@ -1,6 +1,12 @@
 import { sha256Hex } from './hash';
 import { canonicalBytes } from './jcs';
-import { JWS_TYPES, planSignature, type SigningPlan, withoutMembers } from './jws';
+import {
+  JWS_TYPES,
+  planDigestSignature,
+  planSignature,
+  type SigningPlan,
+  withoutMembers,
+} from './jws';
 import { KID_PATTERN } from './rules';
 import type { ReceiptTimestamp } from './types';
 
@@ -88,13 +94,12 @@ export function snapshotSignedPart(snapshot: JwksSnapshot | Omit<JwksSnapshot, '
   return withoutMembers(snapshot, ['jws']);
 }
 
-/** `maxBytes`: the publisher signer's limit (a KMS key signs at most 4096 bytes). */
+/** Signed through its digest statement (SPEC §2.1), so any number of keys fits a KMS key. */
 export function planSnapshotSignature(
   snapshot: Omit<JwksSnapshot, 'jws'>,
   publisherKid: string,
-  maxBytes?: number,
-): SigningPlan {
-  return planSignature(snapshotSignedPart(snapshot), publisherKid, JWS_TYPES.snapshot, maxBytes);
+): Promise<SigningPlan> {
+  return planDigestSignature(snapshotSignedPart(snapshot), publisherKid, JWS_TYPES.snapshot);
 }
 
 export function checkpointSignedPart(

@@ -8,6 +8,6 @@ export type { KmsSignerOptions } from './kms-signer';
 export { KMS_KEY_SPEC, KMS_SIGNING_ALGORITHM, KmsSigner } from './kms-signer';
 export { LocalSigner } from './local-signer';
 export type { DetachedSignature } from './sign-document';
-export { signCompact, signDetached, signPlan } from './sign-document';
+export { signCompact, signDetached, signDigest, signPlan } from './sign-document';
 export type { Signer } from './signer';
 export { assertSignableMessage, ED25519_SIGNATURE_BYTES } from './signer';

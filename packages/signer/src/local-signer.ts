@@ -29,8 +29,8 @@ export class LocalSigner implements Signer {
   readonly #privateKey: KeyObject;
 
   /**
-   * `maxMessageBytes` defaults to the AWS KMS limit (4096), so that development behaves as
-   * production; the publisher key, which signs snapshots of any size, lifts it.
+   * `maxMessageBytes` is the AWS KMS limit (4096), so that development behaves as production;
+   * documents of any size are signed through digest statements (SPEC §2.1).
    */
   private constructor(
     readonly kid: string,
@@ -80,11 +80,6 @@ export class LocalSigner implements Signer {
   /** The same key under another kid. */
   withKid(kid: string): LocalSigner {
     return new LocalSigner(kid, this.#privateKey, this.maxMessageBytes);
-  }
-
-  /** The same key accepting messages up to `maxBytes`. */
-  withMessageLimit(maxBytes: number): LocalSigner {
-    return new LocalSigner(this.kid, this.#privateKey, maxBytes);
   }
 
   /**

@@ -1,4 +1,10 @@
-import { base64url, detachedJws, planSignature, type SigningPlan } from '@quittance/format';
+import {
+  base64url,
+  detachedJws,
+  planDigestSignature,
+  planSignature,
+  type SigningPlan,
+} from '@quittance/format';
 import type { Signer } from './signer';
 
 export interface DetachedSignature {
@@ -18,6 +24,18 @@ export async function signDetached(
 ): Promise<DetachedSignature> {
   const plan = planSignature(document, signer.kid, typ, signer.maxMessageBytes);
   return signPlan(plan, signer);
+}
+
+/**
+ * Signs a document that grows without bound (snapshot, manifest) through its digest
+ * statement (SPEC §2.1): the signing input stays small whatever the document's size.
+ */
+export async function signDigest(
+  document: unknown,
+  typ: string,
+  signer: Signer,
+): Promise<DetachedSignature> {
+  return signPlan(await planDigestSignature(document, signer.kid, typ), signer);
 }
 
 export async function signPlan(plan: SigningPlan, signer: Signer): Promise<DetachedSignature> {

@@ -1,6 +1,5 @@
 import {
-  base64url,
-  canonicalBytes,
+  digestPayloadB64,
   fromBase64url,
   fromUtf8,
   HASH_PATTERN,
@@ -176,7 +175,8 @@ async function checkSnapshotSignature(
     );
   const problem = headerProblem(parsed.header, kid as string, JWS_TYPES.snapshot);
   if (problem) return refuted(`snapshot jws ${problem}`);
-  const payloadB64 = base64url(canonicalBytes(snapshotSignedPart(snapshot)));
+  // Signed through its digest statement (SPEC §2.1), rebuilt from the document held here.
+  const payloadB64 = await digestPayloadB64(snapshotSignedPart(snapshot));
   const valid = await verifyJwsSignature(
     cache,
     key,

@@ -66,7 +66,7 @@ export async function makeSnapshot(options: {
     revocations: options.revocations ?? [],
   };
   const { jws } = await signPlan(
-    planSnapshotSignature(unsigned, options.publisher.kid),
+    await planSnapshotSignature(unsigned, options.publisher.kid),
     options.publisher,
   );
   return { ...unsigned, jws };

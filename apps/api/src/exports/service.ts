@@ -5,7 +5,7 @@ import { type Jurisdiction, writeBundle } from '@quittance/bundle';
 import { exports as exportsTable, receipts } from '@quittance/db';
 import { FormatError, JWS_TYPES, newId } from '@quittance/format';
 import { PermanentJobError } from '@quittance/jobs';
-import { signDetached } from '@quittance/signer';
+import { signDigest } from '@quittance/signer';
 import { and, count, eq, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import { ApiError } from '../http/problem';
@@ -173,7 +173,7 @@ export class ExportService {
         (manifest) =>
           keyRing.withCurrentKey(row.merchantId, async (signer) => {
             signerKid = signer.kid;
-            return (await signDetached(manifest, JWS_TYPES.manifest, signer)).jws;
+            return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
           }),
         (done) => {
           if (done - lastProgress < 5_000) return;

@@ -20,10 +20,6 @@ export const PROBLEMS = {
   },
   key_revoked: { status: 409, title: 'Signing key is already revoked' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
-  snapshot_too_large: {
-    status: 500,
-    title: 'The key snapshot is too large for the publisher signer',
-  },
   internal_error: { status: 500, title: 'Internal error' },
 } as const;
 

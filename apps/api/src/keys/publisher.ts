@@ -4,13 +4,6 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { base64url, utf8 } from '@quittance/format';
 import { KmsSigner, LocalSigner, type Signer } from '@quittance/signer';
 
-/**
- * Snapshots hold every merchant's key history and outgrow KMS's 4096-byte raw-message limit
- * after about ten keys. A local publisher key signs them whole (16 MiB is a sanity bound);
- * a KMS publisher key keeps KMS's limit, and publishing a larger snapshot fails loudly.
- */
-const SNAPSHOT_LIMIT = 16 * 1024 * 1024;
-
 /** RFC 7638 thumbprint of an Ed25519 key: `publisher-<first 16 characters>` is its kid. */
 export function publisherKid(x: string): string {
   const members = `{"crv":"Ed25519","kty":"OKP","x":"${x}"}`;
@@ -36,20 +29,18 @@ export async function loadPublisher(options: {
   }
   const path = join(options.dataDir, 'publisher.jwk');
   try {
-    return (await LocalSigner.load(path)).withMessageLimit(SNAPSHOT_LIMIT);
+    return await LocalSigner.load(path);
   } catch (error) {
     if ((error as { cause?: NodeJS.ErrnoException }).cause?.code !== 'ENOENT') throw error;
   }
   const draft = LocalSigner.generate('publisher');
-  const signer = draft
-    .withKid(publisherKid((await draft.publicJwk()).x))
-    .withMessageLimit(SNAPSHOT_LIMIT);
+  const signer = draft.withKid(publisherKid((await draft.publicJwk()).x));
   try {
     await signer.save(path, { exclusive: true });
     return signer;
   } catch (error) {
     // Another process created it first: everyone uses that one.
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return (await LocalSigner.load(path)).withMessageLimit(SNAPSHOT_LIMIT);
+    return await LocalSigner.load(path);
   }
 }

@@ -10,23 +10,20 @@ export interface SignerFactory {
   load(kid: string, keyRef: string): Promise<Signer>;
 }
 
-const LOCAL_LIMIT = 64 * 1024 * 1024;
-
 /** Key files `<dataDir>/keys/<kid>.jwk` (mode 0600): the development default. */
 export function localSignerFactory(dataDir: string): SignerFactory {
   const path = (keyRef: string) => join(dataDir, 'keys', keyRef);
   return {
     backend: 'local',
     async create(kid) {
-      const signer = LocalSigner.generate(kid).withMessageLimit(LOCAL_LIMIT);
+      const signer = LocalSigner.generate(kid);
       const keyRef = `${kid}.jwk`;
       await signer.save(path(keyRef));
       return { signer, keyRef };
     },
-    // A key in this process has no message limit of its own; receipts keep SPEC §2's 4096
-    // bytes through their signing plan, manifests and snapshots may be larger.
-    load: async (_kid, keyRef) =>
-      (await LocalSigner.load(path(keyRef))).withMessageLimit(LOCAL_LIMIT),
+    // Local keys keep KMS's 4096-byte limit, so development signs exactly as production:
+    // snapshots and manifests through digest statements (SPEC §2.1).
+    load: async (_kid, keyRef) => LocalSigner.load(path(keyRef)),
   };
 }
 

@@ -1,6 +1,5 @@
 import { type Db, keySnapshots, signingKeys, type Tx } from '@quittance/db';
 import {
-  FormatError,
   type JwksSnapshot,
   periodOf,
   planSnapshotSignature,
@@ -9,7 +8,6 @@ import {
 } from '@quittance/format';
 import { type Signer, signPlan } from '@quittance/signer';
 import { and, desc, eq, sql } from 'drizzle-orm';
-import { ApiError } from '../http/problem';
 
 /** Serializes snapshot versions across processes (arbitrary constant). */
 const SNAPSHOT_LOCK = 7_362_553_002;
@@ -74,16 +72,7 @@ export class SnapshotService {
     if (latest && latest.period > period) {
       throw new Error(`snapshot ${latest.period} exists after ${period}: is the clock behind?`);
     }
-    let plan: ReturnType<typeof planSnapshotSignature>;
-    try {
-      plan = planSnapshotSignature(unsigned, this.publisher.kid, this.publisher.maxMessageBytes);
-    } catch (error) {
-      if (!(error instanceof FormatError)) throw error;
-      throw new ApiError(
-        'snapshot_too_large',
-        `${error.message}: a KMS publisher key signs at most 4096 bytes; use a publisher key file (README)`,
-      );
-    }
+    const plan = await planSnapshotSignature(unsigned, this.publisher.kid);
     const { jws } = await signPlan(plan, this.publisher);
     const snapshot: JwksSnapshot = { ...unsigned, jws };
     await tx.insert(keySnapshots).values({
