@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { type Database, type Db, migrate, openDatabase } from '@quittance/db';
@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import { ApiKeyService } from './auth/api-keys';
 import type { Config } from './config';
+import { prepareDataFolder } from './data-folder';
 import { ExportService } from './exports/service';
 import { type Timestamper, TsaTimestamper } from './jobs/timestamper';
 import { KeyRing } from './keys/key-ring';
@@ -62,7 +63,7 @@ export async function createServices(
   const logger =
     options.logger ?? pino({ level: config.logLevel, base: { service: 'quittance-api' } });
   const clock = options.clock ?? (() => new Date());
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await prepareDataFolder(config.dataDir);
   const needsKms =
     config.signingBackend === 'kms' ||
     config.vaultKmsKeyId !== undefined ||

@@ -1,7 +1,9 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as schema from './schema';
+import { guardTransactions, strictTransactions } from './transaction-guard';
 
 export type Schema = typeof schema;
 /** One type for both drivers: everything above this module is driver-agnostic. */
@@ -33,6 +35,11 @@ export interface OpenDatabaseOptions {
   dataDir?: string | undefined;
   /** Pool size for PostgreSQL. */
   max?: number;
+  /**
+   * Refuse the outer handle inside its own transactions (see transaction-guard.ts). Always on
+   * for PGlite, where the mistake hangs; on PostgreSQL under test or when asked for.
+   */
+  strictTransactions?: boolean;
 }
 
 /** PostgreSQL through postgres.js when a URL is given, else embedded PGlite (single connection). */
@@ -44,7 +51,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       // bigint columns are read in 'number' mode by the schema; keep timestamps as Date.
       connection: { application_name: 'quittance' },
     });
-    return {
+    const database: Database = {
       db: drizzlePostgres(client, { schema }) as unknown as Db,
       driver: 'postgres',
       rawTransaction: (fn) =>
@@ -53,13 +60,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         ) as never,
       close: () => client.end({ timeout: 5 }),
     };
+    return (options.strictTransactions ?? strictTransactions()) ? guarded(database) : database;
   }
   // Loaded only when used: PGlite's WebAssembly build costs tens of megabytes of memory.
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
   const client = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
   await client.waitReady;
-  return {
+  return guarded({
     db: drizzlePglite(client, { schema }) as unknown as Db,
     driver: 'pglite',
     rawTransaction: (fn) =>
@@ -67,5 +75,12 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         fn(async (text, params) => (await tx.query(text, params)).rows as never),
       ),
     close: () => client.close(),
-  };
+  });
+}
+
+/** One guard over both handles: the ORM's and the plain-SQL one share a connection pool. */
+function guarded(database: Database): Database {
+  const storage = new AsyncLocalStorage<{ open: boolean }>();
+  const db = guardTransactions(database.db, storage);
+  return guardTransactions({ ...database, db }, storage);
 }

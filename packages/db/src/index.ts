@@ -15,3 +15,4 @@ export {
   signingKeys,
   vaultKeys,
 } from './schema';
+export { OuterHandleInTransactionError } from './transaction-guard';

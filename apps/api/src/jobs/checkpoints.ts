@@ -39,7 +39,7 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
     )
       continue;
     // Signed under the merchant's chain lock with the key active then, at the time read then.
-    const inserted = await keyRing.withCurrentKey(head.merchantId, async (signer, at) => {
+    const inserted = await keyRing.withCurrentKey(head.merchantId, async (signer, at, tx) => {
       const signed = {
         merchantId: head.merchantId,
         seq: head.seq,
@@ -49,7 +49,7 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
       };
       const plan = planCheckpointSignature(signed);
       const { jws } = await signPlan(plan, signer);
-      return db
+      return tx
         .insert(checkpoints)
         .values({ ...signed, createdAt: at, signed: plan.payloadJson, jws, nextAttemptAt: at })
         .onConflictDoNothing()

@@ -154,18 +154,19 @@ export class KeyRing {
   }
 
   /**
-   * Runs `fn` holding the merchant's chain lock, with the merchant's active signer and the
-   * time read under that lock: no rotation or revocation can change the key meanwhile, so
-   * what `fn` signs is valid at that time (checkpoints, export manifests).
+   * Runs `fn` holding the merchant's chain lock, with the merchant's active signer, the time
+   * read under that lock and the transaction: no rotation or revocation can change the key
+   * meanwhile, so what `fn` signs is valid at that time (checkpoints, export manifests), and
+   * what it writes through `tx` commits under the same lock. Only `tx` is usable inside.
    */
   async withCurrentKey<T>(
     merchantId: string,
-    fn: (signer: Signer, now: Date) => Promise<T>,
+    fn: (signer: Signer, now: Date, tx: Tx) => Promise<T>,
   ): Promise<T> {
     return this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
       const [row] = await tx
-        .select({ kid: signingKeys.kid })
+        .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
         .from(signingKeys)
         .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
         .limit(1);
@@ -174,7 +175,7 @@ export class KeyRing {
           'service_unavailable',
           `merchant ${merchantId} has no active signing key`,
         );
-      return fn(await this.signerFor(row.kid), this.clock());
+      return fn(await this.#signerOf(row), this.clock(), tx);
     });
   }
 
@@ -199,19 +200,31 @@ export class KeyRing {
   }
 
   signerFor(kid: string): Promise<Signer> {
-    let signer = this.#signers.get(kid);
-    if (!signer) {
-      signer = this.db
-        .select()
+    const cached = this.#signers.get(kid);
+    if (cached) return cached;
+    return this.#cache(
+      kid,
+      this.db
+        .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
         .from(signingKeys)
         .where(eq(signingKeys.kid, kid))
         .then(([row]) => {
           if (!row) throw new Error(`no signing key ${kid}`);
           return this.factory.load(row.kid, row.keyRef);
-        });
-      signer.catch(() => this.#signers.delete(kid));
-      this.#signers.set(kid, signer);
-    }
+        }),
+    );
+  }
+
+  /** The signer of a key row already read (inside a transaction: no query of its own). */
+  #signerOf(row: { kid: string; keyRef: string }): Promise<Signer> {
+    return (
+      this.#signers.get(row.kid) ?? this.#cache(row.kid, this.factory.load(row.kid, row.keyRef))
+    );
+  }
+
+  #cache(kid: string, signer: Promise<Signer>): Promise<Signer> {
+    signer.catch(() => this.#signers.delete(kid));
+    this.#signers.set(kid, signer);
     return signer;
   }
 

@@ -59,9 +59,14 @@ async function banner(config: Config, running: RunningServer): Promise<string> {
     `  Admin token (shown once; kept in ${relative(process.cwd(), config.dataDir)}/admin-token, mode 0600):`,
   );
   lines.push(`    ${services.admin.token}`);
+  // Only "it exists already" is expected here (a data folder whose token file was removed);
+  // anything else is a real failure and stops the start with its message.
   const demo = await services.keyRing
     .createMerchant({ merchantId: 'demo', jurisdiction: 'EU', name: 'Demo store' })
-    .catch(() => null);
+    .catch((error: unknown) => {
+      if ((error as { code?: unknown }).code === 'merchant_exists') return null;
+      throw error;
+    });
   if (demo) {
     const { apiKey } = await services.apiKeys.create('demo', 'merchant');
     const body = JSON.stringify({

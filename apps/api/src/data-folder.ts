@@ -1,0 +1,25 @@
+import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The data folder holds key hashes, receipts, wrapped data keys and, in development, private
+ * keys: readable by this user only. The umask covers what PGlite, the key files and bundles
+ * create from now on (PGlite alone would write 0644 files and a 0666 pg_hba.conf); the walk
+ * mends a folder made by an earlier version or under a looser umask.
+ */
+export async function prepareDataFolder(dir: string): Promise<void> {
+  process.umask(0o077);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await restrict(dir);
+}
+
+async function restrict(path: string): Promise<void> {
+  const stat = await lstat(path);
+  if (stat.isSymbolicLink()) return;
+  if (stat.isDirectory()) {
+    if ((stat.mode & 0o777) !== 0o700) await chmod(path, 0o700);
+    for (const name of await readdir(path)) await restrict(join(path, name));
+  } else if ((stat.mode & 0o077) !== 0) {
+    await chmod(path, stat.mode & 0o700);
+  }
+}
