@@ -49,6 +49,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`quittance: ${error.message}\n\n${USAGE}`);
       return 2;
     }
-    throw error;
+    // One readable line for an operator; the stack only when asked for.
+    process.stderr.write(
+      process.env.QUITTANCE_DEBUG
+        ? `${(error as Error).stack}\n`
+        : `quittance: ${(error as Error).message}\n`,
+    );
+    return 1;
   }
 }

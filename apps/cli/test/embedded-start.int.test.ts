@@ -201,4 +201,29 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
       await tsa.close();
     }
   }, 120_000);
+
+  it('stops with one readable line when the demo merchant cannot be created (KMS unreachable)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-e2e-fail-'));
+    dirs.push(dir);
+    const closed = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(await freePort()),
+      QUITTANCE_DATA_DIR: join(dir, 'data'),
+      QUITTANCE_SIGNING_BACKEND: 'kms',
+      AWS_ENDPOINT_URL_KMS: `http://127.0.0.1:${closed}`,
+      AWS_ACCESS_KEY_ID: 'AKIDTEST',
+      AWS_SECRET_ACCESS_KEY: 'x',
+      AWS_MAX_ATTEMPTS: '1',
+      LOG_LEVEL: 'silent',
+    };
+    delete env.DATABASE_URL;
+    delete env.REDIS_URL;
+    delete env.QUITTANCE_ADMIN_TOKEN;
+    const failed = await run(bin, ['serve'], { cwd: dir, env, timeout: 60_000 }).catch((e) => e);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^quittance: could not create the demo merchant: .*ECONNREFUSED/m);
+    expect(failed.stderr).not.toMatch(/\n\s+at /);
+    expect(failed.stdout).not.toMatch(/Demo merchant/);
+  }, 90_000);
 });

@@ -21,7 +21,14 @@ export async function serveCommand(argv: string[]): Promise<number> {
     throw error;
   }
   const running = await startServer(config);
-  process.stdout.write(await banner(config, running));
+  try {
+    process.stdout.write(await banner(config, running));
+  } catch (error) {
+    await running.close();
+    throw new Error(`could not create the demo merchant: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
