@@ -15,7 +15,14 @@ import {
   OID_PATTERN,
   RECEIPT_ID_PATTERN,
 } from './rules';
-import { BUCKETS, type IssueRequest, LEGAL_POSTURES, type Receipt } from './types';
+import {
+  BUCKETS,
+  type IssueRequest,
+  LEGAL_POSTURES,
+  type Receipt,
+  type ReceiptEnvelope,
+  type SignedReceipt,
+} from './types';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
 
@@ -196,8 +203,37 @@ const RECEIPT_MEMBERS = [
   'chain',
 ] as const;
 
-/** Validates a full receipt (signed members and envelope) against SPEC §1. */
-export function validateReceipt(value: unknown): Validation<Receipt> {
+export interface ReceiptValidationOptions {
+  /**
+   * `required` (the default): a full receipt as the API returns it and a bundle carries it.
+   * `optional`: SPEC 1.1 §1, a receipt handed on without some or all of its envelope; each
+   * envelope member is checked only when present, so that a verifier decides the claims
+   * from what it was given (issues keep the member's path, e.g. `/chain/seq`).
+   */
+  envelope?: 'required' | 'optional';
+}
+
+/** A receipt whose envelope members may be absent (SPEC 1.1 §1). */
+export type ReceiptWithOptionalEnvelope = SignedReceipt & Partial<ReceiptEnvelope>;
+
+/**
+ * Validates a receipt against SPEC §1: its signed members and (see
+ * {@link ReceiptValidationOptions}) its envelope. Every issue carries the path of the member
+ * it is about, so that a verifier can tell which claim it is evidence against.
+ */
+export function validateReceipt(value: unknown): Validation<Receipt>;
+export function validateReceipt(
+  value: unknown,
+  options: ReceiptValidationOptions & { envelope: 'optional' },
+): Validation<ReceiptWithOptionalEnvelope>;
+export function validateReceipt(
+  value: unknown,
+  options?: ReceiptValidationOptions,
+): Validation<Receipt> | Validation<ReceiptWithOptionalEnvelope>;
+export function validateReceipt(
+  value: unknown,
+  options: ReceiptValidationOptions = {},
+): Validation<Receipt> | Validation<ReceiptWithOptionalEnvelope> {
   const object = asObject(value);
   if (!object) {
     return {
@@ -205,6 +241,7 @@ export function validateReceipt(value: unknown): Validation<Receipt> {
       issues: [{ path: '', code: 'invalid_type', message: 'receipt must be a JSON object' }],
     };
   }
+  const envelopeRequired = (options.envelope ?? 'required') === 'required';
   const c = new Checker(object);
   c.onlyKnown(RECEIPT_MEMBERS);
   c.oneOf('schemaVersion', ['1']);
@@ -221,27 +258,25 @@ export function validateReceipt(value: unknown): Validation<Receipt> {
   c.string('inputHash', HASH_PATTERN, HASH_RULE);
   c.string('outputHash', HASH_PATTERN, HASH_RULE);
   c.predicate('createdAt', isTimestampMs, 'an RFC 3339 UTC time with milliseconds and Z');
+  // Only the kid's form is a format rule. Whether the key belongs to the receipt's merchant
+  // is decided by the key history (SPEC §5: the key's merchantId equals the receipt's), so a
+  // kid of another merchant is a key-validity failure, not a malformed receipt (conformance
+  // vector cross-merchant-key: signature_valid asserted, key_valid_at_issuance refuted).
   c.string('signingKeyKid', KID_PATTERN, '<merchantId>-<YYYY>Q<n>[-<k>]');
-  const kid = object.signingKeyKid;
-  const merchantId = object.merchantId;
-  if (
-    typeof kid === 'string' &&
-    typeof merchantId === 'string' &&
-    !kid.startsWith(`${merchantId}-`)
-  ) {
-    c.add('/signingKeyKid', 'invalid_format', 'signingKeyKid must start with the merchantId');
-  }
   c.predicate('jwksSnapshotUrl', isAbsoluteHttpUrl, 'an absolute http(s) URL');
   c.assertions('trust_provider_assertions');
   c.iJson('trust_provider_assertions');
 
-  c.string('jws', DETACHED_JWS_PATTERN, 'a detached compact JWS (header..signature)');
-  c.oneOf('legal_posture', LEGAL_POSTURES);
-  checkTimestamp(c);
-  checkChain(c);
-  return c.issues.length
-    ? { ok: false, issues: c.issues }
-    : { ok: true, value: object as unknown as Receipt };
+  // Envelope members (SPEC 1.1 §1): with `envelope: 'optional'` an absent one is no issue.
+  if (envelopeRequired || c.has('jws'))
+    c.string('jws', DETACHED_JWS_PATTERN, 'a detached compact JWS (header..signature)');
+  if (envelopeRequired || c.has('legal_posture')) c.oneOf('legal_posture', LEGAL_POSTURES);
+  if (envelopeRequired || c.has('timestamp')) checkTimestamp(c);
+  if (envelopeRequired || c.has('chain')) checkChain(c);
+  if (c.issues.length) return { ok: false, issues: c.issues };
+  return envelopeRequired
+    ? { ok: true, value: object as unknown as Receipt }
+    : { ok: true, value: object as unknown as ReceiptWithOptionalEnvelope };
 }
 
 function checkTimestamp(c: Checker) {

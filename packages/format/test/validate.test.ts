@@ -108,7 +108,6 @@ describe('receipt validation', () => {
     ['createdAt', '2026-11-20T10:15:30.123+01:00', 'invalid_format'],
     ['inputHash', 'A'.repeat(64), 'invalid_format'],
     ['id', 'trcpt_01JD5Z7Q8M3V9K2X4N6P8R0T2I', 'invalid_format'],
-    ['signingKeyKid', 'other-2026Q4', 'invalid_format'],
     ['signingKeyKid', 'acme-2026Q5', 'invalid_format'],
     ['jwksSnapshotUrl', '/relative.json', 'invalid_format'],
     ['schemaVersion', '2', 'invalid_format'],
@@ -132,5 +131,71 @@ describe('receipt validation', () => {
       '/chain/seq',
       '/chain/prevHash',
     ]);
+  });
+});
+
+describe('receipt validation with an optional envelope (SPEC 1.1 §1)', () => {
+  const full = {
+    schemaVersion: '1',
+    id: 'trcpt_01JD5Z7Q8M3V9K2X4N6P8R0T2W',
+    merchantId: 'acme',
+    callId: 'c1',
+    agentId: 'a1',
+    bucket: 'discovery',
+    tool: 'search',
+    inputHash: 'a'.repeat(64),
+    outputHash: 'b'.repeat(64),
+    createdAt: '2026-11-20T10:15:30.123Z',
+    signingKeyKid: 'acme-2026Q4',
+    jwksSnapshotUrl: 'https://q.example/.well-known/jwks/snapshot/2026-11.json',
+    jws: 'eyJ..c2ln',
+    legal_posture: 'signed',
+    timestamp: null,
+    chain: { seq: 1, prevHash: '0'.repeat(64), entryHash: 'c'.repeat(64) },
+  };
+  const { jws: _j, legal_posture: _l, timestamp: _t, chain: _c, ...signedOnly } = full;
+
+  it('by default the whole envelope is required (a full receipt, as the API returns it)', () => {
+    const result = validateReceipt(signedOnly);
+    expect(result.ok === false && result.issues.map((i) => i.path)).toEqual([
+      '/jws',
+      '/legal_posture',
+      '/timestamp',
+      '/chain',
+    ]);
+  });
+
+  it('accepts the signed members alone, or with any envelope members', () => {
+    expect(validateReceipt(signedOnly, { envelope: 'optional' }).ok).toBe(true);
+    expect(validateReceipt({ ...signedOnly, jws: full.jws }, { envelope: 'optional' }).ok).toBe(
+      true,
+    );
+    expect(validateReceipt(full, { envelope: 'optional' }).ok).toBe(true);
+  });
+
+  it('still checks an envelope member that is present, under its own path', () => {
+    const result = validateReceipt(
+      { ...signedOnly, chain: { seq: 0, prevHash: 'x', entryHash: 'c'.repeat(64) } },
+      { envelope: 'optional' },
+    );
+    expect(result.ok === false && result.issues.map((i) => i.path)).toEqual([
+      '/chain/seq',
+      '/chain/prevHash',
+    ]);
+    const attached = validateReceipt(
+      { ...signedOnly, jws: 'eyJ.cGF5bG9hZA.c2ln' },
+      { envelope: 'optional' },
+    );
+    expect(attached.ok === false && attached.issues.map((i) => i.path)).toEqual(['/jws']);
+  });
+
+  it('still refuses unknown members and malformed signed members', () => {
+    const result = validateReceipt({ ...signedOnly, extra: 'x' }, { envelope: 'optional' });
+    expect(result.ok === false && result.issues.map((i) => i.code)).toEqual(['unknown_member']);
+  });
+
+  it("leaves whose key a kid is to the key history: another merchant's kid is well formed", () => {
+    // SPEC §5 decides key ownership by the snapshot key's merchantId (key_valid_at_issuance).
+    expect(validateReceipt({ ...full, signingKeyKid: 'other-2026Q4' }).ok).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import {
+  canonicalJson,
   digestPayloadB64,
   fromBase64url,
   fromUtf8,
@@ -97,10 +98,18 @@ export async function loadKeyHistory(
   } else {
     const snapshot = doc as unknown as JwksSnapshot;
     authentic = await checkSnapshotSignature(snapshot, options.publisher, cache);
-    const revocations = await readRevocations(snapshot.revocations, options.publisher, cache);
+    const revocations = await readRevocations(
+      snapshot.revocations,
+      doc.keys as unknown[],
+      options.publisher,
+      cache,
+    );
     statements.push(...revocations.statements);
-    if (authentic.status === 'asserted' && revocations.problem)
-      authentic = refuted(revocations.problem);
+    // A statement that does not match its key, is missing or does not verify refutes the
+    // snapshot (SPEC §5), publisher key or not: the snapshot contradicts itself. An already
+    // refuted signature keeps its own reason.
+    if (authentic.status !== 'refuted' && revocations.problems.length)
+      authentic = refuted(revocations.problems.slice(0, 5).join('; '));
   }
 
   return {
@@ -151,6 +160,8 @@ function historyKeyProblems(key: Partial<SnapshotKey>, i: number): string[] {
     problems.push(`${at} status is not active, retired or revoked`);
   if (key.status === 'revoked' && !isRfc3339(key.revokedAt))
     problems.push(`${at} is revoked without revokedAt`);
+  if (key.status === 'revoked' && typeof key.revocationReason !== 'string')
+    problems.push(`${at} is revoked without revocationReason`);
   return problems;
 }
 
@@ -200,48 +211,119 @@ interface RevocationStatement {
 }
 
 /**
- * Reads the revocation statements. All are honoured (a revocation can only make the verdict
- * stricter); with a publisher key, one that does not verify makes the snapshot inauthentic.
+ * Reads and checks the revocation statements (SPEC §5). Each is a compact JWS with its payload
+ * attached, header exactly `{alg: EdDSA, kid: <publisher kid>, typ: quittance-revocation+jws}`,
+ * payload UTF-8(JCS({kid, revokedAt, reason})), and its three members MUST equal the revoked
+ * key's `kid`, `revokedAt` and `revocationReason` in the same snapshot; every revoked key has
+ * one. A statement that cannot be read or does not match makes the snapshot contradict itself:
+ * a problem with or without a publisher key. With a publisher key, each statement must also
+ * verify with a pinned publisher key. Every readable statement is honoured all the same (a
+ * revocation can only make the verdict stricter).
  */
 async function readRevocations(
   jwsList: string[],
+  documentKeys: readonly unknown[],
   publisher: PublisherKeys | undefined,
   cache: KeyCache,
-): Promise<{ statements: RevocationStatement[]; problem?: string }> {
+): Promise<{ statements: RevocationStatement[]; problems: string[] }> {
   const statements: RevocationStatement[] = [];
-  for (const [i, jws] of jwsList.entries()) {
-    const parts = jws.split('.');
-    let header: Record<string, unknown>;
-    let claims: RevocationStatement;
-    try {
-      if (parts.length !== 3) throw new Error('not a compact JWS');
-      header = JSON.parse(fromUtf8(fromBase64url(parts[0] as string)));
-      claims = JSON.parse(fromUtf8(fromBase64url(parts[1] as string)));
-      if (typeof claims.kid !== 'string' || !isRfc3339(claims.revokedAt))
-        throw new Error('no kid or revokedAt');
-    } catch (error) {
-      return {
-        statements,
-        problem: `revocation statement ${i} is unreadable: ${(error as Error).message}`,
-      };
-    }
-    statements.push(claims);
-    if (!publisher) continue;
-    const key = typeof header.kid === 'string' ? publisher.get(header.kid) : undefined;
-    const problem = key
-      ? headerProblem(header, header.kid as string, JWS_TYPES.revocation)
-      : 'unknown signer';
-    const [headerB64, payloadB64, signatureB64] = parts as [string, string, string];
-    if (
-      problem ||
-      !key ||
-      !(await verifyJwsSignature(cache, key, headerB64, payloadB64, signatureB64))
-    ) {
-      return {
-        statements,
-        problem: `revocation statement ${i} (${claims.kid}) does not verify: ${problem ?? 'bad signature'}`,
-      };
-    }
+  const problems: string[] = [];
+  const revoked = new Map<string, Partial<SnapshotKey>>();
+  const byKid = new Map<string, Partial<SnapshotKey>>();
+  for (const key of documentKeys as Partial<SnapshotKey>[]) {
+    if (typeof key?.kid !== 'string') continue;
+    byKid.set(key.kid, key);
+    if (key.status === 'revoked') revoked.set(key.kid, key);
   }
-  return { statements };
+  const matched = new Set<string>();
+  for (const [i, jws] of jwsList.entries()) {
+    const read = readStatement(jws);
+    if ('problem' in read) {
+      problems.push(`revocation statement ${i} is unreadable: ${read.problem}`);
+      continue;
+    }
+    const { header, claims, parts } = read;
+    statements.push(claims);
+    const at = `revocation statement ${i} (${claims.kid})`;
+    const key = byKid.get(claims.kid);
+    if (!key) {
+      problems.push(`${at} names a kid that is not in the snapshot`);
+    } else if (key.status !== 'revoked') {
+      problems.push(`${at} revokes a key whose status is ${JSON.stringify(key.status)}`);
+    } else if (key.revokedAt !== claims.revokedAt) {
+      problems.push(
+        `${at} says revokedAt ${claims.revokedAt}, the key says ${String(key.revokedAt)}`,
+      );
+    } else if (key.revocationReason !== claims.reason) {
+      problems.push(
+        `${at} says reason ${JSON.stringify(claims.reason)}, the key says ${JSON.stringify(key.revocationReason)}`,
+      );
+    } else {
+      matched.add(claims.kid);
+    }
+    if (!publisher) continue;
+    const signer = typeof header.kid === 'string' ? publisher.get(header.kid) : undefined;
+    if (!signer) {
+      problems.push(
+        `${at} is signed by ${JSON.stringify(header.kid)}, which is not a pinned publisher key`,
+      );
+      continue;
+    }
+    const headerIssue = headerProblem(header, header.kid as string, JWS_TYPES.revocation);
+    if (headerIssue) {
+      problems.push(`${at} ${headerIssue}`);
+      continue;
+    }
+    const [headerB64, payloadB64, signatureB64] = parts;
+    if (!(await verifyJwsSignature(cache, signer, headerB64, payloadB64, signatureB64)))
+      problems.push(`${at} signature does not verify with publisher key ${header.kid}`);
+  }
+  for (const kid of revoked.keys()) {
+    if (!matched.has(kid)) problems.push(`key ${kid} is revoked without a matching statement`);
+  }
+  return { statements, problems };
+}
+
+/** Parses one attached compact JWS revocation statement, or says why it cannot. */
+function readStatement(jws: string):
+  | {
+      header: Record<string, unknown>;
+      claims: RevocationStatement;
+      parts: [string, string, string];
+    }
+  | { problem: string } {
+  const parts = jws.split('.');
+  if (parts.length !== 3 || parts.some((part) => !/^[A-Za-z0-9_-]+$/.test(part)))
+    return { problem: 'not a compact JWS with its payload attached (header.payload.signature)' };
+  let header: unknown;
+  let payloadText: string;
+  let claims: unknown;
+  try {
+    header = JSON.parse(fromUtf8(fromBase64url(parts[0] as string)));
+    payloadText = fromUtf8(fromBase64url(parts[1] as string));
+    claims = JSON.parse(payloadText);
+  } catch {
+    return { problem: 'header or payload is not base64url JSON' };
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    return { problem: 'header is not a JSON object' };
+  const c = claims as Partial<RevocationStatement> | null;
+  if (
+    c === null ||
+    typeof c !== 'object' ||
+    Array.isArray(c) ||
+    Object.keys(c).sort().join(',') !== 'kid,reason,revokedAt' ||
+    typeof c.kid !== 'string' ||
+    typeof c.reason !== 'string' ||
+    !isRfc3339(c.revokedAt)
+  ) {
+    return { problem: 'payload is not {kid, revokedAt, reason} with string members' };
+  }
+  if (canonicalJson(c) !== payloadText)
+    return { problem: 'payload is not the JCS form of {kid, revokedAt, reason}' };
+  return {
+    header: header as Record<string, unknown>,
+    claims: c as RevocationStatement,
+    parts: parts as [string, string, string],
+  };
 }

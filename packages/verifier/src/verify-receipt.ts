@@ -4,13 +4,17 @@ import {
   bodyHash,
   canonicalBytes,
   entryHash,
+  type FieldIssue,
   GENESIS_HASH,
   headerProblem,
+  isTimestampMs,
   JWS_TYPES,
   type ParsedDetachedJws,
   parseDetachedJws,
   type Receipt,
+  type ReceiptEnvelope,
   type ReceiptTimestamp,
+  type SignedReceipt,
   sha256Hex,
   signedPart,
   summarize,
@@ -65,6 +69,20 @@ export function isKeyHistory(value: unknown): value is KeyHistory {
   return typeof (value as KeyHistory | null)?.find === 'function';
 }
 
+/** A receipt as SPEC 1.1 §1 lets a verifier receive it: envelope members may be absent. */
+type GivenReceipt = SignedReceipt & Partial<ReceiptEnvelope>;
+
+/** The claim an envelope member is evidence for (SPEC 1.1 §1); any other path is a signed member. */
+const EVIDENCE_OF: Record<string, 'signature' | 'timestamp' | 'chain'> = {
+  jws: 'signature',
+  timestamp: 'timestamp',
+  legal_posture: 'timestamp',
+  chain: 'chain',
+};
+
+/** The signed members key validity is decided from (SPEC §5). */
+const KEY_VALIDITY_MEMBERS = ['merchantId', 'createdAt', 'signingKeyKid', 'jwksSnapshotUrl'];
+
 async function verifyWithHistory(
   input: unknown,
   history: KeyHistory,
@@ -74,39 +92,162 @@ async function verifyWithHistory(
     typeof (input as { id?: unknown } | null)?.id === 'string'
       ? (input as { id: string }).id
       : '(no id)';
-  const validation = validateReceipt(input);
-  if (!validation.ok) {
-    const why = `not a well-formed receipt: ${summarize(validation.issues)}`;
+  // SPEC 1.1 §1: envelope members are optional. Each issue is charged to the claim its member
+  // is evidence for: a malformed `jws` refutes signature_valid, a malformed `timestamp` or
+  // `legal_posture` refutes timestamp_valid, a malformed `chain` refutes chain_linked, and
+  // nothing else. Issues of signed members (and unknown members, which are signed content)
+  // are the signature's.
+  const validation = validateReceipt(input, { envelope: 'optional' });
+  const issues: Record<'signed' | 'signature' | 'timestamp' | 'chain', FieldIssue[]> = {
+    signed: [],
+    signature: [],
+    timestamp: [],
+    chain: [],
+  };
+  for (const issue of validation.ok ? [] : validation.issues) {
+    const member = issue.path.split('/')[1] ?? '';
+    issues[EVIDENCE_OF[member] ?? 'signed'].push(issue);
+  }
+  if (issues.signed.some((issue) => issue.path === '')) {
+    // Not even an object: nothing to verify.
+    const malformed = unknown('receipt is malformed');
     return {
       id,
       claims: {
-        signature_valid: refuted(why),
-        key_valid_at_issuance: unknown('receipt is malformed'),
-        timestamp_valid: unknown('receipt is malformed'),
-        chain_linked: unknown('receipt is malformed'),
+        signature_valid: refuted(`not a well-formed receipt: ${summarize(issues.signed)}`),
+        key_valid_at_issuance: malformed,
+        timestamp_valid: malformed,
+        chain_linked: malformed,
         snapshot_authentic: history.authentic,
       },
     };
   }
-  const receipt = validation.value;
+  const receipt = input as GivenReceipt;
   // The payload is always rebuilt from the receipt itself (SPEC §2), never taken from elsewhere.
-  const payloadB64 = base64url(canonicalBytes(signedPart(receipt)));
-  const timestamp = await checkTimestamp(receipt, options.tsaTrustAnchors);
+  let payloadB64: string | undefined;
+  try {
+    payloadB64 = base64url(canonicalBytes(signedPart(receipt)));
+  } catch (error) {
+    issues.signed.push({
+      path: '',
+      code: 'not_i_json',
+      message: `the signed members have no canonical form: ${(error as Error).message}`,
+    });
+  }
+  const jwsUsable = typeof receipt.jws === 'string' && issues.signature.length === 0;
+  const signedProblem = issues.signed.length
+    ? `the signed members are not a well-formed receipt (SPEC §1): ${summarize(issues.signed)}`
+    : undefined;
+
+  const timestamp = await timestampClaim(receipt, jwsUsable, issues.timestamp, options);
   const claims: ReceiptClaims = {
-    signature_valid: await checkSignature(receipt, payloadB64, history),
+    signature_valid: await signatureClaim(receipt, payloadB64, history, issues, signedProblem),
     key_valid_at_issuance: unknown('not checked yet'),
     timestamp_valid: timestamp.claim,
-    chain_linked: await checkChainLink(receipt, payloadB64, options.previousEntry),
+    chain_linked: await chainClaim(receipt, payloadB64, jwsUsable, issues.chain, options),
     snapshot_authentic: history.authentic,
   };
-  const provenTime = options.timestampProvesExistence === false ? undefined : timestamp.genTime;
-  claims.key_valid_at_issuance = checkKeyValidity(
-    receipt,
-    history,
-    earliestProof(provenTime, options.existedBy),
+  const keyMembersBad = issues.signed.some((issue) =>
+    KEY_VALIDITY_MEMBERS.includes(issue.path.split('/')[1] ?? ''),
   );
-  if (options.bodies) claims.body_matches = await checkBodies(receipt, options.bodies);
+  // Decided from the signed members alone (SPEC 1.1 §1), whether or not `jws` was handed on.
+  const provenTime = options.timestampProvesExistence === false ? undefined : timestamp.genTime;
+  claims.key_valid_at_issuance = keyMembersBad
+    ? unknown('merchantId, createdAt, signingKeyKid or jwksSnapshotUrl is malformed')
+    : checkKeyValidity(receipt, history, earliestProof(provenTime, options.existedBy));
+  if (options.bodies) {
+    claims.body_matches = issues.signed.some((i) => /^\/(input|output)Hash$/.test(i.path))
+      ? unknown('inputHash or outputHash is malformed')
+      : await checkBodies(receipt, options.bodies);
+  }
   return { id, claims };
+}
+
+/**
+ * signature_valid. An absent `jws` refutes it: SPEC 1.1 §1 lets the other envelope members go
+ * missing, but without the signature nothing says the key signed these members, and a script
+ * that trusts exit status 0 must not accept a receipt whose signature was stripped (no vector
+ * covers this; README, decisions). A malformed `jws` refutes it too. Otherwise the Ed25519
+ * signature over the rebuilt payload decides; an unknown member is signed content, so it
+ * simply makes the signature not verify (conformance vector tampered-added-member). Signed
+ * members that break SPEC §1 refute it even under a signature that verifies: what the key
+ * signed is not a receipt.
+ */
+async function signatureClaim(
+  receipt: GivenReceipt,
+  payloadB64: string | undefined,
+  history: KeyHistory,
+  issues: { signature: FieldIssue[] },
+  signedProblem: string | undefined,
+): Promise<Claim> {
+  if (issues.signature.length) return refuted(`jws is malformed: ${summarize(issues.signature)}`);
+  if (receipt.jws === undefined) {
+    return refuted(
+      signedProblem ?? 'the receipt has no jws: nothing shows that its key signed these members',
+    );
+  }
+  if (payloadB64 === undefined || typeof receipt.signingKeyKid !== 'string')
+    return refuted(signedProblem ?? 'signingKeyKid is not a string');
+  const claim = await checkSignature(
+    { ...receipt, jws: receipt.jws, timestamp: receipt.timestamp ?? null },
+    payloadB64,
+    history,
+  );
+  if (!signedProblem || claim.status === 'refuted') return claim;
+  return refuted(
+    claim.status === 'asserted'
+      ? `the signature verifies, but ${signedProblem}`
+      : `${signedProblem}; and ${claim.reason}`,
+  );
+}
+
+/** timestamp_valid: unknown without a `timestamp`; refuted only by its own (or posture's) flaws. */
+async function timestampClaim(
+  receipt: GivenReceipt,
+  jwsUsable: boolean,
+  issues: FieldIssue[],
+  options: VerifyReceiptOptions,
+): Promise<{ claim: Claim; genTime?: string }> {
+  if (issues.length)
+    return { claim: refuted(`timestamp evidence is malformed: ${summarize(issues)}`) };
+  if (receipt.timestamp === undefined)
+    return { claim: unknown('the receipt was handed on without its timestamp member') };
+  if (receipt.timestamp !== null && !jwsUsable) {
+    return {
+      claim: unknown(
+        'the timestamp covers the signature segment of jws, which is absent or malformed',
+      ),
+    };
+  }
+  if (receipt.timestamp !== null && !isTimestampMs(receipt.createdAt))
+    return { claim: unknown('createdAt is malformed, so the token time cannot be checked') };
+  return checkTimestamp(
+    { ...receipt, jws: receipt.jws ?? '', timestamp: receipt.timestamp },
+    options.tsaTrustAnchors,
+  );
+}
+
+/** chain_linked: unknown without a `chain`; refuted only by its own flaws or a broken link. */
+async function chainClaim(
+  receipt: GivenReceipt,
+  payloadB64: string | undefined,
+  jwsUsable: boolean,
+  issues: FieldIssue[],
+  options: VerifyReceiptOptions,
+): Promise<Claim> {
+  if (issues.length) return refuted(`chain is malformed: ${summarize(issues)}`);
+  if (receipt.chain === undefined)
+    return unknown('the receipt was handed on without its chain member');
+  if (!jwsUsable || payloadB64 === undefined) {
+    return unknown(
+      'the chain entry hashes the attached JWS, which cannot be rebuilt without a well-formed jws and signed members',
+    );
+  }
+  return checkChainLink(
+    { id: receipt.id, jws: receipt.jws as string, chain: receipt.chain },
+    payloadB64,
+    options.previousEntry,
+  );
 }
 
 /** What receipts and checkpoints share: signed by a merchant key at `createdAt`, maybe timestamped. */
@@ -168,7 +309,9 @@ export function earliestProof(
 }
 
 export function checkKeyValidity(
-  receipt: SignedEvidence & { jwksSnapshotUrl?: string },
+  receipt: Pick<SignedEvidence, 'merchantId' | 'createdAt' | 'signingKeyKid'> & {
+    jwksSnapshotUrl?: string;
+  },
   history: KeyHistory,
   proof?: { time: string; evidence: string },
 ): Claim {
@@ -294,7 +437,7 @@ function fromBase64(text: string): Uint8Array {
 }
 
 async function checkChainLink(
-  receipt: Receipt,
+  receipt: Pick<Receipt, 'id' | 'jws' | 'chain'>,
   payloadB64: string,
   previous: VerifyReceiptOptions['previousEntry'],
 ): Promise<Claim> {
@@ -320,7 +463,7 @@ async function checkChainLink(
 }
 
 async function checkBodies(
-  receipt: Receipt,
+  receipt: Pick<Receipt, 'inputHash' | 'outputHash'>,
   bodies: { input?: unknown; output?: unknown },
 ): Promise<Claim> {
   const checked: string[] = [];

@@ -221,9 +221,17 @@ describe('key validity at issuance', () => {
   });
 
   it('revoked before createdAt → refuted; after createdAt with no timestamp → unknown', async () => {
-    const revoked = (revokedAt: string) =>
+    // SPEC §5: a revoked key comes with its publisher-signed revocation statement.
+    const revoked = async (revokedAt: string) =>
       makeSnapshot({
         publisher,
+        revocations: [
+          await makeRevocation(publisher, {
+            kid: 'acme-2026Q4',
+            revokedAt,
+            reason: 'key_compromise',
+          }),
+        ],
         keys: [
           {
             signer: merchantKey,
@@ -247,7 +255,7 @@ describe('key validity at issuance', () => {
     ).toBe('unknown');
   });
 
-  it('a revocation statement alone revokes, and one not by the publisher makes the snapshot inauthentic', async () => {
+  it('a revocation statement without its revoked key, or not by the publisher, makes the snapshot inauthentic', async () => {
     const statement = await makeRevocation(publisher, {
       kid: 'acme-2026Q4',
       revokedAt: '2026-11-10T00:00:00.000Z',
@@ -258,7 +266,11 @@ describe('key validity at issuance', () => {
       keys: [{ signer: merchantKey, merchantId: 'acme', nbf: NBF }],
       revocations: [statement],
     });
-    expect((await statusOf(receipt, s)).key_valid_at_issuance).toBe('refuted');
+    // The key is still active in the snapshot: the statement contradicts it (SPEC §5).
+    expect(await statusOf(receipt, s)).toMatchObject({
+      snapshot_authentic: 'refuted',
+      key_valid_at_issuance: 'refuted',
+    });
 
     const bogus = await makeRevocation(LocalSigner.generate('publisher-2026'), {
       kid: 'acme-2026Q3',
