@@ -22,6 +22,18 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        // Fault injection (npm run test:faults): each test starts the instances it breaks
+        // (its own PostgreSQL cluster, KMS endpoint, TSA, file system), never the shared ones.
+        test: {
+          name: 'faults',
+          include: ['**/*.fault.test.ts'],
+          exclude: ['**/node_modules/**'],
+          pool: 'forks',
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -45,6 +45,12 @@ const EnvSchema = z.object({
     .default('quittance'),
   /** How long /readyz reports unready before the listener closes on SIGTERM. */
   QUITTANCE_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  /** Past this, shutdown stops waiting (for a hung KMS call, a slow client) and exits. */
+  QUITTANCE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
+  /** A client must send its whole request (headers and body) within this time. */
+  QUITTANCE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Open connections one process accepts; more are refused at once. */
+  QUITTANCE_MAX_CONNECTIONS: z.coerce.number().int().positive().default(1_024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -71,6 +77,9 @@ export interface Config {
   retryMaxMs: number;
   queueName: string;
   shutdownDelayMs: number;
+  shutdownTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
 
@@ -121,6 +130,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     retryMaxMs: e.QUITTANCE_RETRY_MAX_MS,
     queueName: e.QUITTANCE_QUEUE_NAME,
     shutdownDelayMs: e.QUITTANCE_SHUTDOWN_DELAY_MS,
+    shutdownTimeoutMs: e.QUITTANCE_SHUTDOWN_TIMEOUT_MS,
+    requestTimeoutMs: e.QUITTANCE_REQUEST_TIMEOUT_MS,
+    maxConnections: e.QUITTANCE_MAX_CONNECTIONS,
     logLevel: e.LOG_LEVEL,
   };
 }

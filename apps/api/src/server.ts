@@ -25,40 +25,69 @@ export async function startServer(
   const jobs = config.redisUrl ? undefined : await startJobs(services, createQueue(services));
   const app = createApp(services);
   const server = await new Promise<Server>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () =>
-      resolve(s as Server),
+    const s = serve(
+      {
+        fetch: app.fetch,
+        port: config.port,
+        hostname: config.host,
+        // A client that sends its request slowly, or announces more body than it sends,
+        // is cut off after the request timeout (Node's default is 300 s), checked each second.
+        serverOptions: {
+          requestTimeout: config.requestTimeoutMs,
+          headersTimeout: Math.min(10_000, config.requestTimeoutMs),
+          connectionsCheckingInterval: 1_000,
+        },
+      },
+      () => resolve(s as Server),
     );
   });
   server.keepAliveTimeout = 65_000;
+  server.maxConnections = config.maxConnections;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   let closing: Promise<void> | undefined;
+  const drain = async () => {
+    services.state.shuttingDown = true;
+    // Give load balancers a moment to see /readyz fail before the listener goes away.
+    if (config.shutdownDelayMs) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await jobs?.close();
+    try {
+      await services.close();
+    } catch (error) {
+      services.logger.warn({ err: describeError(error) }, 'closing the database failed');
+    }
+    const { batches, appended, transactionMs } = services.appender.stats;
+    services.logger.info(
+      {
+        batches,
+        appended,
+        meanBatch: batches ? appended / batches : 0,
+        meanTransactionMs: batches ? transactionMs / batches : 0,
+      },
+      'stopped',
+    );
+  };
+  // Drain, but never for longer than the deadline: a hung KMS call or a client that never
+  // finishes must not keep a stopping process alive (orchestrators kill it anyway).
   const close = () => {
-    closing ??= (async () => {
-      services.state.shuttingDown = true;
-      // Give load balancers a moment to see /readyz fail before the listener goes away.
-      if (config.shutdownDelayMs) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      await jobs?.close();
-      try {
-        await services.close();
-      } catch (error) {
-        services.logger.warn({ err: describeError(error) }, 'closing the database failed');
-      }
-      const { batches, appended, transactionMs } = services.appender.stats;
-      services.logger.info(
-        {
-          batches,
-          appended,
-          meanBatch: batches ? appended / batches : 0,
-          meanTransactionMs: batches ? transactionMs / batches : 0,
-        },
-        'stopped',
-      );
-    })();
+    closing ??= new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => {
+        services.logger.warn(
+          { timeoutMs: config.shutdownTimeoutMs },
+          'shutdown deadline passed; closing what is still open',
+        );
+        server.closeAllConnections();
+        resolve();
+      }, config.shutdownTimeoutMs);
+      deadline.unref();
+      drain()
+        .then(resolve, reject)
+        .finally(() => clearTimeout(deadline));
+    });
     return closing;
   };
   return { url, port, services, close };

@@ -1,0 +1,118 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { type RunningServer, startServer } from '../../src/server';
+
+/**
+ * Slow clients (a body at 1 byte/s, a Content-Length larger than what is sent) must not hold
+ * a connection for Node's default 300 s: they are cut off after the request timeout, and the
+ * server keeps answering everyone else meanwhile.
+ */
+const REQUEST_TIMEOUT_MS = 2_000;
+
+let database: TestDatabase;
+let running: RunningServer;
+let dataDir: string;
+let apiKey: string;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dataDir = await mkdtemp(join(tmpdir(), 'quittance-slow-'));
+  running = await startServer(
+    loadConfig({
+      DATABASE_URL: database.url,
+      QUITTANCE_DATA_DIR: dataDir,
+      QUITTANCE_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+      QUITTANCE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      QUITTANCE_MAX_CONNECTIONS: '40',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+    }),
+  );
+  // A valid key, so that the issue handler really waits for the body.
+  const admin = (path: string, body: unknown) =>
+    fetch(`http://127.0.0.1:${running.port}/admin/v1${path}`, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer test-admin-token-0123456789abcdef',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify(body),
+    }).then((r) => r.json());
+  await admin('/merchants', { merchantId: 'slow', jurisdiction: 'EU' });
+  apiKey = (await admin('/merchants/slow/api-keys', { role: 'merchant' })).apiKey;
+});
+afterAll(async () => {
+  await running?.close();
+  await database?.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** Opens a raw connection; resolves with when and how the server ended it. */
+function rawClient(send: (socket: Socket) => void): Promise<{ ms: number; reply: string }> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    let reply = '';
+    const socket = connect(running.port, '127.0.0.1', () => send(socket));
+    socket.on('data', (chunk) => {
+      reply += chunk;
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ ms: Date.now() - started, reply }));
+    setTimeout(() => reject(new Error('the server kept a slow client for 20 s')), 20_000).unref();
+  });
+}
+
+const head = (length: number) =>
+  'POST /api/v1/trust/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+  `Authorization: Bearer ${apiKey}\r\nContent-Length: ${length}\r\n\r\n`;
+
+describe('slow clients', () => {
+  it('a body sent at 1 byte/s is cut off after the request timeout with 408', async () => {
+    let timer: NodeJS.Timeout | undefined;
+    const result = await rawClient((socket) => {
+      socket.write(head(1_000));
+      timer = setInterval(() => socket.writable && socket.write('{'), 1_000);
+    });
+    clearInterval(timer);
+    expect(result.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
+    expect(result.reply).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('a Content-Length larger than the bytes sent is cut off the same way', async () => {
+    const result = await rawClient((socket) => socket.write(`${head(5_000)}{"callId":`));
+    expect(result.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
+    expect(result.reply).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('headers that never finish are cut off too, while other clients are served', async () => {
+    const stalled = Array.from({ length: 20 }, () =>
+      rawClient((socket) => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n')),
+    );
+    const healthy = await fetch(`http://127.0.0.1:${running.port}/healthz`);
+    expect(healthy.status).toBe(200);
+    for (const result of await Promise.all(stalled))
+      expect(result.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
+  });
+
+  it('connections past the cap are refused at once instead of queueing', async () => {
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 40 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = connect(running.port, '127.0.0.1', () => resolve(s));
+            s.on('error', () => {});
+          }),
+      ),
+    );
+    const extra = await rawClient((socket) => socket.write('GET /healthz HTTP/1.1\r\n\r\n'));
+    expect(extra.ms).toBeLessThan(1_000);
+    expect(extra.reply).toBe('');
+    for (const s of sockets) s.destroy();
+  });
+});
