@@ -18,6 +18,8 @@ COPY packages/tsp/package.json packages/tsp/
 COPY packages/vault/package.json packages/vault/
 COPY packages/verifier/package.json packages/verifier/
 COPY test/tooling/package.json test/tooling/
+# The postgres.js guard (patches/, applied by patch-package on every install).
+COPY patches ./patches
 # Production dependencies only; the TypeScript sources run through tsx (a runtime dependency).
 RUN npm ci --omit=dev --no-audit --no-fund
 

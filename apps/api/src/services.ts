@@ -56,6 +56,9 @@ export interface ServiceOptions {
   kmsClient?: KMSClient;
 }
 
+/** How long /readyz waits for the database before it answers "not ready". */
+const READY_PROBE_MS = 1_000;
+
 export async function createServices(
   config: Config,
   options: ServiceOptions = {},
@@ -134,11 +137,20 @@ export async function createServices(
     state,
     async isReady() {
       if (state.shuttingDown) return false;
+      // An orchestrator's probe must get an answer in time even while the database hangs
+      // or is being reconnected to: no answer within a second is "not ready".
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), READY_PROBE_MS);
+      });
+      const probe = db.execute(sql`select 1`).then(
+        () => true,
+        () => false,
+      );
       try {
-        await db.execute(sql`select 1`);
-        return true;
-      } catch {
-        return false;
+        return await Promise.race([probe, late]);
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: () => database.close(),

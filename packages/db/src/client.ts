@@ -48,8 +48,16 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const client = postgres(options.url, {
       max: options.max ?? 10,
       onnotice: () => {},
-      // bigint columns are read in 'number' mode by the schema; keep timestamps as Date.
-      connection: { application_name: 'quittance' },
+      // A database that is down answers "unavailable" in about two seconds, not thirty.
+      connect_timeout: 2,
+      // No session may hold a lock for long: a transaction left idle (a stuck caller) is
+      // ended by the server, and waits for locks or statements are bounded.
+      connection: {
+        application_name: 'quittance',
+        idle_in_transaction_session_timeout: 15_000,
+        lock_timeout: 10_000,
+        statement_timeout: 30_000,
+      },
     });
     const database: Database = {
       db: drizzlePostgres(client, { schema }) as unknown as Db,

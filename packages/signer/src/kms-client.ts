@@ -5,15 +5,35 @@ export interface KmsClientOptions {
   /** Overrides the endpoint, e.g. a KMS-protocol test server; `AWS_ENDPOINT_URL_KMS` also works. */
   endpoint?: string;
   maxAttempts?: number;
+  /** Per attempt: time to connect, and time for the whole answer once connected. */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-/** A KMS client with the SDK's standard retries (throttling and 5xx, with backoff and jitter). */
+/**
+ * A KMS client with the SDK's standard retries (throttling and 5xx, with backoff and jitter)
+ * and deadlines on every attempt: the SDK sets none, so a KMS endpoint that accepts and never
+ * answers would hold its caller forever. Ed25519 signing answers in milliseconds; the defaults
+ * (1 s to connect, 2 s to answer, 2 attempts) bound a call to about 5 s, well under the
+ * database's lock and idle-transaction timeouts (10 s and 15 s).
+ */
 export function createKmsClient(options: KmsClientOptions = {}): KMSClient {
+  const env = (name: string) => {
+    const value = Number(process.env[name]);
+    return Number.isFinite(value) && value > 0 ? value : undefined;
+  };
   return new KMSClient({
     region:
       options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    maxAttempts: options.maxAttempts ?? 3,
+    maxAttempts: options.maxAttempts ?? 2,
+    requestHandler: {
+      connectionTimeout:
+        options.connectionTimeoutMs ?? env('QUITTANCE_KMS_CONNECT_TIMEOUT_MS') ?? 1_000,
+      requestTimeout: options.requestTimeoutMs ?? env('QUITTANCE_KMS_TIMEOUT_MS') ?? 2_000,
+      // Without it, smithy only logs a warning when the deadline passes and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   });

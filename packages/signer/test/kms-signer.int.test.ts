@@ -29,6 +29,7 @@ beforeEach(() => {
     shortSignature: 0,
     corruptSignature: 0,
     delayMs: 0,
+    hang: false,
   });
 });
 
@@ -184,5 +185,20 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
     });
     expect((kms.counts.Sign ?? 0) - before).toBe(0);
     expect(kms.counts.GetPublicKey ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe('KMS that accepts requests and never answers', () => {
+  it('a signature fails within the client deadline as a retryable error, then works again', async () => {
+    const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    kms.faults.hang = true;
+    const started = Date.now();
+    const failure = await signer.sign(new Uint8Array([1, 2, 3])).catch((e) => e);
+    const took = Date.now() - started;
+    kms.faults.hang = false;
+    expect(failure).toMatchObject({ retryable: true });
+    // One attempt of 2 s (this client is made with maxAttempts 1), not forever.
+    expect(took).toBeLessThan(4_000);
+    expect((await signer.sign(new Uint8Array([1, 2, 3]))).length).toBe(64);
   });
 });

@@ -2,6 +2,8 @@ export type { FlakyProxy } from './flaky-proxy';
 export { startFlakyProxy } from './flaky-proxy';
 export type { KmsFaults, KmsTestServer } from './kms-server';
 export { startKmsServer } from './kms-server';
+export type { OwnPostgres } from './own-postgres';
+export { startOwnPostgres } from './own-postgres';
 export type { TestDatabase } from './postgres';
 export { createTestDatabase, TEST_POSTGRES_URL } from './postgres';
 export type { Spawned } from './processes';

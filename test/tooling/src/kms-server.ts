@@ -44,6 +44,8 @@ export interface KmsFaults {
   corruptSignature: number;
   /** Wait this long before answering each request. */
   delayMs: number;
+  /** While true, accept each request and never answer it (a hung KMS). */
+  hang: boolean;
 }
 
 export interface KmsTestServer {
@@ -73,7 +75,9 @@ export async function startKmsServer(options: { port?: number } = {}): Promise<K
     shortSignature: 0,
     corruptSignature: 0,
     delayMs: 0,
+    hang: false,
   };
+  const hung = new Set<ServerResponse>();
 
   const findKey = (id: unknown): KmsKey => {
     if (typeof id !== 'string') throw new KmsFault('ValidationException', 'KeyId is required');
@@ -286,6 +290,10 @@ export async function startKmsServer(options: { port?: number } = {}): Promise<K
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
     counts[op] = (counts[op] ?? 0) + 1;
+    if (faults.hang) {
+      hung.add(res);
+      return;
+    }
     if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
     try {
       const operation = operations[op];
@@ -327,6 +335,7 @@ export async function startKmsServer(options: { port?: number } = {}): Promise<K
     faults,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        for (const res of hung) res.destroy();
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
       }),

@@ -1,0 +1,163 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  freePort,
+  type OwnPostgres,
+  type Spawned,
+  spawnProcess,
+  startOwnPostgres,
+  until,
+} from '@quittance/test-tooling';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * PostgreSQL restarted (`pg_ctl restart -m fast`) and then stopped for several seconds under
+ * steady issuance, on a cluster of the test's own: the API process must stay alive, answer
+ * 503 with Retry-After (never 500, never a hang) while the database is away, recover on its
+ * own, and keep every receipt it acknowledged in one verifiable chain.
+ */
+const root = resolve(import.meta.dirname, '../../../..');
+const bin = join(root, 'node_modules/.bin/quittance');
+const run = promisify(execFile);
+const ADMIN = 'test-admin-token-0123456789abcdef';
+const ANSWER_WITHIN_MS = 5_000;
+const OUTAGE_MS = 8_000;
+
+let pg: OwnPostgres;
+let dir: string;
+let api: Spawned;
+let base: string;
+
+beforeAll(async () => {
+  pg = await startOwnPostgres();
+  dir = await mkdtemp(join(tmpdir(), 'quittance-pg-fault-'));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    DATABASE_URL: pg.url,
+    QUITTANCE_DATA_DIR: join(dir, 'data'),
+    QUITTANCE_ADMIN_TOKEN: ADMIN,
+    LOG_LEVEL: 'error',
+  };
+  delete env.REDIS_URL;
+  api = spawnProcess(bin, ['serve'], { cwd: dir, env });
+  await api.waitFor(/serving on/, 60_000);
+});
+afterAll(async () => {
+  await api?.stop('SIGKILL');
+  await pg?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Answer {
+  at: number;
+  status: number;
+  ms: number;
+  retryAfter: string | null;
+}
+
+describe('PostgreSQL restarts and stops under load', () => {
+  it('the API stays up, answers 503 meanwhile, recovers, and loses no acknowledged receipt', async () => {
+    const admin = (path: string, body: unknown) =>
+      fetch(`${base}/admin/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json());
+    await admin('/merchants', { merchantId: 'pgfault', jurisdiction: 'EU' });
+    const { apiKey } = await admin('/merchants/pgfault/api-keys', { role: 'merchant' });
+
+    const answers: Answer[] = [];
+    const acknowledged: string[] = [];
+    let running = true;
+    let n = 0;
+    const client = async () => {
+      while (running) {
+        const started = Date.now();
+        let status = 0;
+        let retryAfter: string | null = null;
+        try {
+          const r = await fetch(`${base}/api/v1/trust/receipts`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              callId: `pg-${n++}`,
+              agentId: 'agent-1',
+              bucket: 'checkout',
+              tool: 'complete_checkout',
+              input: { n },
+              output: { ok: true },
+            }),
+            signal: AbortSignal.timeout(ANSWER_WITHIN_MS + 5_000),
+          });
+          status = r.status;
+          retryAfter = r.headers.get('retry-after');
+          const body = await r.json();
+          if (status === 201) acknowledged.push(body.id);
+        } catch {}
+        answers.push({ at: started, status, ms: Date.now() - started, retryAfter });
+        if (status !== 201) await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const clients = Array.from({ length: 6 }, client);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    await sleep(2_000);
+    await pg.restart();
+    await sleep(2_000);
+    const stoppedAt = Date.now();
+    await pg.stop();
+    await sleep(OUTAGE_MS);
+    const readyStarted = Date.now();
+    const readyDuring = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3_000) });
+    const readyMs = Date.now() - readyStarted;
+    await pg.start();
+    const backAt = Date.now();
+    const recoveredAt = await until(
+      async () => answers.find((a) => a.at > backAt && a.status === 201)?.at,
+      30_000,
+    );
+    await sleep(2_000);
+    running = false;
+    await Promise.all(clients);
+
+    const during = answers.filter((a) => a.at >= stoppedAt && a.at < backAt);
+    const statuses = new Map<number, number>();
+    for (const a of answers) statuses.set(a.status, (statuses.get(a.status) ?? 0) + 1);
+    const slowest = Math.max(...answers.map((a) => a.ms));
+    console.log(
+      `postgres outage: ${answers.length} requests, statuses ${JSON.stringify(Object.fromEntries(statuses))}, ` +
+        `${acknowledged.length} acknowledged, slowest ${slowest} ms, ` +
+        `recovered ${recoveredAt - backAt} ms after the database was back`,
+    );
+
+    if (process.env.FAULT_DEBUG) console.log(api.stdout().slice(-20_000), api.stderr().slice(-5_000));
+    expect(api.child.exitCode).toBeNull();
+    expect(readyDuring.status).toBe(503);
+    expect(readyMs).toBeLessThan(2_000);
+    expect(answers.filter((a) => a.status === 0 || a.status === 500)).toEqual([]);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.every((a) => a.status === 503 && a.retryAfter !== null)).toBe(true);
+    expect(slowest).toBeLessThan(ANSWER_WITHIN_MS);
+    expect(recoveredAt - backAt).toBeLessThan(10_000);
+
+    // Every acknowledged receipt is stored, in one chain that recomputes.
+    for (const id of acknowledged) {
+      const r = await fetch(`${base}/api/v1/trust/receipts/${id}`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      expect(r.status).toBe(200);
+    }
+    const check = await run(bin, ['admin', 'chain-check', 'pgfault', '--url', base], {
+      env: { ...process.env, QUITTANCE_ADMIN_TOKEN: ADMIN },
+    });
+    const report = JSON.parse(check.stdout);
+    expect(report.ok).toBe(true);
+    expect(report.checked).toBeGreaterThanOrEqual(acknowledged.length);
+  });
+});
