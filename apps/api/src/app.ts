@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { AppEnv } from './env';
 import { renderDocsPage } from './http/docs-page';
 import { renderError } from './http/errors';
+import { strictJsonBody } from './http/json-body';
 import { requestContext, requireAdmin, requireApiKey } from './http/middleware';
 import { ApiError } from './http/problem';
 import { checkChain } from './routes/admin/check-chain';
@@ -51,8 +52,9 @@ export function createApp(services: Services) {
   });
 
   app.use('*', requestContext(services));
-  app.use(`${API_BASE}/*`, limit, requireApiKey);
-  app.use(`${ADMIN_BASE}/*`, limit, requireAdmin);
+  // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known.
+  app.use(`${API_BASE}/*`, limit, requireApiKey, strictJsonBody);
+  app.use(`${ADMIN_BASE}/*`, limit, requireAdmin, strictJsonBody);
 
   app.route('/', health);
   app.route('/', metrics);

@@ -5,6 +5,9 @@ export type Problem = components['schemas']['Problem'];
 /** Codes of the API's problem+json answers, plus what can go wrong before one arrives. */
 export type QuittanceErrorCode =
   | 'invalid_json'
+  | 'invalid_utf8'
+  | 'duplicate_member'
+  | 'json_too_deep'
   | 'invalid_request'
   | 'unauthorized'
   | 'forbidden'

@@ -299,7 +299,7 @@ export interface paths {
                     };
                 };
                 /** @description Problem (RFC 9457) */
-                400: {
+                401: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -308,7 +308,7 @@ export interface paths {
                     };
                 };
                 /** @description Problem (RFC 9457) */
-                401: {
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1308,6 +1308,15 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };

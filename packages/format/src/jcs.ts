@@ -12,10 +12,24 @@ export type JsonValue =
   | { [key: string]: JsonValue };
 
 /**
+ * The deepest nesting of arrays and objects a JSON value may have here: the outermost array
+ * or object is level 1. RFC 8259 §9 lets a parser limit nesting; I-JSON values deeper than
+ * this are refused (`not_i_json`) before anything recurses into them, so no value can
+ * exhaust the call stack of the checks below or of the canonicalizer. The HTTP API applies
+ * the same limit to whole request bodies (SPEC §3 bodies sit one level inside them).
+ */
+export const MAX_JSON_DEPTH = 128;
+
+/**
  * True when `value` is I-JSON. The fast check of the hot path: no strings are built; the
  * path of a problem is found afterwards by {@link findNonIJson}.
  */
 export function isIJson(value: unknown): boolean {
+  return isIJsonAt(value, 0);
+}
+
+/** `depth`: how many arrays and objects enclose `value`; recursion stops at the limit. */
+function isIJsonAt(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case 'string':
       return !hasLoneSurrogate(value);
@@ -25,9 +39,10 @@ export function isIJson(value: unknown): boolean {
       return true;
     case 'object': {
       if (value === null) return true;
+      if (depth >= MAX_JSON_DEPTH) return false;
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          if (!(i in value) || !isIJson(value[i])) return false;
+          if (!(i in value) || !isIJsonAt(value[i], depth + 1)) return false;
         }
         return true;
       }
@@ -35,7 +50,7 @@ export function isIJson(value: unknown): boolean {
       if (proto !== Object.prototype && proto !== null) return false;
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
-        if (hasLoneSurrogate(key) || !isIJson((value as Record<string, unknown>)[key]))
+        if (hasLoneSurrogate(key) || !isIJsonAt((value as Record<string, unknown>)[key], depth + 1))
           return false;
       }
       return true;
@@ -49,9 +64,14 @@ export function isIJson(value: unknown): boolean {
  * Returns the path of the first member that is not I-JSON, or null when `value` is I-JSON.
  * Rejects what `canonicalize` would silently coerce: `undefined`, functions, symbols, BigInt,
  * holes in arrays, `toJSON` objects (Date), Maps and class instances, non-finite numbers and
- * strings or member names with lone surrogates.
+ * strings or member names with lone surrogates; and arrays or objects nested deeper than
+ * {@link MAX_JSON_DEPTH} levels.
  */
 export function findNonIJson(value: unknown, path = ''): string | null {
+  return findNonIJsonAt(value, path, 0);
+}
+
+function findNonIJsonAt(value: unknown, path: string, depth: number): string | null {
   switch (typeof value) {
     case 'string':
       return hasLoneSurrogate(value) ? `${path || '/'}: string has a lone surrogate` : null;
@@ -61,10 +81,13 @@ export function findNonIJson(value: unknown, path = ''): string | null {
       return null;
     case 'object': {
       if (value === null) return null;
+      if (depth >= MAX_JSON_DEPTH) {
+        return `${path || '/'}: nested deeper than ${MAX_JSON_DEPTH} levels`;
+      }
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           if (!(i in value)) return `${path}/${i}: array hole`;
-          const found = findNonIJson(value[i], `${path}/${i}`);
+          const found = findNonIJsonAt(value[i], `${path}/${i}`, depth + 1);
           if (found) return found;
         }
         return null;
@@ -76,7 +99,7 @@ export function findNonIJson(value: unknown, path = ''): string | null {
       for (const key of Object.keys(value)) {
         const at = `${path}/${escapePointer(key)}`;
         if (hasLoneSurrogate(key)) return `${at}: member name has a lone surrogate`;
-        const found = findNonIJson((value as Record<string, unknown>)[key], at);
+        const found = findNonIJsonAt((value as Record<string, unknown>)[key], at, depth + 1);
         if (found) return found;
       }
       return null;
@@ -86,7 +109,11 @@ export function findNonIJson(value: unknown, path = ''): string | null {
   }
 }
 
-/** RFC 8785 canonical JSON text of an I-JSON value; throws `not_i_json` for anything else. */
+/**
+ * RFC 8785 canonical JSON text of an I-JSON value; throws `not_i_json` for anything else.
+ * `canonicalize` recurses, but only ever into a value {@link isIJson} bounded by
+ * {@link MAX_JSON_DEPTH} levels.
+ */
 export function canonicalJson(value: unknown): string {
   if (!isIJson(value)) throw notIJson(value);
   const text = canonicalize(value);

@@ -23,17 +23,63 @@ export function isHash(value: unknown): value is string {
 /** True for an RFC 3339 UTC time with millisecond precision that names a real instant. */
 export function isTimestampMs(value: unknown): value is string {
   if (typeof value !== 'string' || !TIMESTAMP_MS_PATTERN.test(value)) return false;
+  // Years 0001-9999 only (RFC 3339 §5.6); the round trip rejects day 30 of February, hour 24.
+  if (value.startsWith('0000')) return false;
   const time = Date.parse(value);
   return Number.isFinite(time) && new Date(time).toISOString() === value;
 }
 
-/** True for an RFC 3339 date-time of any precision with `Z` or a numeric offset. */
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+/** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in milliseconds. */
+const FIRST_INSTANT = -62_135_596_800_000;
+const AFTER_LAST_INSTANT = 253_402_300_800_000;
+
+/**
+ * True for an RFC 3339 date-time of any precision (up to nanoseconds) with `Z` or a numeric
+ * offset that names a real instant: years 0001-9999, months 01-12, the day within its month
+ * (29 February in leap years only), hours 00-23, minutes 00-59, seconds 00-59 (no leap
+ * second `60`: neither JavaScript nor PostgreSQL can represent one), offsets up to ±23:59,
+ * and the instant itself, in UTC, between 0001-01-01 and 9999-12-31. Upper-case `T` and `Z`.
+ * Nothing is normalized: `2026-02-30` or `T24:00:00` are refused, not rolled over.
+ */
 export function isRfc3339(value: unknown): value is string {
-  return (
-    typeof value === 'string' &&
-    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/.test(value) &&
-    Number.isFinite(Date.parse(value))
+  if (typeof value !== 'string') return false;
+  const m = RFC3339.exec(value);
+  if (!m) return false;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    return false;
+  }
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  if (hour > 23 || minute > 59 || second > 59) return false;
+  let offsetMinutes = 0;
+  if (m[8] !== undefined) {
+    const offsetHours = Number(m[9]);
+    const offsetMins = Number(m[10]);
+    if (offsetHours > 23 || offsetMins > 59) return false;
+    offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  // Computed, not Date.parse'd: engines differ on fractions finer than milliseconds.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(
+    hour,
+    minute - offsetMinutes,
+    second,
+    Number((m[7] ?? '').padEnd(3, '0').slice(0, 3)),
   );
+  const time = date.getTime();
+  return time >= FIRST_INSTANT && time < AFTER_LAST_INSTANT;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 export function isAbsoluteHttpUrl(value: unknown): value is string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, FormatError } from '../src';
+import { canonicalJson, FormatError, findNonIJson, isIJson } from '../src';
+import { MAX_JSON_DEPTH } from '../src/jcs';
 
 /** IEEE 754 double from its 16-hex-digit bit pattern. */
 function fromBits(hex: string): number {
@@ -108,5 +109,54 @@ describe('rejects what is not I-JSON', () => {
     bare.b = '😀';
     bare.a = 1;
     expect(canonicalJson(bare)).toBe('{"a":1,"b":"😀"}');
+  });
+});
+
+describe('nesting depth', () => {
+  /** `levels` arrays (or objects) inside each other, built without recursion. */
+  function nested(levels: number, kind: 'array' | 'object'): unknown {
+    let value: unknown = 1;
+    for (let i = 0; i < levels; i++) value = kind === 'array' ? [value] : { a: value };
+    return value;
+  }
+
+  it.each(['array', 'object'] as const)('accepts %s nesting of exactly 128 levels', (kind) => {
+    const value = nested(MAX_JSON_DEPTH, kind);
+    expect(MAX_JSON_DEPTH).toBe(128);
+    expect(isIJson(value)).toBe(true);
+    expect(findNonIJson(value)).toBeNull();
+    expect(canonicalJson(value)).toBe(JSON.stringify(value));
+  });
+
+  it.each([
+    ['array', 129],
+    ['object', 129],
+    ['array', 100_000],
+    ['object', 100_000],
+  ] as const)(
+    'refuses %s nesting of %i levels as not_i_json, without a stack overflow',
+    (kind, levels) => {
+      const value = nested(levels, kind);
+      expect(isIJson(value)).toBe(false);
+      expect(findNonIJson(value)).toMatch(/: nested deeper than 128 levels$/);
+      let thrown: unknown;
+      try {
+        canonicalJson(value);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(FormatError);
+      expect((thrown as FormatError).code).toBe('not_i_json');
+      expect((thrown as FormatError).issues[0]?.path).toMatch(
+        kind === 'array' ? /^(\/0){128}$/ : /^(\/a){128}$/,
+      );
+    },
+  );
+
+  it('refuses a cyclic value instead of overflowing the stack', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(isIJson(cycle)).toBe(false);
+    expect(() => canonicalJson(cycle)).toThrow(FormatError);
   });
 });

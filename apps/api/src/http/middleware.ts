@@ -27,11 +27,12 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
       route: c.req.routePath,
       status: c.res.status,
     });
-    // Method, route, status and who: never headers, bodies, keys or tokens.
+    // Method, route, status and who: never headers, bodies, keys or tokens, nor the path
+    // itself, whose parameters are receipt fields (ids, orderId).
     c.get('logger').info(
       {
         method: c.req.method,
-        path: c.req.path,
+        route: c.req.routePath,
         status: c.res.status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         ...(principal ? { merchantId: principal.merchantId, role: principal.role } : {}),

@@ -3,6 +3,12 @@ import type { FieldIssue } from '@quittance/format';
 /** Stable error codes of the HTTP API and the status each maps to. */
 export const PROBLEMS = {
   invalid_json: { status: 400, title: 'Request body is not valid JSON' },
+  invalid_utf8: { status: 400, title: 'Request body is not well-formed UTF-8' },
+  duplicate_member: {
+    status: 400,
+    title: 'A member name appears twice in one JSON object (RFC 7493)',
+  },
+  json_too_deep: { status: 400, title: 'Request body nests more than 128 levels' },
   invalid_request: { status: 400, title: 'Request is not valid' },
   unauthorized: { status: 401, title: 'Missing, malformed or revoked credentials' },
   forbidden: { status: 403, title: 'This key may not do that' },

@@ -42,6 +42,11 @@ export function toFieldIssues(error: ZodError): FieldIssue[] {
 export function createRouter() {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
+      if (!result.success && result.target === 'param') {
+        // A path that names nothing that can exist: 404 like any unknown resource, never a
+        // query (NUL bytes, stray characters) and never a hint about which rule failed.
+        throw new ApiError('not_found', 'no such resource');
+      }
       if (!result.success) {
         const issues = toFieldIssues(result.error as unknown as ZodError);
         throw new ApiError('invalid_request', issues.map((i) => i.message).join('; '), issues);

@@ -5,15 +5,33 @@ import {
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
   isRfc3339,
+  KID_PATTERN,
   NONCE_MAX_LENGTH,
   NONCE_PATTERN,
+  RECEIPT_ID_PATTERN,
 } from '@quittance/format';
 
 /** SPEC §1 identifier: 1-128 of [A-Za-z0-9._:~-]. */
 export const Identifier = z.string().min(1).max(IDENTIFIER_MAX_LENGTH).regex(IDENTIFIER_PATTERN);
 const Hash = z.string().regex(HASH_PATTERN).openapi({ example: 'a3f1…(64 lowercase hex)' });
-const Rfc3339 = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });
-const Assertions = z.array(z.record(z.string(), z.unknown())).max(64);
+/** A real RFC 3339 instant (no 30 February, no hour 24, years 0001-9999): see isRfc3339. */
+export const Rfc3339 = z
+  .string()
+  .refine(isRfc3339, { message: 'must be an RFC 3339 date-time that names a real instant' });
+
+/**
+ * One assertion, kept exactly as sent. Not `z.record()`: it rebuilds the object and drops a
+ * member named `__proto__` (or, for an object value, turns it into the prototype), so the
+ * receipt would sign something else than the caller sent. The value is the parsed JSON's
+ * own object, which holds `__proto__` as an ordinary own member, like `input` does.
+ */
+const Assertion = z
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    { message: 'must be a JSON object', params: { code: 'invalid_type' } },
+  )
+  .openapi({ type: 'object', additionalProperties: {} });
+const Assertions = z.array(Assertion).max(64);
 
 export const IssueRequestSchema = z
   .strictObject({
@@ -139,15 +157,50 @@ export const ListQuerySchema = z.strictObject({
     .openapi({ description: 'nextCursor of the previous page' }),
 });
 
+/**
+ * Path parameters are checked against the rules of what they name before any query runs
+ * (a NUL byte or a stray character never reaches the database); a parameter that cannot name
+ * anything is 404 `not_found`, as for any unknown resource (see `createRouter`).
+ */
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
+export const EXPORT_ID_PATTERN = new RegExp(`^exp_${ULID}$`);
+/** `qtk_<16 base32>`: the public part of an API key, as the admin API shows it. */
+export const API_KEY_PREFIX_PATTERN = /^qtk_[0-9A-HJKMNP-TV-Z]{16}$/;
+
 export const ReceiptIdParam = z.strictObject({
   id: z
     .string()
-    .max(64)
+    .regex(RECEIPT_ID_PATTERN)
     .openapi({ param: { name: 'id', in: 'path' }, example: 'trcpt_01JD5Z7Q8M3V9K2X4N6P8R0T2W' }),
+});
+
+export const ExportIdParam = z.strictObject({
+  id: z
+    .string()
+    .regex(EXPORT_ID_PATTERN)
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'exp_01JD5Z7Q8M3V9K2X4N6P8R0T2W' }),
 });
 
 export const OrderIdParam = z.strictObject({
   orderId: Identifier.openapi({ param: { name: 'orderId', in: 'path' }, example: 'order-42' }),
+});
+
+export const MerchantIdParam = z.strictObject({
+  merchantId: Identifier.openapi({ param: { name: 'merchantId', in: 'path' }, example: 'acme' }),
+});
+
+export const ApiKeyPrefixParam = z.strictObject({
+  prefix: z
+    .string()
+    .regex(API_KEY_PREFIX_PATTERN)
+    .openapi({ param: { name: 'prefix', in: 'path' }, example: 'qtk_01JD5Z7Q8M3V9K2X' }),
+});
+
+export const KidParam = z.strictObject({
+  kid: z
+    .string()
+    .regex(KID_PATTERN)
+    .openapi({ param: { name: 'kid', in: 'path' }, example: 'acme-2026Q4' }),
 });
 
 /** Problem responses a route can give, for the OpenAPI document. */

@@ -1,12 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { JURISDICTIONS } from '@quittance/bundle';
-import { isRfc3339 } from '@quittance/format';
 import { requireJson } from '../http/middleware';
 import { createRouter } from '../http/router';
-import { Identifier, jsonContent, problems } from '../http/schemas';
+import { Identifier, jsonContent, problems, Rfc3339 } from '../http/schemas';
 import { ExportSchema } from './get-export';
-
-const Rfc3339 = z.string().refine(isRfc3339, { message: 'must be an RFC 3339 date-time' });
 
 const route = createRoute({
   method: 'post',

@@ -1,8 +1,7 @@
 import { Readable } from 'node:stream';
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter } from '../http/router';
-import { problems } from '../http/schemas';
-import { ExportIdParam } from './get-export';
+import { ExportIdParam, problems } from '../http/schemas';
 
 const route = createRoute({
   method: 'get',

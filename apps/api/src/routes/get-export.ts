@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { JURISDICTIONS } from '@quittance/bundle';
 import { toExportView } from '../exports/service';
 import { createRouter } from '../http/router';
-import { jsonContent, problems } from '../http/schemas';
+import { ExportIdParam, jsonContent, problems } from '../http/schemas';
 
 export const ExportSchema = z
   .object({
@@ -21,13 +21,6 @@ export const ExportSchema = z
     finishedAt: z.string().nullable(),
   })
   .openapi('Export');
-
-export const ExportIdParam = z.strictObject({
-  id: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: 'id', in: 'path' } }),
-});
 
 const route = createRoute({
   method: 'get',

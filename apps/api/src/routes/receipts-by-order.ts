@@ -14,7 +14,7 @@ const route = createRoute({
       z.object({ orderId: z.string(), receipts: z.array(ReceiptSchema) }),
       'Receipts of the order',
     ),
-    ...problems(400, 401),
+    ...problems(401, 404),
   },
 });
 

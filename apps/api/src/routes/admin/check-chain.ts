@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../../http/router';
-import { Identifier, jsonContent, problems } from '../../http/schemas';
+import { jsonContent, MerchantIdParam, problems } from '../../http/schemas';
 import { checkChain as runCheck } from '../../receipts/chain-check';
 
 const route = createRoute({
@@ -10,9 +10,7 @@ const route = createRoute({
   summary: "Recompute every link of a merchant's audit log",
   security: [{ adminToken: [] }],
   request: {
-    params: z.strictObject({
-      merchantId: Identifier.openapi({ param: { name: 'merchantId', in: 'path' } }),
-    }),
+    params: MerchantIdParam,
   },
   responses: {
     200: jsonContent(
@@ -25,7 +23,7 @@ const route = createRoute({
       }),
       'Result of the check',
     ),
-    ...problems(401),
+    ...problems(401, 404),
   },
 });
 

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ROLES } from '../../auth/api-keys';
 import { createRouter } from '../../http/router';
-import { Identifier, jsonContent, problems } from '../../http/schemas';
+import { Identifier, jsonContent, MerchantIdParam, problems } from '../../http/schemas';
 
 const route = createRoute({
   method: 'post',
@@ -10,9 +10,7 @@ const route = createRoute({
   summary: 'Create an API key (shown once, stored as a hash)',
   security: [{ adminToken: [] }],
   request: {
-    params: z.strictObject({
-      merchantId: Identifier.openapi({ param: { name: 'merchantId', in: 'path' } }),
-    }),
+    params: MerchantIdParam,
     body: {
       required: true,
       content: {

@@ -1,6 +1,6 @@
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { createRouter } from '../../http/router';
-import { problems } from '../../http/schemas';
+import { ApiKeyPrefixParam, problems } from '../../http/schemas';
 
 const route = createRoute({
   method: 'delete',
@@ -9,12 +9,7 @@ const route = createRoute({
   summary: 'Revoke an API key by its prefix',
   security: [{ adminToken: [] }],
   request: {
-    params: z.strictObject({
-      prefix: z
-        .string()
-        .max(40)
-        .openapi({ param: { name: 'prefix', in: 'path' } }),
-    }),
+    params: ApiKeyPrefixParam,
   },
   responses: { 204: { description: 'Revoked' }, ...problems(401, 404) },
 });

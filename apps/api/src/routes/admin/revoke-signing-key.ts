@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { isTimestampMs, KID_PATTERN } from '@quittance/format';
+import { isTimestampMs } from '@quittance/format';
 import { createRouter } from '../../http/router';
-import { jsonContent, problems } from '../../http/schemas';
+import { jsonContent, KidParam, problems } from '../../http/schemas';
 
 const route = createRoute({
   method: 'post',
@@ -13,12 +13,7 @@ const route = createRoute({
     'also activates a replacement so that the merchant can keep issuing.',
   security: [{ adminToken: [] }],
   request: {
-    params: z.strictObject({
-      kid: z
-        .string()
-        .regex(KID_PATTERN)
-        .openapi({ param: { name: 'kid', in: 'path' } }),
-    }),
+    params: KidParam,
     body: {
       required: true,
       content: {

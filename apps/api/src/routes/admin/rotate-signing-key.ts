@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../../http/router';
-import { Identifier, jsonContent, problems } from '../../http/schemas';
+import { jsonContent, MerchantIdParam, problems } from '../../http/schemas';
 
 const route = createRoute({
   method: 'post',
@@ -9,9 +9,7 @@ const route = createRoute({
   summary: 'Retire the active signing key and activate a new one',
   security: [{ adminToken: [] }],
   request: {
-    params: z.strictObject({
-      merchantId: Identifier.openapi({ param: { name: 'merchantId', in: 'path' } }),
-    }),
+    params: MerchantIdParam,
   },
   responses: {
     201: jsonContent(z.object({ kid: z.string() }), 'The new key'),

@@ -1,0 +1,161 @@
+import type { FieldIssue } from '@quittance/format';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from '../env';
+import { ApiError } from './problem';
+
+/**
+ * The deepest nesting of arrays and objects a request body may have; the body itself is
+ * level 1, so `input` and `output` may nest 127 levels. The same number as the format
+ * package's `MAX_JSON_DEPTH`, which bounds what `canonicalJson` accepts.
+ */
+export const MAX_REQUEST_DEPTH = 128;
+
+/** Fatal: a byte sequence that is not UTF-8 (overlong, surrogate, truncated) throws. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * Parses a request body as RFC 7493 I-JSON, which SPEC §3 hashes: well-formed UTF-8
+ * (`invalid_utf8`), JSON (`invalid_json`), no member name twice in one object
+ * (`duplicate_member`; JSON.parse would keep the last), at most {@link MAX_REQUEST_DEPTH}
+ * levels (`json_too_deep`). Lone surrogates in strings are left to the schemas and the
+ * canonicalizer, which name the member.
+ */
+export function parseRequestJson(bytes: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = UTF8.decode(bytes);
+  } catch {
+    throw new ApiError('invalid_utf8', 'the request body is not well-formed UTF-8');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError('invalid_json', 'the request body is not valid JSON');
+  }
+  checkJsonText(text);
+  return value;
+}
+
+/**
+ * One linear pass over JSON text that JSON.parse accepted, without recursion: throws
+ * `json_too_deep` past {@link MAX_REQUEST_DEPTH} levels and `duplicate_member` for a member
+ * name that appears twice in one object (compared after unescaping, so `"a"` and `"\u0061"`
+ * are the same name). Strings are skipped with `indexOf`; only member names are kept: in one
+ * flat list searched linearly while an object has few, in a Set once it has more than 8
+ * (linear overall, however wide an object is).
+ */
+export function checkJsonText(text: string): void {
+  const names: string[] = [];
+  // Per open container: where its names start in `names` (-1 for an array), its Set once it
+  // is wide, and where we are in it (member name or index) for the error's path.
+  const first: number[] = [];
+  const wide: (Set<string> | undefined)[] = [];
+  const at: (string | number)[] = [];
+  let depth = 0;
+  let expectName = false;
+  const length = text.length;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const end = closingQuote(text, i + 1);
+      if (expectName) {
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
+        const top = depth - 1;
+        at[top] = name;
+        const set = wide[top];
+        if (set) {
+          if (set.has(name)) throw duplicate(at, depth);
+          set.add(name);
+        } else {
+          const from = first[top] as number;
+          for (let k = from; k < names.length; k++) {
+            if (names[k] === name) throw duplicate(at, depth);
+          }
+          names.push(name);
+          if (names.length - from > 8) wide[top] = new Set(names.slice(from));
+        }
+        expectName = false;
+      }
+      i = end;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (depth === MAX_REQUEST_DEPTH) throw tooDeep(at, depth);
+      expectName = c === 0x7b;
+      first[depth] = expectName ? names.length : -1;
+      wide[depth] = undefined;
+      at[depth] = 0;
+      depth++;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+      if (c === 0x7d) {
+        names.length = first[depth] as number;
+        wide[depth] = undefined;
+      }
+      expectName = false;
+    } else if (c === 0x2c /* , */) {
+      const top = depth - 1;
+      if ((first[top] as number) >= 0) expectName = true;
+      else at[top] = (at[top] as number) + 1;
+    }
+  }
+}
+
+/** Index of the `"` that closes the string whose content starts at `from`. */
+function closingQuote(text: string, from: number): number {
+  let end = text.indexOf('"', from);
+  while (text.charCodeAt(end - 1) === 0x5c /* \ */) {
+    let backslashes = 0;
+    for (let j = end - 1; text.charCodeAt(j) === 0x5c; j--) backslashes++;
+    if (backslashes % 2 === 0) break;
+    end = text.indexOf('"', end + 1);
+  }
+  return end;
+}
+
+function pointer(at: readonly (string | number)[], depth: number): string {
+  let path = '';
+  for (let k = 0; k < depth; k++) {
+    path += `/${String(at[k]).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+  }
+  return path;
+}
+
+function duplicate(at: readonly (string | number)[], depth: number): ApiError {
+  const path = pointer(at, depth);
+  const issue: FieldIssue = {
+    path,
+    code: 'not_i_json',
+    message: `${path}: member name appears more than once in its object (RFC 7493 §2.3)`,
+  };
+  return new ApiError('duplicate_member', issue.message, [issue]);
+}
+
+function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
+  // The first levels say where; the whole path could be 128 segments long.
+  const where = pointer(at, Math.min(depth, 3)) || '/';
+  return new ApiError(
+    'json_too_deep',
+    `arrays and objects nest more than ${MAX_REQUEST_DEPTH} levels deep (under ${where})`,
+  );
+}
+
+/**
+ * Every JSON request body goes through {@link parseRequestJson} instead of Hono's
+ * `JSON.parse(await c.req.text())` (which decodes bad UTF-8 to U+FFFD and keeps the last of
+ * duplicate members); the routes' validators then read the parsed value. Bodies of other
+ * types are left to the routes (415 from `requireJson`).
+ */
+export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
+  const type = c.req.header('content-type');
+  if (c.req.raw.body && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.length > 0) {
+      const value = parseRequestJson(bytes);
+      // What the validators of @hono/zod-openapi read; HonoRequest has no cache for it.
+      c.req.json = <T>() => Promise.resolve(value as T);
+    }
+  }
+  await next();
+});
