@@ -4,7 +4,7 @@ import type { AppEnv } from './env';
 import { renderDocsPage } from './http/docs-page';
 import { renderError } from './http/errors';
 import { strictJsonBody } from './http/json-body';
-import { requestContext, requireAdmin, requireApiKey } from './http/middleware';
+import { requestBudget, requestContext, requireAdmin, requireApiKey } from './http/middleware';
 import { ApiError } from './http/problem';
 import { checkChain } from './routes/admin/check-chain';
 import { createApiKey } from './routes/admin/create-api-key';
@@ -53,8 +53,9 @@ export function createApp(services: Services) {
 
   app.use('*', requestContext(services));
   // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known.
-  app.use(`${API_BASE}/*`, limit, requireApiKey, strictJsonBody);
-  app.use(`${ADMIN_BASE}/*`, limit, requireAdmin, strictJsonBody);
+  const budget = requestBudget(services.config.requestBudgetMs);
+  app.use(`${API_BASE}/*`, budget, limit, requireApiKey, strictJsonBody);
+  app.use(`${ADMIN_BASE}/*`, budget, limit, requireAdmin, strictJsonBody);
 
   app.route('/', health);
   app.route('/', metrics);

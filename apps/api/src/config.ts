@@ -49,6 +49,8 @@ const EnvSchema = z.object({
   QUITTANCE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
   /** A client must send its whole request (headers and body) within this time. */
   QUITTANCE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** An API answer within this time: work still pending then answers 503 with Retry-After. */
+  QUITTANCE_REQUEST_BUDGET_MS: z.coerce.number().int().positive().default(5_000),
   /** Open connections one process accepts; more are refused at once. */
   QUITTANCE_MAX_CONNECTIONS: z.coerce.number().int().positive().default(1_024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -79,6 +81,7 @@ export interface Config {
   shutdownDelayMs: number;
   shutdownTimeoutMs: number;
   requestTimeoutMs: number;
+  requestBudgetMs: number;
   maxConnections: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
@@ -132,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownDelayMs: e.QUITTANCE_SHUTDOWN_DELAY_MS,
     shutdownTimeoutMs: e.QUITTANCE_SHUTDOWN_TIMEOUT_MS,
     requestTimeoutMs: e.QUITTANCE_REQUEST_TIMEOUT_MS,
+    requestBudgetMs: e.QUITTANCE_REQUEST_BUDGET_MS,
     maxConnections: e.QUITTANCE_MAX_CONNECTIONS,
     logLevel: e.LOG_LEVEL,
   };

@@ -19,6 +19,7 @@ export type QuittanceErrorCode =
   | 'unsupported_media_type'
   | 'signing_input_too_large'
   | 'service_unavailable'
+  | 'signer_unavailable'
   | 'internal_error'
   | 'network_error'
   | 'timeout'

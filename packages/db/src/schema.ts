@@ -87,6 +87,11 @@ export const chainHeads = pgTable('chain_heads', {
     .references(() => merchants.id),
   seq: bigint('seq', { mode: 'number' }).notNull(),
   entryHash: text('entry_hash').notNull(),
+  /**
+   * The Merkle frontier (SPEC §6.1) of entries 1..seq, hex, largest subtree first: appended to
+   * in the append transaction, so a checkpoint's rootHash is one fold away at any size.
+   */
+  frontier: text('frontier').array().notNull().default(sql`'{}'::text[]`),
 });
 
 /**

@@ -38,6 +38,8 @@ export {
 } from './jws';
 export type {
   Checkpoint,
+  ConsistencyProof,
+  InclusionProof,
   JwksSnapshot,
   KeyStatus,
   OkpPublicJwk,
@@ -56,6 +58,19 @@ export {
   snapshotHash,
   snapshotSignedPart,
 } from './keys';
+export type { ConsistencyInput, InclusionInput, MerkleCheck } from './merkle';
+export {
+  appendToFrontier,
+  consistencyProof,
+  inclusionProof,
+  MAX_PROOF_HASHES,
+  merkleFrontier,
+  merkleLeafHash,
+  merkleRoot,
+  rootFromFrontier,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle';
 export type { ChainEntryInput, ReceiptClaimsInput } from './receipt';
 export {
   bodyHash,
@@ -101,6 +116,7 @@ export {
   assertReceipt,
   summarize,
   validateCheckpoint,
+  validateInclusionProof,
   validateIssueRequest,
   validateReceipt,
 } from './validate';

@@ -59,6 +59,8 @@ export interface Checkpoint {
   merchantId: string;
   seq: number;
   entryHash: string;
+  /** rootHash(seq) of the merchant's log tree (SPEC §6.1), lowercase hex. */
+  rootHash: string;
   createdAt: string;
   signingKeyKid: string;
   jws: string;
@@ -66,6 +68,24 @@ export interface Checkpoint {
 }
 
 export const CHECKPOINT_ENVELOPE = ['jws', 'timestamp'] as const;
+
+/** Inclusion proof of a receipt (SPEC §6.1, RFC 9162 §2.1.3); `treeSize` = `checkpoint.seq`. */
+export interface InclusionProof {
+  receiptId: string;
+  /** The receipt's chain seq: leaf seq − 1. */
+  seq: number;
+  treeSize: number;
+  /** Sibling hashes from the leaf up (lowercase hex). */
+  auditPath: string[];
+  checkpoint: Checkpoint;
+}
+
+/** Consistency proof between two checkpoints (SPEC §6.1, RFC 9162 §2.1.4). */
+export interface ConsistencyProof {
+  from: Checkpoint;
+  to: Checkpoint;
+  proof: string[];
+}
 
 /** `YYYY-MM` of an RFC 3339 UTC time: the snapshot period a receipt names. */
 export function periodOf(time: string | Date): string {

@@ -1,6 +1,7 @@
 import { type FieldIssue, type FieldIssueCode, FormatError } from './errors';
 import { findNonIJson } from './jcs';
-import type { Checkpoint } from './keys';
+import type { Checkpoint, InclusionProof } from './keys';
+import { MAX_PROOF_HASHES } from './merkle';
 import {
   DETACHED_JWS_PATTERN,
   HASH_PATTERN,
@@ -350,12 +351,22 @@ export function validateCheckpoint(value: unknown): Validation<Checkpoint> {
     };
   }
   const c = new Checker(object);
-  c.onlyKnown(['merchantId', 'seq', 'entryHash', 'createdAt', 'signingKeyKid', 'jws', 'timestamp']);
+  c.onlyKnown([
+    'merchantId',
+    'seq',
+    'entryHash',
+    'rootHash',
+    'createdAt',
+    'signingKeyKid',
+    'jws',
+    'timestamp',
+  ]);
   c.string('merchantId', IDENTIFIER_PATTERN, IDENTIFIER_RULE, { max: IDENTIFIER_MAX_LENGTH });
   if (!Number.isSafeInteger(object.seq) || (object.seq as number) < 1) {
     c.add('/seq', 'invalid_type', 'seq must be a positive integer');
   }
   c.string('entryHash', HASH_PATTERN, HASH_RULE);
+  c.string('rootHash', HASH_PATTERN, HASH_RULE);
   c.predicate('createdAt', isTimestampMs, 'an RFC 3339 UTC time with milliseconds and Z');
   c.string('signingKeyKid', KID_PATTERN, '<merchantId>-<YYYY>Q<n>[-<k>]');
   c.string('jws', DETACHED_JWS_PATTERN, 'a detached compact JWS (header..signature)');
@@ -364,4 +375,56 @@ export function validateCheckpoint(value: unknown): Validation<Checkpoint> {
   return c.issues.length
     ? { ok: false, issues: c.issues }
     : { ok: true, value: object as unknown as Checkpoint };
+}
+
+/**
+ * Validates an inclusion proof of SPEC §6.1: `receiptId`, `seq` ≥ 1, `treeSize` ≥ `seq` and
+ * equal to the checkpoint's `seq`, an `auditPath` of at most {@link MAX_PROOF_HASHES} hashes,
+ * and a well-formed `checkpoint`. Unknown members are ignored: the proof is not signed, and
+ * only these members are evidence. Whether the path recomputes the root is the verifier's job.
+ */
+export function validateInclusionProof(value: unknown): Validation<InclusionProof> {
+  const object = asObject(value);
+  if (!object) {
+    return {
+      ok: false,
+      issues: [
+        { path: '', code: 'invalid_type', message: 'inclusion proof must be a JSON object' },
+      ],
+    };
+  }
+  const c = new Checker(object);
+  c.string('receiptId', RECEIPT_ID_PATTERN, 'trcpt_ and a ULID');
+  const { seq, treeSize } = object;
+  const seqOk = Number.isSafeInteger(seq) && (seq as number) >= 1;
+  if (!seqOk) c.add('/seq', 'invalid_type', 'seq must be a positive integer');
+  if (!Number.isSafeInteger(treeSize) || (treeSize as number) < 1) {
+    c.add('/treeSize', 'invalid_type', 'treeSize must be a positive integer');
+  } else if (seqOk && (treeSize as number) < (seq as number)) {
+    c.add('/treeSize', 'conflict', 'treeSize must be at least seq');
+  }
+  const path = object.auditPath;
+  if (!c.has('auditPath')) c.add('/auditPath', 'required', 'auditPath is required');
+  else if (!Array.isArray(path)) c.add('/auditPath', 'invalid_type', 'auditPath must be an array');
+  else if (path.length > MAX_PROOF_HASHES)
+    c.add('/auditPath', 'too_long', `auditPath must have at most ${MAX_PROOF_HASHES} hashes`);
+  else
+    path.forEach((hash, i) => {
+      if (typeof hash !== 'string' || !HASH_PATTERN.test(hash))
+        c.add(`/auditPath/${i}`, 'invalid_format', `auditPath[${i}] must be ${HASH_RULE}`);
+    });
+  if (!c.has('checkpoint')) {
+    c.add('/checkpoint', 'required', 'checkpoint is required');
+  } else {
+    const checkpoint = validateCheckpoint(object.checkpoint);
+    if (!checkpoint.ok) {
+      for (const issue of checkpoint.issues)
+        c.issues.push({ ...issue, path: `/checkpoint${issue.path}` });
+    } else if (checkpoint.value.seq !== treeSize && Number.isSafeInteger(treeSize)) {
+      c.add('/treeSize', 'conflict', "treeSize must equal the checkpoint's seq");
+    }
+  }
+  return c.issues.length
+    ? { ok: false, issues: c.issues }
+    : { ok: true, value: object as unknown as InclusionProof };
 }

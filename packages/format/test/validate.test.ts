@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { validateIssueRequest, validateReceipt } from '../src';
+import {
+  validateCheckpoint,
+  validateInclusionProof,
+  validateIssueRequest,
+  validateReceipt,
+} from '../src';
 
 const good = {
   callId: 'call-1',
@@ -197,5 +202,77 @@ describe('receipt validation with an optional envelope (SPEC 1.1 §1)', () => {
   it("leaves whose key a kid is to the key history: another merchant's kid is well formed", () => {
     // SPEC §5 decides key ownership by the snapshot key's merchantId (key_valid_at_issuance).
     expect(validateReceipt({ ...full, signingKeyKid: 'other-2026Q4' }).ok).toBe(true);
+  });
+});
+
+describe('checkpoints and inclusion proofs (SPEC §6, §6.1)', () => {
+  const checkpoint = {
+    merchantId: 'acme',
+    seq: 11,
+    entryHash: 'c'.repeat(64),
+    rootHash: 'd'.repeat(64),
+    createdAt: '2026-08-15T10:15:00.000Z',
+    signingKeyKid: 'acme-2026Q3',
+    jws: 'eyJhbGciOiJFZERTQSJ9..c2ln',
+    timestamp: null,
+  };
+  const proof = {
+    receiptId: 'trcpt_01J5C0NF000000000000000006',
+    seq: 6,
+    treeSize: 11,
+    auditPath: ['a'.repeat(64), 'b'.repeat(64)],
+    checkpoint,
+  };
+  const paths = (result: { ok: boolean; issues?: { path: string }[] }) =>
+    result.ok ? [] : (result.issues ?? []).map((i) => i.path);
+
+  it('a checkpoint carries rootHash, 64 lowercase hex', () => {
+    expect(validateCheckpoint(checkpoint).ok).toBe(true);
+    const { rootHash: _, ...without } = checkpoint;
+    expect(paths(validateCheckpoint(without))).toEqual(['/rootHash']);
+    expect(paths(validateCheckpoint({ ...checkpoint, rootHash: 'D'.repeat(64) }))).toEqual([
+      '/rootHash',
+    ]);
+    expect(paths(validateCheckpoint({ ...checkpoint, rootHash: 'd'.repeat(63) }))).toEqual([
+      '/rootHash',
+    ]);
+    expect(paths(validateCheckpoint({ ...checkpoint, extra: 1 }))).toEqual(['/extra']);
+  });
+
+  it('accepts a well-formed inclusion proof, ignoring members it does not know', () => {
+    expect(validateInclusionProof(proof).ok).toBe(true);
+    expect(validateInclusionProof({ ...proof, auditPath: [], seq: 11 }).ok).toBe(true);
+    expect(validateInclusionProof({ ...proof, note: 'x' }).ok).toBe(true);
+  });
+
+  it('reports what is wrong with a proof, under its path', () => {
+    expect(paths(validateInclusionProof(null))).toEqual(['']);
+    expect(paths(validateInclusionProof([]))).toEqual(['']);
+    expect(paths(validateInclusionProof({}))).toEqual([
+      '/receiptId',
+      '/seq',
+      '/treeSize',
+      '/auditPath',
+      '/checkpoint',
+    ]);
+    expect(paths(validateInclusionProof({ ...proof, seq: 12 }))).toEqual(['/treeSize']);
+    expect(paths(validateInclusionProof({ ...proof, seq: 0 }))).toEqual(['/seq']);
+    expect(paths(validateInclusionProof({ ...proof, treeSize: 10 }))).toEqual(['/treeSize']);
+    expect(paths(validateInclusionProof({ ...proof, treeSize: 2 ** 53 }))).toEqual(['/treeSize']);
+    expect(paths(validateInclusionProof({ ...proof, auditPath: 'x' }))).toEqual(['/auditPath']);
+    expect(paths(validateInclusionProof({ ...proof, auditPath: ['A'.repeat(64), 7] }))).toEqual([
+      '/auditPath/0',
+      '/auditPath/1',
+    ]);
+    expect(
+      paths(validateInclusionProof({ ...proof, auditPath: Array(65).fill('a'.repeat(64)) })),
+    ).toEqual(['/auditPath']);
+    expect(paths(validateInclusionProof({ ...proof, receiptId: 'rcpt_1' }))).toEqual([
+      '/receiptId',
+    ]);
+    const { rootHash: _, ...noRoot } = checkpoint;
+    expect(paths(validateInclusionProof({ ...proof, checkpoint: noRoot }))).toEqual([
+      '/checkpoint/rootHash',
+    ]);
   });
 });

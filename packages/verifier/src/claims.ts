@@ -30,6 +30,13 @@ export interface ReceiptClaims {
   key_valid_at_issuance: Claim;
   timestamp_valid: Claim;
   chain_linked: Claim;
+  /**
+   * SPEC §10: an inclusion proof recomputes the rootHash of a checkpoint whose signature
+   * verifies with a key valid at its createdAt; `unknown` without a proof. `verifyReceipt`
+   * always sets it; optional only so that reports made elsewhere (a bundle's unreadable
+   * line) type-check until they set it too.
+   */
+  included_in_log?: Claim;
   snapshot_authentic: Claim;
   /** Only when a body was disclosed. */
   body_matches?: Claim;

@@ -15,5 +15,11 @@ export type { HistoryKey, KeyHistory, PublisherKeys } from './key-history';
 export { loadKeyHistory, parsePublisherKeys } from './key-history';
 export type { CheckpointClaims, CheckpointReport } from './verify-checkpoint';
 export { verifyCheckpoint } from './verify-checkpoint';
+export type {
+  InclusionOptions,
+  InclusionResult,
+  InclusionSubject,
+} from './verify-inclusion';
+export { checkInclusion } from './verify-inclusion';
 export type { SignedEvidence, VerifyReceiptOptions } from './verify-receipt';
 export { isKeyHistory, verifyReceipt } from './verify-receipt';

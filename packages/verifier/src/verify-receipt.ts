@@ -31,6 +31,7 @@ import {
 } from './claims';
 import { isEd25519Jwk, verifyJwsSignature } from './ed25519';
 import { type KeyHistory, loadKeyHistory, type PublisherKeys } from './key-history';
+import { checkInclusion } from './verify-inclusion';
 
 export interface VerifyReceiptOptions {
   /** Pinned publisher keys; without them `snapshot_authentic` is unknown. */
@@ -49,6 +50,13 @@ export interface VerifyReceiptOptions {
    * a token that vouches for itself proves no time.
    */
   timestampProvesExistence?: boolean;
+  /**
+   * An inclusion proof of the receipt (SPEC §6.1: `{receiptId, seq, treeSize, auditPath,
+   * checkpoint}`), as parsed from JSON and not yet checked: it decides `included_in_log`,
+   * and a verified one whose checkpoint carries a trusted timestamp proves the receipt existed
+   * by then (SPEC §5, §10). Without it `included_in_log` is unknown.
+   */
+  proof?: unknown;
 }
 
 /**
@@ -118,6 +126,8 @@ async function verifyWithHistory(
         key_valid_at_issuance: malformed,
         timestamp_valid: malformed,
         chain_linked: malformed,
+        included_in_log:
+          options.proof === undefined ? unknown('no inclusion proof was given') : malformed,
         snapshot_authentic: history.authentic,
       },
     };
@@ -140,11 +150,30 @@ async function verifyWithHistory(
     : undefined;
 
   const timestamp = await timestampClaim(receipt, jwsUsable, issues.timestamp, options);
+  const inclusion = await checkInclusion(
+    {
+      id,
+      merchantId: receipt.merchantId,
+      chain: receipt.chain !== undefined && !issues.chain.length ? receipt.chain : undefined,
+      chainProblem:
+        receipt.chain === undefined
+          ? 'the receipt was handed on without its chain member'
+          : `chain is malformed (${summarize(issues.chain)})`,
+      attachedJws:
+        jwsUsable && payloadB64 !== undefined
+          ? attachedJws(receipt.jws as string, payloadB64)
+          : undefined,
+    },
+    options.proof,
+    history,
+    options,
+  );
   const claims: ReceiptClaims = {
     signature_valid: await signatureClaim(receipt, payloadB64, history, issues, signedProblem),
     key_valid_at_issuance: unknown('not checked yet'),
     timestamp_valid: timestamp.claim,
     chain_linked: await chainClaim(receipt, payloadB64, jwsUsable, issues.chain, options),
+    included_in_log: inclusion.claim,
     snapshot_authentic: history.authentic,
   };
   const keyMembersBad = issues.signed.some((issue) =>
@@ -154,7 +183,11 @@ async function verifyWithHistory(
   const provenTime = options.timestampProvesExistence === false ? undefined : timestamp.genTime;
   claims.key_valid_at_issuance = keyMembersBad
     ? unknown('merchantId, createdAt, signingKeyKid or jwksSnapshotUrl is malformed')
-    : checkKeyValidity(receipt, history, earliestProof(provenTime, options.existedBy));
+    : checkKeyValidity(
+        receipt,
+        history,
+        earliestProof(provenTime, options.existedBy, inclusion.existedBy),
+      );
   if (options.bodies) {
     claims.body_matches = issues.signed.some((i) => /^\/(input|output)Hash$/.test(i.path))
       ? unknown('inputHash or outputHash is malformed')
@@ -297,13 +330,13 @@ export async function checkSignature(
 /** The earliest independently proven time the receipt existed by, with what proves it. */
 export function earliestProof(
   genTime: string | undefined,
-  existedBy: VerifyReceiptOptions['existedBy'],
+  ...existedBy: VerifyReceiptOptions['existedBy'][]
 ) {
   const proofs = [
     ...(genTime
       ? [{ time: genTime, evidence: `its RFC 3161 timestamp (genTime ${genTime})` }]
       : []),
-    ...(existedBy ? [existedBy] : []),
+    ...existedBy.filter((proof) => proof !== undefined),
   ];
   return proofs.sort((a, b) => Date.parse(a.time) - Date.parse(b.time))[0];
 }
@@ -436,14 +469,19 @@ function fromBase64(text: string): Uint8Array {
   return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
+/** The attached compact JWS `header.payload.signature` whose hash is the receiptHash (SPEC §6). */
+function attachedJws(detached: string, payloadB64: string): string {
+  const [headerB64, , signatureB64] = detached.split('.');
+  return `${headerB64}.${payloadB64}.${signatureB64}`;
+}
+
 async function checkChainLink(
   receipt: Pick<Receipt, 'id' | 'jws' | 'chain'>,
   payloadB64: string,
   previous: VerifyReceiptOptions['previousEntry'],
 ): Promise<Claim> {
   const { seq, prevHash } = receipt.chain;
-  const [headerB64, , signatureB64] = receipt.jws.split('.');
-  const receiptHash = await sha256Hex(asciiBytes(`${headerB64}.${payloadB64}.${signatureB64}`));
+  const receiptHash = await sha256Hex(asciiBytes(attachedJws(receipt.jws, payloadB64)));
   const expected = await entryHash({ seq, prevHash, receiptId: receipt.id, receiptHash });
   if (expected !== receipt.chain.entryHash) {
     return refuted(`chain entryHash does not recompute from seq ${seq}, prevHash and this receipt`);

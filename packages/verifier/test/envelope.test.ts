@@ -44,6 +44,7 @@ describe('absent envelope members', () => {
       key_valid_at_issuance: 'asserted',
       timestamp_valid: 'unknown',
       chain_linked: 'unknown',
+      included_in_log: 'unknown',
       snapshot_authentic: 'asserted',
     });
   });
@@ -95,6 +96,7 @@ describe('present but malformed envelope members refute only their own claim', (
       key_valid_at_issuance: 'asserted',
       timestamp_valid: 'unknown',
       chain_linked: 'refuted',
+      included_in_log: 'unknown',
       snapshot_authentic: 'asserted',
     });
   });
@@ -114,6 +116,7 @@ describe('present but malformed envelope members refute only their own claim', (
       key_valid_at_issuance: 'asserted',
       timestamp_valid: 'refuted',
       chain_linked: 'asserted',
+      included_in_log: 'unknown',
       snapshot_authentic: 'asserted',
     });
   });

@@ -36,6 +36,7 @@ describe('a good receipt', () => {
       key_valid_at_issuance: 'asserted',
       timestamp_valid: 'unknown',
       chain_linked: 'asserted',
+      included_in_log: 'unknown',
       snapshot_authentic: 'asserted',
     });
   });

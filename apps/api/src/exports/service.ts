@@ -169,12 +169,17 @@ export class ExportService {
           includeBodies: Boolean(params.includeBodies),
         },
         databaseSource(db, vault, range),
-        // Signed under the merchant's chain lock, by the key active at that moment.
+        // Signed by the merchant's active key, outside the chain lock; kept only if that key
+        // was still active once the lock was held.
         (manifest) =>
-          keyRing.withCurrentKey(row.merchantId, async (signer) => {
-            signerKid = signer.kid;
-            return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
-          }),
+          keyRing.signWithCurrentKey(
+            row.merchantId,
+            async (signer) => {
+              signerKid = signer.kid;
+              return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
+            },
+            async (_tx, jws) => jws,
+          ),
         (done) => {
           if (done - lastProgress < 5_000) return;
           lastProgress = done;

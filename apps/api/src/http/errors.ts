@@ -20,13 +20,19 @@ export function toApiError(error: unknown): ApiError {
     if (error.status === 415) return new ApiError('unsupported_media_type');
     if (error.status === 404) return new ApiError('not_found');
   }
-  if ((error instanceof SignerError || error instanceof VaultError) && error.retryable) {
-    return new ApiError('service_unavailable', `${error.name}: ${error.code}`, undefined, {
+  if (error instanceof SignerError && error.retryable) {
+    return new ApiError('signer_unavailable', `SignerError: ${error.code}`, undefined, {
       cause: error,
       retryAfterSeconds: 1,
     });
   }
-  if (isConnectionError(error)) {
+  if (error instanceof VaultError && error.retryable) {
+    return new ApiError('service_unavailable', `VaultError: ${error.code}`, undefined, {
+      cause: error,
+      retryAfterSeconds: 1,
+    });
+  }
+  if (isUnavailable(error)) {
     return new ApiError('service_unavailable', 'the database is unavailable', undefined, {
       cause: error,
       retryAfterSeconds: 1,
@@ -35,16 +41,46 @@ export function toApiError(error: unknown): ApiError {
   return new ApiError('internal_error', undefined, undefined, { cause: error });
 }
 
-function isConnectionError(error: unknown): boolean {
-  const code =
-    (error as { code?: string; cause?: { code?: string } })?.code ??
-    (error as { cause?: { code?: string } })?.cause?.code;
+/** Socket and driver codes of a connection that failed, closed or timed out. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+]);
+
+/**
+ * SQLSTATEs that mean "the database cannot do it now", not "this request is wrong": class 08
+ * (connection exceptions), 57P01-57P05 (shutdown, crash, cannot connect now, ...), 53300 (too
+ * many connections), 55P03 (lock timeout), 57014 (statement timeout), 25P03 (idle
+ * transaction timeout), 40001/40P01 (serialization failure, deadlock).
+ */
+function isUnavailableState(code: string): boolean {
   return (
-    code === 'ECONNREFUSED' ||
-    code === 'CONNECTION_CLOSED' ||
-    code === 'CONNECTION_ENDED' ||
-    code === '57P01'
+    code.startsWith('08') ||
+    /^57P0[1-5]$/.test(code) ||
+    ['53300', '55P03', '57014', '25P03', '40001', '40P01'].includes(code)
   );
+}
+
+/** Whether an error, or one of its causes, says the database is unavailable for now. */
+function isUnavailable(error: unknown): boolean {
+  let current = error as { code?: unknown; cause?: unknown } | undefined;
+  for (let depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    const code = current.code;
+    if (typeof code === 'string' && (CONNECTION_CODES.has(code) || isUnavailableState(code)))
+      return true;
+    current = current.cause as typeof current;
+  }
+  return false;
 }
 
 /** app.onError: problem+json; unknown errors are logged with the request id, never returned. */

@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import { isAdminToken, type Principal, type Role } from '../auth/api-keys';
 import type { AppEnv } from '../env';
 import type { Services } from '../services';
+import { renderError } from './errors';
 import { ApiError } from './problem';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -88,3 +89,34 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   }
   await next();
 });
+
+/**
+ * Every API answer within the request budget: a request whose work is still waiting then (a
+ * database being reconnected to, a slow signer) gets 503 with Retry-After instead of a hang.
+ * The work itself is not abandoned; an issue that commits afterwards is found again by
+ * retrying with the same callId (200, the same receipt).
+ */
+export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<true>((resolve) => {
+      timer = setTimeout(() => resolve(true), budgetMs);
+    });
+    try {
+      const late = await Promise.race([next().then(() => false), expired]);
+      if (late) {
+        c.res = renderError(
+          new ApiError(
+            'service_unavailable',
+            `the request did not finish within ${budgetMs} ms; retry (an issue with the same callId is idempotent)`,
+            undefined,
+            { retryAfterSeconds: 1 },
+          ),
+          c,
+        );
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+}

@@ -26,6 +26,10 @@ export const PROBLEMS = {
   },
   key_revoked: { status: 409, title: 'Signing key is already revoked' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
+  signer_unavailable: {
+    status: 503,
+    title: 'The signing service (KMS) did not answer in time; retry later',
+  },
   internal_error: { status: 500, title: 'Internal error' },
 } as const;
 

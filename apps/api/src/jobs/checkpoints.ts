@@ -1,13 +1,15 @@
 import { checkpoints, rowsOf } from '@quittance/db';
-import { planCheckpointSignature, toTimestampMs } from '@quittance/format';
+import { planCheckpointSignature, rootFromFrontier, toTimestampMs } from '@quittance/format';
 import { signPlan } from '@quittance/signer';
 import { sql } from 'drizzle-orm';
 import type { Services } from '../services';
+import { frontierAt } from '../transparency/frontier';
 
 interface HeadRow {
   merchant_id: string;
   seq: string;
   entry_hash: string;
+  frontier: string;
   last_seq: string;
   since: string | number;
 }
@@ -21,7 +23,8 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
   const { db, config, keyRing } = services;
   const now = services.clock();
   const result = await db.execute(sql`
-    select h.merchant_id, h.seq::text as seq, h.entry_hash, coalesce(c.seq, 0)::text as last_seq,
+    select h.merchant_id, h.seq::text as seq, h.entry_hash, array_to_json(h.frontier)::text as frontier,
+      coalesce(c.seq, 0)::text as last_seq,
       extract(epoch from coalesce(c.created_at, m.created_at)) * 1000 as since
     from chain_heads h
     join merchants m on m.id = h.merchant_id
@@ -38,23 +41,35 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
       now.getTime() - Number(row.since) < config.checkpointIntervalMs
     )
       continue;
-    // Signed under the merchant's chain lock with the key active then, at the time read then.
-    const inserted = await keyRing.withCurrentKey(head.merchantId, async (signer, at, tx) => {
-      const signed = {
-        merchantId: head.merchantId,
-        seq: head.seq,
-        entryHash: head.entryHash,
-        createdAt: toTimestampMs(at),
-        signingKeyKid: signer.kid,
-      };
-      const plan = planCheckpointSignature(signed);
-      const { jws } = await signPlan(plan, signer);
-      return tx
-        .insert(checkpoints)
-        .values({ ...signed, createdAt: at, signed: plan.payloadJson, jws, nextAttemptAt: at })
-        .onConflictDoNothing()
-        .returning({ seq: checkpoints.seq });
-    });
+    // The head's seq, entryHash and frontier were read together: rootHash is of that tree.
+    const frontier = await services.database.rawTransaction((query) =>
+      frontierAt(query, head.merchantId, head.seq, JSON.parse(row.frontier)),
+    );
+    const rootHash = await rootFromFrontier(frontier);
+    // Signed outside the chain lock (KMS may be slow), committed under it while that key is
+    // still the merchant's active one.
+    const inserted = await keyRing.signWithCurrentKey(
+      head.merchantId,
+      async (signer, at) => {
+        const signed = {
+          merchantId: head.merchantId,
+          seq: head.seq,
+          entryHash: head.entryHash,
+          rootHash,
+          createdAt: toTimestampMs(at),
+          signingKeyKid: signer.kid,
+        };
+        const plan = planCheckpointSignature(signed);
+        const { jws } = await signPlan(plan, signer);
+        return { signed, plan, jws, at };
+      },
+      (tx, { signed, plan, jws, at }) =>
+        tx
+          .insert(checkpoints)
+          .values({ ...signed, createdAt: at, signed: plan.payloadJson, jws, nextAttemptAt: at })
+          .onConflictDoNothing()
+          .returning({ seq: checkpoints.seq }),
+    );
     created += inserted.length;
   }
   return created;

@@ -8,6 +8,8 @@ import type { SnapshotService } from './snapshots';
 
 /** How long a process trusts its cached idea of a merchant's current key. */
 const CURRENT_KEY_TTL_MS = 5_000;
+/** Signing again after the key changed underneath: more than twice in a row is a retry later. */
+const MAX_SIGNING_ATTEMPTS = 3;
 
 /** A kid's validity as the append transaction checks it (SPEC §5). */
 export interface KeyWindow {
@@ -154,29 +156,38 @@ export class KeyRing {
   }
 
   /**
-   * Runs `fn` holding the merchant's chain lock, with the merchant's active signer, the time
-   * read under that lock and the transaction: no rotation or revocation can change the key
-   * meanwhile, so what `fn` signs is valid at that time (checkpoints, export manifests), and
-   * what it writes through `tx` commits under the same lock. Only `tx` is usable inside.
+   * Signs with the merchant's active key outside any lock (a KMS call may take seconds), then
+   * runs `commit` in a transaction holding the merchant's chain lock, only if that key is
+   * still the active one: a rotation or revocation meanwhile makes it sign again with the new
+   * key. So what is committed was signed by a key valid when it was signed (checkpoints,
+   * export manifests), and no network call runs while the chain lock is held.
    */
-  async withCurrentKey<T>(
+  async signWithCurrentKey<S, T>(
     merchantId: string,
-    fn: (signer: Signer, now: Date, tx: Tx) => Promise<T>,
+    sign: (signer: Signer, now: Date) => Promise<S>,
+    commit: (tx: Tx, signed: S) => Promise<T>,
   ): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      await this.#lockMerchant(tx, merchantId);
-      const [row] = await tx
-        .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
-        .from(signingKeys)
-        .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
-        .limit(1);
-      if (!row)
+    for (let attempt = 1; ; attempt++) {
+      this.refresh(merchantId);
+      const signer = await this.currentSigner(merchantId);
+      const signed = await sign(signer, this.clock());
+      const outcome = await this.db.transaction(async (tx) => {
+        await this.#lockMerchant(tx, merchantId);
+        const [row] = await tx
+          .select({ kid: signingKeys.kid })
+          .from(signingKeys)
+          .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
+          .limit(1);
+        if (row?.kid !== signer.kid) return { stale: true as const };
+        return { stale: false as const, value: await commit(tx, signed) };
+      });
+      if (!outcome.stale) return outcome.value;
+      if (attempt >= MAX_SIGNING_ATTEMPTS)
         throw new ApiError(
           'service_unavailable',
-          `merchant ${merchantId} has no active signing key`,
+          `the signing key of ${merchantId} kept changing while signing; retry`,
         );
-      return fn(await this.#signerOf(row), this.clock(), tx);
-    });
+    }
   }
 
   /** The signer of the merchant's active key (cached briefly; appends re-check validity). */
@@ -212,13 +223,6 @@ export class KeyRing {
           if (!row) throw new Error(`no signing key ${kid}`);
           return this.factory.load(row.kid, row.keyRef);
         }),
-    );
-  }
-
-  /** The signer of a key row already read (inside a transaction: no query of its own). */
-  #signerOf(row: { kid: string; keyRef: string }): Promise<Signer> {
-    return (
-      this.#signers.get(row.kid) ?? this.#cache(row.kid, this.factory.load(row.kid, row.keyRef))
     );
   }
 

@@ -1,6 +1,7 @@
 import type { Database, RawQuery } from '@quittance/db';
-import { entryHash } from '@quittance/format';
+import { appendToFrontier, entryHash } from '@quittance/format';
 import { isValidAt, type KeyWindow } from '../keys/key-ring';
+import { FRONTIER_JSON, frontierAt } from '../transparency/frontier';
 import type { ReceiptRecord } from './record';
 
 /** A signed receipt waiting for its place in the merchant's chain. */
@@ -97,8 +98,8 @@ export class ChainAppender {
     const kids = [...new Set(items.map((i) => i.record.signingKeyKid))];
     // Pipelined: the head lock, earlier receipts with these callIds, and key validity.
     const [heads, existingRows, keyRows] = await Promise.all([
-      query<{ seq: string | number; entry_hash: string }>(
-        'select seq, entry_hash from chain_heads where merchant_id = $1 for update',
+      query<{ seq: string | number; entry_hash: string; frontier: string }>(
+        `select seq, entry_hash, ${FRONTIER_JSON} from chain_heads where merchant_id = $1 for update`,
         [merchantId],
       ),
       query<RawRecord>(
@@ -164,8 +165,16 @@ export class ChainAppender {
       outcomes[index] = { kind: 'created', record: full };
       prevHash = hash;
     }
-    if (created.length > 0)
-      await query(INSERT_BATCH, insertParams(merchantId, created, seq, prevHash));
+    if (created.length > 0) {
+      // The log tree grows with the chain, in the same transaction (SPEC §6.1).
+      const size = Number(head.seq);
+      const frontier = await appendToFrontier(
+        await frontierAt(query, merchantId, size, JSON.parse(head.frontier)),
+        size,
+        created.map((c) => c.record.entryHash),
+      );
+      await query(INSERT_BATCH, [...insertParams(merchantId, created, seq, prevHash), frontier]);
+    }
     this.stats.appended += created.length;
     return outcomes;
   }
@@ -244,7 +253,7 @@ with new_receipts as (
   insert into pending_timestamps (receipt_id, merchant_id, next_attempt_at)
   select id, $1, created_at from new_receipts
 )
-update chain_heads set seq = $23, entry_hash = $24 where merchant_id = $1`;
+update chain_heads set seq = $23, entry_hash = $24, frontier = $25::text[] where merchant_id = $1`;
 
 function insertParams(
   merchantId: string,

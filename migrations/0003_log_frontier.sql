@@ -1,0 +1,1 @@
+ALTER TABLE "chain_heads" ADD COLUMN "frontier" text[] DEFAULT '{}'::text[] NOT NULL;
