@@ -51,6 +51,8 @@ const EnvSchema = z.object({
   QUITTANCE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   /** An API answer within this time: work still pending then answers 503 with Retry-After. */
   QUITTANCE_REQUEST_BUDGET_MS: z.coerce.number().int().positive().default(5_000),
+  /** An export build's lease, renewed every third of it while the build runs. */
+  QUITTANCE_EXPORT_LEASE_S: z.coerce.number().int().positive().default(60),
   /** Open connections one process accepts; more are refused at once. */
   QUITTANCE_MAX_CONNECTIONS: z.coerce.number().int().positive().default(1_024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -82,6 +84,7 @@ export interface Config {
   shutdownTimeoutMs: number;
   requestTimeoutMs: number;
   requestBudgetMs: number;
+  exportLeaseS: number;
   maxConnections: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
@@ -136,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.QUITTANCE_SHUTDOWN_TIMEOUT_MS,
     requestTimeoutMs: e.QUITTANCE_REQUEST_TIMEOUT_MS,
     requestBudgetMs: e.QUITTANCE_REQUEST_BUDGET_MS,
+    exportLeaseS: e.QUITTANCE_EXPORT_LEASE_S,
     maxConnections: e.QUITTANCE_MAX_CONNECTIONS,
     logLevel: e.LOG_LEVEL,
   };

@@ -6,7 +6,7 @@ import { exports as exportsTable, receipts } from '@quittance/db';
 import { FormatError, JWS_TYPES, newId } from '@quittance/format';
 import { PermanentJobError } from '@quittance/jobs';
 import { signDigest } from '@quittance/signer';
-import { and, count, eq, gte, inArray, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, count, eq, gte, inArray, isNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import { ApiError } from '../http/problem';
 import type { Services } from '../services';
@@ -107,13 +107,13 @@ export class ExportService {
 
   /** Builds one export; a lease keeps two workers from building the same one. */
   async build(id: string): Promise<void> {
-    const { db, keyRing, vault, clock, logger } = this.services;
+    const { db } = this.services;
     const [row] = await db
       .update(exportsTable)
       .set({
         status: 'running',
         attempts: sql`${exportsTable.attempts} + 1`,
-        leasedUntil: sql`now() + interval '15 minutes'`,
+        leasedUntil: sql`now() + make_interval(secs => ${this.services.config.exportLeaseS})`,
         startedAt: sql`coalesce(${exportsTable.startedAt}, now())`,
       })
       .where(
@@ -125,6 +125,35 @@ export class ExportService {
       )
       .returning();
     if (!row) return;
+    // This build's lease is (id, attempts): renewed while it runs, so a builder that died
+    // frees the export within one lease, and only the holder may finish it.
+    const mine = and(
+      eq(exportsTable.id, id),
+      eq(exportsTable.attempts, row.attempts),
+      eq(exportsTable.status, 'running'),
+    );
+    const heartbeat = setInterval(
+      () => {
+        void db
+          .update(exportsTable)
+          .set({
+            leasedUntil: sql`now() + make_interval(secs => ${this.services.config.exportLeaseS})`,
+          })
+          .where(mine)
+          .catch(() => {});
+      },
+      (this.services.config.exportLeaseS * 1000) / 3,
+    );
+    heartbeat.unref();
+    try {
+      await this.#buildLeased(id, row, mine);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  async #buildLeased(id: string, row: ExportRow, mine: SQL | undefined): Promise<void> {
+    const { db, keyRing, vault, clock, logger } = this.services;
     const params = row.params as ExportParams;
     const now = clock();
     const window = exportWindow(params, now);
@@ -190,19 +219,36 @@ export class ExportService {
             .catch(() => {});
         },
       );
-      await rename(temporary, this.pathOf(id));
-      await db
-        .update(exportsTable)
-        .set({
-          status: 'done',
-          progress: manifest.counts.receipts,
-          bytes,
-          sha256,
-          finishedAt: new Date(),
-          leasedUntil: null,
-          error: null,
-        })
-        .where(eq(exportsTable.id, id));
+      // Finished only while the lease is still this build's: with the row locked, the bundle
+      // takes its place and the row says done, or another builder took over and this one
+      // leaves no trace.
+      const finished = await db.transaction(async (tx) => {
+        const [held] = await tx
+          .select({ id: exportsTable.id })
+          .from(exportsTable)
+          .where(mine)
+          .for('update');
+        if (!held) return false;
+        await rename(temporary, this.pathOf(id));
+        await tx
+          .update(exportsTable)
+          .set({
+            status: 'done',
+            progress: manifest.counts.receipts,
+            bytes,
+            sha256,
+            finishedAt: new Date(),
+            leasedUntil: null,
+            error: null,
+          })
+          .where(eq(exportsTable.id, id));
+        return true;
+      });
+      if (!finished) {
+        await rm(temporary, { force: true });
+        logger.warn({ exportId: id }, 'export lease lost to another builder; result dropped');
+        return;
+      }
       logger.info({ exportId: id, receipts: manifest.counts.receipts, bytes }, 'export built');
       this.services.metrics.exportDuration.observe(
         { status: 'done' },
@@ -226,7 +272,7 @@ export class ExportService {
           error: message.slice(0, 500),
           leasedUntil: null,
         })
-        .where(eq(exportsTable.id, id));
+        .where(mine);
       throw permanent ? new PermanentJobError(message) : error;
     }
   }
