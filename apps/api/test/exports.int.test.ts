@@ -131,6 +131,21 @@ describe('export round trip', () => {
         `What the legal posture means here (${jurisdiction})`,
       );
       expect([...entries.keys()].filter((n) => n.startsWith('tsa/')).length).toBeGreaterThan(0);
+      // SPEC §9: one bodies.jsonl line per receipt with bodies, in chain order.
+      const receiptIds = (entries.get('receipts.jsonl')?.toString().trim().split('\n') ?? []).map(
+        (l) => JSON.parse(l).id,
+      );
+      const bodyLines = (entries.get('bodies.jsonl')?.toString().trim().split('\n') ?? []).map(
+        (l) => JSON.parse(l),
+      );
+      expect(bodyLines.map((b) => Object.keys(b))).toEqual(
+        Array(12).fill(['id', 'input', 'output']),
+      );
+      expect(bodyLines.map((b) => b.id)).toEqual(
+        receiptIds.filter((id) => bodyLines.some((b) => b.id === id)),
+      );
+      expect([...entries.keys()].some((n) => n.startsWith('bodies/'))).toBe(false);
+      expect(result.claims.body_matches?.status).toBe('asserted');
     },
   );
 
@@ -284,12 +299,32 @@ describe('tampered bundles are refuted with the right claim', () => {
 
   it('a body altered', async () => {
     const result = await tamper('body', (e) => {
-      const name = [...e.keys()].find((n) => n.startsWith('bodies/')) as string;
-      const body = JSON.parse(e.get(name)?.toString() ?? '');
+      const all = lines(e.get('bodies.jsonl'));
+      const body = JSON.parse(all[3] as string);
       body.output = { ok: false };
-      e.set(name, Buffer.from(JSON.stringify(body)));
+      all[3] = JSON.stringify(body);
+      e.set('bodies.jsonl', Buffer.from(`${all.join('\n')}\n`));
     });
     expect(receiptFailure(result, 'body_matches')?.reason).toContain('output');
+    expect(result.claims.files_intact?.reason).toContain('bodies.jsonl does not match');
+  });
+
+  it('a body line dropped, or moved to another receipt', async () => {
+    const dropped = await tamper('body-dropped', (e) => {
+      const all = lines(e.get('bodies.jsonl'));
+      all.splice(2, 1);
+      e.set('bodies.jsonl', Buffer.from(`${all.join('\n')}\n`));
+    });
+    expect(dropped.claims.body_matches?.reason).toContain('manifest counts 12 disclosed bodies');
+    const moved = await tamper('body-moved', (e) => {
+      const all = lines(e.get('bodies.jsonl')).map((l) => JSON.parse(l));
+      all[4].id = all[5].id;
+      e.set('bodies.jsonl', Buffer.from(`${all.map((b) => JSON.stringify(b)).join('\n')}\n`));
+    });
+    // The bodies of this test's receipts are all alike, so the hashes still match: the line
+    // that now names a receipt already passed is what is refuted.
+    expect(moved.claims.body_matches?.status).toBe('refuted');
+    expect(moved.claims.body_matches?.reason).toContain('repeated or out of chain order');
   });
 
   it('a timestamp token from another receipt', async () => {

@@ -1,9 +1,18 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Fixture, makeFixture } from '../../../packages/bundle/test/fixture';
+import {
+  centralDirectory,
+  extractAll,
+  FIELD,
+  handMadeZip,
+  zeroBomb,
+  zipEntries,
+} from '../../../packages/bundle/test/zip-tools';
 
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'node_modules/.bin/quittance');
@@ -100,4 +109,104 @@ describe('quittance verify RECEIPT.json', () => {
     expect(badPublisher.code).toBe(2);
     expect(badPublisher.stderr).toContain('publisher key');
   });
+});
+
+/** Unreadable input: exit status 2 and one readable line on stderr, never a stack. */
+function expectOneLine(result: { code: number; stderr: string; stdout: string }, text: string) {
+  expect(result.stderr).not.toMatch(/^\s+at /m);
+  expect(result.stderr.trim().split('\n')).toEqual([expect.stringContaining(text)]);
+  expect(result.code).toBe(2);
+}
+
+describe('quittance verify on hostile or broken input', () => {
+  let f: Fixture;
+  let publisher: string;
+  let dir: string;
+  beforeAll(async () => {
+    f = await makeFixture();
+    dir = f.dir;
+    publisher = join(dir, 'publisher.json');
+    await writeFile(publisher, JSON.stringify(f.publisherJwks));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const bundle = (path: string, ...more: string[]) =>
+    quittance('verify', path, '--publisher', publisher, ...more);
+
+  it('a chain.jsonl line that is not JSON: exit 1 with the full report', async () => {
+    const entries = (await extractAll(f.path)) as [string, Buffer][];
+    const path = join(dir, 'chain-not-json.zip');
+    await zipEntries(
+      path,
+      entries.map(([name, data]) => [
+        name,
+        name === 'chain.jsonl' ? Buffer.from(data.toString().replace(/\n\{/, '\n{oops')) : data,
+      ]),
+    );
+    const [human, json] = await Promise.all([bundle(path), bundle(path, '--json')]);
+    expect(human.stderr).not.toMatch(/^\s+at /m);
+    expect(human.stdout).toMatch(/FAIL +chain_complete +refuted .*line 2 is not JSON/);
+    expect(human.stdout).toMatch(/ok +manifest_valid +asserted/);
+    expect(human.stdout).toMatch(/^receipts: 5$/m);
+    expect(human.stdout).toMatch(/^FAIL /m);
+    expect(human.code).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report.ok).toBe(false);
+    expect(report.receipts).toHaveLength(5);
+    expect(json.code).toBe(1);
+  }, 120_000);
+
+  it('zips that declare or inflate too much, and files that are not zips: exit 2, one line', async () => {
+    const zip = await readFile(f.path);
+    const record = centralDirectory(zip).records.find((r) => r.name === 'receipts.jsonl');
+    zip.writeUInt32LE(2 ** 31, (record?.central as number) + FIELD.central.uncompressedSize);
+    await writeFile(join(dir, 'declares-2gib.zip'), zip);
+    const bomb = zeroBomb(2048);
+    await writeFile(join(dir, 'bomb.zip'), handMadeZip('receipts.jsonl', bomb, 2 ** 32 - 1));
+    await writeFile(join(dir, 'bomb-lying.zip'), handMadeZip('receipts.jsonl', bomb, 4096));
+    await writeFile(join(dir, 'empty.zip'), '');
+    await writeFile(join(dir, 'text.zip'), 'hello\n');
+    const cases: [string, string][] = [
+      ['declares-2gib.zip', 'receipts.jsonl declares 2 GiB; the limit per entry is 1 GiB'],
+      ['bomb.zip', 'the limit per entry is 1 GiB'],
+      ['bomb-lying.zip', 'receipts.jsonl cannot be inflated'],
+      ['empty.zip', 'empty.zip is not a zip file'],
+      ['text.zip', 'text.zip is not a zip file'],
+      ['missing.zip', 'missing.zip: ENOENT (no such file)'],
+    ];
+    const results = await Promise.all(cases.map(([name]) => bundle(join(dir, name))));
+    results.forEach((result, i) => {
+      expectOneLine(result, (cases[i] as [string, string])[1]);
+    });
+    expectOneLine(await bundle(dir), 'is a directory');
+    const json = await bundle(join(dir, 'bomb.zip'), '--json');
+    expectOneLine(json, 'the limit per entry');
+    expect(json.stdout).toBe('');
+  }, 120_000);
+
+  it('an empty receipt file or [] is not a PASS; deep nesting does not blow the stack', async () => {
+    await writeFile(join(dir, 'empty.json'), '');
+    await writeFile(join(dir, 'none.json'), '[]\n');
+    await writeFile(join(dir, 'api.json'), '{"receipts": []}');
+    await writeFile(join(dir, 'deep.json'), `${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+    await writeFile(
+      join(dir, 'deep.jsonl'),
+      `{}\n${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}\n`,
+    );
+    const snapshot = join(external, 'snapshot.json');
+    const [empty, none, api, deep, deepLines, deepJwks] = await Promise.all([
+      quittance('verify', join(dir, 'empty.json'), '--jwks', snapshot),
+      quittance('verify', join(dir, 'none.json'), '--jwks', snapshot),
+      quittance('verify', join(dir, 'api.json'), '--jwks', snapshot),
+      quittance('verify', join(dir, 'deep.json'), '--jwks', snapshot),
+      quittance('verify', join(dir, 'deep.jsonl'), '--jwks', snapshot),
+      quittance('verify', join(external, 'receipt.json'), '--jwks', join(dir, 'deep.json')),
+    ]);
+    expectOneLine(empty, `no receipt in ${join(dir, 'empty.json')}`);
+    expectOneLine(none, `no receipt in ${join(dir, 'none.json')}`);
+    expectOneLine(api, 'no receipt in');
+    for (const result of [empty, none, api]) expect(result.stdout).not.toMatch(/PASS/);
+    expectOneLine(deep, 'nests JSON deeper than 1000 levels');
+    expectOneLine(deepLines, 'nests JSON deeper than 1000 levels');
+    expectOneLine(deepJwks, 'nests JSON deeper than 1000 levels');
+  }, 120_000);
 });

@@ -5,12 +5,12 @@ export const FILES = {
   receipts: 'receipts.jsonl',
   chain: 'chain.jsonl',
   checkpoints: 'checkpoints.jsonl',
+  bodies: 'bodies.jsonl',
   verify: 'VERIFY.md',
 } as const;
 
 export const snapshotPath = (period: string) => `jwks/${period}.json`;
 export const tsaPath = (sha256: string) => `tsa/${sha256.slice(0, 16)}.pem`;
-export const bodyPath = (receiptId: string) => `bodies/${receiptId}.json`;
 
 export const JURISDICTIONS = ['EU', 'US', 'BR', 'OTHER'] as const;
 export type Jurisdiction = (typeof JURISDICTIONS)[number];
@@ -103,4 +103,11 @@ export interface ChainEntry {
   receiptId: string;
   receiptHash: string;
   entryHash: string;
+}
+
+/** One line of bodies.jsonl (SPEC §9): the disclosed bodies of one receipt. */
+export interface BodyLine {
+  id: string;
+  input: unknown;
+  output: unknown;
 }

@@ -1,6 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { ReceiptReport, VerifyReceiptOptions } from '@quittance/verifier';
+import {
+  type ReceiptReport,
+  refuted,
+  unknown,
+  type VerifyReceiptOptions,
+} from '@quittance/verifier';
 
 export interface WorkerInit {
   /** The newest snapshot document (JSON text): the key history every receipt is checked against. */
@@ -112,4 +117,22 @@ export class ReceiptPool {
     this.#idle.push(worker);
     this.#dispatch();
   }
+}
+
+/** A report for a receipt the verifier could not check (never asserted). */
+export function uncheckable(receipt: unknown, error: unknown): ReceiptReport {
+  const id = (receipt as { id?: unknown } | null)?.id;
+  const why = 'the receipt could not be checked';
+  return {
+    id: typeof id === 'string' ? id : '(no id)',
+    claims: {
+      signature_valid: refuted(
+        `the verifier could not check it: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+      key_valid_at_issuance: unknown(why),
+      timestamp_valid: unknown(why),
+      chain_linked: unknown(why),
+      snapshot_authentic: unknown(why),
+    },
+  };
 }

@@ -1,13 +1,18 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { createInterface } from 'node:readline';
 import {
+  base64url,
   entryHash as computeEntryHash,
   digestPayloadB64,
+  fromBase64url,
+  HASH_PATTERN,
   headerProblem,
+  isTimestampMs,
   JWS_TYPES,
   type JwksSnapshot,
   parseDetachedJws,
+  summarize,
+  validateCheckpoint,
 } from '@quittance/format';
 import { parsePemCertificates } from '@quittance/tsp';
 import {
@@ -25,8 +30,20 @@ import {
   verifyJwsSignature,
   verifyReceipt,
 } from '@quittance/verifier';
-import { bodyPath, type ChainEntry, FILES, type Manifest } from './layout';
-import { ReceiptPool, type WorkItem } from './parallel';
+import { BundleError } from './errors';
+import { type ChainEntry, FILES, JURISDICTIONS, type Manifest } from './layout';
+import {
+  type BundleLimits,
+  duplicateMember,
+  formatBytes,
+  isJsonObject,
+  LINE_BYTES,
+  parseJson,
+  showValue,
+  TSA_LIMITS,
+  WHOLE_FILE_BYTES,
+} from './limits';
+import { ReceiptPool, uncheckable, type WorkItem } from './parallel';
 import { BundleReader } from './reader';
 
 export interface BundleVerificationOptions {
@@ -40,6 +57,8 @@ export interface BundleVerificationOptions {
   keepReceipts?: boolean;
   /** Worker threads for receipts; default one per core for bundles of 2,000 receipts or more. */
   workers?: number;
+  /** Caps on what the zip may declare and inflate; see {@link DEFAULT_LIMITS}. */
+  limits?: Partial<BundleLimits>;
 }
 
 export interface BundleVerification {
@@ -52,28 +71,45 @@ export interface BundleVerification {
   receiptCount: number;
 }
 
-export class BundleError extends Error {
-  override readonly name = 'BundleError';
-}
-
 const MAX_FAILURES = 20;
 const PARALLEL_FROM = 2_000;
+
+/** One line of a JSON Lines file: its text, or why it cannot be read (too long, not UTF-8). */
+type Line = { n: number; text: string; problem?: undefined } | { n: number; problem: string };
+
+/** A bodies.jsonl line, with the receipt it names when it names one. */
+interface BodyItem {
+  n: number;
+  id?: string;
+  bodies?: { input?: unknown; output?: unknown };
+  /** Why the line is not usable evidence (applies to the receipt `id`, or to the bundle). */
+  problem?: string;
+}
+
+/** A line's JSON value, or why it has none. */
+const parseLine = (line: Line): ReturnType<typeof parseJson> =>
+  line.problem === undefined ? parseJson(line.text) : { ok: false, problem: line.problem };
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+const isCount = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
+const isSeq = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1;
+const listed = (problems: string[], max: number) =>
+  problems.slice(0, max).join('; ') +
+  (problems.length > max ? ` (+${problems.length - max} more)` : '');
 
 /**
  * Verifies an export bundle offline (SPEC §9, §10): file hashes, manifest signature,
  * snapshots, every receipt with its key, timestamp and chain link, checkpoints, disclosed
  * bodies. Streams the zip: memory grows with the number of receipt ids, not their content.
+ *
+ * Content that cannot be parsed (a line that is not JSON, a missing member, a file over its
+ * cap) refutes the claim it is evidence for. Throws {@link BundleError} only when the zip
+ * itself cannot be read or passes the caps of {@link BundleLimits}.
  */
 export async function verifyBundle(
   path: string,
   options: BundleVerificationOptions,
 ): Promise<BundleVerification> {
-  let reader: BundleReader;
-  try {
-    reader = await BundleReader.open(path);
-  } catch (error) {
-    throw new BundleError(`${path} is not a readable zip: ${(error as Error).message}`);
-  }
+  const reader = await BundleReader.open(path, options.limits);
   try {
     return await new Verification(reader, options).run();
   } finally {
@@ -93,6 +129,8 @@ class Verification {
     receiptCount: 0,
   };
   manifest: Manifest | undefined;
+  /** Why manifest.json cannot be used, when it cannot. */
+  manifestProblem = 'manifest.json is missing';
   history!: KeyHistory;
   /** The newest snapshot, handed to worker threads. */
   newestSnapshot: string | undefined;
@@ -100,6 +138,9 @@ class Verification {
   /** seq → earliest proven time from a verified, timestamped checkpoint at that seq. */
   checkpointProofs: { seq: number; time: string }[] = [];
   checkpointEntries = new Map<number, string>();
+  chainProblems: string[] = [];
+  chainCount = 0;
+  missing: number[] = [];
 
   constructor(
     readonly reader: BundleReader,
@@ -123,30 +164,96 @@ class Verification {
 
   // ---- files -------------------------------------------------------------------------
 
-  async readFile(name: string): Promise<Buffer> {
-    const data = await this.reader.read(name);
-    this.actual.set(name, {
-      bytes: data.length,
-      sha256: createHash('sha256').update(data).digest('hex'),
-    });
-    return data;
-  }
-
-  /** Lines of a JSON Lines file, hashing the raw bytes as they stream by. */
-  async *lines(name: string): AsyncIterable<string> {
-    if (!this.reader.has(name)) return;
-    const stream = await this.reader.stream(name);
+  /**
+   * A whole file, hashed as it streams; `undefined` when it is larger than `max` (then it is
+   * still hashed to the end, for files_intact, but not kept).
+   */
+  async readWhole(name: string, max: number): Promise<Buffer | undefined> {
     const hash = createHash('sha256');
+    const parts: Buffer[] = [];
     let bytes = 0;
-    stream.on('data', (chunk: Buffer) => {
+    for await (const chunk of this.reader.chunks(name)) {
       hash.update(chunk);
       bytes += chunk.length;
-    });
-    for await (const line of createInterface({
-      input: stream,
-      crlfDelay: Number.POSITIVE_INFINITY,
-    })) {
-      if (line !== '') yield line;
+      if (bytes <= max) parts.push(chunk);
+    }
+    this.actual.set(name, { bytes, sha256: hash.digest('hex') });
+    return bytes <= max ? Buffer.concat(parts) : undefined;
+  }
+
+  /**
+   * Lines of a JSON Lines file, hashing the raw bytes as they stream by. A line longer than
+   * `maxLine` is reported (and skipped), never buffered; blank lines are skipped.
+   */
+  async *lines(name: string, maxLine: number): AsyncGenerator<Line> {
+    if (!this.reader.has(name)) return;
+    const hash = createHash('sha256');
+    const decoder = new TextDecoder('utf-8', { fatal: true });
+    let bytes = 0;
+    let n = 0;
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    let overLong = false;
+    const tooLong = (): Line => ({ n, problem: `is longer than ${formatBytes(maxLine)}` });
+    const decode = (buffer: Buffer): Line | undefined => {
+      if (buffer.length === 0 || (buffer.length === 1 && buffer[0] === 0x0d)) return undefined;
+      try {
+        return { n, text: decoder.decode(buffer) };
+      } catch {
+        return { n, problem: 'is not UTF-8' };
+      }
+    };
+    for await (const chunk of this.reader.chunks(name)) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      let start = 0;
+      for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
+        const piece = chunk.subarray(start, end);
+        start = end + 1;
+        n++;
+        if (overLong) {
+          overLong = false; // the end of a line already reported
+          continue;
+        }
+        if (pendingBytes + piece.length > maxLine) {
+          pending = [];
+          pendingBytes = 0;
+          yield tooLong();
+          continue;
+        }
+        const line = decode(pendingBytes ? Buffer.concat([...pending, piece]) : piece);
+        pending = [];
+        pendingBytes = 0;
+        if (line) yield line;
+      }
+      if (start < chunk.length && !overLong) {
+        const rest = chunk.subarray(start);
+        if (pendingBytes + rest.length > maxLine) {
+          pending = [];
+          pendingBytes = 0;
+          overLong = true;
+          yield { n: n + 1, problem: `is longer than ${formatBytes(maxLine)}` };
+        } else {
+          pending.push(rest);
+          pendingBytes += rest.length;
+        }
+      }
+    }
+    if (pendingBytes && !overLong) {
+      n++;
+      const line = decode(Buffer.concat(pending));
+      if (line) yield line;
+    }
+    this.actual.set(name, { bytes, sha256: hash.digest('hex') });
+  }
+
+  /** Hashes an entry nobody read yet, streaming. */
+  async hashEntry(name: string) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of this.reader.chunks(name)) {
+      hash.update(chunk);
+      bytes += chunk.length;
     }
     this.actual.set(name, { bytes, sha256: hash.digest('hex') });
   }
@@ -155,29 +262,30 @@ class Verification {
     const problems: string[] = [];
     for (const name of this.reader.entries.keys()) {
       if (!this.actual.has(name) && name !== FILES.manifest && name !== FILES.manifestJws)
-        await this.readFile(name);
+        await this.hashEntry(name);
     }
-    const listed = new Map((this.manifest?.files ?? []).map((f) => [f.path, f]));
-    for (const [path, expected] of listed) {
+    const files = this.manifest?.files ?? [];
+    const listedFiles = new Map(files.map((f) => [f.path, f]));
+    if (listedFiles.size !== files.length) problems.push('the manifest lists a file twice');
+    for (const [path, expected] of listedFiles) {
       const got = this.actual.get(path);
       if (!got) problems.push(`${path} is listed but missing`);
       else if (got.bytes !== expected.bytes || got.sha256 !== expected.sha256)
         problems.push(`${path} does not match its SHA-256`);
     }
     for (const name of this.reader.entries.keys()) {
-      if (name !== FILES.manifest && name !== FILES.manifestJws && !listed.has(name))
+      if (name !== FILES.manifest && name !== FILES.manifestJws && !listedFiles.has(name))
         problems.push(`${name} is not in the manifest`);
     }
-    if (!this.manifest) problems.unshift('no readable manifest.json');
+    if (!this.manifest) problems.unshift(`no usable manifest: ${this.manifestProblem}`);
     for (const name of new Set(this.reader.duplicates))
       problems.unshift(`${name} occurs more than once in the zip`);
+    for (const disagreement of this.reader.disagreements)
+      problems.unshift(`${disagreement} (zip tools would disagree on what the bundle holds)`);
     this.claims.files_intact = problems.length
-      ? refuted(
-          problems.slice(0, 10).join('; ') +
-            (problems.length > 10 ? ` (+${problems.length - 10} more)` : ''),
-        )
+      ? refuted(listed(problems, 10))
       : asserted(
-          `all ${listed.size} files match their size and SHA-256 in the manifest; none added`,
+          `all ${listedFiles.size} files match their size and SHA-256 in the manifest; none added`,
         );
   }
 
@@ -185,13 +293,29 @@ class Verification {
 
   async readManifest() {
     if (!this.reader.has(FILES.manifest)) return;
-    try {
-      this.manifest = JSON.parse(
-        (await this.reader.read(FILES.manifest)).toString('utf8'),
-      ) as Manifest;
-    } catch {
-      this.manifest = undefined;
+    const data = await this.readWhole(FILES.manifest, WHOLE_FILE_BYTES.manifest);
+    if (!data) {
+      this.manifestProblem = `manifest.json is larger than ${formatBytes(WHOLE_FILE_BYTES.manifest)}`;
+      return;
     }
+    const parsed = parseJson(data.toString('utf8'));
+    if (!parsed.ok) {
+      this.manifestProblem = `manifest.json ${parsed.problem}`;
+      return;
+    }
+    // Its bytes are not hashed anywhere: only the parsed object is signed (JCS), so the
+    // object must be the same for every parser.
+    const duplicate = duplicateMember(data.toString('utf8'));
+    if (duplicate !== undefined) {
+      this.manifestProblem = `manifest.json is not I-JSON: member ${showValue(duplicate)} occurs twice in one object`;
+      return;
+    }
+    const problems = manifestProblems(parsed.value);
+    if (problems.length) {
+      this.manifestProblem = `manifest.json is not a bundle manifest: ${listed(problems, 5)}`;
+      return;
+    }
+    this.manifest = parsed.value as unknown as Manifest;
   }
 
   async readSnapshots() {
@@ -202,38 +326,64 @@ class Verification {
     const problems: string[] = [];
     let newest: { doc: JwksSnapshot; history: KeyHistory } | undefined;
     for (const name of names) {
-      let doc: JwksSnapshot;
+      const data = await this.readWhole(name, WHOLE_FILE_BYTES.snapshot);
+      if (!data) {
+        problems.push(`${name} is larger than ${formatBytes(WHOLE_FILE_BYTES.snapshot)}`);
+        continue;
+      }
+      const parsed = parseJson(data.toString('utf8'));
+      if (!parsed.ok) {
+        problems.push(`${name} ${parsed.problem}`);
+        continue;
+      }
+      const doc = parsed.value;
+      if (!isJsonObject(doc) || typeof doc.period !== 'string' || !isCount(doc.version)) {
+        problems.push(`${name} is not a key snapshot (no string period or integer version)`);
+        continue;
+      }
+      let history: KeyHistory;
       try {
-        doc = JSON.parse((await this.readFile(name)).toString('utf8'));
-        const history = await loadKeyHistory(doc, { publisher: this.options.publisher, cache });
-        if (history.authentic.status !== 'asserted')
-          problems.push(`${name}: ${history.authentic.reason}`);
-        if (`jwks/${doc.period}.json` !== name) problems.push(`${name} holds period ${doc.period}`);
-        if (
-          !newest ||
-          doc.period > newest.doc.period ||
-          (doc.period === newest.doc.period && doc.version > newest.doc.version)
-        ) {
-          newest = { doc, history };
-        }
+        history = await loadKeyHistory(doc, { publisher: this.options.publisher, cache });
       } catch (error) {
-        problems.push(`${name}: ${(error as Error).message}`);
+        problems.push(`${name}: ${messageOf(error)}`);
+        continue;
+      }
+      const snapshot = doc as unknown as JwksSnapshot;
+      if (history.authentic.status !== 'asserted')
+        problems.push(`${name}: ${history.authentic.reason}`);
+      if (`jwks/${snapshot.period}.json` !== name)
+        problems.push(`${name} holds period ${showValue(snapshot.period)}`);
+      if (
+        !newest ||
+        snapshot.period > newest.doc.period ||
+        (snapshot.period === newest.doc.period && snapshot.version > newest.doc.version)
+      ) {
+        newest = { doc: snapshot, history };
       }
     }
     if (!newest) {
-      this.claims.snapshot_authentic = refuted('the bundle has no key snapshot');
+      this.claims.snapshot_authentic = refuted(
+        problems.length
+          ? `no usable key snapshot: ${listed(problems, 5)}`
+          : 'the bundle has no key snapshot',
+      );
       this.history = await loadKeyHistory({ keys: [] });
       return;
     }
     this.history = newest.history;
     this.newestSnapshot = JSON.stringify(newest.doc);
     this.claims.snapshot_authentic = problems.length
-      ? refuted(problems.join('; '))
+      ? refuted(listed(problems, 5))
       : asserted(
           `${names.length} snapshots signed by the pinned publisher key; newest ${newest.doc.period} v${newest.doc.version}`,
         );
   }
 
+  /**
+   * The bundle's TSA certificates, unless the auditor pinned roots. A file that is not PEM
+   * (or is over the caps of {@link TSA_LIMITS}) anchors nothing: the timestamps that needed
+   * it do not chain and are refuted.
+   */
   async readTsaCertificates() {
     if (this.options.tsaTrustAnchors) {
       this.anchors = { certs: this.options.tsaTrustAnchors, fromBundle: false };
@@ -241,28 +391,50 @@ class Verification {
     }
     const certs: Uint8Array[] = [];
     for (const name of this.reader.entries.keys()) {
-      if (name.startsWith('tsa/') && name.endsWith('.pem'))
-        certs.push(...parsePemCertificates((await this.readFile(name)).toString('utf8')));
+      if (!name.startsWith('tsa/') || !name.endsWith('.pem')) continue;
+      const data = await this.readWhole(name, WHOLE_FILE_BYTES.tsaCertificate);
+      if (!data || certs.length >= TSA_LIMITS.certificates) continue;
+      const pem = data.toString('utf8');
+      if (pem.split('-----BEGIN ').length - 1 > TSA_LIMITS.blocksPerFile) continue;
+      try {
+        certs.push(...parsePemCertificates(pem).slice(0, TSA_LIMITS.certificates - certs.length));
+      } catch {
+        // not PEM: see above
+      }
     }
     this.anchors = { certs, fromBundle: true };
   }
 
   async checkManifestSignature() {
-    this.claims.manifest_valid = await this.manifestClaim();
+    try {
+      this.claims.manifest_valid = await this.manifestClaim();
+    } catch (error) {
+      if (error instanceof BundleError) throw error;
+      this.claims.manifest_valid = refuted(`manifest cannot be checked: ${messageOf(error)}`);
+    }
   }
 
   async manifestClaim(): Promise<Claim> {
     const manifest = this.manifest;
-    if (!manifest) return refuted('manifest.json is missing or not JSON');
+    if (!manifest) return refuted(this.manifestProblem);
     if (!this.reader.has(FILES.manifestJws)) return refuted('manifest.jws is missing');
-    const jws = (await this.reader.read(FILES.manifestJws)).toString('utf8').trim();
+    const data = await this.readWhole(FILES.manifestJws, WHOLE_FILE_BYTES.manifestJws);
+    if (!data)
+      return refuted(
+        `manifest.jws is larger than ${formatBytes(WHOLE_FILE_BYTES.manifestJws)}: not a JWS`,
+      );
+    const jws = data.toString('utf8').trim();
     let parsed: ReturnType<typeof parseDetachedJws>;
     try {
       parsed = parseDetachedJws(jws);
     } catch (error) {
-      return refuted(`manifest.jws: ${(error as Error).message}`);
+      return refuted(`manifest.jws: ${messageOf(error)}`);
     }
-    const kid = String(parsed.header.kid ?? '');
+    // Base64url has spare bits in its last character: only the canonical spelling is the
+    // signature (the manifest.jws bytes are not hashed anywhere either).
+    if (base64url(fromBase64url(parsed.signatureB64)) !== parsed.signatureB64)
+      return refuted('manifest.jws: the signature is not canonical base64url');
+    const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : '';
     const problem = headerProblem(parsed.header, kid, JWS_TYPES.manifest);
     if (problem) return refuted(`manifest.jws ${problem}`);
     const key = this.history.find(kid);
@@ -279,7 +451,7 @@ class Verification {
     try {
       payloadB64 = await digestPayloadB64(manifest);
     } catch (error) {
-      return refuted(`manifest is not I-JSON: ${(error as Error).message}`);
+      return refuted(`manifest is not I-JSON: ${messageOf(error)}`);
     }
     const valid = await verifyJwsSignature(
       this.history.cache,
@@ -298,18 +470,29 @@ class Verification {
   async checkCheckpoints() {
     const problems: string[] = [];
     let count = 0;
-    for await (const line of this.lines(FILES.checkpoints)) {
+    for await (const line of this.lines(FILES.checkpoints, LINE_BYTES.record)) {
       count++;
-      let checkpoint: { seq?: number; entryHash?: string };
-      try {
-        checkpoint = JSON.parse(line);
-      } catch {
-        problems.push(`checkpoints.jsonl line ${count} is not JSON`);
+      const at = `checkpoints.jsonl line ${line.n}`;
+      const parsed = parseLine(line);
+      if (!parsed.ok) {
+        problems.push(`${at} ${parsed.problem}`);
         continue;
       }
-      const report = await verifyCheckpoint(checkpoint, this.history, {
-        tsaTrustAnchors: this.anchors.certs,
-      });
+      const validation = validateCheckpoint(parsed.value);
+      if (!validation.ok) {
+        problems.push(`${at} is not a checkpoint: ${summarize(validation.issues)}`);
+        continue;
+      }
+      const checkpoint = validation.value;
+      let report: Awaited<ReturnType<typeof verifyCheckpoint>>;
+      try {
+        report = await verifyCheckpoint(checkpoint, this.history, {
+          tsaTrustAnchors: this.anchors.certs,
+        });
+      } catch (error) {
+        problems.push(`${at} cannot be checked: ${messageOf(error)}`);
+        continue;
+      }
       const bad = Object.entries(report.claims).filter(
         ([name, c]) => c.status === 'refuted' && name !== 'chain_linked',
       );
@@ -319,7 +502,7 @@ class Verification {
         );
         continue;
       }
-      this.checkpointEntries.set(report.seq, String(checkpoint.entryHash));
+      this.checkpointEntries.set(report.seq, checkpoint.entryHash);
       // Only TSA roots the auditor pinned make a checkpoint's time a proof (see readTsaCertificates).
       if (
         report.provenAt &&
@@ -330,10 +513,20 @@ class Verification {
       }
     }
     this.claims.checkpoints_valid = problems.length
-      ? refuted(problems.slice(0, 5).join('; '))
+      ? refuted(listed(problems, 5))
       : count
         ? asserted(`${count} checkpoints verify`)
         : unknown('the bundle has no checkpoint');
+  }
+
+  /** The chain entries of chain.jsonl; a line that is not one is reported by `onProblem`. */
+  async *chainEntries(onProblem?: (problem: string) => void): AsyncGenerator<ChainEntry> {
+    for await (const line of this.lines(FILES.chain, LINE_BYTES.record)) {
+      const parsed = parseLine(line);
+      const problem = parsed.ok ? chainEntryProblem(parsed.value) : parsed.problem;
+      if (problem || !parsed.ok) onProblem?.(`chain.jsonl line ${line.n} ${problem}`);
+      else yield parsed.value as ChainEntry;
+    }
   }
 
   /** First pass over chain.jsonl: every link, and the checkpoints against it. */
@@ -342,10 +535,14 @@ class Verification {
     let previous: ChainEntry | undefined;
     let count = 0;
     const unmatched = new Map(this.checkpointEntries);
-    for await (const line of this.lines(FILES.chain)) {
+    for await (const entry of this.chainEntries((problem) => problems.push(problem))) {
       count++;
-      const entry = JSON.parse(line) as ChainEntry;
-      const recomputed = await computeEntryHash(entry);
+      let recomputed: string | undefined;
+      try {
+        recomputed = await computeEntryHash(entry);
+      } catch {
+        recomputed = undefined;
+      }
       if (recomputed !== entry.entryHash)
         problems.push(`chain entry seq ${entry.seq}: entryHash does not recompute`);
       if (previous) {
@@ -381,13 +578,11 @@ class Verification {
     this.chainCount = count;
   }
 
-  chainProblems: string[] = [];
-  chainCount = 0;
-
   // ---- receipts ------------------------------------------------------------------------
 
   async checkReceipts() {
-    const chain = this.lines(FILES.chain)[Symbol.asyncIterator]();
+    // Second pass over the chain (lines that are not entries were reported by the first).
+    const chain = this.chainEntries()[Symbol.asyncIterator]();
     let current: ChainEntry | undefined;
     let previous: ChainEntry | undefined;
     const firstSeq = this.manifest?.range.firstSeq ?? 1;
@@ -408,79 +603,89 @@ class Verification {
           current = undefined;
           return undefined;
         }
-        current = JSON.parse(next.value) as ChainEntry;
+        current = next.value;
       }
       return current.seq === seq ? current : undefined;
     };
     const seenIds = new Set<string>();
+    const bodies = new BodyCursor(this, seenIds);
     const total = this.manifest?.counts.receipts ?? 0;
     const runner = this.runner(total);
-    for await (const line of this.lines(FILES.receipts)) {
-      let receipt: {
-        id?: string;
-        chain?: { seq?: number; entryHash?: string };
-        jwksSnapshotUrl?: string;
-      };
-      try {
-        receipt = JSON.parse(line);
-      } catch {
-        this.record({
-          id: `(line ${this.result.receiptCount + 1})`,
-          claims: { signature_valid: refuted('receipts.jsonl line is not JSON') } as never,
-        });
-        continue;
-      }
-      const id = String(receipt.id);
-      const seq = Number(receipt.chain?.seq);
-      let chainClaim: Claim | undefined;
-      if (seenIds.has(id)) chainClaim = refuted(`receipt ${id} appears twice`);
-      seenIds.add(id);
-      if (!chainClaim && !(seq > lastReceiptSeq))
-        chainClaim = refuted(
-          `receipts are not in chain order (seq ${seq} after ${lastReceiptSeq})`,
+    try {
+      for await (const line of this.lines(FILES.receipts, LINE_BYTES.record)) {
+        const parsed = parseLine(line);
+        const problem = !parsed.ok
+          ? parsed.problem
+          : isJsonObject(parsed.value)
+            ? undefined
+            : `is ${showValue(parsed.value)}, not a receipt object`;
+        if (problem || !parsed.ok) {
+          this.record(this.unreadableReceipt(line.n, problem));
+          continue;
+        }
+        const receipt = parsed.value as Record<string, unknown>;
+        const id = typeof receipt.id === 'string' ? receipt.id : '(no id)';
+        const link = isJsonObject(receipt.chain) ? receipt.chain : undefined;
+        const seq = link && isSeq(link.seq) ? (link.seq as number) : undefined;
+        let chainClaim: Claim | undefined;
+        if (seenIds.has(id)) chainClaim = refuted(`receipt ${id} appears twice`);
+        if (typeof receipt.id === 'string') seenIds.add(id);
+        if (!chainClaim && seq === undefined)
+          chainClaim = refuted(
+            'the receipt has no chain.seq: a bundle carries every receipt with its chain envelope',
+          );
+        if (!chainClaim && !((seq as number) > lastReceiptSeq))
+          chainClaim = refuted(
+            `receipts are not in chain order (seq ${seq} after ${lastReceiptSeq})`,
+          );
+        const entry = chainClaim ? undefined : await advanceTo(seq as number);
+        if (!chainClaim && !entry) chainClaim = refuted(`chain.jsonl has no entry at seq ${seq}`);
+        else if (
+          !chainClaim &&
+          entry &&
+          (entry.receiptId !== id || entry.entryHash !== link?.entryHash)
+        ) {
+          chainClaim = refuted(`chain entry at seq ${seq} is not this receipt's`);
+        }
+        if (entry) lastReceiptSeq = seq as number;
+        const before =
+          entry && previous && previous.seq === (seq as number) - 1 ? previous : undefined;
+        const proof =
+          seq === undefined ? undefined : this.checkpointProofs.find((p) => p.seq >= seq);
+        const body = typeof receipt.id === 'string' ? await bodies.of(id) : undefined;
+        await runner.submit(
+          {
+            receipt,
+            ...(before ? { previousEntry: { seq: before.seq, entryHash: before.entryHash } } : {}),
+            ...(proof
+              ? {
+                  existedBy: {
+                    time: proof.time,
+                    evidence: `the timestamped checkpoint at seq ${proof.seq}`,
+                  },
+                }
+              : {}),
+            ...(body?.bodies ? { bodies: body.bodies } : {}),
+          },
+          (report) =>
+            this.finishReceipt(report, {
+              chainClaim,
+              body,
+              snapshotUrl: receipt.jwksSnapshotUrl,
+            }),
         );
-      const entry = chainClaim ? undefined : await advanceTo(seq);
-      if (!chainClaim && !entry) chainClaim = refuted(`chain.jsonl has no entry at seq ${seq}`);
-      else if (
-        !chainClaim &&
-        entry &&
-        (entry.receiptId !== id || entry.entryHash !== receipt.chain?.entryHash)
-      ) {
-        chainClaim = refuted(`chain entry at seq ${seq} is not this receipt's`);
+        if (this.result.receiptCount % 1000 === 0)
+          this.options.onProgress?.(this.result.receiptCount, total);
       }
-      if (entry) lastReceiptSeq = seq;
-      const before = entry && previous && previous.seq === seq - 1 ? previous : undefined;
-      const proof = this.checkpointProofs.find((p) => p.seq >= seq);
-      const bodies = await this.bodiesOf(id);
-      await runner.submit(
-        {
-          receipt,
-          ...(before ? { previousEntry: { seq: before.seq, entryHash: before.entryHash } } : {}),
-          ...(proof
-            ? {
-                existedBy: {
-                  time: proof.time,
-                  evidence: `the timestamped checkpoint at seq ${proof.seq}`,
-                },
-              }
-            : {}),
-          ...(bodies === undefined ? {} : { bodies }),
-        },
-        (report) =>
-          this.finishReceipt(report, {
-            chainClaim,
-            hasBodies: bodies !== undefined,
-            snapshotUrl: receipt.jwksSnapshotUrl,
-          }),
-      );
-      if (this.result.receiptCount % 1000 === 0)
-        this.options.onProgress?.(this.result.receiptCount, total);
+    } catch (error) {
+      await runner.abort(); // the zip became unreadable: stop the workers, do not wait for them
+      throw error;
     }
     await runner.finish();
     // Entries after the last receipt that should have had one.
     passOver(current);
-    for (let next = await chain.next(); !next.done; next = await chain.next())
-      passOver(JSON.parse(next.value));
+    for (let next = await chain.next(); !next.done; next = await chain.next()) passOver(next.value);
+    await bodies.finish();
     this.options.onProgress?.(this.result.receiptCount, total);
     const problems = [...this.chainProblems];
     const missing = [...new Set(this.missing)].sort((a, b) => a - b);
@@ -494,13 +699,28 @@ class Verification {
       );
     }
     this.claims.chain_complete = problems.length
-      ? refuted(problems.slice(0, 5).join('; '))
+      ? refuted(listed(problems, 5))
       : asserted(
           `${this.chainCount} chain entries link without gaps${this.manifest?.range.orderId ? '' : ' and every receipt of the range is present'}`,
         );
+    if (this.manifest?.includeBodies || this.reader.has(FILES.bodies))
+      this.claims.body_matches = bodies.claim(this.manifest);
   }
 
-  missing: number[] = [];
+  /** The report of a receipts.jsonl line that is not a receipt at all. */
+  unreadableReceipt(n: number, problem: string | undefined): ReceiptReport {
+    const why = 'the line is not a receipt';
+    return {
+      id: `(receipts.jsonl line ${n})`,
+      claims: {
+        signature_valid: refuted(`receipts.jsonl line ${n} ${problem}`),
+        key_valid_at_issuance: unknown(why),
+        timestamp_valid: unknown(why),
+        chain_linked: unknown(why),
+        snapshot_authentic: this.history.authentic,
+      },
+    };
+  }
 
   /**
    * Where receipts are verified: on worker threads for large bundles (one per core, the main
@@ -509,17 +729,22 @@ class Verification {
   runner(total: number) {
     const inline = {
       submit: async (item: WorkItem, done: (report: ReceiptReport) => void) => {
-        done(
-          await verifyReceipt(item.receipt, this.history, {
+        let report: ReceiptReport;
+        try {
+          report = await verifyReceipt(item.receipt, this.history, {
             tsaTrustAnchors: this.anchors.certs,
             timestampProvesExistence: !this.anchors.fromBundle,
             ...(item.previousEntry ? { previousEntry: item.previousEntry } : {}),
             ...(item.existedBy ? { existedBy: item.existedBy } : {}),
             ...(item.bodies ? { bodies: item.bodies } : {}),
-          }),
-        );
+          });
+        } catch (error) {
+          report = uncheckable(item.receipt, error);
+        }
+        done(report);
       },
       finish: async () => {},
+      abort: async () => {},
     };
     const workers = this.options.workers ?? (total >= PARALLEL_FROM ? availableParallelism() : 0);
     if (workers < 1 || !this.newestSnapshot) return inline;
@@ -548,13 +773,14 @@ class Verification {
           await pool.close();
         }
       },
+      abort: () => pool.close(),
     };
   }
 
   /** Bundle-level facts a worker cannot know, then the report is counted. */
   finishReceipt(
     report: ReceiptReport,
-    context: { chainClaim: Claim | undefined; hasBodies: boolean; snapshotUrl: unknown },
+    context: { chainClaim: Claim | undefined; body: BodyItem | undefined; snapshotUrl: unknown },
   ) {
     if (context.chainClaim) report.claims.chain_linked = context.chainClaim;
     else if (this.chainProblems.length && report.claims.chain_linked.status === 'asserted') {
@@ -562,7 +788,9 @@ class Verification {
         `the chain around it is broken: ${this.chainProblems[0]}`,
       );
     }
-    if (!context.hasBodies && this.manifest?.includeBodies) {
+    if (context.body?.problem) {
+      report.claims.body_matches = refuted(context.body.problem);
+    } else if (!context.body && this.manifest?.includeBodies) {
       report.claims.body_matches = unknown(
         'no body in the bundle: issued with hashes only, or destroyed at the end of retention',
       );
@@ -574,7 +802,10 @@ class Verification {
         reason: `${report.claims.timestamp_valid.reason} (TSA roots from the bundle; pass --tsa-trust to pin your own)`,
       };
     }
-    const named = /(\d{4}-\d{2})\.json$/.exec(String(context.snapshotUrl))?.[1];
+    const named =
+      typeof context.snapshotUrl === 'string'
+        ? /(\d{4}-\d{2})\.json$/.exec(context.snapshotUrl)?.[1]
+        : undefined;
     if (
       named &&
       !this.reader.has(`jwks/${named}.json`) &&
@@ -585,17 +816,6 @@ class Verification {
       );
     }
     this.record(report);
-  }
-
-  async bodiesOf(id: string): Promise<{ input?: unknown; output?: unknown } | undefined> {
-    const name = bodyPath(id);
-    if (!this.reader.has(name)) return undefined;
-    try {
-      const parsed = JSON.parse((await this.readFile(name)).toString('utf8'));
-      return { input: parsed.input, output: parsed.output };
-    } catch {
-      return { input: Symbol('unreadable') };
-    }
   }
 
   record(report: ReceiptReport) {
@@ -611,4 +831,164 @@ class Verification {
     if (this.options.keepReceipts) this.result.receipts.push(report);
     this.options.onReceipt?.(report);
   }
+}
+
+/**
+ * bodies.jsonl read alongside receipts.jsonl: both are in chain order, so each receipt takes
+ * the next body line when that line names it. A line that names a receipt already passed
+ * (repeated, or out of order), or that names none, is a problem of the bundle's disclosed
+ * bodies: the bundle-level `body_matches` claim.
+ */
+class BodyCursor {
+  readonly #lines: AsyncIterator<Line>;
+  #next: BodyItem | undefined;
+  #done = false;
+  readonly problems: string[] = [];
+  matched = 0;
+
+  constructor(
+    verification: Verification,
+    private readonly seenIds: ReadonlySet<string>,
+  ) {
+    this.#lines = verification.lines(FILES.bodies, LINE_BYTES.bodies)[Symbol.asyncIterator]();
+  }
+
+  async #peek(): Promise<BodyItem | undefined> {
+    if (this.#next || this.#done) return this.#next;
+    const next = await this.#lines.next();
+    if (next.done) {
+      this.#done = true;
+      return undefined;
+    }
+    this.#next = toBodyItem(next.value);
+    return this.#next;
+  }
+
+  /** The body line of receipt `id`, when the next line is its. */
+  async of(id: string): Promise<BodyItem | undefined> {
+    for (let item = await this.#peek(); item; item = await this.#peek()) {
+      if (item.id === id) {
+        this.#next = undefined;
+        this.matched++;
+        return item;
+      }
+      if (item.id !== undefined && !this.seenIds.has(item.id)) return undefined; // a later receipt's
+      this.#next = undefined;
+      this.problems.push(
+        item.id === undefined
+          ? `bodies.jsonl line ${item.n} ${item.problem}`
+          : `bodies.jsonl line ${item.n} names ${item.id}, which is not the next receipt with bodies (repeated or out of chain order)`,
+      );
+    }
+    return undefined;
+  }
+
+  /** Lines left after the last receipt name no receipt of the bundle. */
+  async finish() {
+    for (let item = await this.#peek(); item; item = await this.#peek()) {
+      this.#next = undefined;
+      this.problems.push(
+        item.id === undefined
+          ? `bodies.jsonl line ${item.n} ${item.problem}`
+          : `bodies.jsonl line ${item.n} names ${item.id}, which is not a receipt of the bundle in chain order`,
+      );
+    }
+  }
+
+  claim(manifest: Manifest | undefined): Claim {
+    const problems = [...this.problems];
+    if (manifest && manifest.counts.bodies !== this.matched)
+      problems.push(
+        `manifest counts ${manifest.counts.bodies} disclosed bodies, ${this.matched} lines of bodies.jsonl belong to a receipt`,
+      );
+    return problems.length
+      ? refuted(listed(problems, 5))
+      : asserted(
+          `each of the ${this.matched} lines of bodies.jsonl belongs to a receipt, in chain order; each receipt's claim checks its hashes`,
+        );
+  }
+}
+
+function toBodyItem(line: Line): BodyItem {
+  const parsed = parseLine(line);
+  if (!parsed.ok) return { n: line.n, problem: parsed.problem };
+  const value = parsed.value;
+  if (!isJsonObject(value) || typeof value.id !== 'string')
+    return { n: line.n, problem: 'is not an object with a string id' };
+  const missing = (['input', 'output'] as const).filter((kind) => !Object.hasOwn(value, kind));
+  if (missing.length)
+    return {
+      n: line.n,
+      id: value.id,
+      problem: `its line in bodies.jsonl (line ${line.n}) has no ${missing.join(' and ')}`,
+    };
+  return { n: line.n, id: value.id, bodies: { input: value.input, output: value.output } };
+}
+
+/** What is wrong with a chain.jsonl line's value, if anything. */
+function chainEntryProblem(value: unknown): string | undefined {
+  if (!isJsonObject(value)) return `is ${showValue(value)}, not a chain entry object`;
+  const missing: string[] = [];
+  if (!isSeq(value.seq)) missing.push('seq (a positive integer)');
+  for (const member of ['prevHash', 'receiptHash', 'entryHash'] as const)
+    if (typeof value[member] !== 'string' || !HASH_PATTERN.test(value[member] as string))
+      missing.push(`${member} (64 lowercase hex)`);
+  if (typeof value.receiptId !== 'string') missing.push('receiptId (a string)');
+  return missing.length ? `is not a chain entry: needs ${missing.join(', ')}` : undefined;
+}
+
+/** The members of manifest.json the verifier relies on, with their types. */
+function manifestProblems(value: unknown): string[] {
+  if (!isJsonObject(value)) return [`it is ${showValue(value)}, not an object`];
+  const problems: string[] = [];
+  const need = (ok: boolean, what: string) => {
+    if (!ok) problems.push(what);
+  };
+  need(typeof value.bundleId === 'string', 'bundleId must be a string');
+  need(typeof value.merchantId === 'string', 'merchantId must be a string');
+  need(
+    JURISDICTIONS.includes(value.jurisdiction as never),
+    `jurisdiction must be one of ${JURISDICTIONS.join(', ')}`,
+  );
+  need(isTimestampMs(value.createdAt), 'createdAt must be an RFC 3339 UTC time with milliseconds');
+  need(typeof value.includeBodies === 'boolean', 'includeBodies must be a boolean');
+  const range = value.range;
+  if (!isJsonObject(range)) problems.push('range must be an object');
+  else {
+    need(
+      range.orderId === null || typeof range.orderId === 'string',
+      'range.orderId must be a string or null',
+    );
+    for (const member of ['firstSeq', 'lastSeq'] as const)
+      need(
+        range[member] === null || isSeq(range[member]),
+        `range.${member} must be a positive integer or null`,
+      );
+  }
+  const counts = value.counts;
+  if (!isJsonObject(counts)) problems.push('counts must be an object');
+  else
+    for (const member of [
+      'receipts',
+      'chainEntries',
+      'checkpoints',
+      'snapshots',
+      'tsaCertificates',
+      'bodies',
+      'bodiesUnavailable',
+    ])
+      need(isCount(counts[member]), `counts.${member} must be a non-negative integer`);
+  if (!Array.isArray(value.files)) problems.push('files must be an array');
+  else
+    value.files.forEach((file: unknown, i: number) => {
+      need(
+        isJsonObject(file) &&
+          typeof file.path === 'string' &&
+          isCount(file.bytes) &&
+          typeof file.sha256 === 'string' &&
+          HASH_PATTERN.test(file.sha256),
+        `files[${i}] must be { path, bytes, sha256 }`,
+      );
+    });
+  return problems;
 }

@@ -32,7 +32,7 @@ merchant in writing) and compare it with any copy you are given: it is the root 
 | \`${FILES.checkpoints}\` | ${n.checkpoints} signed, timestamped checkpoints of the audit log |
 | \`jwks/YYYY-MM.json\` | ${n.snapshots} key snapshots: every merchant key with its validity and revocations, signed by the publisher key |
 | \`tsa/*.pem\` | ${n.tsaCertificates} certificates of the Time-Stamp Authorities whose tokens are attached |
-| \`bodies/<receiptId>.json\` | ${manifest.includeBodies ? `${n.bodies} disclosed input and output bodies${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have none here (issued with hashes only, or destroyed at the end of retention)` : ''}` : 'not included in this export'} |
+| \`${FILES.bodies}\` | ${manifest.includeBodies ? `${n.bodies} lines, one per receipt whose bodies are disclosed, in audit-log order: \`{"id", "input", "output"}\`${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have no line (issued with hashes only, or bodies destroyed at the end of retention)` : ''}` : 'not in this export: bodies were not included'} |
 
 ## Verify everything with one command
 
@@ -74,8 +74,9 @@ yourself instead of the certificates in \`tsa/\`.
    form of \`{"seq", "prevHash", "receiptId", "receiptHash"}\`, and \`prevHash\` is the previous
    line's \`entryHash\`. \`receiptHash\` is the SHA-256 of the receipt's JWS with its payload put
    back (\`HEADER.PAYLOAD.SIGNATURE\`).
-7. **Bodies.** The SHA-256 of the canonical form of \`input\` (and \`output\`) in
-   \`bodies/<receiptId>.json\` equals the receipt's \`inputHash\` (\`outputHash\`).
+7. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
+   canonical form of \`input\` (and \`output\`) equals \`inputHash\` (\`outputHash\`) of the receipt
+   with that \`id\`. Lines follow the order of \`${FILES.receipts}\`, at most one per receipt.
 
 ## What the legal posture means here (${manifest.jurisdiction})
 

@@ -4,7 +4,7 @@ import type { Checkpoint, Receipt } from '@quittance/format';
 import { tokenCertificates, toPem } from '@quittance/tsp';
 import { ZipArchive } from 'archiver';
 import {
-  bodyPath,
+  type BodyLine,
   type ChainEntry,
   FILES,
   type Jurisdiction,
@@ -40,11 +40,14 @@ export interface BundleSource {
   checkpoints(): AsyncIterable<Checkpoint>;
   /** The latest version of each period's snapshot, as the exact published text. */
   snapshots(periods: string[]): Promise<{ period: string; document: string }[]>;
-  /** Disclosed bodies; `null` bodies when unavailable (hashes only, or destroyed). */
-  bodies?(): AsyncIterable<{
-    receiptId: string;
-    bodies: { input: unknown; output: unknown } | null;
-  }>;
+  /** Disclosed bodies in chain order (read only when the export includes bodies). */
+  bodies?(): AsyncIterable<SourceBodies>;
+}
+
+/** A receipt's bodies; `null` when unavailable (issued with hashes only, or destroyed). */
+export interface SourceBodies {
+  receiptId: string;
+  bodies: { input: unknown; output: unknown } | null;
 }
 
 export interface BundleHeader {
@@ -164,15 +167,12 @@ export async function writeBundle(
     await add(tsaPath(sha256), [toPem(der, 'CERTIFICATE')]);
     counts.tsaCertificates++;
   }
-  if (header.includeBodies && source.bodies) {
-    for await (const { receiptId, bodies } of source.bodies()) {
-      if (!bodies) {
-        counts.bodiesUnavailable++;
-        continue;
-      }
-      await add(bodyPath(receiptId), [JSON.stringify(bodies)]);
-      counts.bodies++;
-    }
+  if (header.includeBodies) {
+    // One line per receipt with bodies, in chain order; none for bodies that are not there.
+    await add(
+      FILES.bodies,
+      lines(disclosedBodies(source.bodies?.(), counts), () => counts.bodies++),
+    );
   }
 
   const retention = RETENTION[header.jurisdiction];
@@ -199,6 +199,18 @@ export async function writeBundle(
   await Promise.race([zip.finalize(), failed]);
   await Promise.race([closed, failed]);
   return { manifest, bytes: zip.pointer(), sha256: zipHash.digest('hex') };
+}
+
+/** The lines of bodies.jsonl; receipts whose bodies are unavailable are only counted. */
+async function* disclosedBodies(
+  items: AsyncIterable<SourceBodies> | undefined,
+  counts: Manifest['counts'],
+): AsyncIterable<BodyLine> {
+  if (!items) return;
+  for await (const { receiptId, bodies } of items) {
+    if (!bodies) counts.bodiesUnavailable++;
+    else yield { id: receiptId, input: bodies.input, output: bodies.output };
+  }
 }
 
 /** JSON Lines of stored text: no parse and re-serialize per line. */

@@ -1,11 +1,11 @@
 import { BundleError, type BundleVerification, verifyBundle } from '@quittance/bundle';
 import type { Claim, PublisherKeys, ReceiptReport } from '@quittance/verifier';
-import { UsageError } from '../usage';
 
 /**
  * `quittance verify BUNDLE.zip`: streams the bundle; shows progress on a terminal; prints
  * counts per claim and the first failures, or with `--json` the full report, written as it
- * goes so that memory does not grow with the bundle.
+ * goes so that memory does not grow with the bundle. An unreadable bundle throws
+ * {@link BundleError} (the caller prints it in one line, exit status 2).
  */
 export async function verifyBundleCommand(
   path: string,
@@ -13,8 +13,13 @@ export async function verifyBundleCommand(
 ): Promise<number> {
   const out = process.stdout;
   const progress = process.stderr.isTTY && !options.json;
+  // --json streams receipts as they are verified; the document is opened with the first.
+  let opened = false;
+  const open = () => {
+    if (!opened) out.write('{"receipts":[');
+    opened = true;
+  };
   let first = true;
-  if (options.json) out.write('{"receipts":[');
   let result: BundleVerification;
   try {
     result = await verifyBundle(path, {
@@ -22,6 +27,7 @@ export async function verifyBundleCommand(
       ...(options.tsaTrustAnchors ? { tsaTrustAnchors: options.tsaTrustAnchors } : {}),
       onReceipt: options.json
         ? (report: ReceiptReport) => {
+            open();
             out.write(`${first ? '' : ','}\n${JSON.stringify(report)}`);
             first = false;
           }
@@ -32,11 +38,15 @@ export async function verifyBundleCommand(
         : undefined,
     });
   } catch (error) {
-    if (error instanceof BundleError) throw new UsageError(error.message);
+    if (progress) process.stderr.write('\n');
+    // Unreadable half-way: whatever JSON was written is closed, so stdout stays one document.
+    if (opened && error instanceof BundleError)
+      out.write(`\n],"claims":{},"ok":false,"error":${JSON.stringify(error.message)}}\n`);
     throw error;
   }
   if (progress) process.stderr.write('\n');
   if (options.json) {
+    open();
     out.write(`\n],"claims":${JSON.stringify(result.claims)},"ok":${result.ok}}\n`);
     return result.ok ? 0 : 1;
   }
@@ -50,11 +60,24 @@ const MARK: Record<Claim['status'], string> = {
   unknown: '??  ',
 };
 
+/** Names and reasons quote the bundle: its control characters are shown, not obeyed. */
+export function printable(text: string): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.charCodeAt(0);
+    out +=
+      code < 0x20 || (code >= 0x7f && code <= 0x9f)
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : char;
+  }
+  return out;
+}
+
 export function renderBundleSummary(path: string, result: BundleVerification): string {
   const lines = [`bundle ${path}`];
   for (const [name, claim] of Object.entries(result.claims)) {
     lines.push(
-      `  ${MARK[claim.status]} ${name.padEnd(20)} ${claim.status.padEnd(8)} ${claim.reason}`,
+      `  ${MARK[claim.status]} ${name.padEnd(20)} ${claim.status.padEnd(8)} ${printable(claim.reason)}`,
     );
   }
   lines.push(`receipts: ${result.receiptCount}`);
@@ -65,7 +88,8 @@ export function renderBundleSummary(path: string, result: BundleVerification): s
   }
   if (result.firstFailures.length) {
     lines.push('first failures:');
-    for (const f of result.firstFailures) lines.push(`  ${f.id} ${f.claim}: ${f.reason}`);
+    for (const f of result.firstFailures)
+      lines.push(`  ${printable(f.id)} ${f.claim}: ${printable(f.reason)}`);
   }
   lines.push(
     result.ok
