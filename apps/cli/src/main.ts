@@ -1,8 +1,6 @@
-import { runWorker } from '@quittance/worker';
-import { ADMIN_USAGE, adminCommand } from './commands/admin';
-import { serveCommand } from './commands/serve';
-import { stackCommand } from './commands/stack';
-import { verifyCommand } from './commands/verify';
+// Commands are loaded when they run: `quittance verify` (an auditor's offline tool) must not
+// load the service's database drivers, queues, logger and AWS SDK.
+import { ADMIN_USAGE } from './commands/admin';
 import { UsageError } from './usage';
 
 const USAGE = `usage: quittance <command> [options]
@@ -12,8 +10,8 @@ commands:
   worker                 run the background jobs on Redis (REDIS_URL); the API runs them without it
   stack [--apis 2] [--workers 1]
                          the production shape here: API processes and workers on this machine's PostgreSQL and Redis
-  verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--tsa-trust TSA.pem] [--json]
-                         verify receipts offline against a key snapshot
+  verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--proof PROOF.json] [--tsa-trust TSA.pem] [--json]
+                         verify receipts offline against a key snapshot (and an inclusion proof)
   verify BUNDLE.zip --publisher PUBLISHER.json [--tsa-trust TSA.pem] [--json]
                          verify an export bundle offline
 ${ADMIN_USAGE}`;
@@ -24,17 +22,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve':
-        return await serveCommand(rest);
+        return await (await import('./commands/serve')).serveCommand(rest);
       case 'verify':
-        return await verifyCommand(rest);
+        return await (await import('./commands/verify')).verifyCommand(rest);
       case 'admin':
-        return await adminCommand(rest);
+        return await (await import('./commands/admin')).adminCommand(rest);
       case 'stack':
-        return await stackCommand(rest);
+        return await (await import('./commands/stack')).stackCommand(rest);
       case 'worker':
         if (rest.length > 0)
           throw new UsageError('worker takes no arguments (configure it by environment)');
-        return await runWorker();
+        return await (await import('@quittance/worker')).runWorker();
       case undefined:
       case '-h':
       case '--help':

@@ -5,7 +5,8 @@
  *
  *     npx quittance verify receipts/<file> --jwks receipts/<jwks> --publisher receipts/publisher.json --json
  *
- * Every case without an inclusion proof: the exit status and each listed claim status.
+ * Every case, with its inclusion proof when it has one: the exit status and each listed claim
+ * status.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -37,7 +38,7 @@ const cases = Object.entries(
     string,
     ConformanceCase
   >,
-).filter(([, c]) => c.proof === undefined);
+);
 
 /** Runs `quittance` as a user would, from the repository root; never throws on exit status. */
 async function quittance(...args: string[]) {
@@ -67,6 +68,7 @@ beforeAll(async () => {
           join(receiptsDir, c.jwks),
           '--publisher',
           join(receiptsDir, 'publisher.json'),
+          ...(c.proof ? ['--proof', join(receiptsDir, c.proof)] : []),
           '--json',
         ),
       );
@@ -75,9 +77,10 @@ beforeAll(async () => {
   await Promise.all(Array.from({ length: 4 }, worker));
 }, 300_000);
 
-describe('quittance verify: SPEC 1.1 conformance vectors (receipts without a proof)', () => {
-  it('has the vectors', () => {
-    expect(cases.length).toBeGreaterThanOrEqual(22);
+describe('quittance verify: SPEC 1.1 conformance vectors', () => {
+  it('has the vectors, proofs included', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(28);
+    expect(cases.filter(([, c]) => c.proof).length).toBeGreaterThanOrEqual(6);
   });
 
   it.each(cases)('%s', (name, c) => {

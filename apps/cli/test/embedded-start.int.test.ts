@@ -222,7 +222,9 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
     delete env.QUITTANCE_ADMIN_TOKEN;
     const failed = await run(bin, ['serve'], { cwd: dir, env, timeout: 60_000 }).catch((e) => e);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/^quittance: could not create the demo merchant: .*ECONNREFUSED/m);
+    expect(failed.stderr).toMatch(
+      /^quittance: could not create the demo merchant: .*ECONNREFUSED/m,
+    );
     expect(failed.stderr).not.toMatch(/\n\s+at /);
     expect(failed.stdout).not.toMatch(/Demo merchant/);
   }, 90_000);

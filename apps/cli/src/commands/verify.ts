@@ -62,6 +62,7 @@ async function verify(
   }
   const tsaTrustAnchors = values['tsa-trust'] ? await readTsaTrust(values['tsa-trust']) : undefined;
   if (kind === 'zip') {
+    if (values.proof) throw new UsageError('--proof goes with RECEIPT.json, not with a bundle');
     if (!publisher)
       throw new UsageError(
         'verify BUNDLE.zip needs --publisher PUBLISHER.json (the pinned root of trust)',
@@ -79,9 +80,23 @@ async function verify(
   } catch (error) {
     throw new UnreadableInput(`${values.jwks}: ${(error as Error).message}`);
   }
+  // An inclusion proof (SPEC §6.1) belongs to the receipt it names; a proof that names none
+  // of them is given to each, whose included_in_log it then refutes.
+  const proof = values.proof
+    ? await readJson(values.proof, 'inclusion proof', MAX_KEY_FILE)
+    : undefined;
+  const idOf = (value: unknown) => (value as { id?: unknown } | null)?.id;
+  const named = (proof as { receiptId?: unknown } | null | undefined)?.receiptId;
+  const anyNamed = receipts.some((r) => idOf(r) === named);
   const reports = [];
   for (const receipt of receipts) {
-    reports.push(await verifyReceipt(receipt, history, tsaTrustAnchors ? { tsaTrustAnchors } : {}));
+    const gets = proof !== undefined && (!anyNamed || idOf(receipt) === named);
+    reports.push(
+      await verifyReceipt(receipt, history, {
+        ...(tsaTrustAnchors ? { tsaTrustAnchors } : {}),
+        ...(gets ? { proof } : {}),
+      }),
+    );
   }
   const report = toReport({}, reports);
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
@@ -97,6 +112,7 @@ function parseOrThrow(argv: string[]) {
         jwks: { type: 'string' },
         publisher: { type: 'string' },
         'tsa-trust': { type: 'string' },
+        proof: { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     });
