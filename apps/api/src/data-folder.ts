@@ -13,6 +13,14 @@ export async function prepareDataFolder(dir: string): Promise<void> {
   await restrict(dir);
 }
 
+/**
+ * PGlite sets some modes itself, past the umask (its relation-cache files come out 0644).
+ * The folder is 0700, so nobody else can reach them meanwhile; they are mended on each stop.
+ */
+export async function restrictDataFolder(dir: string): Promise<void> {
+  await restrict(dir).catch(() => {});
+}
+
 async function restrict(path: string): Promise<void> {
   const stat = await lstat(path);
   if (stat.isSymbolicLink()) return;

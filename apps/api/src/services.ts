@@ -10,7 +10,7 @@ import { sql } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import { ApiKeyService } from './auth/api-keys';
 import type { Config } from './config';
-import { prepareDataFolder } from './data-folder';
+import { prepareDataFolder, restrictDataFolder } from './data-folder';
 import { ExportService } from './exports/service';
 import { type Timestamper, TsaTimestamper } from './jobs/timestamper';
 import { KeyRing } from './keys/key-ring';
@@ -153,7 +153,10 @@ export async function createServices(
         clearTimeout(timer);
       }
     },
-    close: () => database.close(),
+    async close() {
+      await database.close();
+      if (database.driver === 'pglite') await restrictDataFolder(config.dataDir);
+    },
     exports: undefined as unknown as ExportService,
   };
   services.exports = new ExportService(services);

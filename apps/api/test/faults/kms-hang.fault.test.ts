@@ -1,17 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import {
   createTestDatabase,
-  freePort,
   type KmsTestServer,
-  type Spawned,
-  spawnProcess,
   startKmsServer,
   type TestDatabase,
   until,
 } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SpawnedApi, startSpawnedApi } from './spawned-api';
 
 /**
  * A KMS endpoint that accepts requests and never answers (merchant keys in KMS), under steady
@@ -19,29 +14,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * budget, never a hang; no chain lock is held meanwhile (issuing works again at once when KMS
  * answers); and SIGTERM while KMS hangs still ends the process within its shutdown deadline.
  */
-const root = resolve(import.meta.dirname, '../../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
-const ADMIN = 'test-admin-token-0123456789abcdef';
 const SHUTDOWN_TIMEOUT_MS = 5_000;
 
 let kms: KmsTestServer;
 let database: TestDatabase;
-let dir: string;
-let api: Spawned;
-let base: string;
+let spawned: SpawnedApi;
 
 beforeAll(async () => {
   kms = await startKmsServer();
   database = await createTestDatabase();
-  dir = await mkdtemp(join(tmpdir(), 'quittance-kms-fault-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
+  spawned = await startSpawnedApi({
     DATABASE_URL: database.url,
-    QUITTANCE_DATA_DIR: join(dir, 'data'),
-    QUITTANCE_ADMIN_TOKEN: ADMIN,
     QUITTANCE_SIGNING_BACKEND: 'kms',
     QUITTANCE_CHECKPOINT_INTERVAL_S: '1',
     QUITTANCE_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
@@ -49,29 +32,18 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'AKIDTEST',
     AWS_SECRET_ACCESS_KEY: 'x',
     AWS_REGION: 'us-east-1',
-    LOG_LEVEL: 'error',
-  };
-  delete env.REDIS_URL;
-  api = spawnProcess(bin, ['serve'], { cwd: dir, env });
-  await api.waitFor(/serving on/, 60_000);
+  });
 });
 afterAll(async () => {
-  await api?.stop('SIGKILL');
+  await spawned?.close();
   await kms?.close();
   await database?.drop();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('KMS that accepts and never answers', () => {
   it('503 signer_unavailable within the budget, no lock held, recovery at once, bounded shutdown', async () => {
-    const admin = (path: string, body: unknown) =>
-      fetch(`${base}/admin/v1${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then((r) => r.json());
-    await admin('/merchants', { merchantId: 'kmsfault', jurisdiction: 'EU' });
-    const { apiKey } = await admin('/merchants/kmsfault/api-keys', { role: 'merchant' });
+    const { api, base } = spawned;
+    const apiKey = await spawned.merchant('kmsfault');
     let n = 0;
     const issue = async () => {
       const started = Date.now();

@@ -1,17 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import {
-  freePort,
-  type OwnPostgres,
-  type Spawned,
-  spawnProcess,
-  startOwnPostgres,
-  until,
-} from '@quittance/test-tooling';
+import { type OwnPostgres, startOwnPostgres, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, QUITTANCE_BIN, type SpawnedApi, startSpawnedApi } from './spawned-api';
 
 /**
  * PostgreSQL restarted (`pg_ctl restart -m fast`) and then stopped for several seconds under
@@ -19,40 +10,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * 503 with Retry-After (never 500, never a hang) while the database is away, recover on its
  * own, and keep every receipt it acknowledged in one verifiable chain.
  */
-const root = resolve(import.meta.dirname, '../../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
 const run = promisify(execFile);
-const ADMIN = 'test-admin-token-0123456789abcdef';
 /** The request budget (5 s) and a little: the slowest a 503 may take. */
 const ANSWER_WITHIN_MS = 5_500;
 const OUTAGE_MS = 8_000;
 
 let pg: OwnPostgres;
-let dir: string;
-let api: Spawned;
-let base: string;
+let spawned: SpawnedApi;
 
 beforeAll(async () => {
   pg = await startOwnPostgres();
-  dir = await mkdtemp(join(tmpdir(), 'quittance-pg-fault-'));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    DATABASE_URL: pg.url,
-    QUITTANCE_DATA_DIR: join(dir, 'data'),
-    QUITTANCE_ADMIN_TOKEN: ADMIN,
-    LOG_LEVEL: 'error',
-  };
-  delete env.REDIS_URL;
-  api = spawnProcess(bin, ['serve'], { cwd: dir, env });
-  await api.waitFor(/serving on/, 60_000);
+  spawned = await startSpawnedApi({ DATABASE_URL: pg.url });
 });
 afterAll(async () => {
-  await api?.stop('SIGKILL');
+  await spawned?.close();
   await pg?.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 interface Answer {
@@ -64,14 +36,8 @@ interface Answer {
 
 describe('PostgreSQL restarts and stops under load', () => {
   it('the API stays up, answers 503 meanwhile, recovers, and loses no acknowledged receipt', async () => {
-    const admin = (path: string, body: unknown) =>
-      fetch(`${base}/admin/v1${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }).then((r) => r.json());
-    await admin('/merchants', { merchantId: 'pgfault', jurisdiction: 'EU' });
-    const { apiKey } = await admin('/merchants/pgfault/api-keys', { role: 'merchant' });
+    const { api, base } = spawned;
+    const apiKey = await spawned.merchant('pgfault');
 
     const answers: Answer[] = [];
     const acknowledged: string[] = [];
@@ -160,8 +126,8 @@ describe('PostgreSQL restarts and stops under load', () => {
       });
       expect(r.status).toBe(200);
     }
-    const check = await run(bin, ['admin', 'chain-check', 'pgfault', '--url', base], {
-      env: { ...process.env, QUITTANCE_ADMIN_TOKEN: ADMIN },
+    const check = await run(QUITTANCE_BIN, ['admin', 'chain-check', 'pgfault', '--url', base], {
+      env: { ...process.env, QUITTANCE_ADMIN_TOKEN: ADMIN_TOKEN },
     });
     const report = JSON.parse(check.stdout);
     expect(report.ok).toBe(true);
