@@ -12,6 +12,8 @@ export type QuittanceErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
+  | 'not_checkpointed'
+  | 'storage_full'
   | 'call_id_conflict'
   | 'export_not_ready'
   | 'bodies_destroyed'

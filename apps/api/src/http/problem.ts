@@ -13,6 +13,10 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: 'Missing, malformed or revoked credentials' },
   forbidden: { status: 403, title: 'This key may not do that' },
   not_found: { status: 404, title: 'Not found' },
+  not_checkpointed: {
+    status: 404,
+    title: 'No signed checkpoint covers this receipt yet; retry after the next one',
+  },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   call_id_conflict: { status: 409, title: 'callId was already used with different content' },
   merchant_exists: { status: 409, title: 'A merchant with this id exists' },
@@ -25,6 +29,7 @@ export const PROBLEMS = {
     title: 'Receipt would exceed the 4096-byte signing input',
   },
   key_revoked: { status: 409, title: 'Signing key is already revoked' },
+  storage_full: { status: 503, title: 'The data folder is out of space; retry later' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
   signer_unavailable: {
     status: 503,
