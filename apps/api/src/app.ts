@@ -12,6 +12,7 @@ import { createMerchant } from './routes/admin/create-merchant';
 import { revokeApiKey } from './routes/admin/revoke-api-key';
 import { revokeSigningKey } from './routes/admin/revoke-signing-key';
 import { rotateSigningKey } from './routes/admin/rotate-signing-key';
+import { checkpointConsistency } from './routes/checkpoint-consistency';
 import { createExport } from './routes/create-export';
 import { downloadExport } from './routes/download-export';
 import { getExport } from './routes/get-export';
@@ -25,6 +26,7 @@ import { listReceipts } from './routes/list-receipts';
 import { metrics } from './routes/metrics';
 import { publisherKey } from './routes/publisher-key';
 import { receiptBodies } from './routes/receipt-bodies';
+import { receiptProof } from './routes/receipt-proof';
 import { receiptsByOrder } from './routes/receipts-by-order';
 import type { Services } from './services';
 
@@ -67,7 +69,9 @@ export function createApp(services: Services) {
   app.route(API_BASE, issueReceipt);
   app.route(API_BASE, listReceipts);
   app.route(API_BASE, receiptBodies);
+  app.route(API_BASE, receiptProof);
   app.route(API_BASE, getReceipt);
+  app.route(API_BASE, checkpointConsistency);
   app.route(API_BASE, listCheckpoints);
   app.route(API_BASE, createExport);
   app.route(API_BASE, downloadExport);

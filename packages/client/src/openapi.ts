@@ -587,6 +587,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/trust/receipts/{id}/proof": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inclusion proof (SPEC §6.1) against the latest checkpoint covering the receipt, or ?checkpoint=<seq>; 404 not_checkpointed with Retry-After before one exists */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description A checkpoint's seq */
+                    checkpoint?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The proof, with its signed checkpoint */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InclusionProof"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/trust/receipts/{id}": {
         parameters: {
             query?: never;
@@ -617,6 +685,83 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/trust/checkpoints/consistency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Consistency proof (SPEC §6.1) between two checkpoints of the merchant (merchant and auditor keys) */
+        get: {
+            parameters: {
+                query: {
+                    /** @description A checkpoint's seq */
+                    from: number;
+                    /** @description A checkpoint's seq */
+                    to: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Both checkpoints and the proof */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["ConsistencyProof"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1437,10 +1582,21 @@ export interface components {
             /** @example a3f1…(64 lowercase hex) */
             outputHash?: string;
         };
+        InclusionProof: {
+            receiptId: string;
+            seq: number;
+            /** @description The checkpoint's seq */
+            treeSize: number;
+            /** @description Sibling hashes from the leaf up */
+            auditPath: string[];
+            checkpoint: components["schemas"]["Checkpoint"];
+        };
         Checkpoint: {
             merchantId: string;
             seq: number;
             entryHash: string;
+            /** @description RFC 9162 root of entries 1..seq (SPEC §6.1) */
+            rootHash: string;
             createdAt: string;
             signingKeyKid: string;
             /** @description Detached JWS, typ quittance-checkpoint+jws, by the merchant key */
@@ -1451,6 +1607,11 @@ export interface components {
                 tsa: string;
                 policy: string;
             } | null;
+        };
+        ConsistencyProof: {
+            from: components["schemas"]["Checkpoint"];
+            to: components["schemas"]["Checkpoint"];
+            proof: string[];
         };
         Export: {
             id: string;

@@ -8,6 +8,7 @@ export {
   checkpoints,
   exports,
   keySnapshots,
+  logSubtrees,
   merchants,
   pendingTimestamps,
   receiptBodies,

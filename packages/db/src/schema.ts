@@ -191,6 +191,26 @@ export const pendingTimestamps = pgTable(
 );
 
 /** Signed checkpoints of a merchant's chain head (SPEC §6), timestamped like receipts. */
+/**
+ * Roots of complete, aligned subtrees of a merchant's log tree (SPEC §6.1) of 256 entries or
+ * more, kept once computed: they never change, and with them a proof reads O(log n) rows and
+ * at most a few hundred entry hashes, whatever the log's size.
+ */
+export const logSubtrees = pgTable(
+  'log_subtrees',
+  {
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
+    /** log2 of the subtree's size. */
+    level: integer('level').notNull(),
+    /** Its position among subtrees of that size: entries index·2^level+1 .. (index+1)·2^level. */
+    index: bigint('index', { mode: 'number' }).notNull(),
+    hash: text('hash').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.merchantId, t.level, t.index] })],
+);
+
 export const checkpoints = pgTable(
   'checkpoints',
   {

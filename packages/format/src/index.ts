@@ -58,14 +58,17 @@ export {
   snapshotHash,
   snapshotSignedPart,
 } from './keys';
-export type { ConsistencyInput, InclusionInput, MerkleCheck } from './merkle';
+export type { ConsistencyInput, InclusionInput, MerkleCheck, RangeRoot } from './merkle';
 export {
   appendToFrontier,
+  consistencyPath,
   consistencyProof,
+  inclusionPath,
   inclusionProof,
   MAX_PROOF_HASHES,
   merkleFrontier,
   merkleLeafHash,
+  merkleNodeHash,
   merkleRoot,
   rootFromFrontier,
   verifyConsistency,

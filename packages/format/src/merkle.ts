@@ -214,17 +214,29 @@ function checkRange(what: string, low: number, high: number, held: number, lowNa
 }
 
 /**
- * RFC 9162 §2.1.3.1 PATH(m, D[0:n]) for entry `seq` (m = seq − 1) in the tree of the first
- * `treeSize` entries: sibling hashes from the leaf up.
+ * The Merkle Tree Hash (hex) of entries [from, to), 0-based and `to` exclusive: how a caller
+ * that does not hold every entry (a log with stored subtree roots) provides the hashes a
+ * proof needs. Every range asked for is a subtree of RFC 9162's split.
  */
-export async function inclusionProof(
-  entryHashes: readonly string[],
+export type RangeRoot = (from: number, to: number) => Promise<string>;
+
+/** SHA-256(0x01 ‖ left ‖ right) of two hex node hashes, hex. */
+export async function merkleNodeHash(left: string, right: string): Promise<string> {
+  const [l, r] = decodeEntries([left, right]) as [Uint8Array, Uint8Array];
+  return toHex(await nodeOf(l, r));
+}
+
+/**
+ * RFC 9162 §2.1.3.1 PATH(m, D[0:n]) for entry `seq` (m = seq − 1) in the tree of the first
+ * `treeSize` entries, from the subtree roots `root` gives: sibling hashes from the leaf up.
+ */
+export async function inclusionPath(
   seq: number,
   treeSize: number,
+  root: RangeRoot,
 ): Promise<string[]> {
-  checkRange('inclusion proof', seq, treeSize, entryHashes.length, 'seq');
-  const leaves = await leavesOf(entryHashes.slice(0, treeSize));
-  const path: Uint8Array[] = [];
+  checkRange('inclusion proof', seq, treeSize, treeSize, 'seq');
+  const path: string[] = [];
   // Walk down from the root; each step keeps the half holding the leaf and records the other.
   let from = 0;
   let to = treeSize;
@@ -232,29 +244,28 @@ export async function inclusionProof(
   while (to - from > 1) {
     const k = splitPoint(to - from);
     if (m < from + k) {
-      path.push(await rangeRoot(leaves, from + k, to));
+      path.push(await root(from + k, to));
       to = from + k;
     } else {
-      path.push(await rangeRoot(leaves, from, from + k));
+      path.push(await root(from, from + k));
       from += k;
     }
   }
-  return path.reverse().map(toHex);
+  return path.reverse();
 }
 
 /**
  * RFC 9162 §2.1.4.1 PROOF(m, D[0:n]) between the trees of the first `from` and `to` entries
- * (1 ≤ from ≤ to): empty when from = to.
+ * (1 ≤ from ≤ to), from the subtree roots `root` gives: empty when from = to.
  */
-export async function consistencyProof(
-  entryHashes: readonly string[],
+export async function consistencyPath(
   from: number,
   to: number,
+  root: RangeRoot,
 ): Promise<string[]> {
-  checkRange('consistency proof', from, to, entryHashes.length, 'from');
-  const leaves = await leavesOf(entryHashes.slice(0, to));
+  checkRange('consistency proof', from, to, to, 'from');
   // SUBPROOF(m, D[lo:hi], b) as a loop: each level appends one hash after the deeper ones.
-  const outer: Uint8Array[] = [];
+  const outer: string[] = [];
   let lo = 0;
   let hi = to;
   let m = from;
@@ -262,17 +273,43 @@ export async function consistencyProof(
   while (m !== hi - lo) {
     const k = splitPoint(hi - lo);
     if (m <= k) {
-      outer.push(await rangeRoot(leaves, lo + k, hi));
+      outer.push(await root(lo + k, hi));
       hi = lo + k;
     } else {
-      outer.push(await rangeRoot(leaves, lo, lo + k));
+      outer.push(await root(lo, lo + k));
       lo += k;
       m -= k;
       complete = false;
     }
   }
-  const inner = complete ? [] : [await rangeRoot(leaves, lo, hi)];
-  return [...inner, ...outer.reverse()].map(toHex);
+  const inner = complete ? [] : [await root(lo, hi)];
+  return [...inner, ...outer.reverse()];
+}
+
+/** A RangeRoot over entries held in memory. */
+async function rootsOver(entryHashes: readonly string[], size: number): Promise<RangeRoot> {
+  const leaves = await leavesOf(entryHashes.slice(0, size));
+  return async (from, to) => toHex(await rangeRoot(leaves, from, to));
+}
+
+/** inclusionPath over the entries themselves (`entryHashes` holds at least `treeSize`). */
+export async function inclusionProof(
+  entryHashes: readonly string[],
+  seq: number,
+  treeSize: number,
+): Promise<string[]> {
+  checkRange('inclusion proof', seq, treeSize, entryHashes.length, 'seq');
+  return inclusionPath(seq, treeSize, await rootsOver(entryHashes, treeSize));
+}
+
+/** consistencyPath over the entries themselves (`entryHashes` holds at least `to`). */
+export async function consistencyProof(
+  entryHashes: readonly string[],
+  from: number,
+  to: number,
+): Promise<string[]> {
+  checkRange('consistency proof', from, to, entryHashes.length, 'from');
+  return consistencyPath(from, to, await rootsOver(entryHashes, to));
 }
 
 export interface InclusionInput {

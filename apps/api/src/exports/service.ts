@@ -262,9 +262,10 @@ export class ExportService {
       );
       // A manifest the key cannot sign never will be; anything else is retried a few times.
       const permanent = error instanceof FormatError || row.attempts >= MAX_ATTEMPTS;
-      const message = permanent
-        ? `the manifest cannot be signed by ${signerKid}: ${(error as Error).message}`
-        : (error as Error).message;
+      const message =
+        error instanceof FormatError
+          ? `the manifest cannot be signed by ${signerKid}: ${error.message}`
+          : (error as Error).message;
       await db
         .update(exportsTable)
         .set({

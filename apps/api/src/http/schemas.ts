@@ -127,6 +127,47 @@ export const ReceiptSchema = z
   })
   .openapi('Receipt');
 
+const TimestampSchema = z
+  .object({ token: z.string(), genTime: z.string(), tsa: z.string(), policy: z.string() })
+  .nullable();
+
+export const CheckpointSchema = z
+  .object({
+    merchantId: z.string(),
+    seq: z.number().int(),
+    entryHash: z.string(),
+    rootHash: z.string().openapi({ description: 'RFC 9162 root of entries 1..seq (SPEC §6.1)' }),
+    createdAt: z.string(),
+    signingKeyKid: z.string(),
+    jws: z
+      .string()
+      .openapi({ description: 'Detached JWS, typ quittance-checkpoint+jws, by the merchant key' }),
+    timestamp: TimestampSchema,
+  })
+  .openapi('Checkpoint');
+
+export const InclusionProofSchema = z
+  .object({
+    receiptId: z.string(),
+    seq: z.number().int(),
+    treeSize: z.number().int().openapi({ description: "The checkpoint's seq" }),
+    auditPath: z.array(z.string()).openapi({ description: 'Sibling hashes from the leaf up' }),
+    checkpoint: CheckpointSchema,
+  })
+  .openapi('InclusionProof');
+
+export const ConsistencyProofSchema = z
+  .object({ from: CheckpointSchema, to: CheckpointSchema, proof: z.array(z.string()) })
+  .openapi('ConsistencyProof');
+
+/** A checkpoint's seq in a query: a positive integer, else 400. */
+export const CheckpointSeq = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(Number.MAX_SAFE_INTEGER)
+  .openapi({ description: "A checkpoint's seq", example: 1000 });
+
 export const ProblemSchema = z
   .object({
     type: z.string(),

@@ -3,24 +3,9 @@ import { checkpoints } from '@quittance/db';
 import { and, desc, eq, lt, type SQL } from 'drizzle-orm';
 import { assertRole } from '../http/middleware';
 import { createRouter } from '../http/router';
-import { jsonContent, problems } from '../http/schemas';
+import { CheckpointSchema, jsonContent, problems } from '../http/schemas';
 import { decodeCursor, encodeCursor } from '../receipts/queries';
-
-const Checkpoint = z
-  .object({
-    merchantId: z.string(),
-    seq: z.number().int(),
-    entryHash: z.string(),
-    createdAt: z.string(),
-    signingKeyKid: z.string(),
-    jws: z
-      .string()
-      .openapi({ description: 'Detached JWS, typ quittance-checkpoint+jws, by the merchant key' }),
-    timestamp: z
-      .object({ token: z.string(), genTime: z.string(), tsa: z.string(), policy: z.string() })
-      .nullable(),
-  })
-  .openapi('Checkpoint');
+import { checkpointView } from '../transparency/proofs';
 
 const route = createRoute({
   method: 'get',
@@ -36,7 +21,7 @@ const route = createRoute({
   },
   responses: {
     200: jsonContent(
-      z.object({ checkpoints: z.array(Checkpoint), nextCursor: z.string().nullable() }),
+      z.object({ checkpoints: z.array(CheckpointSchema), nextCursor: z.string().nullable() }),
       'A page',
     ),
     ...problems(400, 401, 403),
@@ -60,11 +45,7 @@ export const listCheckpoints = createRouter().openapi(route, async (c) => {
   const last = page.at(-1);
   return c.json(
     {
-      checkpoints: page.map((row) => ({
-        ...JSON.parse(row.signed),
-        jws: row.jws,
-        timestamp: (row.timestamp as z.infer<typeof Checkpoint>['timestamp']) ?? null,
-      })),
+      checkpoints: page.map(checkpointView),
       nextCursor: rows.length > limit && last ? encodeCursor(last.seq) : null,
     },
     200,

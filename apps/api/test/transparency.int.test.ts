@@ -1,0 +1,197 @@
+import { logSubtrees, receipts } from '@quittance/db';
+import { consistencyProof, inclusionProof, verifyConsistency } from '@quittance/format';
+import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
+import { asc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDueCheckpoints } from '../src/jobs/checkpoints';
+import { createHarness, type Harness, issueBody } from './harness';
+
+/**
+ * Inclusion and consistency proofs served by the API (SPEC §6.1, §8) verify with the
+ * offline verifier and the RFC 9162 algorithms, equal the proofs computed over every entry,
+ * and follow the receipts' visibility rules. Both database drivers.
+ */
+describe.each([
+  ['PostgreSQL', false],
+  ['PGlite', true],
+])('transparency API on %s', (_name, embedded) => {
+  let h: Harness;
+  beforeAll(async () => {
+    // Checkpoints are made by hand here: every 1,000 receipts, never by time.
+    h = await createHarness({
+      embedded,
+      env: { QUITTANCE_CHECKPOINT_EVERY: '1000', QUITTANCE_CHECKPOINT_INTERVAL_S: '3600' },
+    });
+  });
+  afterAll(() => h?.close());
+
+  const issue = async (key: string, n: number, agentId = 'agent-1') => {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = await h.call('POST', '/api/v1/trust/receipts', {
+        key,
+        body: issueBody({ agentId }),
+      });
+      expect(r.status).toBe(201);
+      ids.push(r.body.id);
+    }
+    return ids;
+  };
+  /** Forces a checkpoint of every merchant's head now (the job's rule, with no wait). */
+  const checkpointNow = async () => {
+    const config = h.services.config as { checkpointEvery: number };
+    const every = config.checkpointEvery;
+    config.checkpointEvery = 1;
+    try {
+      await createDueCheckpoints(h.services);
+    } finally {
+      config.checkpointEvery = every;
+    }
+  };
+  const history = async (receipt: { jwksSnapshotUrl: string }) =>
+    loadKeyHistory((await h.call('GET', new URL(receipt.jwksSnapshotUrl).pathname)).body, {
+      publisher: parsePublisherKeys(
+        (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+      ),
+    });
+  const entriesOf = async (merchantId: string) =>
+    (
+      await h.services.db
+        .select({ entryHash: receipts.entryHash })
+        .from(receipts)
+        .where(eq(receipts.merchantId, merchantId))
+        .orderBy(asc(receipts.seq))
+    ).map((r) => r.entryHash);
+
+  it('before any checkpoint: 404 not_checkpointed with Retry-After; bad values are 400', async () => {
+    const m = await h.merchant();
+    const [id] = await issue(m.merchantKey, 1);
+    const early = await h.call('GET', `/api/v1/trust/receipts/${id}/proof`, {
+      key: m.merchantKey,
+    });
+    expect(early.status).toBe(404);
+    expect(early.body.code).toBe('not_checkpointed');
+    expect(early.headers.get('retry-after')).toBe('3600');
+    for (const bad of ['0', '-1', 'x', '1.5', '99999999999999999999'])
+      expect(
+        (
+          await h.call('GET', `/api/v1/trust/receipts/${id}/proof?checkpoint=${bad}`, {
+            key: m.merchantKey,
+          })
+        ).status,
+      ).toBe(400);
+    for (const query of ['from=1', 'from=2&to=1', 'from=a&to=1', 'from=1&to=2&x=3'])
+      expect(
+        (
+          await h.call('GET', `/api/v1/trust/checkpoints/consistency?${query}`, {
+            key: m.merchantKey,
+          })
+        ).status,
+      ).toBe(400);
+  });
+
+  it('proofs against every checkpoint verify offline and equal the proofs over all entries', async () => {
+    const m = await h.merchant();
+    const ids = await issue(m.merchantKey, 6);
+    await checkpointNow(); // checkpoint at 6
+    ids.push(...(await issue(m.merchantKey, 7)));
+    await checkpointNow(); // checkpoint at 13
+    const entries = await entriesOf(m.merchantId);
+    for (const [i, id] of ids.entries()) {
+      const r = await h.call('GET', `/api/v1/trust/receipts/${id}/proof`, { key: m.auditorKey });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ receiptId: id, seq: i + 1, treeSize: 13 });
+      expect(r.body.auditPath).toEqual(await inclusionProof(entries, i + 1, 13));
+      const receipt = (await h.call('GET', `/api/v1/trust/receipts/${id}`, { key: m.auditorKey }))
+        .body;
+      const report = await verifyReceipt(receipt, await history(receipt), { proof: r.body });
+      expect(report.claims.included_in_log?.status).toBe('asserted');
+    }
+    // Against the older checkpoint too, and not against one made before the receipt.
+    const old = await h.call('GET', `/api/v1/trust/receipts/${ids[2]}/proof?checkpoint=6`, {
+      key: m.merchantKey,
+    });
+    expect(old.body.treeSize).toBe(6);
+    expect(old.body.auditPath).toEqual(await inclusionProof(entries, 3, 6));
+    expect(
+      (
+        await h.call('GET', `/api/v1/trust/receipts/${ids[10]}/proof?checkpoint=6`, {
+          key: m.merchantKey,
+        })
+      ).status,
+    ).toBe(400);
+    expect(
+      (
+        await h.call('GET', `/api/v1/trust/receipts/${ids[0]}/proof?checkpoint=7`, {
+          key: m.merchantKey,
+        })
+      ).status,
+    ).toBe(404);
+
+    const consistency = await h.call('GET', '/api/v1/trust/checkpoints/consistency?from=6&to=13', {
+      key: m.auditorKey,
+    });
+    expect(consistency.status).toBe(200);
+    expect(consistency.body.proof).toEqual(await consistencyProof(entries, 6, 13));
+    const check = await verifyConsistency({
+      from: 6,
+      to: 13,
+      fromRoot: consistency.body.from.rootHash,
+      toRoot: consistency.body.to.rootHash,
+      proof: consistency.body.proof,
+    });
+    expect(check).toEqual({ ok: true });
+    expect(
+      (
+        await h.call('GET', '/api/v1/trust/checkpoints/consistency?from=6&to=12', {
+          key: m.auditorKey,
+        })
+      ).status,
+    ).toBe(404);
+  });
+
+  it('past 256 entries the tree keeps subtree roots, and proofs stay equal', async () => {
+    const m = await h.merchant();
+    const ids = await issue(m.merchantKey, 600);
+    await checkpointNow();
+    const entries = await entriesOf(m.merchantId);
+    for (const seq of [1, 256, 257, 512, 513, 600]) {
+      const r = await h.call('GET', `/api/v1/trust/receipts/${ids[seq - 1]}/proof`, {
+        key: m.merchantKey,
+      });
+      expect(r.body.auditPath).toEqual(await inclusionProof(entries, seq, 600));
+    }
+    const stored = await h.services.db
+      .select()
+      .from(logSubtrees)
+      .where(eq(logSubtrees.merchantId, m.merchantId));
+    expect(stored.map((s) => `${s.level}:${s.index}`).sort()).toEqual(['8:0', '8:1', '9:0']);
+  }, 120_000);
+
+  it('agents get proofs of their own receipts only; other merchants see nothing', async () => {
+    const m = await h.merchant();
+    const [mine] = await issue(m.merchantKey, 1, 'agent-1');
+    const [theirs] = await issue(m.merchantKey, 1, 'agent-2');
+    await checkpointNow();
+    const proof = (id: string | undefined, key: string) =>
+      h.call('GET', `/api/v1/trust/receipts/${id}/proof`, { key });
+    expect((await proof(mine, m.agent1Key)).status).toBe(200);
+    expect((await proof(theirs, m.agent1Key)).status).toBe(404);
+    const other = await h.merchant();
+    expect((await proof(mine, other.merchantKey)).status).toBe(404);
+    expect(
+      (
+        await h.call('GET', '/api/v1/trust/checkpoints/consistency?from=2&to=2', {
+          key: m.agent1Key,
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await h.call('GET', '/api/v1/trust/checkpoints/consistency?from=2&to=2', {
+          key: other.auditorKey,
+        })
+      ).status,
+    ).toBe(404);
+  });
+});
