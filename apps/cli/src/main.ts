@@ -13,7 +13,9 @@ commands:
   verify RECEIPT.json --jwks SNAPSHOT.json [--publisher PUBLISHER.json] [--proof PROOF.json] [--tsa-trust TSA.pem] [--json]
                          verify receipts offline against a key snapshot (and an inclusion proof)
   verify BUNDLE.zip --publisher PUBLISHER.json [--tsa-trust TSA.pem] [--json]
-                         verify an export bundle offline
+                         verify an export bundle or order evidence offline
+  monitor --url BASE_URL --key API_KEY --publisher PUBLISHER.json --state STATE.json [--once] [--json] [--tsa-trust TSA.pem]
+                         watch that a merchant's log only grows (SPEC §12): exit 1 on a fork, rewrite or rollback
 ${ADMIN_USAGE}`;
 
 /** Entry point of the `quittance` command; returns the exit status. */
@@ -25,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./commands/serve')).serveCommand(rest);
       case 'verify':
         return await (await import('./commands/verify')).verifyCommand(rest);
+      case 'monitor':
+        return await (await import('./commands/monitor')).monitorCommand(rest);
       case 'admin':
         return await (await import('./commands/admin')).adminCommand(rest);
       case 'stack':

@@ -1,0 +1,198 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { loadConfig, type RunningServer, startServer } from '@quittance/api';
+import { receipts } from '@quittance/db';
+import {
+  createTestDatabase,
+  TEST_POSTGRES_URL,
+  type TestDatabase,
+  until,
+} from '@quittance/test-tooling';
+import { and, eq } from 'drizzle-orm';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * `quittance monitor` (SPEC §12) against a live server: it accepts a log that only grows,
+ * records the newest checkpoint only after verifying it, and exits 1 naming the checkpoint
+ * when the operator rolls the log back or rewrites an entry; 2 when it cannot reach it.
+ */
+const root = resolve(import.meta.dirname, '../../..');
+const bin = join(root, 'node_modules/.bin/quittance');
+const run = promisify(execFile);
+const ADMIN = 'test-admin-token-0123456789abcdef';
+
+let database: TestDatabase;
+let backup: string;
+let server: RunningServer;
+let dir: string;
+let agentKey: string;
+let merchantKey: string;
+
+async function post(path: string, body: unknown, key = ADMIN) {
+  const r = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return r.json();
+}
+
+async function issue(n: number) {
+  for (let i = 0; i < n; i++)
+    await post(
+      '/api/v1/trust/receipts',
+      {
+        callId: `mon-${Math.random().toString(36).slice(2)}`,
+        agentId: 'agent-1',
+        bucket: 'checkout',
+        tool: 'complete_checkout',
+        input: { i },
+        output: { ok: true },
+      },
+      merchantKey,
+    );
+}
+
+/** Waits for the checkpoint job (every second here) to sign the head at `seq`. */
+async function checkpointAt(seq: number) {
+  await until(async () => {
+    const r = await fetch(`${server.url}/api/v1/trust/checkpoints?limit=1`, {
+      headers: { authorization: `Bearer ${merchantKey}` },
+    });
+    return (await r.json()).checkpoints[0]?.seq === seq;
+  }, 20_000);
+}
+
+async function monitor(url = server.url, state = 'state.json') {
+  try {
+    const { stdout } = await run(bin, [
+      'monitor',
+      '--url',
+      url,
+      '--key',
+      agentKey,
+      '--publisher',
+      join(dir, 'publisher.json'),
+      '--state',
+      join(dir, state),
+      '--once',
+      '--json',
+    ]);
+    return { code: 0, report: JSON.parse(stdout), stderr: '' };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, report: e.stdout ? JSON.parse(e.stdout) : null, stderr: e.stderr };
+  }
+}
+
+const savedSeq = async () =>
+  JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).checkpoint.seq as number;
+
+/** The API on `url` (the same data folder and port each time, as a restarted server). */
+async function serve(url: string, port = 0) {
+  server = await startServer(
+    loadConfig({
+      DATABASE_URL: url,
+      QUITTANCE_DATA_DIR: join(dir, 'data'),
+      QUITTANCE_ADMIN_TOKEN: ADMIN,
+      QUITTANCE_CHECKPOINT_INTERVAL_S: '1',
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+    }),
+  );
+}
+
+/** A copy of the database as it is now (the server must be stopped): a backup to restore. */
+async function backupOf(source: TestDatabase): Promise<string> {
+  const name = `quittance_backup_${Date.now()}`;
+  const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name} template ${new URL(source.url).pathname.slice(1)}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(source.url);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  dir = await mkdtemp(join(tmpdir(), 'quittance-monitor-'));
+  await serve(database.url);
+  await post('/admin/v1/merchants', { merchantId: 'watched', jurisdiction: 'EU' });
+  merchantKey = (await post('/admin/v1/merchants/watched/api-keys', { role: 'merchant' })).apiKey;
+  agentKey = (
+    await post('/admin/v1/merchants/watched/api-keys', { role: 'agent', agentId: 'agent-1' })
+  ).apiKey;
+  await writeFile(
+    join(dir, 'publisher.json'),
+    await (await fetch(`${server.url}/.well-known/quittance-publisher.json`)).text(),
+  );
+});
+afterAll(async () => {
+  await server?.close();
+  await database?.drop();
+  if (backup) {
+    const admin = postgres(TEST_POSTGRES_URL, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`drop database if exists ${new URL(backup).pathname.slice(1)} with (force)`);
+    await admin.end();
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('quittance monitor', () => {
+  it('follows a growing log, and names the checkpoint when it is rolled back or rewritten', async () => {
+    await issue(5);
+    await checkpointAt(5);
+    const first = await monitor();
+    expect(first.code).toBe(0);
+    expect(first.report).toMatchObject({ ok: true, merchantId: 'watched', newest: { seq: 5 } });
+    expect(await savedSeq()).toBe(5);
+
+    // A backup of the log at seq 5, taken with the server stopped.
+    const port = new URL(server.url).port;
+    await server.close();
+    backup = await backupOf(database);
+    await serve(database.url, Number(port));
+
+    await issue(4);
+    await checkpointAt(9);
+    const grown = await monitor();
+    expect(grown.code).toBe(0);
+    expect(grown.report.checked).toBe(1);
+    expect(await savedSeq()).toBe(9);
+    expect((await monitor()).report).toMatchObject({ ok: true, checked: 0 });
+
+    // Rewrite: entry 2 changes under the log; the next checkpoint cannot extend seq 9.
+    await server.services.db
+      .update(receipts)
+      .set({ entryHash: 'f'.repeat(64) })
+      .where(and(eq(receipts.merchantId, 'watched'), eq(receipts.seq, 2)));
+    await issue(3);
+    await checkpointAt(12);
+    const rewritten = await monitor();
+    expect(rewritten.code).toBe(1);
+    expect(rewritten.report.failures.join('\n')).toMatch(/does not extend checkpoint seq 9/);
+    expect(await savedSeq()).toBe(9);
+
+    // Rollback: the operator restores the backup from seq 5 behind the same URL.
+    await server.close();
+    await serve(backup, Number(port));
+    const rolledBack = await monitor();
+    expect(rolledBack.code).toBe(1);
+    expect(rolledBack.report.failures.join('\n')).toMatch(/rollback.*seq 9/);
+    expect(await savedSeq()).toBe(9);
+
+    const otherLog = await monitor('http://127.0.0.1:1');
+    expect(otherLog.code).toBe(2);
+    expect(otherLog.stderr).toMatch(/is the state of http/);
+    const unreachable = await monitor('http://127.0.0.1:1', 'fresh-state.json');
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toMatch(/cannot reach/);
+  }, 120_000);
+});
