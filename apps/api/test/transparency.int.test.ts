@@ -194,4 +194,48 @@ describe.each([
       ).status,
     ).toBe(404);
   });
+
+  it('a rotation and a revocation first checkpoint the head with the key being replaced', async () => {
+    const m = await h.merchant();
+    await issue(m.merchantKey, 3);
+    const before = (await h.call('GET', `/.well-known/jwks.json`)).body.keys.find(
+      (k: { kid: string }) => k.kid.startsWith(`${m.merchantId}-`),
+    ).kid;
+    const rotated = await h.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
+    expect(rotated.status).toBe(201);
+    const list = async () =>
+      (await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey })).body.checkpoints;
+    const [atRotation] = await list();
+    expect(atRotation).toMatchObject({ seq: 3, signingKeyKid: before });
+    // It verifies with the old key: signed before the key's exp, the rotation time.
+    const [receiptId] = await issue(m.merchantKey, 1);
+    const receipt = (
+      await h.call('GET', `/api/v1/trust/receipts/${receiptId}`, { key: m.auditorKey })
+    ).body;
+    const keys = await history(receipt);
+    const { verifyCheckpoint } = await import('@quittance/verifier');
+    const verdict = await verifyCheckpoint(atRotation, keys);
+    expect(verdict.claims.signature_valid.status).toBe('asserted');
+    expect(verdict.claims.key_valid_at_issuance.status).toBe('asserted');
+
+    // Revoking the active key now: the key being revoked signs seq 4 first, validly.
+    const revoked = await h.admin('POST', `/signing-keys/${rotated.body.kid}/revoke`, {
+      reason: 'superseded',
+    });
+    expect(revoked.status).toBe(200);
+    const [atRevocation] = await list();
+    expect(atRevocation).toMatchObject({ seq: 4, signingKeyKid: rotated.body.kid });
+    expect(Date.parse(atRevocation.createdAt)).toBeLessThan(Date.parse(revoked.body.revokedAt));
+    const after = await history({
+      jwksSnapshotUrl: `http://quittance.test/.well-known/jwks/snapshot/${atRevocation.createdAt.slice(0, 7)}.json`,
+    });
+    // Signed by a key revoked since, before its revokedAt: like a receipt, only a timestamp
+    // from before the revocation could prove that (SPEC §5), so without one it is unknown.
+    const atRevocationVerdict = await verifyCheckpoint(atRevocation, after);
+    expect(atRevocationVerdict.claims.signature_valid.status).toBe('asserted');
+    expect(atRevocationVerdict.claims.key_valid_at_issuance.status).toBe('unknown');
+    // Nothing new since: a second change makes no second checkpoint of the same head.
+    await h.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
+    expect((await list()).length).toBe(2);
+  });
 });

@@ -1,9 +1,9 @@
 import { checkpoints, rowsOf } from '@quittance/db';
-import { planCheckpointSignature, rootFromFrontier, toTimestampMs } from '@quittance/format';
-import { signPlan } from '@quittance/signer';
+import { rootFromFrontier } from '@quittance/format';
 import { sql } from 'drizzle-orm';
 import type { Services } from '../services';
-import { frontierAt } from '../transparency/frontier';
+import { signCheckpoint } from '../transparency/checkpoint-signing';
+import { entriesThrough, frontierAt } from '../transparency/frontier';
 
 interface HeadRow {
   merchant_id: string;
@@ -42,31 +42,21 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
     )
       continue;
     // The head's seq, entryHash and frontier were read together: rootHash is of that tree.
-    const frontier = await services.database.rawTransaction((query) =>
-      frontierAt(query, head.merchantId, head.seq, JSON.parse(row.frontier)),
+    const frontier = await frontierAt(
+      head.seq,
+      JSON.parse(row.frontier),
+      entriesThrough(db, head.merchantId, head.seq),
     );
     const rootHash = await rootFromFrontier(frontier);
     // Signed outside the chain lock (KMS may be slow), committed under it while that key is
     // still the merchant's active one.
     const inserted = await keyRing.signWithCurrentKey(
       head.merchantId,
-      async (signer, at) => {
-        const signed = {
-          merchantId: head.merchantId,
-          seq: head.seq,
-          entryHash: head.entryHash,
-          rootHash,
-          createdAt: toTimestampMs(at),
-          signingKeyKid: signer.kid,
-        };
-        const plan = planCheckpointSignature(signed);
-        const { jws } = await signPlan(plan, signer);
-        return { signed, plan, jws, at };
-      },
-      (tx, { signed, plan, jws, at }) =>
+      (signer, at) => signCheckpoint({ ...head, rootHash }, signer, at),
+      (tx, row) =>
         tx
           .insert(checkpoints)
-          .values({ ...signed, createdAt: at, signed: plan.payloadJson, jws, nextAttemptAt: at })
+          .values(row)
           .onConflictDoNothing()
           .returning({ seq: checkpoints.seq }),
     );

@@ -1,8 +1,9 @@
-import { chainHeads, type Db, merchants, signingKeys, type Tx } from '@quittance/db';
+import { chainHeads, checkpoints, type Db, merchants, signingKeys, type Tx } from '@quittance/db';
 import { JWS_TYPES, kidFor } from '@quittance/format';
 import { type Signer, signCompact } from '@quittance/signer';
 import { and, eq, like } from 'drizzle-orm';
 import { ApiError } from '../http/problem';
+import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import type { SignerFactory } from './signer-factory';
 import type { SnapshotService } from './snapshots';
 
@@ -85,6 +86,7 @@ export class KeyRing {
     const x = (await signer.publicJwk()).x;
     await this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
+      await this.#checkpointBeforeChange(tx, merchantId);
       // The time is read under the lock, in a millisecond after every append committed before
       // it: retiring the old key at this instant invalidates no receipt already returned.
       const now = await this.#timeUnderLock();
@@ -120,6 +122,9 @@ export class KeyRing {
         : undefined;
     const at = await this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, key.merchantId);
+      // A key revoked as of an earlier time must not sign anything now.
+      if (!(key.status === 'active' && revokedAt))
+        await this.#checkpointBeforeChange(tx, key.merchantId);
       const now = await this.#timeUnderLock();
       const at = revokedAt ?? now;
       const statement = await this.#revocationStatement({
@@ -224,6 +229,33 @@ export class KeyRing {
           return this.factory.load(row.kid, row.keyRef);
         }),
     );
+  }
+
+  /** The signer of a key row already read (inside a transaction: no query of its own). */
+  #signerOf(row: { kid: string; keyRef: string }): Promise<Signer> {
+    return (
+      this.#signers.get(row.kid) ?? this.#cache(row.kid, this.factory.load(row.kid, row.keyRef))
+    );
+  }
+
+  /**
+   * SPEC §6: before a key of the merchant changes, a checkpoint of the chain head signed by
+   * the key about to be replaced, in the change's transaction (the head cannot move), so every
+   * receipt of that key is covered by a root it signed. Its time is read before the change's.
+   * This is the one signature made under the chain lock besides the snapshot's; KMS calls are
+   * bounded by the client's deadline, shorter than the lock timeout.
+   */
+  async #checkpointBeforeChange(tx: Tx, merchantId: string): Promise<void> {
+    const head = await headWithRoot(tx, merchantId);
+    if (head.seq === 0 || head.seq === head.lastCheckpointSeq) return;
+    const [active] = await tx
+      .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
+      .from(signingKeys)
+      .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
+      .limit(1);
+    if (!active) return;
+    const row = await signCheckpoint(head, await this.#signerOf(active), this.clock());
+    await tx.insert(checkpoints).values(row).onConflictDoNothing();
   }
 
   #cache(kid: string, signer: Promise<Signer>): Promise<Signer> {

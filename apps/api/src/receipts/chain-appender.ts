@@ -169,7 +169,14 @@ export class ChainAppender {
       // The log tree grows with the chain, in the same transaction (SPEC §6.1).
       const size = Number(head.seq);
       const frontier = await appendToFrontier(
-        await frontierAt(query, merchantId, size, JSON.parse(head.frontier)),
+        await frontierAt(size, JSON.parse(head.frontier), async () =>
+          (
+            await query<{ entry_hash: string }>(
+              'select entry_hash from receipts where merchant_id = $1 and seq <= $2 order by seq',
+              [merchantId, size],
+            )
+          ).map((r) => r.entry_hash),
+        ),
         size,
         created.map((c) => c.record.entryHash),
       );

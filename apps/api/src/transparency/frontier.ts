@@ -1,5 +1,6 @@
-import type { RawQuery } from '@quittance/db';
+import { type Db, receipts, type Tx } from '@quittance/db';
 import { merkleFrontier } from '@quittance/format';
+import { and, asc, eq, lte } from 'drizzle-orm';
 
 /** Number of set bits: a tree of `size` entries has one frontier hash per set bit. */
 function popcount(size: number): number {
@@ -10,23 +11,30 @@ function popcount(size: number): number {
 
 /**
  * The stored frontier of a merchant's entries 1..seq when it fits that size; otherwise (a
- * chain written before the frontier was kept) rebuilt once from the chain entries. Call it in
- * the transaction that holds the head, so the entries read are exactly 1..seq.
+ * chain written before the frontier was kept) rebuilt once from the chain entries that
+ * `entries` reads. Call it where the head is held, so the entries read are exactly 1..seq.
  */
 export async function frontierAt(
-  query: RawQuery,
-  merchantId: string,
   seq: number,
   stored: string[] | null,
+  entries: () => Promise<string[]>,
 ): Promise<string[]> {
   if (stored && stored.length === popcount(seq)) return stored;
-  const rows = await query<{ entry_hash: string }>(
-    'select entry_hash from receipts where merchant_id = $1 and seq <= $2 order by seq',
-    [merchantId, seq],
-  );
-  if (rows.length !== seq)
-    throw new Error(`chain of ${merchantId} has ${rows.length} entries up to seq ${seq}`);
-  return merkleFrontier(rows.map((r) => r.entry_hash));
+  const hashes = await entries();
+  if (hashes.length !== seq) throw new Error(`chain has ${hashes.length} entries up to seq ${seq}`);
+  return merkleFrontier(hashes);
+}
+
+/** Entry hashes 1..seq of a merchant, through the ORM (a transaction's handle inside one). */
+export function entriesThrough(db: Db | Tx, merchantId: string, seq: number) {
+  return async () =>
+    (
+      await db
+        .select({ entryHash: receipts.entryHash })
+        .from(receipts)
+        .where(and(eq(receipts.merchantId, merchantId), lte(receipts.seq, seq)))
+        .orderBy(asc(receipts.seq))
+    ).map((r) => r.entryHash);
 }
 
 /** The frontier column as text: both drivers parse JSON the same way, arrays not. */

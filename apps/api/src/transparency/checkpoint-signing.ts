@@ -1,0 +1,61 @@
+import { chainHeads, checkpoints, type Db, type Tx } from '@quittance/db';
+import { planCheckpointSignature, rootFromFrontier, toTimestampMs } from '@quittance/format';
+import { type Signer, signPlan } from '@quittance/signer';
+import { desc, eq } from 'drizzle-orm';
+import { entriesThrough, frontierAt } from './frontier';
+
+export interface HeadWithRoot {
+  merchantId: string;
+  seq: number;
+  entryHash: string;
+  /** RFC 9162 root of entries 1..seq (SPEC §6.1). */
+  rootHash: string;
+  /** Seq of the merchant's newest checkpoint, 0 when none. */
+  lastCheckpointSeq: number;
+}
+
+/** A merchant's chain head and the root of its tree, read together through `db`. */
+export async function headWithRoot(db: Db | Tx, merchantId: string): Promise<HeadWithRoot> {
+  const [head] = await db
+    .select({ seq: chainHeads.seq, entryHash: chainHeads.entryHash, frontier: chainHeads.frontier })
+    .from(chainHeads)
+    .where(eq(chainHeads.merchantId, merchantId));
+  if (!head) throw new Error(`merchant ${merchantId} has no chain head`);
+  const [last] = await db
+    .select({ seq: checkpoints.seq })
+    .from(checkpoints)
+    .where(eq(checkpoints.merchantId, merchantId))
+    .orderBy(desc(checkpoints.seq))
+    .limit(1);
+  const frontier = await frontierAt(
+    head.seq,
+    head.frontier,
+    entriesThrough(db, merchantId, head.seq),
+  );
+  return {
+    merchantId,
+    seq: head.seq,
+    entryHash: head.entryHash,
+    rootHash: await rootFromFrontier(frontier),
+    lastCheckpointSeq: last?.seq ?? 0,
+  };
+}
+
+/** The checkpoint row of `head`, signed by `signer` at `at` (SPEC §6). */
+export async function signCheckpoint(
+  head: Pick<HeadWithRoot, 'merchantId' | 'seq' | 'entryHash' | 'rootHash'>,
+  signer: Signer,
+  at: Date,
+): Promise<typeof checkpoints.$inferInsert> {
+  const signed = {
+    merchantId: head.merchantId,
+    seq: head.seq,
+    entryHash: head.entryHash,
+    rootHash: head.rootHash,
+    createdAt: toTimestampMs(at),
+    signingKeyKid: signer.kid,
+  };
+  const plan = planCheckpointSignature(signed);
+  const { jws } = await signPlan(plan, signer);
+  return { ...signed, createdAt: at, signed: plan.payloadJson, jws, nextAttemptAt: at };
+}
