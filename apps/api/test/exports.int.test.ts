@@ -2,6 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle } from '@quittance/bundle';
+import { merkleLeafHash } from '@quittance/format';
 import { startTsaServer, type TsaTestServer, until } from '@quittance/test-tooling';
 import { parsePemCertificates } from '@quittance/tsp';
 import { parsePublisherKeys } from '@quittance/verifier';
@@ -111,6 +112,7 @@ describe('export round trip', () => {
         snapshot_authentic: { status: 'asserted' },
         chain_complete: { status: 'asserted' },
         checkpoints_valid: { status: 'asserted' },
+        log_consistent: { status: 'asserted' },
       });
       expect(result.ok).toBe(true);
       expect(result.receiptCount).toBe(13);
@@ -146,6 +148,12 @@ describe('export round trip', () => {
       );
       expect([...entries.keys()].some((n) => n.startsWith('bodies/'))).toBe(false);
       expect(result.claims.body_matches?.status).toBe('asserted');
+      // SPEC §9: the range starts at seq 1, so the tree before it is empty.
+      expect(JSON.parse(entries.get('log.json')?.toString() ?? '')).toEqual({
+        size: 0,
+        frontier: [],
+      });
+      expect(manifest.files.map((file: { path: string }) => file.path)).toContain('log.json');
     },
   );
 
@@ -167,6 +175,16 @@ describe('export round trip', () => {
     const result = await verifyBundle(path, { publisher });
     expect(result.ok).toBe(true);
     expect(result.counts.chain_linked?.asserted).toBe(4);
+    // log.json is the tree of the entries before order-b's first (one hash per set bit of its
+    // size); the checkpoints inside the range recompute from it and the chain entries.
+    const first = JSON.parse(receipts[0] as string).chain.seq;
+    const log = JSON.parse(entries.get('log.json')?.toString() ?? '');
+    expect(log.size).toBe(first - 1);
+    expect(log.frontier).toHaveLength((first - 1).toString(2).replaceAll('0', '').length);
+    expect(result.claims.log_consistent).toMatchObject({
+      status: 'asserted',
+      reason: expect.stringContaining(`(size ${first - 1})`),
+    });
   });
 
   it('agents cannot export; other merchants cannot see or download', async () => {
@@ -391,6 +409,13 @@ describe('retention', () => {
       });
       expect(euResult.receipts.map((r) => r.id)).toEqual([recent.body.id]);
       expect(euResult.ok).toBe(true);
+      // The range starts at seq 2: log.json is the tree of entry 1, its leaf.
+      const euLog = JSON.parse((await unzipAll(euBundle)).get('log.json')?.toString() ?? '');
+      expect(euLog).toEqual({
+        size: 1,
+        frontier: [await merkleLeafHash(ancient.body.chain.entryHash)],
+      });
+      expect(euResult.claims.log_consistent?.status).not.toBe('refuted');
 
       const other = await old.services.exports.create(
         { merchantId: mm.merchantId, role: 'auditor', agentId: null, keyPrefix: 'test' },

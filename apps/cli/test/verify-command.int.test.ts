@@ -155,6 +155,30 @@ describe('quittance verify on hostile or broken input', () => {
     expect(json.code).toBe(1);
   }, 120_000);
 
+  it('an export says log_consistent; an order evidence bundle says which order, with its proofs', async () => {
+    const [exported, evidence] = await Promise.all([
+      bundle(f.path),
+      f
+        .writeEvidence('evidence.zip')
+        .then((path) => Promise.all([bundle(path), bundle(path, '--json')])),
+    ]);
+    expect(exported.stdout).toMatch(/ok +log_consistent +asserted .*2 checkpoints recomputes/);
+    expect(exported.code).toBe(0);
+    const [human, json] = evidence;
+    expect(human.stdout).toMatch(/^order evidence for order order-1 with 2 receipts$/m);
+    expect(human.stdout).toMatch(/ok +included_in_log +asserted/);
+    expect(human.stdout).not.toMatch(/chain_complete|log_consistent/);
+    expect(human.stdout).toMatch(/^PASS /m);
+    expect(human.code).toBe(0);
+    const report = JSON.parse(json.stdout);
+    expect(report).toMatchObject({
+      ok: true,
+      bundle: { kind: 'order-evidence', orderId: 'order-1' },
+      claims: { included_in_log: { status: 'asserted' } },
+    });
+    expect(report.receipts).toHaveLength(2);
+  }, 120_000);
+
   it('zips that declare or inflate too much, and files that are not zips: exit 2, one line', async () => {
     const zip = await readFile(f.path);
     const record = centralDirectory(zip).records.find((r) => r.name === 'receipts.jsonl');

@@ -1,7 +1,23 @@
 export type { BundleErrorCode } from './errors';
 export { BundleError } from './errors';
-export type { BodyLine, ChainEntry, Jurisdiction, Manifest, ManifestFile } from './layout';
-export { FILES, JURISDICTIONS, RETENTION, snapshotPath, tsaPath } from './layout';
+export type {
+  BodyLine,
+  ChainEntry,
+  EvidenceManifest,
+  Jurisdiction,
+  LogFrontier,
+  Manifest,
+  ManifestFile,
+  ProofLine,
+} from './layout';
+export {
+  EVIDENCE_KIND,
+  FILES,
+  JURISDICTIONS,
+  RETENTION,
+  snapshotPath,
+  tsaPath,
+} from './layout';
 export type { BundleLimits } from './limits';
 export {
   DEFAULT_LIMITS,
@@ -14,6 +30,21 @@ export {
 export { BundleReader } from './reader';
 export type { BundleVerification, BundleVerificationOptions } from './verify-bundle';
 export { verifyBundle } from './verify-bundle';
-export { verifyMarkdown } from './verify-md';
-export type { BundleHeader, BundleSource, ReceiptLine, SourceBodies, WriteResult } from './writer';
-export { toReceiptLine, writeBundle } from './writer';
+export { evidenceMarkdown, verifyMarkdown } from './verify-md';
+export type {
+  BundleHeader,
+  BundleSource,
+  EvidenceContent,
+  EvidenceHeader,
+  EvidenceProof,
+  EvidenceWriteResult,
+  ReceiptLine,
+  SourceBodies,
+  WriteResult,
+} from './writer';
+export {
+  snapshotPeriods,
+  toReceiptLine,
+  writeBundle,
+  writeEvidenceBundle,
+} from './writer';

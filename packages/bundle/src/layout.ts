@@ -1,3 +1,5 @@
+import type { Checkpoint } from '@quittance/format';
+
 /** File names of a bundle (SPEC §9). */
 export const FILES = {
   manifest: 'manifest.json',
@@ -6,8 +8,13 @@ export const FILES = {
   chain: 'chain.jsonl',
   checkpoints: 'checkpoints.jsonl',
   bodies: 'bodies.jsonl',
+  log: 'log.json',
+  proofs: 'proofs.jsonl',
   verify: 'VERIFY.md',
 } as const;
+
+/** `kind` of an order evidence bundle's manifest (SPEC §9.1); an export's manifest has none. */
+export const EVIDENCE_KIND = 'order-evidence';
 
 export const snapshotPath = (period: string) => `jwks/${period}.json`;
 export const tsaPath = (sha256: string) => `tsa/${sha256.slice(0, 16)}.pem`;
@@ -110,4 +117,44 @@ export interface BodyLine {
   id: string;
   input: unknown;
   output: unknown;
+}
+
+/**
+ * log.json (SPEC §9): the frontier (§6.1) of the log tree before the range's first entry `s`,
+ * i.e. of entries 1..s − 1: one hash per set bit of `size`, largest subtree first.
+ */
+export interface LogFrontier {
+  size: number;
+  frontier: string[];
+}
+
+/** manifest.json of an order evidence bundle (SPEC §9.1). */
+export interface EvidenceManifest {
+  kind: typeof EVIDENCE_KIND;
+  bundleId: string;
+  merchantId: string;
+  orderId: string;
+  createdAt: string;
+  includeBodies: boolean;
+  /** The one checkpoint every proof of proofs.jsonl is against. */
+  checkpoint: { seq: number; rootHash: string };
+  counts: {
+    receipts: number;
+    proofs: number;
+    checkpoints: number;
+    snapshots: number;
+    tsaCertificates: number;
+    bodies: number;
+    bodiesUnavailable: number;
+  };
+  files: ManifestFile[];
+}
+
+/** One line of proofs.jsonl: a receipt's inclusion proof (SPEC §6.1) against the bundle's checkpoint. */
+export interface ProofLine {
+  receiptId: string;
+  seq: number;
+  treeSize: number;
+  auditPath: string[];
+  checkpoint: Checkpoint;
 }

@@ -34,6 +34,8 @@ export const WHOLE_FILE_BYTES = {
   snapshot: 64 * MiB,
   /** A certificate is ~2 KB of PEM; a file is a certificate or a short chain. */
   tsaCertificate: 64 * 1024,
+  /** log.json: at most 53 frontier hashes (one per bit of a safe integer), ~4 KB. */
+  log: 64 * 1024,
 } as const;
 
 /**

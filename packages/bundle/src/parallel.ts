@@ -21,6 +21,8 @@ export interface WorkItem {
   previousEntry?: VerifyReceiptOptions['previousEntry'];
   existedBy?: VerifyReceiptOptions['existedBy'];
   bodies?: VerifyReceiptOptions['bodies'];
+  /** The receipt's inclusion proof (order evidence bundles), as parsed from proofs.jsonl. */
+  proof?: unknown;
 }
 
 export interface WorkerJob {

@@ -20,6 +20,7 @@ parentPort?.on('message', async (job: WorkerJob) => {
           ...(item.previousEntry ? { previousEntry: item.previousEntry } : {}),
           ...(item.existedBy ? { existedBy: item.existedBy } : {}),
           ...(item.bodies ? { bodies: item.bodies } : {}),
+          ...(item.proof !== undefined ? { proof: item.proof } : {}),
         }),
       );
     } catch (error) {

@@ -1,16 +1,21 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
+  appendToFrontier,
   base64url,
+  canonicalJson,
   entryHash as computeEntryHash,
   digestPayloadB64,
   fromBase64url,
   HASH_PATTERN,
   headerProblem,
   isTimestampMs,
+  type JsonValue,
   JWS_TYPES,
   type JwksSnapshot,
+  merkleLeafHash,
   parseDetachedJws,
+  rootFromFrontier,
   summarize,
   validateCheckpoint,
 } from '@quittance/format';
@@ -31,7 +36,15 @@ import {
   verifyReceipt,
 } from '@quittance/verifier';
 import { BundleError } from './errors';
-import { type ChainEntry, FILES, JURISDICTIONS, type Manifest } from './layout';
+import {
+  type ChainEntry,
+  EVIDENCE_KIND,
+  type EvidenceManifest,
+  FILES,
+  JURISDICTIONS,
+  type LogFrontier,
+  type Manifest,
+} from './layout';
 import {
   type BundleLimits,
   duplicateMember,
@@ -63,6 +76,13 @@ export interface BundleVerificationOptions {
 
 export interface BundleVerification {
   ok: boolean;
+  /**
+   * An export (SPEC §9) or an order evidence bundle (§9.1), as its manifest says (when the
+   * manifest is unusable: evidence when the zip has proofs.jsonl and no chain.jsonl).
+   */
+  kind: 'export' | 'order-evidence';
+  /** The order an evidence bundle is for, as its manifest says (null for exports). */
+  orderId: string | null;
   claims: Record<string, Claim>;
   receipts: ReceiptReport[];
   /** Per receipt claim: how many were asserted, refuted, unknown. */
@@ -77,13 +97,24 @@ const PARALLEL_FROM = 2_000;
 /** One line of a JSON Lines file: its text, or why it cannot be read (too long, not UTF-8). */
 type Line = { n: number; text: string; problem?: undefined } | { n: number; problem: string };
 
-/** A bodies.jsonl line, with the receipt it names when it names one. */
-interface BodyItem {
+/** A line of a JSON Lines file that runs alongside receipts.jsonl, naming a receipt. */
+interface CursorItem {
   n: number;
   id?: string;
-  bodies?: { input?: unknown; output?: unknown };
   /** Why the line is not usable evidence (applies to the receipt `id`, or to the bundle). */
   problem?: string;
+}
+
+/** A bodies.jsonl line, with the receipt it names when it names one. */
+interface BodyItem extends CursorItem {
+  bodies?: { input?: unknown; output?: unknown };
+}
+
+/** A proofs.jsonl line (order evidence): the proof as parsed, and its checkpoint's JCS. */
+interface ProofItem extends CursorItem {
+  proof?: unknown;
+  /** JCS of the proof's checkpoint, to compare with the one of checkpoints.jsonl. */
+  checkpoint?: string;
 }
 
 /** A line's JSON value, or why it has none. */
@@ -92,6 +123,20 @@ const parseLine = (line: Line): ReturnType<typeof parseJson> =>
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const isCount = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 0;
 const isSeq = (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1;
+/** JCS of a JSON value, or undefined when it has none (not I-JSON). */
+const canonicalOf = (value: unknown) => {
+  try {
+    return canonicalJson(value as JsonValue);
+  } catch {
+    return undefined;
+  }
+};
+/** Number of set bits: a tree of `size` entries has one frontier hash per set bit. */
+function popcount(size: number): number {
+  let count = 0;
+  for (let n = size; n > 0; n = Math.floor(n / 2)) count += n % 2;
+  return count;
+}
 const listed = (problems: string[], max: number) =>
   problems.slice(0, max).join('; ') +
   (problems.length > max ? ` (+${problems.length - max} more)` : '');
@@ -122,13 +167,18 @@ class Verification {
   readonly actual = new Map<string, { bytes: number; sha256: string }>();
   readonly result: BundleVerification = {
     ok: true,
+    kind: 'export',
+    orderId: null,
     claims: this.claims,
     receipts: [],
     counts: {},
     firstFailures: [],
     receiptCount: 0,
   };
+  /** manifest.json of an export, when usable. */
   manifest: Manifest | undefined;
+  /** manifest.json of an order evidence bundle, when usable. */
+  evidence: EvidenceManifest | undefined;
   /** Why manifest.json cannot be used, when it cannot. */
   manifestProblem = 'manifest.json is missing';
   history!: KeyHistory;
@@ -141,20 +191,41 @@ class Verification {
   chainProblems: string[] = [];
   chainCount = 0;
   missing: number[] = [];
+  /** log.json, or why it cannot be used. */
+  log: ({ ok: true } & LogFrontier) | { ok: false; problem: string } = {
+    ok: false,
+    problem: 'log.json is missing',
+  };
+  /** seq and rootHash of every well-formed checkpoint, to recompute from log.json and the chain. */
+  checkpointRoots: { seq: number; rootHash: string }[] = [];
+  /** JCS of an evidence bundle's checkpoint, when it is well-formed. */
+  evidenceCheckpoint: string | undefined;
 
   constructor(
     readonly reader: BundleReader,
     readonly options: BundleVerificationOptions,
   ) {}
 
+  /** The signed manifest, of whichever kind. */
+  get signedManifest(): Manifest | EvidenceManifest | undefined {
+    return this.manifest ?? this.evidence;
+  }
+
   async run(): Promise<BundleVerification> {
     await this.readManifest();
     await this.readSnapshots();
     await this.readTsaCertificates();
     await this.checkManifestSignature();
-    await this.checkCheckpoints();
-    await this.checkChain();
-    await this.checkReceipts();
+    if (this.result.kind === EVIDENCE_KIND) {
+      // SPEC §9.1: no chain, so no chain_complete and no log_consistent (not applicable: omitted).
+      await this.checkCheckpoints();
+      await this.checkEvidenceReceipts();
+    } else {
+      await this.readLog();
+      await this.checkCheckpoints();
+      await this.checkChain();
+      await this.checkReceipts();
+    }
     await this.checkFiles();
     this.result.ok =
       Object.values(this.claims).every((c) => c.status !== 'refuted') &&
@@ -264,7 +335,7 @@ class Verification {
       if (!this.actual.has(name) && name !== FILES.manifest && name !== FILES.manifestJws)
         await this.hashEntry(name);
     }
-    const files = this.manifest?.files ?? [];
+    const files = this.signedManifest?.files ?? [];
     const listedFiles = new Map(files.map((f) => [f.path, f]));
     if (listedFiles.size !== files.length) problems.push('the manifest lists a file twice');
     for (const [path, expected] of listedFiles) {
@@ -277,7 +348,7 @@ class Verification {
       if (name !== FILES.manifest && name !== FILES.manifestJws && !listedFiles.has(name))
         problems.push(`${name} is not in the manifest`);
     }
-    if (!this.manifest) problems.unshift(`no usable manifest: ${this.manifestProblem}`);
+    if (!this.signedManifest) problems.unshift(`no usable manifest: ${this.manifestProblem}`);
     for (const name of new Set(this.reader.duplicates))
       problems.unshift(`${name} occurs more than once in the zip`);
     for (const disagreement of this.reader.disagreements)
@@ -292,6 +363,8 @@ class Verification {
   // ---- manifest, snapshots, TSA --------------------------------------------------------
 
   async readManifest() {
+    if (!this.reader.has(FILES.chain) && this.reader.has(FILES.proofs))
+      this.result.kind = EVIDENCE_KIND;
     if (!this.reader.has(FILES.manifest)) return;
     const data = await this.readWhole(FILES.manifest, WHOLE_FILE_BYTES.manifest);
     if (!data) {
@@ -310,6 +383,23 @@ class Verification {
       this.manifestProblem = `manifest.json is not I-JSON: member ${showValue(duplicate)} occurs twice in one object`;
       return;
     }
+    const kind = isJsonObject(parsed.value) ? parsed.value.kind : undefined;
+    if (kind === EVIDENCE_KIND) {
+      this.result.kind = EVIDENCE_KIND;
+      const problems = evidenceManifestProblems(parsed.value);
+      if (problems.length) {
+        this.manifestProblem = `manifest.json is not an order evidence manifest: ${listed(problems, 5)}`;
+        return;
+      }
+      this.evidence = parsed.value as unknown as EvidenceManifest;
+      this.result.orderId = this.evidence.orderId;
+      return;
+    }
+    if (kind !== undefined) {
+      this.manifestProblem = `manifest.json has kind ${showValue(kind)}: neither an export (no kind) nor "${EVIDENCE_KIND}"`;
+      return;
+    }
+    this.result.kind = 'export';
     const problems = manifestProblems(parsed.value);
     if (problems.length) {
       this.manifestProblem = `manifest.json is not a bundle manifest: ${listed(problems, 5)}`;
@@ -415,7 +505,7 @@ class Verification {
   }
 
   async manifestClaim(): Promise<Claim> {
-    const manifest = this.manifest;
+    const manifest = this.signedManifest;
     if (!manifest) return refuted(this.manifestProblem);
     if (!this.reader.has(FILES.manifestJws)) return refuted('manifest.jws is missing');
     const data = await this.readWhole(FILES.manifestJws, WHOLE_FILE_BYTES.manifestJws);
@@ -467,12 +557,25 @@ class Verification {
 
   // ---- checkpoints and the chain ---------------------------------------------------------
 
+  /**
+   * checkpoints_valid: every checkpoint is well-formed (rootHash included), signed by a key of
+   * the merchant valid at its createdAt, and its timestamp verifies when it has one. A
+   * checkpoint whose signature or key validity is itself unknown makes the claim unknown. An
+   * order evidence bundle holds exactly one checkpoint: the one its manifest names.
+   */
   async checkCheckpoints() {
+    const evidence = this.result.kind === EVIDENCE_KIND;
     const problems: string[] = [];
+    const doubts: string[] = [];
     let count = 0;
+    let described = '';
     for await (const line of this.lines(FILES.checkpoints, LINE_BYTES.record)) {
       count++;
       const at = `checkpoints.jsonl line ${line.n}`;
+      if (evidence && count > 1) {
+        problems.push(`${at}: an order evidence bundle holds one checkpoint`);
+        continue;
+      }
       const parsed = parseLine(line);
       if (!parsed.ok) {
         problems.push(`${at} ${parsed.problem}`);
@@ -484,6 +587,17 @@ class Verification {
         continue;
       }
       const checkpoint = validation.value;
+      this.checkpointRoots.push({ seq: checkpoint.seq, rootHash: checkpoint.rootHash });
+      if (evidence) {
+        this.evidenceCheckpoint = canonicalOf(parsed.value);
+        const named = this.evidence?.checkpoint;
+        if (named && (named.seq !== checkpoint.seq || named.rootHash !== checkpoint.rootHash))
+          problems.push(
+            `the manifest names the checkpoint at seq ${named.seq}, checkpoints.jsonl holds seq ${checkpoint.seq} with another rootHash`,
+          );
+        if (this.evidence && checkpoint.merchantId !== this.evidence.merchantId)
+          problems.push(`the checkpoint is of merchant ${showValue(checkpoint.merchantId)}`);
+      }
       let report: Awaited<ReturnType<typeof verifyCheckpoint>>;
       try {
         report = await verifyCheckpoint(checkpoint, this.history, {
@@ -502,6 +616,17 @@ class Verification {
         );
         continue;
       }
+      const { signature_valid: signature, key_valid_at_issuance: key } = report.claims;
+      if (signature.status !== 'asserted' || key.status !== 'asserted')
+        doubts.push(
+          `checkpoint seq ${report.seq}: ${signature.status !== 'asserted' ? signature.reason : key.reason}`,
+        );
+      const timestamp = report.claims.timestamp_valid;
+      described = `the checkpoint at seq ${report.seq} is signed by ${checkpoint.signingKeyKid}, valid at ${checkpoint.createdAt}; ${
+        timestamp.status === 'asserted'
+          ? `timestamped at ${report.provenAt ?? 'its genTime'}`
+          : `its timestamp is ${timestamp.status}: ${timestamp.reason}`
+      }`;
       this.checkpointEntries.set(report.seq, checkpoint.entryHash);
       // Only TSA roots the auditor pinned make a checkpoint's time a proof (see readTsaCertificates).
       if (
@@ -512,11 +637,87 @@ class Verification {
         this.checkpointProofs.push({ seq: report.seq, time: report.provenAt });
       }
     }
+    if (evidence && count === 0)
+      problems.push('the bundle has no checkpoint: its proofs are against nothing');
     this.claims.checkpoints_valid = problems.length
       ? refuted(listed(problems, 5))
-      : count
-        ? asserted(`${count} checkpoints verify`)
-        : unknown('the bundle has no checkpoint');
+      : doubts.length
+        ? unknown(listed(doubts, 5))
+        : evidence
+          ? asserted(described)
+          : count
+            ? asserted(`${count} checkpoints verify, each with a well-formed rootHash`)
+            : unknown('the bundle has no checkpoint');
+  }
+
+  /** log.json (SPEC §9): parsed and checked for shape; its use is in {@link checkChain}. */
+  async readLog() {
+    if (!this.reader.has(FILES.log)) return;
+    const data = await this.readWhole(FILES.log, WHOLE_FILE_BYTES.log);
+    const fail = (problem: string) => {
+      this.log = { ok: false, problem };
+    };
+    if (!data) return fail(`log.json is larger than ${formatBytes(WHOLE_FILE_BYTES.log)}`);
+    const parsed = parseJson(data.toString('utf8'));
+    if (!parsed.ok) return fail(`log.json ${parsed.problem}`);
+    const value = parsed.value;
+    if (!isJsonObject(value) || !isCount(value.size) || !Array.isArray(value.frontier))
+      return fail('log.json is not {"size": a non-negative integer, "frontier": [hex, …]}');
+    const frontier = value.frontier as unknown[];
+    if (!frontier.every((h) => typeof h === 'string' && HASH_PATTERN.test(h)))
+      return fail("log.json's frontier holds something other than 64 lowercase hex hashes");
+    const size = value.size as number;
+    if (frontier.length !== popcount(size))
+      return fail(
+        `log.json's frontier has ${frontier.length} hashes; a tree of ${size} entries has ${popcount(size)} (one per set bit of its size)`,
+      );
+    this.log = { ok: true, size, frontier: frontier as string[] };
+  }
+
+  /**
+   * log_consistent (SPEC §10): every checkpoint whose seq lies in the bundle's chain (from
+   * log.json's size to the last chain entry) has its rootHash recomputed from log.json's
+   * frontier and the chain entries up to its seq; those outside cannot be, and are named.
+   */
+  logClaim(replay: LogReplay | undefined, lastChainSeq: number | undefined): Claim {
+    if (!this.log.ok || !replay)
+      return refuted(this.log.ok ? 'log.json is unusable' : this.log.problem);
+    const { size } = this.log;
+    const problems = [...replay.problems];
+    const firstSeq = this.manifest?.range.firstSeq;
+    if (typeof firstSeq === 'number' && size + 1 !== firstSeq)
+      problems.push(
+        `log.json's size ${size} is not the size of the log before the range's first entry (seq ${firstSeq})`,
+      );
+    let recomputed = 0;
+    const outside: number[] = [];
+    for (const { seq, rootHash } of this.checkpointRoots) {
+      const root = replay.roots.get(seq);
+      if (root === undefined) {
+        if (seq < size || lastChainSeq === undefined || seq > lastChainSeq) outside.push(seq);
+        else
+          problems.push(
+            `the rootHash of the checkpoint at seq ${seq} cannot be recomputed: ${replay.broken ?? 'chain.jsonl is broken before it'}`,
+          );
+      } else if (root !== rootHash) {
+        problems.push(
+          `the checkpoint at seq ${seq} signs rootHash ${rootHash.slice(0, 12)}…, log.json and chain.jsonl give ${root.slice(0, 12)}…`,
+        );
+      } else recomputed++;
+    }
+    if (problems.length) return refuted(listed(problems, 5));
+    const range =
+      lastChainSeq === undefined ? 'holds no chain entry' : `covers seq ${size}..${lastChainSeq}`;
+    const beyond = outside.length
+      ? `${outside.length} checkpoint${outside.length === 1 ? '' : 's'} (seq ${outside.slice(0, 5).join(', ')}${outside.length > 5 ? ', …' : ''}) lie outside the bundle's log, which ${range}, and cannot be recomputed from it`
+      : '';
+    if (recomputed === 0)
+      return unknown(
+        `no checkpoint to recompute: ${beyond || 'the bundle has no well-formed checkpoint'}`,
+      );
+    return asserted(
+      `the rootHash of ${recomputed} checkpoint${recomputed === 1 ? '' : 's'} recomputes from log.json (size ${size}) and chain.jsonl${beyond ? `; ${beyond}` : ''}`,
+    );
   }
 
   /** The chain entries of chain.jsonl; a line that is not one is reported by `onProblem`. */
@@ -529,14 +730,24 @@ class Verification {
     }
   }
 
-  /** First pass over chain.jsonl: every link, and the checkpoints against it. */
+  /**
+   * First pass over chain.jsonl: every link, the checkpoints against it, and their rootHash
+   * recomputed from log.json's frontier (log_consistent).
+   */
   async checkChain() {
     const problems: string[] = [];
     let previous: ChainEntry | undefined;
     let count = 0;
     const unmatched = new Map(this.checkpointEntries);
+    const replay = this.log.ok
+      ? new LogReplay(this.log, new Set(this.checkpointRoots.map((c) => c.seq)))
+      : undefined;
+    await replay?.start();
+    let lastChainSeq: number | undefined;
     for await (const entry of this.chainEntries((problem) => problems.push(problem))) {
       count++;
+      await replay?.add(entry);
+      lastChainSeq = Math.max(lastChainSeq ?? 0, entry.seq);
       let recomputed: string | undefined;
       try {
         recomputed = await computeEntryHash(entry);
@@ -576,6 +787,8 @@ class Verification {
     }
     this.chainProblems = problems;
     this.chainCount = count;
+    await replay?.finish();
+    this.claims.log_consistent = this.logClaim(replay, lastChainSeq);
   }
 
   // ---- receipts ------------------------------------------------------------------------
@@ -707,6 +920,138 @@ class Verification {
       this.claims.body_matches = bodies.claim(this.manifest);
   }
 
+  /**
+   * The receipts of an order evidence bundle (SPEC §9.1), each verified with its proof from
+   * proofs.jsonl (same order, one per receipt, all against the checkpoint of
+   * checkpoints.jsonl): included_in_log per receipt, and for the bundle that every receipt has
+   * its proof, every proof its receipt, and every receipt is of the manifest's order.
+   */
+  async checkEvidenceReceipts() {
+    const manifest = this.evidence;
+    const problems: string[] = [];
+    const seenIds = new Set<string>();
+    const bodies = new BodyCursor(this, seenIds);
+    const proofs = new LineCursor<ProofItem>(
+      this,
+      FILES.proofs,
+      LINE_BYTES.record,
+      toProofItem,
+      seenIds,
+      '',
+    );
+    const total = manifest?.counts.receipts ?? 0;
+    const runner = this.runner(total);
+    let lastSeq = 0;
+    let previous: { seq: number; entryHash: string } | undefined;
+    try {
+      for await (const line of this.lines(FILES.receipts, LINE_BYTES.record)) {
+        const parsed = parseLine(line);
+        const problem = !parsed.ok
+          ? parsed.problem
+          : isJsonObject(parsed.value)
+            ? undefined
+            : `is ${showValue(parsed.value)}, not a receipt object`;
+        if (problem || !parsed.ok) {
+          this.record(this.unreadableReceipt(line.n, problem));
+          continue;
+        }
+        const receipt = parsed.value as Record<string, unknown>;
+        const id = typeof receipt.id === 'string' ? receipt.id : '(no id)';
+        const link = isJsonObject(receipt.chain) ? receipt.chain : undefined;
+        const seq = link && isSeq(link.seq) ? (link.seq as number) : undefined;
+        if (seenIds.has(id)) problems.push(`receipt ${id} appears twice`);
+        if (typeof receipt.id === 'string') seenIds.add(id);
+        if (seq !== undefined) {
+          if (seq <= lastSeq)
+            problems.push(`receipts are not in chain order (seq ${seq} after ${lastSeq})`);
+          else lastSeq = seq;
+        }
+        if (manifest && receipt.orderId !== manifest.orderId)
+          problems.push(
+            `receipt ${id} is of order ${showValue(receipt.orderId)}, not ${manifest.orderId}`,
+          );
+        if (manifest && receipt.merchantId !== manifest.merchantId)
+          problems.push(`receipt ${id} is of merchant ${showValue(receipt.merchantId)}`);
+        const proof = typeof receipt.id === 'string' ? await proofs.of(id) : undefined;
+        let inclusionClaim: Claim | undefined;
+        if (!proof)
+          inclusionClaim = refuted(
+            'proofs.jsonl has no proof for it: an order evidence bundle carries one per receipt',
+          );
+        else if (proof.problem) inclusionClaim = refuted(`its proof ${proof.problem}`);
+        else if (
+          this.evidenceCheckpoint !== undefined &&
+          proof.checkpoint !== this.evidenceCheckpoint
+        )
+          inclusionClaim = refuted(
+            "its proof is against another checkpoint than checkpoints.jsonl's (all proofs of the bundle are against that one)",
+          );
+        const before =
+          seq !== undefined && previous && previous.seq === seq - 1 ? previous : undefined;
+        const body = typeof receipt.id === 'string' ? await bodies.of(id) : undefined;
+        await runner.submit(
+          {
+            receipt,
+            ...(before ? { previousEntry: before } : {}),
+            ...(proof?.proof !== undefined && !inclusionClaim ? { proof: proof.proof } : {}),
+            ...(body?.bodies ? { bodies: body.bodies } : {}),
+          },
+          (report) =>
+            this.finishReceipt(report, {
+              chainClaim: undefined,
+              body,
+              snapshotUrl: receipt.jwksSnapshotUrl,
+              inclusionClaim,
+            }),
+        );
+        previous =
+          seq !== undefined && typeof link?.entryHash === 'string'
+            ? { seq, entryHash: link.entryHash }
+            : undefined;
+        if (this.result.receiptCount % 1000 === 0)
+          this.options.onProgress?.(this.result.receiptCount, total);
+      }
+    } catch (error) {
+      await runner.abort();
+      throw error;
+    }
+    await runner.finish();
+    await proofs.finish();
+    await bodies.finish();
+    this.options.onProgress?.(this.result.receiptCount, total);
+    // The counts first: they say the most, and the list of problems is cut after five.
+    if (manifest && manifest.counts.proofs !== proofs.matched)
+      problems.unshift(
+        `manifest counts ${manifest.counts.proofs} proofs, ${proofs.matched} lines of proofs.jsonl belong to a receipt`,
+      );
+    if (manifest && manifest.counts.receipts !== this.result.receiptCount)
+      problems.unshift(
+        `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${this.result.receiptCount}`,
+      );
+    problems.push(...proofs.problems);
+    const counts = this.result.counts.included_in_log ?? { asserted: 0, refuted: 0, unknown: 0 };
+    const order = manifest ? `order ${manifest.orderId}` : 'the order';
+    const at = manifest
+      ? ` whose rootHash the checkpoint at seq ${manifest.checkpoint.seq} signs`
+      : '';
+    if (this.result.receiptCount === 0) problems.push('the bundle has no receipt');
+    this.claims.included_in_log = problems.length
+      ? refuted(listed(problems, 5))
+      : counts.refuted
+        ? refuted(
+            `${counts.refuted} of ${this.result.receiptCount} receipts of ${order} are not proven in the log (see the receipts)`,
+          )
+        : counts.unknown
+          ? unknown(
+              `${counts.unknown} of ${this.result.receiptCount} receipts of ${order} are not proven in the log (see the receipts)`,
+            )
+          : asserted(
+              `each of the ${this.result.receiptCount} receipts of ${order} has its proof: a leaf of the log tree${at}`,
+            );
+    if (manifest?.includeBodies || this.reader.has(FILES.bodies))
+      this.claims.body_matches = bodies.claim(manifest);
+  }
+
   /** The report of a receipts.jsonl line that is not a receipt at all. */
   unreadableReceipt(n: number, problem: string | undefined): ReceiptReport {
     const why = 'the line is not a receipt';
@@ -737,6 +1082,7 @@ class Verification {
             ...(item.previousEntry ? { previousEntry: item.previousEntry } : {}),
             ...(item.existedBy ? { existedBy: item.existedBy } : {}),
             ...(item.bodies ? { bodies: item.bodies } : {}),
+            ...(item.proof !== undefined ? { proof: item.proof } : {}),
           });
         } catch (error) {
           report = uncheckable(item.receipt, error);
@@ -780,9 +1126,16 @@ class Verification {
   /** Bundle-level facts a worker cannot know, then the report is counted. */
   finishReceipt(
     report: ReceiptReport,
-    context: { chainClaim: Claim | undefined; body: BodyItem | undefined; snapshotUrl: unknown },
+    context: {
+      chainClaim: Claim | undefined;
+      body: BodyItem | undefined;
+      snapshotUrl: unknown;
+      /** An evidence bundle's finding about the receipt's proof line, over the verifier's. */
+      inclusionClaim?: Claim | undefined;
+    },
   ) {
     if (context.chainClaim) report.claims.chain_linked = context.chainClaim;
+    if (context.inclusionClaim) report.claims.included_in_log = context.inclusionClaim;
     else if (this.chainProblems.length && report.claims.chain_linked.status === 'asserted') {
       report.claims.chain_linked = refuted(
         `the chain around it is broken: ${this.chainProblems[0]}`,
@@ -790,7 +1143,7 @@ class Verification {
     }
     if (context.body?.problem) {
       report.claims.body_matches = refuted(context.body.problem);
-    } else if (!context.body && this.manifest?.includeBodies) {
+    } else if (!context.body && this.signedManifest?.includeBodies) {
       report.claims.body_matches = unknown(
         'no body in the bundle: issued with hashes only, or destroyed at the end of retention',
       );
@@ -833,39 +1186,126 @@ class Verification {
   }
 }
 
+/** Entries appended to the frontier at once (memory stays flat between checkpoints). */
+const REPLAY_BATCH = 4096;
+
 /**
- * bodies.jsonl read alongside receipts.jsonl: both are in chain order, so each receipt takes
- * the next body line when that line names it. A line that names a receipt already passed
- * (repeated, or out of order), or that names none, is a problem of the bundle's disclosed
- * bodies: the bundle-level `body_matches` claim.
+ * The log tree replayed from log.json's frontier over chain.jsonl (SPEC §6.1, §9): the root at
+ * each seq in `targets`. chain.jsonl starts with the entry just before the range (seq = size),
+ * or at seq 1 when size is 0; entries then follow without gaps. Where they do not, the roots
+ * after that point are not recomputed and `broken` says why.
  */
-class BodyCursor {
+class LogReplay {
+  readonly problems: string[] = [];
+  /** seq → recomputed rootHash, for the seqs asked for. */
+  readonly roots = new Map<number, string>();
+  broken: string | undefined;
+  #frontier: string[];
+  #size: number;
+  #pending: string[] = [];
+  #first = true;
+
+  constructor(
+    log: LogFrontier,
+    private readonly targets: ReadonlySet<number>,
+  ) {
+    this.#frontier = log.frontier;
+    this.#size = log.size;
+  }
+
+  async start() {
+    if (this.#size > 0 && this.targets.has(this.#size))
+      this.roots.set(this.#size, await rootFromFrontier(this.#frontier));
+  }
+
+  async add(entry: ChainEntry) {
+    if (this.broken) return;
+    const size = this.#size;
+    if (this.#first) {
+      this.#first = false;
+      const expected = size === 0 ? 1 : size;
+      if (entry.seq !== expected) {
+        this.broken = `log.json's size ${size} does not meet chain.jsonl`;
+        this.problems.push(
+          `log.json's size ${size} does not meet chain.jsonl, which starts at seq ${entry.seq} (it must start ${size === 0 ? 'at seq 1' : `with the entry just before the range, seq ${size}`})`,
+        );
+        return;
+      }
+      if (entry.seq === size) {
+        // An odd size's last frontier hash is the leaf of entry `size` itself.
+        if (size % 2 === 1 && this.#frontier.at(-1) !== (await merkleLeafHash(entry.entryHash)))
+          this.problems.push(
+            `log.json's frontier does not end with the leaf of chain entry ${size}, the entry just before the range`,
+          );
+        return;
+      }
+    }
+    const next = this.#size + this.#pending.length + 1;
+    if (entry.seq !== next) {
+      this.broken = `chain.jsonl has seq ${entry.seq} where seq ${next} should be`;
+      return;
+    }
+    this.#pending.push(entry.entryHash);
+    if (this.targets.has(entry.seq) || this.#pending.length >= REPLAY_BATCH) await this.#flush();
+  }
+
+  async finish() {
+    if (!this.broken) await this.#flush();
+  }
+
+  async #flush() {
+    if (this.#pending.length === 0) return;
+    try {
+      this.#frontier = await appendToFrontier(this.#frontier, this.#size, this.#pending);
+    } catch (error) {
+      this.broken = `the frontier cannot be extended: ${messageOf(error)}`;
+      return;
+    }
+    this.#size += this.#pending.length;
+    this.#pending = [];
+    if (this.targets.has(this.#size))
+      this.roots.set(this.#size, await rootFromFrontier(this.#frontier));
+  }
+}
+
+/**
+ * A JSON Lines file read alongside receipts.jsonl (bodies.jsonl, proofs.jsonl): both are in
+ * chain order, so each receipt takes the next line when that line names it. A line that names
+ * a receipt already passed (repeated, or out of order), or that names none, is a problem of
+ * the file as a whole.
+ */
+class LineCursor<T extends CursorItem> {
   readonly #lines: AsyncIterator<Line>;
-  #next: BodyItem | undefined;
+  #next: T | undefined;
   #done = false;
   readonly problems: string[] = [];
   matched = 0;
 
   constructor(
     verification: Verification,
+    private readonly file: string,
+    maxLine: number,
+    private readonly toItem: (line: Line) => T,
     private readonly seenIds: ReadonlySet<string>,
+    /** What "the next receipt" has, in the reason: "with bodies". */
+    private readonly which: string,
   ) {
-    this.#lines = verification.lines(FILES.bodies, LINE_BYTES.bodies)[Symbol.asyncIterator]();
+    this.#lines = verification.lines(file, maxLine)[Symbol.asyncIterator]();
   }
 
-  async #peek(): Promise<BodyItem | undefined> {
+  async #peek(): Promise<T | undefined> {
     if (this.#next || this.#done) return this.#next;
     const next = await this.#lines.next();
     if (next.done) {
       this.#done = true;
       return undefined;
     }
-    this.#next = toBodyItem(next.value);
+    this.#next = this.toItem(next.value);
     return this.#next;
   }
 
-  /** The body line of receipt `id`, when the next line is its. */
-  async of(id: string): Promise<BodyItem | undefined> {
+  /** The line of receipt `id`, when the next line is its. */
+  async of(id: string): Promise<T | undefined> {
     for (let item = await this.#peek(); item; item = await this.#peek()) {
       if (item.id === id) {
         this.#next = undefined;
@@ -876,8 +1316,8 @@ class BodyCursor {
       this.#next = undefined;
       this.problems.push(
         item.id === undefined
-          ? `bodies.jsonl line ${item.n} ${item.problem}`
-          : `bodies.jsonl line ${item.n} names ${item.id}, which is not the next receipt with bodies (repeated or out of chain order)`,
+          ? `${this.file} line ${item.n} ${item.problem}`
+          : `${this.file} line ${item.n} names ${item.id}, which is not the next receipt${this.which} (repeated or out of chain order)`,
       );
     }
     return undefined;
@@ -889,13 +1329,20 @@ class BodyCursor {
       this.#next = undefined;
       this.problems.push(
         item.id === undefined
-          ? `bodies.jsonl line ${item.n} ${item.problem}`
-          : `bodies.jsonl line ${item.n} names ${item.id}, which is not a receipt of the bundle in chain order`,
+          ? `${this.file} line ${item.n} ${item.problem}`
+          : `${this.file} line ${item.n} names ${item.id}, which is not a receipt of the bundle in chain order`,
       );
     }
   }
+}
 
-  claim(manifest: Manifest | undefined): Claim {
+/** bodies.jsonl, whose problems make the bundle-level `body_matches` claim. */
+class BodyCursor extends LineCursor<BodyItem> {
+  constructor(verification: Verification, seenIds: ReadonlySet<string>) {
+    super(verification, FILES.bodies, LINE_BYTES.bodies, toBodyItem, seenIds, ' with bodies');
+  }
+
+  claim(manifest: { counts: { bodies: number } } | undefined): Claim {
     const problems = [...this.problems];
     if (manifest && manifest.counts.bodies !== this.matched)
       problems.push(
@@ -907,6 +1354,22 @@ class BodyCursor {
           `each of the ${this.matched} lines of bodies.jsonl belongs to a receipt, in chain order; each receipt's claim checks its hashes`,
         );
   }
+}
+
+/** A proofs.jsonl line: the proof goes to the verifier as parsed; it checks its shape. */
+function toProofItem(line: Line): ProofItem {
+  const parsed = parseLine(line);
+  if (!parsed.ok) return { n: line.n, problem: parsed.problem };
+  const value = parsed.value;
+  if (!isJsonObject(value) || typeof value.receiptId !== 'string')
+    return { n: line.n, problem: 'is not an object with a string receiptId' };
+  const checkpoint = canonicalOf(value.checkpoint);
+  return {
+    n: line.n,
+    id: value.receiptId,
+    proof: value,
+    ...(checkpoint !== undefined ? { checkpoint } : {}),
+  };
 }
 
 function toBodyItem(line: Line): BodyItem {
@@ -978,17 +1441,62 @@ function manifestProblems(value: unknown): string[] {
       'bodiesUnavailable',
     ])
       need(isCount(counts[member]), `counts.${member} must be a non-negative integer`);
-  if (!Array.isArray(value.files)) problems.push('files must be an array');
+  problems.push(...filesProblems(value.files));
+  return problems;
+}
+
+/** The members of an order evidence manifest.json (SPEC §9.1) the verifier relies on. */
+function evidenceManifestProblems(value: unknown): string[] {
+  if (!isJsonObject(value)) return [`it is ${showValue(value)}, not an object`];
+  const problems: string[] = [];
+  const need = (ok: boolean, what: string) => {
+    if (!ok) problems.push(what);
+  };
+  need(typeof value.bundleId === 'string', 'bundleId must be a string');
+  need(typeof value.merchantId === 'string', 'merchantId must be a string');
+  need(typeof value.orderId === 'string', 'orderId must be a string');
+  need(isTimestampMs(value.createdAt), 'createdAt must be an RFC 3339 UTC time with milliseconds');
+  need(typeof value.includeBodies === 'boolean', 'includeBodies must be a boolean');
+  const checkpoint = value.checkpoint;
+  need(
+    isJsonObject(checkpoint) &&
+      isSeq(checkpoint.seq) &&
+      typeof checkpoint.rootHash === 'string' &&
+      HASH_PATTERN.test(checkpoint.rootHash),
+    'checkpoint must be { seq, rootHash }',
+  );
+  const counts = value.counts;
+  if (!isJsonObject(counts)) problems.push('counts must be an object');
   else
-    value.files.forEach((file: unknown, i: number) => {
-      need(
+    for (const member of [
+      'receipts',
+      'proofs',
+      'checkpoints',
+      'snapshots',
+      'tsaCertificates',
+      'bodies',
+      'bodiesUnavailable',
+    ])
+      need(isCount(counts[member]), `counts.${member} must be a non-negative integer`);
+  problems.push(...filesProblems(value.files));
+  return problems;
+}
+
+/** manifest.files: an array of { path, bytes, sha256 }. */
+function filesProblems(files: unknown): string[] {
+  if (!Array.isArray(files)) return ['files must be an array'];
+  const problems: string[] = [];
+  files.forEach((file: unknown, i: number) => {
+    if (
+      !(
         isJsonObject(file) &&
-          typeof file.path === 'string' &&
-          isCount(file.bytes) &&
-          typeof file.sha256 === 'string' &&
-          HASH_PATTERN.test(file.sha256),
-        `files[${i}] must be { path, bytes, sha256 }`,
-      );
-    });
+        typeof file.path === 'string' &&
+        isCount(file.bytes) &&
+        typeof file.sha256 === 'string' &&
+        HASH_PATTERN.test(file.sha256)
+      )
+    )
+      problems.push(`files[${i}] must be { path, bytes, sha256 }`);
+  });
   return problems;
 }

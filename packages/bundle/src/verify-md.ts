@@ -1,4 +1,4 @@
-import { FILES, type Manifest, RETENTION } from './layout';
+import { type EvidenceManifest, FILES, type Manifest, RETENTION } from './layout';
 
 /**
  * VERIFY.md: written for an auditor who has never heard of Quittance. What each file is,
@@ -29,7 +29,8 @@ merchant in writing) and compare it with any copy you are given: it is the root 
 | \`${FILES.manifestJws}\` | the merchant's signature over the manifest (detached JWS, \`typ\` \`quittance-manifest+jws\`) |
 | \`${FILES.receipts}\` | ${n.receipts} receipts, one JSON object per line, in audit-log order |
 | \`${FILES.chain}\` | ${n.chainEntries} audit-log entries: the range, plus the entry just before it |
-| \`${FILES.checkpoints}\` | ${n.checkpoints} signed, timestamped checkpoints of the audit log |
+| \`${FILES.checkpoints}\` | ${n.checkpoints} signed, timestamped checkpoints of the audit log, each with the \`rootHash\` of the log's Merkle tree |
+| \`${FILES.log}\` | \`{"size", "frontier"}\`: the Merkle tree of the audit log before the range (its \`size\` entries summed up as one hash per set bit of \`size\`), from which every checkpoint's \`rootHash\` is recomputed |
 | \`jwks/YYYY-MM.json\` | ${n.snapshots} key snapshots: every merchant key with its validity and revocations, signed by the publisher key |
 | \`tsa/*.pem\` | ${n.tsaCertificates} certificates of the Time-Stamp Authorities whose tokens are attached |
 | \`${FILES.bodies}\` | ${manifest.includeBodies ? `${n.bodies} lines, one per receipt whose bodies are disclosed, in audit-log order: \`{"id", "input", "output"}\`${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have no line (issued with hashes only, or bodies destroyed at the end of retention)` : ''}` : 'not in this export: bodies were not included'} |
@@ -42,8 +43,8 @@ With Node.js 20 or later and the Quittance source (or its published verifier):
 
 It checks every file hash, the manifest signature, every snapshot signature, every receipt
 signature and the key's validity at the receipt's time, every timestamp, every audit-log
-link from the entry before the range, every checkpoint, and every disclosed body against its
-hash; it prints a claim per check: **asserted** (proven), **refuted** (disproven), or
+link from the entry before the range, every checkpoint with its \`rootHash\` recomputed from
+\`${FILES.log}\` and the audit-log entries, and every disclosed body against its hash; it prints a claim per check: **asserted** (proven), **refuted** (disproven), or
 **unknown** (not proven with the evidence given). Exit status 0 means nothing was refuted.
 Add \`--tsa-trust YOUR-TSA-ROOTS.pem\` to check timestamps against TSA roots you obtained
 yourself instead of the certificates in \`tsa/\`.
@@ -74,7 +75,14 @@ yourself instead of the certificates in \`tsa/\`.
    form of \`{"seq", "prevHash", "receiptId", "receiptHash"}\`, and \`prevHash\` is the previous
    line's \`entryHash\`. \`receiptHash\` is the SHA-256 of the receipt's JWS with its payload put
    back (\`HEADER.PAYLOAD.SIGNATURE\`).
-7. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
+7. **Log tree.** The audit log is also an RFC 9162 Merkle tree: leaf \`n − 1\` is entry \`seq = n\`,
+   leaf hash = SHA-256(0x00 ‖ the 32 bytes of \`entryHash\`), node = SHA-256(0x01 ‖ left ‖ right).
+   \`${FILES.log}\` holds the roots of the perfect subtrees of entries 1..\`size\`, largest first.
+   Append the entries of \`${FILES.chain}\` after \`size\` to it (like a binary counter: a new leaf
+   merges with the last root while they cover equally many entries); at each checkpoint's \`seq\`,
+   fold the roots from the right (\`r = last\`, then \`r = SHA-256(0x01 ‖ root ‖ r)\`): the result
+   is its \`rootHash\`.
+8. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
    canonical form of \`input\` (and \`output\`) equals \`inputHash\` (\`outputHash\`) of the receipt
    with that \`id\`. Lines follow the order of \`${FILES.receipts}\`, at most one per receipt.
 
@@ -87,6 +95,82 @@ ${retention.posture}
 \`timestamp.genTime\`.
 
 Retention: ${retention.legalBasis}
+
+This text explains what the evidence is; it is not legal advice.
+`;
+}
+
+/**
+ * VERIFY.md of an order evidence bundle (SPEC §9.1): for someone handling a payment dispute
+ * who has never heard of Quittance.
+ */
+export function evidenceMarkdown(manifest: Omit<EvidenceManifest, 'files'>): string {
+  const n = manifest.counts;
+  return `# How to verify this order evidence
+
+This bundle is the evidence of what AI agents did for order **${manifest.orderId}** in the store of
+**${manifest.merchantId}**: ${n.receipts} signed receipts, made on ${manifest.createdAt}. Each receipt says
+who (\`agentId\`) did what (\`bucket\`, \`tool\`) on the order, with SHA-256 hashes of the input and
+output, when (\`createdAt\`), signed with the merchant's Ed25519 key. Each receipt comes with a proof
+that it is in the merchant's append-only audit log, as of one signed checkpoint of that log
+(seq ${manifest.checkpoint.seq}, root \`${manifest.checkpoint.rootHash}\`). A receipt of this order left out of this
+bundle cannot be hidden from an auditor who holds the merchant's full export: both are
+anchored in the same signed roots.
+
+Everything here can be checked offline with standard cryptography (Ed25519 JWS, SHA-256,
+RFC 8785 JSON canonicalization, RFC 9162 Merkle proofs, RFC 3161 timestamps). You need one
+thing from outside the bundle: the **publisher key** of the service that issued it (a small
+JWKS file, published at \`/.well-known/quittance-publisher.json\`). Obtain it independently and
+compare it with any copy you are given: it is the root of trust.
+
+## What the files are
+
+| file | content |
+|---|---|
+| \`${FILES.manifest}\` | bundle id, merchant, order, the checkpoint, counts, and the size and SHA-256 of every other file; \`kind\` is \`order-evidence\` |
+| \`${FILES.manifestJws}\` | the merchant's signature over the manifest (detached JWS, \`typ\` \`quittance-manifest+jws\`) |
+| \`${FILES.receipts}\` | ${n.receipts} receipts of the order, one JSON object per line, in audit-log order |
+| \`${FILES.proofs}\` | ${n.proofs} inclusion proofs, one per receipt in the same order: \`{"receiptId", "seq", "treeSize", "auditPath", "checkpoint"}\` |
+| \`${FILES.checkpoints}\` | the one signed checkpoint all proofs are against |
+| \`jwks/YYYY-MM.json\` | ${n.snapshots} key snapshots: every merchant key with its validity and revocations, signed by the publisher key |
+| \`tsa/*.pem\` | ${n.tsaCertificates} certificates of the Time-Stamp Authorities whose tokens are attached |
+| \`${FILES.bodies}\` | ${manifest.includeBodies ? `${n.bodies} lines, one per receipt whose bodies are disclosed: \`{"id", "input", "output"}\`${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have no line (issued with hashes only, or bodies destroyed)` : ''}` : 'not in this bundle: bodies were not included'} |
+
+## Verify everything with one command
+
+With Node.js 20 or later and the Quittance source (or its published verifier):
+
+    npx quittance verify BUNDLE.zip --publisher PUBLISHER.json
+
+It checks every file hash, the manifest signature, every snapshot signature, the checkpoint's
+signature (by a merchant key valid at its time) and timestamp, every receipt's signature, key
+and timestamp, every inclusion proof against the checkpoint's \`rootHash\`, and every disclosed
+body against its hash; it prints a claim per check: **asserted** (proven), **refuted**
+(disproven), or **unknown** (not proven with the evidence given). Exit status 0 means nothing
+was refuted.
+
+## Verify by hand, with other tools
+
+1. **Files, manifest, snapshots, receipts, timestamps.** As for any Quittance bundle: each
+   file's SHA-256 matches \`files\` in \`${FILES.manifest}\`; \`${FILES.manifestJws}\` and each snapshot's \`jws\` verify
+   (the payload is the base64url of the RFC 8785 canonical form of \`{"sha256": D}\`, D the SHA-256
+   hex of the canonical document); each receipt's \`jws\` verifies over the canonical form of the
+   receipt without \`jws\`, \`legal_posture\`, \`timestamp\` and \`chain\`, with the key \`signingKeyKid\` valid at
+   \`createdAt\`.
+2. **Checkpoint.** Its \`jws\` verifies over the canonical form of the checkpoint without \`jws\` and
+   \`timestamp\`, with the merchant key \`signingKeyKid\` valid at its \`createdAt\`.
+3. **Leaf.** A receipt's audit-log entry is \`entryHash\` = SHA-256 of the canonical form of
+   \`{"seq", "prevHash", "receiptId", "receiptHash"}\` (its \`chain\` member gives \`seq\` and \`prevHash\`;
+   \`receiptHash\` is the SHA-256 of its JWS with the payload put back). Its leaf hash is
+   SHA-256(0x00 ‖ the 32 bytes of \`entryHash\`).
+4. **Inclusion.** Apply \`auditPath\` from that leaf (index \`seq − 1\` in a tree of \`treeSize\`
+   entries) as RFC 9162 §2.1.3.2 says, nodes being SHA-256(0x01 ‖ left ‖ right): the result
+   must be the checkpoint's \`rootHash\`.
+5. **Bodies.** The SHA-256 of the canonical form of \`input\` (\`output\`) equals the receipt's
+   \`inputHash\` (\`outputHash\`).
+
+A timestamped checkpoint that includes a receipt proves the receipt existed by the
+checkpoint's timestamp, even if the key that signed it was revoked later.
 
 This text explains what the evidence is; it is not legal advice.
 `;

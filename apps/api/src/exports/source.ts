@@ -1,6 +1,6 @@
-import type { BundleSource, ChainEntry, ReceiptLine } from '@quittance/bundle';
+import type { BundleSource, ChainEntry, LogFrontier, ReceiptLine } from '@quittance/bundle';
 import { checkpoints, type Db, keySnapshots, receipts } from '@quittance/db';
-import type { Checkpoint, ReceiptTimestamp } from '@quittance/format';
+import { appendToFrontier, type Checkpoint, type ReceiptTimestamp } from '@quittance/format';
 import type { Vault } from '@quittance/vault';
 import { and, asc, desc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import { openBodies } from '../receipts/bodies';
@@ -161,6 +161,48 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
       }
       return out;
     },
+    /**
+     * log.json (SPEC §9): the frontier of entries 1..s − 1, s the range's first seq. Folded from
+     * the chain entries read page by page (memory stays flat), so this reads O(s) hashes: fine
+     * for now, but the cost grows with the merchant's log, not the export. The stored head
+     * frontier is of the head, not of s − 1, and checkpoints keep only their root; storing each
+     * checkpoint's frontier would let this start from the checkpoint at or below s − 1 instead.
+     */
+    async log(): Promise<LogFrontier> {
+      const size = Math.max(0, firstSeq - 1);
+      let frontier: string[] = [];
+      let folded = 0;
+      for (;;) {
+        const page = await db
+          .select({ seq: receipts.seq, entryHash: receipts.entryHash })
+          .from(receipts)
+          .where(
+            and(
+              eq(receipts.merchantId, range.merchantId),
+              gte(receipts.seq, folded + 1),
+              lte(receipts.seq, size),
+            ),
+          )
+          .orderBy(asc(receipts.seq))
+          .limit(PAGE * 5);
+        if (page.length === 0) break;
+        if (page[0]?.seq !== folded + 1 || page.at(-1)?.seq !== folded + page.length)
+          throw new Error(
+            `the chain of ${range.merchantId} has a gap before seq ${folded + page.length}`,
+          );
+        frontier = await appendToFrontier(
+          frontier,
+          folded,
+          page.map((row) => row.entryHash),
+        );
+        folded += page.length;
+      }
+      if (folded !== size)
+        throw new Error(
+          `the chain of ${range.merchantId} has ${folded} entries before seq ${firstSeq}`,
+        );
+      return { size, frontier };
+    },
     async *bodies() {
       if (range.firstSeq === null) return;
       for await (const row of pages(
@@ -186,7 +228,7 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
  * The receipts.jsonl line of a stored receipt, built from its canonical signed text and the
  * envelope without parsing and re-serializing (export speed and garbage).
  */
-function receiptLine(row: {
+export function receiptLine(row: {
   seq: number;
   signed: string;
   jws: string;

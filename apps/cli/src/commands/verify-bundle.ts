@@ -47,7 +47,11 @@ export async function verifyBundleCommand(
   if (progress) process.stderr.write('\n');
   if (options.json) {
     open();
-    out.write(`\n],"claims":${JSON.stringify(result.claims)},"ok":${result.ok}}\n`);
+    // SPEC §10's members, and what kind of bundle it was (an order evidence bundle names its order).
+    const bundle = JSON.stringify({ kind: result.kind, orderId: result.orderId });
+    out.write(
+      `\n],"claims":${JSON.stringify(result.claims)},"bundle":${bundle},"ok":${result.ok}}\n`,
+    );
     return result.ok ? 0 : 1;
   }
   out.write(renderBundleSummary(path, result));
@@ -75,6 +79,10 @@ export function printable(text: string): string {
 
 export function renderBundleSummary(path: string, result: BundleVerification): string {
   const lines = [`bundle ${path}`];
+  if (result.kind === 'order-evidence')
+    lines.push(
+      `order evidence for order ${printable(result.orderId ?? '(unknown: no usable manifest)')} with ${result.receiptCount} receipt${result.receiptCount === 1 ? '' : 's'}`,
+    );
   for (const [name, claim] of Object.entries(result.claims)) {
     lines.push(
       `  ${MARK[claim.status]} ${name.padEnd(20)} ${claim.status.padEnd(8)} ${printable(claim.reason)}`,
