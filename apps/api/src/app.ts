@@ -26,6 +26,7 @@ import { listReceipts } from './routes/list-receipts';
 import { metrics } from './routes/metrics';
 import { publisherKey } from './routes/publisher-key';
 import { receiptBodies } from './routes/receipt-bodies';
+import { receiptEvidence } from './routes/receipt-evidence';
 import { receiptProof } from './routes/receipt-proof';
 import { receiptsByOrder } from './routes/receipts-by-order';
 import type { Services } from './services';
@@ -65,6 +66,7 @@ export function createApp(services: Services) {
   app.route('/', jwksSnapshot);
   app.route('/', publisherKey);
   // by-order before {id}: a literal segment wins over a parameter.
+  app.route(API_BASE, receiptEvidence);
   app.route(API_BASE, receiptsByOrder);
   app.route(API_BASE, issueReceipt);
   app.route(API_BASE, listReceipts);

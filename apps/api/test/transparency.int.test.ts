@@ -1,3 +1,7 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyBundle } from '@quittance/bundle';
 import { logSubtrees, receipts } from '@quittance/db';
 import { consistencyProof, inclusionProof, verifyConsistency } from '@quittance/format';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
@@ -237,5 +241,57 @@ describe.each([
     // Nothing new since: a second change makes no second checkpoint of the same head.
     await h.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
     expect((await list()).length).toBe(2);
+  });
+
+  it('order evidence: one zip per order that verifies offline; agents get their own receipts, no bodies', async () => {
+    const m = await h.merchant();
+    const order = (agentId: string) =>
+      h.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody({ agentId, orderId: 'order-ev' }),
+      });
+    await order('agent-1');
+    await issue(m.merchantKey, 2);
+    await order('agent-2');
+    await order('agent-1');
+    const evidence = (key: string, query = '') =>
+      h.app.request(`/api/v1/trust/receipts/by-order/order-ev/evidence${query}`, {
+        headers: { authorization: `Bearer ${key}` },
+      });
+    const early = await evidence(m.merchantKey);
+    expect(early.status).toBe(404);
+    expect((await early.json()).code).toBe('not_checkpointed');
+    await checkpointNow();
+
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-evidence-'));
+    try {
+      const publisher = parsePublisherKeys(
+        (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+      );
+      const full = await evidence(m.auditorKey, '?includeBodies=true');
+      expect(full.status).toBe(200);
+      expect(full.headers.get('content-type')).toBe('application/zip');
+      await writeFile(join(dir, 'all.zip'), Buffer.from(await full.arrayBuffer()));
+      const all = await verifyBundle(join(dir, 'all.zip'), { publisher, keepReceipts: true });
+      expect(all.ok).toBe(true);
+      expect(all.kind).toBe('order-evidence');
+      expect(all.receipts).toHaveLength(3);
+      for (const r of all.receipts) {
+        expect(r.claims.included_in_log?.status).toBe('asserted');
+        expect(r.claims.body_matches?.status).toBe('asserted');
+      }
+
+      const own = await evidence(m.agent1Key);
+      await writeFile(join(dir, 'agent.zip'), Buffer.from(await own.arrayBuffer()));
+      const mine = await verifyBundle(join(dir, 'agent.zip'), { publisher, keepReceipts: true });
+      expect(mine.ok).toBe(true);
+      expect(mine.receipts).toHaveLength(2);
+      expect((await evidence(m.agent1Key, '?includeBodies=true')).status).toBe(403);
+      expect((await evidence(m.agent1Key, '?includeBodies=yes')).status).toBe(400);
+      const other = await h.merchant();
+      expect((await evidence(other.merchantKey)).status).toBe(404);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

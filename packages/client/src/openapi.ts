@@ -267,6 +267,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/trust/receipts/by-order/{orderId}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The order's evidence bundle (zip, SPEC §9.1): its receipts the key may see, each with an inclusion proof against one checkpoint; ?includeBodies=true for merchant and auditor keys */
+        get: {
+            parameters: {
+                query?: {
+                    includeBodies?: "true" | "false";
+                };
+                header?: never;
+                path: {
+                    orderId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The evidence bundle */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/zip": string;
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/trust/receipts/by-order/{orderId}": {
         parameters: {
             query?: never;
@@ -718,7 +794,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Consistency proof (SPEC §6.1) between two checkpoints of the merchant (merchant and auditor keys) */
+        /** Consistency proof (SPEC §6.1) between two checkpoints of the merchant */
         get: {
             parameters: {
                 query: {
@@ -761,15 +837,6 @@ export interface paths {
                     };
                 };
                 /** @description Problem (RFC 9457) */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Problem (RFC 9457) */
                 404: {
                     headers: {
                         [name: string]: unknown;
@@ -795,7 +862,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The merchant's signed chain checkpoints, newest first (merchant and auditor keys) */
+        /** The merchant's signed chain checkpoints, newest first */
         get: {
             parameters: {
                 query?: {
@@ -831,15 +898,6 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/problem+json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Problem (RFC 9457) */
-                403: {
                     headers: {
                         [name: string]: unknown;
                     };

@@ -141,26 +141,7 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
         };
       }
     },
-    async snapshots(periods) {
-      // The newest snapshot too: it carries revocations made after the receipts' months.
-      const [latest] = await db
-        .select({ period: keySnapshots.period })
-        .from(keySnapshots)
-        .orderBy(desc(keySnapshots.period))
-        .limit(1);
-      const wanted = [...new Set([...periods, ...(latest ? [latest.period] : [])])].sort();
-      const out: { period: string; document: string }[] = [];
-      for (const period of wanted) {
-        const [row] = await db
-          .select({ document: keySnapshots.document })
-          .from(keySnapshots)
-          .where(eq(keySnapshots.period, period))
-          .orderBy(desc(keySnapshots.version))
-          .limit(1);
-        if (row) out.push({ period, document: row.document });
-      }
-      return out;
-    },
+    snapshots: (periods) => snapshotDocuments(db, periods),
     /**
      * log.json (SPEC §9): the frontier of entries 1..s − 1, s the range's first seq. Folded from
      * the chain entries read page by page (memory stays flat), so this reads O(s) hashes: fine
@@ -255,4 +236,31 @@ export function exportedReceipts(range: Pick<ExportRange, 'merchantId' | 'orderI
     eq(receipts.merchantId, range.merchantId),
     ...(range.orderId ? [eq(receipts.orderId, range.orderId)] : []),
   ) as SQL;
+}
+
+/**
+ * The latest version of each snapshot the receipts name, and the newest snapshot too: it
+ * carries revocations made after the receipts' months (bundles and order evidence alike).
+ */
+export async function snapshotDocuments(
+  db: Db,
+  periods: string[],
+): Promise<{ period: string; document: string }[]> {
+  const [latest] = await db
+    .select({ period: keySnapshots.period })
+    .from(keySnapshots)
+    .orderBy(desc(keySnapshots.period))
+    .limit(1);
+  const wanted = [...new Set([...periods, ...(latest ? [latest.period] : [])])].sort();
+  const out: { period: string; document: string }[] = [];
+  for (const period of wanted) {
+    const [row] = await db
+      .select({ document: keySnapshots.document })
+      .from(keySnapshots)
+      .where(eq(keySnapshots.period, period))
+      .orderBy(desc(keySnapshots.version))
+      .limit(1);
+    if (row) out.push({ period, document: row.document });
+  }
+  return out;
 }
