@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyBundle } from '@quittance/bundle';
 import { logSubtrees, receipts } from '@quittance/db';
-import { consistencyProof, inclusionProof, verifyConsistency } from '@quittance/format';
+import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency } from '@quittance/format';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -292,6 +292,52 @@ describe.each([
       expect((await evidence(other.merchantKey)).status).toBe(404);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('64 concurrent issuers while checkpoints are made: every root recomputes, consecutive checkpoints are consistent', async () => {
+    const m = await h.merchant();
+    let stop = false;
+    const checkpointer = (async () => {
+      while (!stop) {
+        await checkpointNow();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 64 }, () =>
+        h.call('POST', '/api/v1/trust/receipts', { key: m.merchantKey, body: issueBody() }),
+      ),
+    );
+    stop = true;
+    await checkpointer;
+    await checkpointNow();
+    const entries = await entriesOf(m.merchantId);
+    expect(entries).toHaveLength(64);
+    const list = (await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey })).body
+      .checkpoints as { seq: number; rootHash: string }[];
+    expect(list[0]?.seq).toBe(64);
+    for (const c of list) expect(c.rootHash).toBe(await merkleRoot(entries.slice(0, c.seq)));
+    const ascending = [...list].reverse();
+    for (let i = 1; i < ascending.length; i++) {
+      const [from, to] = [ascending[i - 1], ascending[i]] as [
+        { seq: number; rootHash: string },
+        { seq: number; rootHash: string },
+      ];
+      const r = await h.call(
+        'GET',
+        `/api/v1/trust/checkpoints/consistency?from=${from.seq}&to=${to.seq}`,
+        { key: m.auditorKey },
+      );
+      expect(
+        await verifyConsistency({
+          from: from.seq,
+          to: to.seq,
+          fromRoot: from.rootHash,
+          toRoot: to.rootHash,
+          proof: r.body.proof,
+        }),
+      ).toEqual({ ok: true });
     }
   });
 });

@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 /**
  * `quittance monitor` (SPEC §12) against a live server: it accepts a log that only grows,
  * records the newest checkpoint only after verifying it, and exits 1 naming the checkpoint
- * when the operator rolls the log back or rewrites an entry; 2 when it cannot reach it.
+ * when the operator rewrites an entry, rolls the log back or forks it (each made on a copy of
+ * the database, as an operator would); 2 when it cannot reach it.
  */
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'node_modules/.bin/quittance');
@@ -146,7 +147,7 @@ afterAll(async () => {
 });
 
 describe('quittance monitor', () => {
-  it('follows a growing log, and names the checkpoint when it is rolled back or rewritten', async () => {
+  it('follows a growing log, and names the checkpoint when it is rewritten, rolled back or forked', async () => {
     await issue(5);
     await checkpointAt(5);
     const first = await monitor();
@@ -186,6 +187,14 @@ describe('quittance monitor', () => {
     const rolledBack = await monitor();
     expect(rolledBack.code).toBe(1);
     expect(rolledBack.report.failures.join('\n')).toMatch(/rollback.*seq 9/);
+    expect(await savedSeq()).toBe(9);
+
+    // Fork: the restored log grows again to seq 9, with other entries: same size, other root.
+    await issue(4);
+    await checkpointAt(9);
+    const forked = await monitor();
+    expect(forked.code).toBe(1);
+    expect(forked.report.failures.join('\n')).toMatch(/fork: checkpoint seq 9/);
     expect(await savedSeq()).toBe(9);
 
     const otherLog = await monitor('http://127.0.0.1:1');
