@@ -153,6 +153,51 @@ describe('with in-process jobs (npm start without Redis)', () => {
     await expect(jwks({ alg: 'EdDSA', kid })).resolves.toBeTruthy();
   });
 
+  it('a receipt of a key revoked afterwards stays valid through its proof and a timestamped checkpoint', async () => {
+    const m = await h.merchant();
+    const issued = await h.call('POST', '/api/v1/trust/receipts', {
+      key: m.merchantKey,
+      body: issueBody(),
+    });
+    // The job checkpoints the head within a second and timestamps it.
+    const stamped = await until(async () => {
+      const r = await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey });
+      return r.body.checkpoints.find((c: any) => c.seq >= 1 && c.timestamp);
+    });
+    const revoked = await h.admin('POST', `/signing-keys/${issued.body.signingKeyKid}/revoke`, {
+      reason: 'keyCompromise',
+    });
+    expect(revoked.status).toBe(200);
+    const proof = (
+      await h.call(
+        'GET',
+        `/api/v1/trust/receipts/${issued.body.id}/proof?checkpoint=${stamped.seq}`,
+        {
+          key: m.agent1Key,
+        },
+      )
+    ).body;
+    const history = await historyFor(revoked.body.revokedAt.slice(0, 7));
+    const receipt = (
+      await h.call('GET', `/api/v1/trust/receipts/${issued.body.id}`, { key: m.agent1Key })
+    ).body;
+    const withProof = await verifyReceipt(receipt, history, {
+      proof,
+      tsaTrustAnchors: anchors(),
+    });
+    expect(withProof.claims.included_in_log?.status).toBe('asserted');
+    expect(withProof.claims.key_valid_at_issuance.status).toBe('asserted');
+    // Without the proof, nothing shows the receipt existed before the revocation.
+    const alone = await verifyReceipt(
+      { ...receipt, timestamp: null, legal_posture: 'signed' },
+      history,
+      {
+        tsaTrustAnchors: anchors(),
+      },
+    );
+    expect(alone.claims.key_valid_at_issuance.status).toBe('unknown');
+  });
+
   it('rotation then revocation: old receipts still verify, receipts after revokedAt are refuted', async () => {
     const m = await h.merchant();
     const first = await h.call('POST', '/api/v1/trust/receipts', {
