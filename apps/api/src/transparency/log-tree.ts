@@ -1,9 +1,10 @@
 import { type Db, logSubtrees, receipts } from '@quittance/db';
 import { merkleNodeHash, merkleRoot, type RangeRoot } from '@quittance/format';
-import { and, asc, eq, gt, lte } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, or } from 'drizzle-orm';
 
 /** Subtrees this large or larger are stored once computed; smaller ones hash their entries. */
 const STORED_FROM_LEVEL = 8;
+const BLOCK = 2 ** STORED_FROM_LEVEL;
 
 const isPowerOfTwo = (n: number) => n >= 1 && 2 ** Math.round(Math.log2(n)) === n;
 
@@ -22,11 +23,134 @@ function splitPoint(n: number): number {
 export class LogTree {
   constructor(private readonly db: Db) {}
 
-  /** Merkle Tree Hash of any range the RFC 9162 proofs ask for, for one merchant. */
-  rangeRoot(merchantId: string): RangeRoot {
+  /**
+   * The subtree roots `plan` (a proof's construction) will ask for, loaded in two queries
+   * (stored roots, then the entry blocks of the small ones): a warm proof costs a handful of
+   * round trips whatever the log's size. `plan` runs once on placeholders to learn the ranges.
+   */
+  async rootsFor(merchantId: string, plan: (root: RangeRoot) => Promise<unknown>) {
+    const perfect: [number, number][] = [];
+    const decompose = (from: number, to: number) => {
+      const size = to - from;
+      if (isPowerOfTwo(size) && from % size === 0) return void perfect.push([from, size]);
+      const k = splitPoint(size);
+      decompose(from, from + k);
+      decompose(from + k, to);
+    };
+    await plan(async (from, to) => {
+      decompose(from, to);
+      return '0'.repeat(64);
+    });
+    const large = perfect.filter(([, size]) => Math.log2(size) >= STORED_FROM_LEVEL);
+    const stored = new Map<string, string>();
+    if (large.length > 0) {
+      const rows = await this.db
+        .select()
+        .from(logSubtrees)
+        .where(
+          and(
+            eq(logSubtrees.merchantId, merchantId),
+            or(
+              ...large.map(([from, size]) =>
+                and(eq(logSubtrees.level, Math.log2(size)), eq(logSubtrees.index, from / size)),
+              ),
+            ),
+          ),
+        );
+      for (const row of rows) stored.set(`${row.level}:${row.index}`, row.hash);
+    }
+    const blockIds = [
+      ...new Set(
+        perfect
+          .filter(([, size]) => Math.log2(size) < STORED_FROM_LEVEL)
+          .map(([from]) => Math.floor(from / BLOCK)),
+      ),
+    ];
+    const blocks = new Map<number, Promise<string[]>>();
+    if (blockIds.length > 0) {
+      const rows = await this.db
+        .select({ seq: receipts.seq, entryHash: receipts.entryHash })
+        .from(receipts)
+        .where(
+          and(
+            eq(receipts.merchantId, merchantId),
+            or(
+              ...blockIds.map((b) =>
+                and(gt(receipts.seq, b * BLOCK), lte(receipts.seq, (b + 1) * BLOCK)),
+              ),
+            ),
+          ),
+        )
+        .orderBy(asc(receipts.seq));
+      for (const b of blockIds)
+        blocks.set(
+          b,
+          Promise.resolve(
+            rows
+              .filter((r) => r.seq > b * BLOCK && r.seq <= (b + 1) * BLOCK)
+              .map((r) => r.entryHash),
+          ),
+        );
+    }
+    return this.rangeRoot(merchantId, { stored, blocks });
+  }
+
+  /**
+   * Merkle Tree Hash of any range the RFC 9162 proofs ask for, for one merchant. Subtree
+   * roots and entry blocks already loaded are used first; what is missing is read (and a
+   * large subtree's root stored) on the way. Each 256-entry block is read once per proof.
+   */
+  rangeRoot(
+    merchantId: string,
+    known: { stored?: Map<string, string>; blocks?: Map<number, Promise<string[]>> } = {},
+  ): RangeRoot {
+    const stored = known.stored ?? new Map<string, string>();
+    const blocks = known.blocks ?? new Map<number, Promise<string[]>>();
+    const entries = async (from: number, size: number) => {
+      const block = Math.floor(from / BLOCK);
+      let hashes = blocks.get(block);
+      if (!hashes) {
+        hashes = this.#block(merchantId, block);
+        blocks.set(block, hashes);
+      }
+      const start = from - block * BLOCK;
+      const slice = (await hashes).slice(start, start + size);
+      if (slice.length !== size)
+        throw new Error(`log of ${merchantId}: entries ${from + 1}..${from + size} are missing`);
+      return slice;
+    };
+    const perfect = async (from: number, size: number): Promise<string> => {
+      const level = Math.log2(size);
+      if (level < STORED_FROM_LEVEL) return merkleRoot(await entries(from, size));
+      const index = from / size;
+      const known = stored.get(`${level}:${index}`);
+      if (known) return known;
+      const [row] = await this.db
+        .select({ hash: logSubtrees.hash })
+        .from(logSubtrees)
+        .where(
+          and(
+            eq(logSubtrees.merchantId, merchantId),
+            eq(logSubtrees.level, level),
+            eq(logSubtrees.index, index),
+          ),
+        );
+      if (row) return row.hash;
+      const half = size / 2;
+      const hash = await merkleNodeHash(
+        await perfect(from, half),
+        await perfect(from + half, half),
+      );
+      await this.db
+        .insert(logSubtrees)
+        .values({ merchantId, level, index, hash })
+        .onConflictDoNothing();
+      stored.set(`${level}:${index}`, hash);
+      return hash;
+    };
     const root: RangeRoot = async (from, to) => {
       const size = to - from;
-      if (isPowerOfTwo(size) && from % size === 0) return this.#perfect(merchantId, from, size);
+      if (isPowerOfTwo(size) && from % size === 0) return perfect(from, size);
       // The right edge of a tree: its left part is a complete aligned subtree.
       const k = splitPoint(size);
       return merkleNodeHash(await root(from, from + k), await root(from + k, to));
@@ -34,44 +158,19 @@ export class LogTree {
     return root;
   }
 
-  async #perfect(merchantId: string, from: number, size: number): Promise<string> {
-    const level = Math.log2(size);
-    if (level < STORED_FROM_LEVEL) return merkleRoot(await this.#entries(merchantId, from, size));
-    const index = from / size;
-    const key = and(
-      eq(logSubtrees.merchantId, merchantId),
-      eq(logSubtrees.level, level),
-      eq(logSubtrees.index, index),
-    );
-    const [stored] = await this.db.select({ hash: logSubtrees.hash }).from(logSubtrees).where(key);
-    if (stored) return stored.hash;
-    const half = size / 2;
-    const hash = await merkleNodeHash(
-      await this.#perfect(merchantId, from, half),
-      await this.#perfect(merchantId, from + half, half),
-    );
-    await this.db
-      .insert(logSubtrees)
-      .values({ merchantId, level, index, hash })
-      .onConflictDoNothing();
-    return hash;
-  }
-
-  /** Entry hashes of seq from+1 .. from+size; all of them, or the chain is broken. */
-  async #entries(merchantId: string, from: number, size: number): Promise<string[]> {
+  /** Entry hashes of block `block`: seq block·256+1 .. (block+1)·256, fewer at the head. */
+  async #block(merchantId: string, block: number): Promise<string[]> {
     const rows = await this.db
       .select({ entryHash: receipts.entryHash })
       .from(receipts)
       .where(
         and(
           eq(receipts.merchantId, merchantId),
-          gt(receipts.seq, from),
-          lte(receipts.seq, from + size),
+          gt(receipts.seq, block * BLOCK),
+          lte(receipts.seq, (block + 1) * BLOCK),
         ),
       )
       .orderBy(asc(receipts.seq));
-    if (rows.length !== size)
-      throw new Error(`log of ${merchantId}: ${rows.length} entries in (${from}, ${from + size}]`);
     return rows.map((r) => r.entryHash);
   }
 }

@@ -78,7 +78,13 @@ export class ProofService {
       receiptId,
       seq: chain.seq,
       treeSize: checkpoint.seq,
-      auditPath: await inclusionPath(chain.seq, checkpoint.seq, this.#tree.rangeRoot(merchantId)),
+      auditPath: await inclusionPath(
+        chain.seq,
+        checkpoint.seq,
+        await this.#tree.rootsFor(merchantId, (root) =>
+          inclusionPath(chain.seq, checkpoint.seq, root),
+        ),
+      ),
       checkpoint: checkpointView(checkpoint),
     };
   }
@@ -101,7 +107,11 @@ export class ProofService {
     return {
       from: checkpointView(older),
       to: checkpointView(newer),
-      proof: await consistencyPath(from, to, this.#tree.rangeRoot(merchantId)),
+      proof: await consistencyPath(
+        from,
+        to,
+        await this.#tree.rootsFor(merchantId, (root) => consistencyPath(from, to, root)),
+      ),
     };
   }
 }
