@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { Services } from '../services';
 import { signCheckpoint } from '../transparency/checkpoint-signing';
 import { entriesThrough, frontierAt } from '../transparency/frontier';
+import { LogTree } from '../transparency/log-tree';
 
 interface HeadRow {
   merchant_id: string;
@@ -61,6 +62,8 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
           .returning({ seq: checkpoints.seq }),
     );
     created += inserted.length;
+    // Store the new complete subtrees now, so a proof never has to compute them on request.
+    await new LogTree(db).fill(head.merchantId, head.seq);
   }
   return created;
 }

@@ -24,6 +24,21 @@ export class LogTree {
   constructor(private readonly db: Db) {}
 
   /**
+   * Stores the roots of every complete subtree of 256 entries or more inside entries 1..size
+   * that is not stored yet: the checkpoint job calls it for each checkpoint, so the work is
+   * done as the log grows, a few blocks at a time, never all at once by a proof request.
+   */
+  async fill(merchantId: string, size: number): Promise<void> {
+    const root = this.rangeRoot(merchantId);
+    let from = 0;
+    for (let width = 2 ** 52; width >= 1; width /= 2) {
+      if (Math.floor(size / width) % 2 === 0) continue;
+      if (width >= BLOCK) await root(from, from + width);
+      from += width;
+    }
+  }
+
+  /**
    * The subtree roots `plan` (a proof's construction) will ask for, loaded in two queries
    * (stored roots, then the entry blocks of the small ones): a warm proof costs a handful of
    * round trips whatever the log's size. `plan` runs once on placeholders to learn the ranges.
