@@ -1,6 +1,6 @@
 import { type Db, logSubtrees, receipts } from '@quittance/db';
 import { merkleNodeHash, merkleRoot, type RangeRoot } from '@quittance/format';
-import { and, asc, eq, gt, lte, or } from 'drizzle-orm';
+import { and, asc, eq, gt, lte } from 'drizzle-orm';
 
 /** Subtrees this large or larger are stored once computed; smaller ones hash their entries. */
 const STORED_FROM_LEVEL = 8;
@@ -56,57 +56,33 @@ export class LogTree {
       decompose(from, to);
       return '0'.repeat(64);
     });
+    // Primary-key lookups and block reads, issued together: they pipeline on one round trip
+    // each way, where one query OR-ing them all makes the planner scan.
     const large = perfect.filter(([, size]) => Math.log2(size) >= STORED_FROM_LEVEL);
     const stored = new Map<string, string>();
-    if (large.length > 0) {
-      const rows = await this.db
-        .select()
-        .from(logSubtrees)
-        .where(
-          and(
-            eq(logSubtrees.merchantId, merchantId),
-            or(
-              ...large.map(([from, size]) =>
-                and(eq(logSubtrees.level, Math.log2(size)), eq(logSubtrees.index, from / size)),
-              ),
+    await Promise.all(
+      large.map(async ([from, size]) => {
+        const level = Math.log2(size);
+        const [row] = await this.db
+          .select({ hash: logSubtrees.hash })
+          .from(logSubtrees)
+          .where(
+            and(
+              eq(logSubtrees.merchantId, merchantId),
+              eq(logSubtrees.level, level),
+              eq(logSubtrees.index, from / size),
             ),
-          ),
-        );
-      for (const row of rows) stored.set(`${row.level}:${row.index}`, row.hash);
-    }
-    const blockIds = [
-      ...new Set(
-        perfect
-          .filter(([, size]) => Math.log2(size) < STORED_FROM_LEVEL)
-          .map(([from]) => Math.floor(from / BLOCK)),
-      ),
-    ];
+          );
+        if (row) stored.set(`${level}:${from / size}`, row.hash);
+      }),
+    );
     const blocks = new Map<number, Promise<string[]>>();
-    if (blockIds.length > 0) {
-      const rows = await this.db
-        .select({ seq: receipts.seq, entryHash: receipts.entryHash })
-        .from(receipts)
-        .where(
-          and(
-            eq(receipts.merchantId, merchantId),
-            or(
-              ...blockIds.map((b) =>
-                and(gt(receipts.seq, b * BLOCK), lte(receipts.seq, (b + 1) * BLOCK)),
-              ),
-            ),
-          ),
-        )
-        .orderBy(asc(receipts.seq));
-      for (const b of blockIds)
-        blocks.set(
-          b,
-          Promise.resolve(
-            rows
-              .filter((r) => r.seq > b * BLOCK && r.seq <= (b + 1) * BLOCK)
-              .map((r) => r.entryHash),
-          ),
-        );
+    for (const [from, size] of perfect) {
+      const block = Math.floor(from / BLOCK);
+      if (Math.log2(size) < STORED_FROM_LEVEL && !blocks.has(block))
+        blocks.set(block, this.#block(merchantId, block));
     }
+    await Promise.all(blocks.values());
     return this.rangeRoot(merchantId, { stored, blocks });
   }
 
