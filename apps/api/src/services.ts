@@ -77,6 +77,23 @@ export async function createServices(
     url: config.databaseUrl,
     dataDir: join(config.dataDir, 'pglite'),
     max: config.dbPool,
+    // The embedded database reopens itself after an abort (a full disk); say so in the log.
+    onEmbeddedEvent: ({ type, ...event }) => {
+      if (type === 'reopened') logger.warn(event, 'embedded database reopened');
+      else if (type === 'stopped') logger.error(event, 'embedded database stopped; reopening');
+      else if (type === 'reopen_failed')
+        logger.warn(event, 'embedded database could not be reopened yet');
+      else {
+        // In-process recovery failed for good: exit, so that the orchestrator (or the person
+        // who ran npm start) starts a fresh process, which runs crash recovery on open. What
+        // was acknowledged is in the WAL; nothing can be served from this process anymore.
+        logger.fatal(event, 'embedded database could not be reopened; exiting');
+        process.stderr.write(
+          `quittance: the embedded database in ${event.folder} stopped and could not be reopened (${event.reason}); exiting so that it is restarted\n`,
+        );
+        process.exit(1);
+      }
+    },
   });
   const { applied } = await migrate(database.db);
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
@@ -143,10 +160,14 @@ export async function createServices(
       const late = new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), READY_PROBE_MS);
       });
-      const probe = db.execute(sql`select 1`).then(
-        () => true,
-        () => false,
-      );
+      const probe = (async () => {
+        // The embedded database: not while it is being reopened or its folder is full (reads
+        // would pass, but no receipt can be issued).
+        const status = await database.status?.();
+        if (status && (!status.open || status.storageFull)) return false;
+        await db.execute(sql`select 1`);
+        return true;
+      })().catch(() => false);
       try {
         return await Promise.race([probe, late]);
       } finally {

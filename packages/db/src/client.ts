@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { EmbeddedDatabase, type EmbeddedEvent, type EmbeddedStatus } from './embedded';
 import * as schema from './schema';
 import { guardTransactions, strictTransactions } from './transaction-guard';
 
@@ -25,6 +26,11 @@ export interface Database {
    * each other are pipelined on PostgreSQL.
    */
   rawTransaction<T>(fn: (query: RawQuery) => Promise<T>): Promise<T>;
+  /**
+   * The embedded database only: whether an instance is open (not being reopened after an
+   * abort) and whether its folder is out of space. PostgreSQL is probed with a query instead.
+   */
+  status?(): Promise<EmbeddedStatus>;
   close(): Promise<void>;
 }
 
@@ -40,6 +46,8 @@ export interface OpenDatabaseOptions {
    * for PGlite, where the mistake hangs; on PostgreSQL under test or when asked for.
    */
   strictTransactions?: boolean;
+  /** The embedded database stopped, was reopened, or could not be (for the log). */
+  onEmbeddedEvent?: (event: EmbeddedEvent) => void;
 }
 
 /** PostgreSQL through postgres.js when a URL is given, else embedded PGlite (single connection). */
@@ -70,19 +78,20 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     };
     return (options.strictTransactions ?? strictTransactions()) ? guarded(database) : database;
   }
-  // Loaded only when used: PGlite's WebAssembly build costs tens of megabytes of memory.
-  const { PGlite } = await import('@electric-sql/pglite');
+  // PGlite behind a handle that survives its instance: an abort (a WAL segment that cannot be
+  // created on a full disk) reopens the folder in-process instead of spinning (embedded.ts).
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
-  const client = options.dataDir ? new PGlite(options.dataDir) : new PGlite();
-  await client.waitReady;
+  const embedded = await EmbeddedDatabase.open(options.dataDir, options.onEmbeddedEvent);
+  const client = embedded.client;
   return guarded({
-    db: drizzlePglite(client, { schema }) as unknown as Db,
+    db: drizzlePglite(client as never, { schema }) as unknown as Db,
     driver: 'pglite',
     rawTransaction: (fn) =>
       client.transaction((tx) =>
         fn(async (text, params) => (await tx.query(text, params)).rows as never),
       ),
-    close: () => client.close(),
+    status: () => embedded.status(),
+    close: () => embedded.close(),
   });
 }
 

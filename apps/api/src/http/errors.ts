@@ -32,6 +32,13 @@ export function toApiError(error: unknown): ApiError {
       retryAfterSeconds: 1,
     });
   }
+  // Before "unavailable": a full data folder is said as such, and retried later than a blip.
+  if (isStorageFull(error)) {
+    return new ApiError('storage_full', undefined, undefined, {
+      cause: error,
+      retryAfterSeconds: STORAGE_FULL_RETRY_S,
+    });
+  }
   if (isUnavailable(error)) {
     return new ApiError('service_unavailable', 'the database is unavailable', undefined, {
       cause: error,
@@ -55,7 +62,28 @@ const CONNECTION_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
+  // The embedded database aborted and is being reopened (packages/db/src/embedded.ts).
+  'EMBEDDED_REOPENING',
 ]);
+
+/** Seconds a client should wait while the data folder is full: space comes back by a person. */
+const STORAGE_FULL_RETRY_S = 5;
+
+/**
+ * Out of space, from any layer: SQLSTATE 53100 (disk_full: PostgreSQL or PGlite could not
+ * extend a file), Node's ENOSPC (key files, bundles; also the embedded database's own
+ * StorageFullError), and emscripten's ErrnoError 51 (its ENOSPC, which PGlite's file system
+ * throws without a message).
+ */
+function isStorageFull(error: unknown): boolean {
+  let current = error as { code?: unknown; cause?: unknown; name?: unknown; errno?: unknown };
+  for (let depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
+    if (current.code === '53100' || current.code === 'ENOSPC') return true;
+    if (current.name === 'ErrnoError' && current.errno === 51) return true;
+    current = current.cause as typeof current;
+  }
+  return false;
+}
 
 /**
  * SQLSTATEs that mean "the database cannot do it now", not "this request is wrong": class 08

@@ -20,7 +20,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const running = await startServer(config);
+  const running = await startServer(config).catch((error: unknown) => {
+    throw startFailure(config, error);
+  });
   try {
     process.stdout.write(await banner(config, running));
   } catch (error) {
@@ -97,4 +99,31 @@ async function banner(config: Config, running: RunningServer): Promise<string> {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * One line an operator can act on when the data folder is out of space (the embedded
+ * database's StorageFullError carries what it found and needs; Node's ENOSPC from a key or
+ * token file does not). Other errors are left as they are.
+ */
+function startFailure(config: Config, error: unknown): unknown {
+  const e = error as {
+    code?: unknown;
+    freeBytes?: unknown;
+    neededBytes?: unknown;
+    message?: unknown;
+  };
+  if (e?.code !== 'ENOSPC') return error;
+  const what =
+    typeof e.freeBytes === 'number' && typeof e.neededBytes === 'number'
+      ? `${mib(e.freeBytes)} free, the embedded database needs ${mib(e.neededBytes)}`
+      : String(e.message ?? 'no space left on device').split('\n', 1)[0];
+  return new Error(
+    `the data folder ${config.dataDir} is out of space: ${what} (free space there, set QUITTANCE_DATA_DIR to a larger disk, or set DATABASE_URL)`,
+    { cause: error },
+  );
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
