@@ -63,17 +63,8 @@ export class LogTree {
     await Promise.all(
       large.map(async ([from, size]) => {
         const level = Math.log2(size);
-        const [row] = await this.db
-          .select({ hash: logSubtrees.hash })
-          .from(logSubtrees)
-          .where(
-            and(
-              eq(logSubtrees.merchantId, merchantId),
-              eq(logSubtrees.level, level),
-              eq(logSubtrees.index, from / size),
-            ),
-          );
-        if (row) stored.set(`${level}:${from / size}`, row.hash);
+        const hash = await this.#stored(merchantId, level, from / size);
+        if (hash) stored.set(`${level}:${from / size}`, hash);
       }),
     );
     const blocks = new Map<number, Promise<string[]>>();
@@ -116,17 +107,8 @@ export class LogTree {
       const index = from / size;
       const known = stored.get(`${level}:${index}`);
       if (known) return known;
-      const [row] = await this.db
-        .select({ hash: logSubtrees.hash })
-        .from(logSubtrees)
-        .where(
-          and(
-            eq(logSubtrees.merchantId, merchantId),
-            eq(logSubtrees.level, level),
-            eq(logSubtrees.index, index),
-          ),
-        );
-      if (row) return row.hash;
+      const found = await this.#stored(merchantId, level, index);
+      if (found) return found;
       const half = size / 2;
       const hash = await merkleNodeHash(
         await perfect(from, half),
@@ -147,6 +129,21 @@ export class LogTree {
       return merkleNodeHash(await root(from, from + k), await root(from + k, to));
     };
     return root;
+  }
+
+  /** A stored subtree root, by primary key. */
+  async #stored(merchantId: string, level: number, index: number): Promise<string | undefined> {
+    const [row] = await this.db
+      .select({ hash: logSubtrees.hash })
+      .from(logSubtrees)
+      .where(
+        and(
+          eq(logSubtrees.merchantId, merchantId),
+          eq(logSubtrees.level, level),
+          eq(logSubtrees.index, index),
+        ),
+      );
+    return row?.hash;
   }
 
   /** Entry hashes of block `block`: seq block·256+1 .. (block+1)·256, fewer at the head. */
