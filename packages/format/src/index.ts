@@ -70,7 +70,9 @@ export {
   merkleLeafHash,
   merkleNodeHash,
   merkleRoot,
+  popcount,
   rootFromFrontier,
+  splitPoint,
   verifyConsistency,
   verifyInclusion,
 } from './merkle';

@@ -59,14 +59,14 @@ async function nodeOf(left: Uint8Array, right: Uint8Array): Promise<Uint8Array> 
 }
 
 /** Largest power of two strictly less than n (n ≥ 2): RFC 9162's split point k. */
-function splitPoint(n: number): number {
+export function splitPoint(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
 }
 
 /** Number of set bits of a safe integer, without 32-bit bitwise operators. */
-function popcount(n: number): number {
+export function popcount(n: number): number {
   let bits = 0;
   for (let v = n; v > 0; v = Math.floor(v / 2)) bits += v % 2;
   return bits;

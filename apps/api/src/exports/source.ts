@@ -4,6 +4,7 @@ import { appendToFrontier, type Checkpoint, type ReceiptTimestamp } from '@quitt
 import type { Vault } from '@quittance/vault';
 import { and, asc, desc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import { openBodies } from '../receipts/bodies';
+import { checkpointView } from '../transparency/proofs';
 
 const PAGE = 2_000;
 
@@ -134,11 +135,7 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
         )
         .orderBy(asc(checkpoints.seq));
       for (const row of rows) {
-        yield {
-          ...JSON.parse(row.signed),
-          jws: row.jws,
-          timestamp: (row.timestamp as ReceiptTimestamp | null) ?? null,
-        };
+        yield checkpointView(row);
       }
     },
     snapshots: (periods) => snapshotDocuments(db, periods),

@@ -1,16 +1,12 @@
 import { checkpoints, rowsOf } from '@quittance/db';
-import { rootFromFrontier } from '@quittance/format';
 import { sql } from 'drizzle-orm';
 import type { Services } from '../services';
-import { signCheckpoint } from '../transparency/checkpoint-signing';
-import { entriesThrough, frontierAt } from '../transparency/frontier';
+import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import { LogTree } from '../transparency/log-tree';
 
 interface HeadRow {
   merchant_id: string;
   seq: string;
-  entry_hash: string;
-  frontier: string;
   last_seq: string;
   since: string | number;
 }
@@ -24,8 +20,7 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
   const { db, config, keyRing } = services;
   const now = services.clock();
   const result = await db.execute(sql`
-    select h.merchant_id, h.seq::text as seq, h.entry_hash, array_to_json(h.frontier)::text as frontier,
-      coalesce(c.seq, 0)::text as last_seq,
+    select h.merchant_id, h.seq::text as seq, coalesce(c.seq, 0)::text as last_seq,
       extract(epoch from coalesce(c.created_at, m.created_at)) * 1000 as since
     from chain_heads h
     join merchants m on m.id = h.merchant_id
@@ -35,25 +30,20 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
     where h.seq > coalesce(c.seq, 0)`);
   let created = 0;
   for (const row of rowsOf<HeadRow>(result)) {
-    const head = { merchantId: row.merchant_id, seq: Number(row.seq), entryHash: row.entry_hash };
+    const head = { merchantId: row.merchant_id, seq: Number(row.seq) };
     const moved = head.seq - Number(row.last_seq);
     if (
       moved < config.checkpointEvery &&
       now.getTime() - Number(row.since) < config.checkpointIntervalMs
     )
       continue;
-    // The head's seq, entryHash and frontier were read together: rootHash is of that tree.
-    const frontier = await frontierAt(
-      head.seq,
-      JSON.parse(row.frontier),
-      entriesThrough(db, head.merchantId, head.seq),
-    );
-    const rootHash = await rootFromFrontier(frontier);
+    // The head as it is now (it may have moved since the query above) with its tree's root.
+    const current = await headWithRoot(db, head.merchantId);
     // Signed outside the chain lock (KMS may be slow), committed under it while that key is
     // still the merchant's active one.
     const inserted = await keyRing.signWithCurrentKey(
       head.merchantId,
-      (signer, at) => signCheckpoint({ ...head, rootHash }, signer, at),
+      (signer, at) => signCheckpoint(current, signer, at),
       (tx, row) =>
         tx
           .insert(checkpoints)
@@ -63,7 +53,7 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
     );
     created += inserted.length;
     // Store the new complete subtrees now, so a proof never has to compute them on request.
-    await new LogTree(db).fill(head.merchantId, head.seq);
+    await new LogTree(db).fill(head.merchantId, current.seq);
   }
   return created;
 }

@@ -1,12 +1,11 @@
 import { Writable } from 'node:stream';
 import {
-  type EvidenceProof,
   type SourceBodies,
   snapshotPeriods,
   toReceiptLine,
   writeEvidenceBundle,
 } from '@quittance/bundle';
-import { JWS_TYPES, newId } from '@quittance/format';
+import { type InclusionProof, JWS_TYPES, newId } from '@quittance/format';
 import { signDigest } from '@quittance/signer';
 import type { Principal } from '../auth/api-keys';
 import { snapshotDocuments } from '../exports/source';
@@ -32,12 +31,7 @@ export async function orderEvidence(
   const receipts = await services.receipts.byOrder(principal, orderId);
   if (receipts.length === 0) throw new ApiError('not_found', `no receipts of order ${orderId}`);
   // One checkpoint for all: the newest, which must cover the order's newest receipt.
-  const proofs = proofsOf(services);
-  const last = await proofs.inclusion(principal, receipts.at(-1)?.id as string);
-  const proofLines: EvidenceProof[] = [];
-  for (const receipt of receipts.slice(0, -1))
-    proofLines.push(await proofs.inclusion(principal, receipt.id, last.treeSize));
-  proofLines.push(last);
+  const proofLines = await proofsOf(services).againstNewest(principal.merchantId, receipts);
   const receiptLines = receipts.map(toReceiptLine);
   const bodies: SourceBodies[] = [];
   if (includeBodies) {
@@ -70,7 +64,7 @@ export async function orderEvidence(
     {
       receipts: receiptLines,
       proofs: proofLines,
-      checkpoint: last.checkpoint,
+      checkpoint: (proofLines[0] as InclusionProof).checkpoint,
       snapshots: await snapshotDocuments(services.db, snapshotPeriods(receiptLines)),
       ...(includeBodies ? { bodies } : {}),
     },

@@ -1,13 +1,6 @@
 import { type Db, receipts, type Tx } from '@quittance/db';
-import { merkleFrontier } from '@quittance/format';
+import { merkleFrontier, popcount } from '@quittance/format';
 import { and, asc, eq, lte } from 'drizzle-orm';
-
-/** Number of set bits: a tree of `size` entries has one frontier hash per set bit. */
-function popcount(size: number): number {
-  let count = 0;
-  for (let n = size; n > 0; n = Math.floor(n / 2)) count += n % 2;
-  return count;
-}
 
 /**
  * The stored frontier of a merchant's entries 1..seq when it fits that size; otherwise (a

@@ -1,5 +1,5 @@
 import { type Db, logSubtrees, receipts } from '@quittance/db';
-import { merkleNodeHash, merkleRoot, type RangeRoot } from '@quittance/format';
+import { merkleNodeHash, merkleRoot, type RangeRoot, splitPoint } from '@quittance/format';
 import { and, asc, eq, gt, lte } from 'drizzle-orm';
 
 /** Subtrees this large or larger are stored once computed; smaller ones hash their entries. */
@@ -7,13 +7,6 @@ const STORED_FROM_LEVEL = 8;
 const BLOCK = 2 ** STORED_FROM_LEVEL;
 
 const isPowerOfTwo = (n: number) => n >= 1 && 2 ** Math.round(Math.log2(n)) === n;
-
-/** Largest power of two strictly less than n (n ≥ 2): RFC 9162's split. */
-function splitPoint(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
-}
 
 /**
  * A merchant's log tree (SPEC §6.1) read from the database: entry hashes from the receipts,

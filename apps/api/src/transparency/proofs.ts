@@ -5,6 +5,7 @@ import {
   consistencyPath,
   type InclusionProof,
   inclusionPath,
+  type RangeRoot,
 } from '@quittance/format';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
@@ -15,7 +16,9 @@ import { LogTree } from './log-tree';
 type CheckpointRow = typeof checkpoints.$inferSelect;
 
 /** A stored checkpoint as SPEC §6 publishes it: its signed members, `jws` and `timestamp`. */
-export function checkpointView(row: CheckpointRow): Checkpoint {
+export function checkpointView(
+  row: Pick<CheckpointRow, 'signed' | 'jws' | 'timestamp'>,
+): Checkpoint {
   return {
     ...JSON.parse(row.signed),
     jws: row.jws,
@@ -47,7 +50,28 @@ export class ProofService {
   ): Promise<InclusionProof> {
     // Visibility is the receipt's: another merchant's, or another agent's, is 404.
     const { chain } = await this.receipts.get(principal, receiptId);
-    const merchantId = principal.merchantId;
+    const checkpoint = await this.#covering(principal.merchantId, chain.seq, checkpointSeq);
+    return this.#proof(principal.merchantId, receiptId, chain.seq, checkpoint);
+  }
+
+  /**
+   * Proofs of receipts the caller already read (and may see), all against the one newest
+   * checkpoint, which must cover the newest of them (order evidence, SPEC §9.1).
+   */
+  async againstNewest(
+    merchantId: string,
+    receipts: readonly { id: string; chain: { seq: number } }[],
+  ): Promise<InclusionProof[]> {
+    const newest = Math.max(...receipts.map((r) => r.chain.seq));
+    const checkpoint = await this.#covering(merchantId, newest);
+    const proofs: InclusionProof[] = [];
+    for (const r of receipts)
+      proofs.push(await this.#proof(merchantId, r.id, r.chain.seq, checkpoint));
+    return proofs;
+  }
+
+  /** The checkpoint a proof of entry `seq` is made against: the given one, or the newest. */
+  async #covering(merchantId: string, seq: number, checkpointSeq?: number) {
     const [row] = await this.db
       .select()
       .from(checkpoints)
@@ -60,31 +84,31 @@ export class ProofService {
       .limit(1);
     if (checkpointSeq !== undefined) {
       if (!row) throw new ApiError('not_found', `no checkpoint at seq ${checkpointSeq}`);
-      if (row.seq < chain.seq)
+      if (row.seq < seq)
         throw new ApiError(
           'invalid_request',
-          `checkpoint ${checkpointSeq} was made before this receipt (seq ${chain.seq})`,
+          `checkpoint ${checkpointSeq} was made before this receipt (seq ${seq})`,
         );
-    } else if (!row || row.seq < chain.seq) {
-      throw new ApiError(
-        'not_checkpointed',
-        `no checkpoint covers seq ${chain.seq} yet`,
-        undefined,
-        { retryAfterSeconds: this.retryAfterSeconds },
-      );
+    } else if (!row || row.seq < seq) {
+      throw new ApiError('not_checkpointed', `no checkpoint covers seq ${seq} yet`, undefined, {
+        retryAfterSeconds: this.retryAfterSeconds,
+      });
     }
-    const checkpoint = row as CheckpointRow;
+    return row as CheckpointRow;
+  }
+
+  async #proof(
+    merchantId: string,
+    receiptId: string,
+    seq: number,
+    checkpoint: CheckpointRow,
+  ): Promise<InclusionProof> {
+    const path = (root: RangeRoot) => inclusionPath(seq, checkpoint.seq, root);
     return {
       receiptId,
-      seq: chain.seq,
+      seq,
       treeSize: checkpoint.seq,
-      auditPath: await inclusionPath(
-        chain.seq,
-        checkpoint.seq,
-        await this.#tree.rootsFor(merchantId, (root) =>
-          inclusionPath(chain.seq, checkpoint.seq, root),
-        ),
-      ),
+      auditPath: await path(await this.#tree.rootsFor(merchantId, path)),
       checkpoint: checkpointView(checkpoint),
     };
   }
@@ -104,14 +128,11 @@ export class ProofService {
       return row;
     };
     const [older, newer] = [at(from), at(to)];
+    const proof = (root: RangeRoot) => consistencyPath(from, to, root);
     return {
       from: checkpointView(older),
       to: checkpointView(newer),
-      proof: await consistencyPath(
-        from,
-        to,
-        await this.#tree.rootsFor(merchantId, (root) => consistencyPath(from, to, root)),
-      ),
+      proof: await proof(await this.#tree.rootsFor(merchantId, proof)),
     };
   }
 }
