@@ -1,14 +1,13 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Checkpoint, periodOf, verifyConsistency } from '@quittance/format';
-import { parsePemCertificates } from '@quittance/tsp';
 import {
   type KeyHistory,
   loadKeyHistory,
   type PublisherKeys,
-  parsePublisherKeys,
   verifyCheckpoint,
 } from '@quittance/verifier';
+import { readPublisher, readTsaTrust, UnreadableInput } from '../inputs';
 import { UsageError } from '../usage';
 
 /** What the monitor keeps between runs: the newest checkpoint it verified. */
@@ -47,12 +46,12 @@ export async function monitorCommand(argv: string[]): Promise<number> {
         key: values.key as string,
         publisher: await readPublisher(values.publisher as string),
         statePath: values.state as string,
-        tsaTrustAnchors: values['tsa-trust'] ? await readTsa(values['tsa-trust']) : undefined,
+        tsaTrustAnchors: values['tsa-trust'] ? await readTsaTrust(values['tsa-trust']) : undefined,
       });
       process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : render(report));
       code = report.ok ? 0 : 1;
     } catch (error) {
-      if (!(error instanceof Unreachable)) throw error;
+      if (!(error instanceof Unreachable || error instanceof UnreadableInput)) throw error;
       process.stderr.write(`quittance monitor: ${error.message}\n`);
       code = 2;
     }
@@ -239,22 +238,6 @@ async function writeState(path: string, state: MonitorState): Promise<void> {
   const temporary = `${path}.${process.pid}.tmp`;
   await writeFile(temporary, `${JSON.stringify(state, null, 2)}\n`);
   await rename(temporary, path);
-}
-
-async function readPublisher(path: string): Promise<PublisherKeys> {
-  try {
-    return parsePublisherKeys(JSON.parse(await readFile(path, 'utf8')));
-  } catch (error) {
-    throw new Unreachable(`cannot read the publisher key ${path}: ${(error as Error).message}`);
-  }
-}
-
-async function readTsa(path: string): Promise<Uint8Array[]> {
-  try {
-    return parsePemCertificates(await readFile(path, 'utf8'));
-  } catch (error) {
-    throw new Unreachable(`cannot read TSA trust anchors ${path}: ${(error as Error).message}`);
-  }
 }
 
 function render(report: MonitorReport): string {

@@ -1,30 +1,23 @@
-import { type FileHandle, open } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { BundleError, MAX_JSON_DEPTH, nestingExceeds } from '@quittance/bundle';
-import { parsePemCertificates } from '@quittance/tsp';
+import { BundleError } from '@quittance/bundle';
+import { loadKeyHistory, type PublisherKeys, toReport, verifyReceipt } from '@quittance/verifier';
 import {
-  loadKeyHistory,
-  type PublisherKeys,
-  parsePublisherKeys,
-  toReport,
-  verifyReceipt,
-} from '@quittance/verifier';
+  MAX_KEY_FILE,
+  MiB,
+  openFile,
+  parseJsonText,
+  readJson,
+  readPublisher,
+  readText,
+  readTsaTrust,
+  UnreadableInput,
+} from '../inputs';
 import { renderReport } from '../render';
 import { UsageError } from '../usage';
 import { printable, verifyBundleCommand } from './verify-bundle';
 
-/**
- * Input that cannot be read (SPEC §10, exit status 2): a missing file, a directory, a file
- * that is not what it should be. One line on stderr, no usage text, no stack.
- */
-export class UnreadableInput extends Error {
-  override readonly name = 'UnreadableInput';
-}
-
-const MiB = 1024 * 1024;
-/** Receipt files are read whole (V8 strings stop at 512 MiB); key files are small. */
+/** Receipt files are read whole (V8 strings stop at 512 MiB). */
 const MAX_RECEIPT_FILE = 256 * MiB;
-const MAX_KEY_FILE = 64 * MiB;
 
 /** `quittance verify`: exit 0 when no claim is refuted, 1 when one is, 2 on unreadable input. */
 export async function verifyCommand(argv: string[]): Promise<number> {
@@ -51,15 +44,9 @@ async function verify(
   values: ReturnType<typeof parseOrThrow>['values'],
 ): Promise<number> {
   const kind = await inputKind(file);
-  let publisher: PublisherKeys | undefined;
-  if (values.publisher) {
-    const document = await readJson(values.publisher, 'publisher key file', MAX_KEY_FILE);
-    try {
-      publisher = parsePublisherKeys(document);
-    } catch (error) {
-      throw new UnreadableInput(`${values.publisher}: ${(error as Error).message}`);
-    }
-  }
+  const publisher: PublisherKeys | undefined = values.publisher
+    ? await readPublisher(values.publisher)
+    : undefined;
   const tsaTrustAnchors = values['tsa-trust'] ? await readTsaTrust(values['tsa-trust']) : undefined;
   if (kind === 'zip') {
     if (values.proof) throw new UsageError('--proof goes with RECEIPT.json, not with a bundle');
@@ -121,38 +108,6 @@ function parseOrThrow(argv: string[]) {
   }
 }
 
-/** Opens a regular file for reading, or says in one line why it cannot be read. */
-async function openFile(path: string, what: string, max: number): Promise<FileHandle> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, 'r');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why: Record<string, string> = {
-      ENOENT: 'no such file',
-      EACCES: 'permission denied',
-      EISDIR: 'it is a directory',
-    };
-    throw new UnreadableInput(
-      `cannot read ${what}${what ? ' ' : ''}${path}: ${code ?? error}${code && why[code] ? ` (${why[code]})` : ''}`,
-    );
-  }
-  try {
-    const stats = await handle.stat();
-    if (stats.isDirectory())
-      throw new UnreadableInput(`${path} is a directory; give the ${what || 'file'} itself`);
-    if (!stats.isFile()) throw new UnreadableInput(`${path} is not a regular file`);
-    if (stats.size > max)
-      throw new UnreadableInput(
-        `${what}${what ? ' ' : ''}${path} is ${Math.ceil(stats.size / MiB)} MiB; the limit is ${max / MiB} MiB`,
-      );
-    return handle;
-  } catch (error) {
-    await handle.close();
-    throw error;
-  }
-}
-
 /**
  * What the positional file is: a zip (local file header, or the end record of an empty
  * zip), something named `*.zip` that is not one, or anything else (receipts).
@@ -171,36 +126,6 @@ async function inputKind(path: string): Promise<'zip' | 'not-zip' | 'empty-zip' 
   } finally {
     await handle.close();
   }
-}
-
-async function readText(path: string, what: string, max: number): Promise<string> {
-  const handle = await openFile(path, what, max);
-  try {
-    return await handle.readFile('utf8');
-  } catch (error) {
-    throw new UnreadableInput(
-      `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
-    );
-  } finally {
-    await handle.close();
-  }
-}
-
-/** JSON text, refused when it is not JSON or nests deeper than the bundle limit. */
-function parseJsonText(text: string, where: string): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new UnreadableInput(`${where} is not JSON: ${(error as Error).message}`);
-  }
-  if (nestingExceeds(text, MAX_JSON_DEPTH))
-    throw new UnreadableInput(`${where} nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
-  return value;
-}
-
-async function readJson(path: string, what: string, max: number): Promise<unknown> {
-  return parseJsonText(await readText(path, what, max), `${what} ${path}`);
 }
 
 /** A receipts file: one receipt, an array, an API answer `{receipts: [...]}`, or JSON Lines. */
@@ -237,18 +162,4 @@ async function readReceipts(path: string): Promise<unknown[]> {
   }
   if (receipts.length === 0) throw new UnreadableInput(`no receipt in ${path}`);
   return receipts;
-}
-
-/** PEM file of TSA trust anchors (the CA certificates the timestamps must chain to). */
-async function readTsaTrust(path: string): Promise<Uint8Array[]> {
-  const pem = await readText(path, 'TSA trust file', MAX_KEY_FILE);
-  let anchors: Uint8Array[];
-  try {
-    anchors = parsePemCertificates(pem);
-  } catch (error) {
-    throw new UnreadableInput(`TSA trust file ${path}: ${(error as Error).message}`);
-  }
-  if (anchors.length === 0)
-    throw new UnreadableInput(`TSA trust file ${path} holds no PEM certificate`);
-  return anchors;
 }
