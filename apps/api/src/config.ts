@@ -1,4 +1,10 @@
 import { resolve } from 'node:path';
+import {
+  type BundleStoreConfig,
+  BundleStoreError,
+  bundleStoreConfigFromEnv,
+} from '@quittance/bundle-store';
+import { parseLocalKek, VaultError } from '@quittance/vault';
 import { z } from 'zod';
 
 const optionalString = z
@@ -19,12 +25,19 @@ const EnvSchema = z.object({
   }),
   QUITTANCE_TSA_URL: optionalString,
   QUITTANCE_TSA_TRUST: optionalString,
-  /** Where merchant signing keys live: key files in the data folder, or AWS KMS. */
+  /** Where merchant signing keys live: local keys (files, or wrapped in the database with
+   * QUITTANCE_LOCAL_KEK), or AWS KMS. */
   QUITTANCE_SIGNING_BACKEND: z.enum(['local', 'kms']).default('local'),
   /** KMS key (id or ARN) that wraps vault data keys; unset: a local key file. */
   QUITTANCE_VAULT_KMS_KEY_ID: optionalString,
   /** KMS key that signs snapshots; unset: a local key file. */
   QUITTANCE_PUBLISHER_KMS_KEY_ID: optionalString,
+  /**
+   * base64url of 32 random bytes (SPEC §11): without KMS, wraps the publisher key, the vault's
+   * key-encryption key and local signing keys kept in the database, shared by every process.
+   * Unset: they are files in the data folder (one process).
+   */
+  QUITTANCE_LOCAL_KEK: optionalString,
   QUITTANCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   QUITTANCE_DB_POOL: z.coerce.number().int().positive().default(16),
   QUITTANCE_TSA_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
@@ -71,6 +84,10 @@ export interface Config {
   signingBackend: 'local' | 'kms';
   vaultKmsKeyId: string | undefined;
   publisherKmsKeyId: string | undefined;
+  /** QUITTANCE_LOCAL_KEK's 32 bytes; undefined: local keys are files in the data folder. */
+  localKek: Uint8Array | undefined;
+  /** Where export bundles live: the data folder, or S3 (QUITTANCE_BUNDLE_STORE). */
+  bundleStore: BundleStoreConfig;
   maxBodyBytes: number;
   dbPool: number;
   tsaTimeoutMs: number;
@@ -107,6 +124,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'invalid environment:\n  QUITTANCE_TSA_TRUST: required with QUITTANCE_TSA_URL (PEM file of the TSA trust anchors)',
     );
   }
+  const dataDir = resolve(e.QUITTANCE_DATA_DIR);
+  let bundleStore: BundleStoreConfig;
+  let localKek: Uint8Array | undefined;
+  try {
+    bundleStore = bundleStoreConfigFromEnv(env, dataDir);
+    localKek =
+      e.QUITTANCE_LOCAL_KEK === undefined ? undefined : parseLocalKek(e.QUITTANCE_LOCAL_KEK);
+  } catch (error) {
+    // Both messages start with the variable's name and never repeat a secret's value.
+    if (error instanceof BundleStoreError || error instanceof VaultError)
+      throw new ConfigError(`invalid environment:\n  ${(error as Error).message}`);
+    throw error;
+  }
   const publicUrl = (e.QUITTANCE_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
   try {
     new URL(publicUrl);
@@ -118,7 +148,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
-    dataDir: resolve(e.QUITTANCE_DATA_DIR),
+    dataDir,
     publicUrl,
     adminToken: e.QUITTANCE_ADMIN_TOKEN,
     tsaUrl: e.QUITTANCE_TSA_URL,
@@ -126,6 +156,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     signingBackend: e.QUITTANCE_SIGNING_BACKEND,
     vaultKmsKeyId: e.QUITTANCE_VAULT_KMS_KEY_ID,
     publisherKmsKeyId: e.QUITTANCE_PUBLISHER_KMS_KEY_ID,
+    localKek,
+    bundleStore,
     maxBodyBytes: e.QUITTANCE_MAX_BODY_BYTES,
     dbPool: e.QUITTANCE_DB_POOL,
     tsaTimeoutMs: e.QUITTANCE_TSA_TIMEOUT_MS,

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { createApp } from './app';
 import type { Config } from './config';
-import { describeError } from './http/errors';
+import { describeError } from './describe-error';
+import { createApp } from './http/app';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
@@ -21,7 +21,7 @@ export async function startServer(
   options: ServiceOptions = {},
 ): Promise<RunningServer> {
   const services = await createServices(config, options);
-  // Without Redis the jobs run here; with it, in apps/worker.
+  // Without Redis the jobs run here; with it, in `quittance worker` processes (worker.ts).
   const jobs = config.redisUrl ? undefined : await startJobs(services, createQueue(services));
   const app = createApp(services);
   const server = await new Promise<Server>((resolve) => {

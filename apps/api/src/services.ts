@@ -2,26 +2,33 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { type BundleStore, openBundleStore } from '@quittance/bundle-store';
 import { type Database, type Db, migrate, openDatabase } from '@quittance/db';
 import { base64url } from '@quittance/format';
 import { createKmsClient, type Signer } from '@quittance/signer';
-import { type KeyWrapper, KmsKeyWrapper, LocalKeyWrapper, Vault } from '@quittance/vault';
+import { LocalKeyWrapper, Vault } from '@quittance/vault';
 import { sql } from 'drizzle-orm';
 import pino, { type Logger } from 'pino';
 import { ApiKeyService } from './auth/api-keys';
+import { ChainAppender } from './chain/chain-appender';
+import { ReceiptIssuer } from './chain/issuer';
+import { ReceiptQueries } from './chain/queries';
 import type { Config } from './config';
 import { prepareDataFolder, restrictDataFolder } from './data-folder';
 import { ExportService } from './exports/service';
-import { type Timestamper, TsaTimestamper } from './jobs/timestamper';
 import { KeyRing } from './keys/key-ring';
 import { loadPublisher } from './keys/publisher';
-import { kmsSignerFactory, localSignerFactory } from './keys/signer-factory';
+import { importSigningKeyFiles, kmsSignerFactory, localSignerFactory } from './keys/signer-factory';
 import { SnapshotService } from './keys/snapshots';
 import { Metrics } from './metrics';
-import { ChainAppender } from './receipts/chain-appender';
-import { ReceiptIssuer } from './receipts/issuer';
-import { ReceiptQueries } from './receipts/queries';
-import { databaseKeyStore } from './receipts/vault-store';
+import { type Timestamper, TsaTimestamper } from './timestamps/timestamper';
+import { CheckpointList } from './transparency/checkpoint-list';
+import { EvidenceService } from './transparency/evidence';
+import { ProofService } from './transparency/proofs';
+import { BodyReader } from './vault/bodies';
+import { databaseKeyStore } from './vault/vault-store';
+import { loadVaultWrapper } from './vault/vault-wrapper';
+import { WrappedKeyStore } from './vault/wrapped-keys';
 
 /** Everything a request needs, built once at start-up (STYLE: unkey's hono/env). */
 export interface Services {
@@ -38,8 +45,14 @@ export interface Services {
   appender: ChainAppender;
   issuer: ReceiptIssuer;
   receipts: ReceiptQueries;
+  bodies: BodyReader;
+  proofs: ProofService;
+  checkpoints: CheckpointList;
+  evidence: EvidenceService;
   admin: { token: string; generated: boolean };
   exports: ExportService;
+  /** Where export bundles live (the data folder or S3); shared by every process when S3. */
+  bundles: BundleStore;
   metrics: Metrics;
   /** RFC 3161 client when QUITTANCE_TSA_URL is set; without it receipts stay `signed`. */
   timestamper: Timestamper | undefined;
@@ -99,28 +112,59 @@ export async function createServices(
   if (applied.length > 0) logger.info({ applied }, 'database migrated');
   const db = database.db;
 
-  const publisher = await loadPublisher({
+  // Without KMS, the keys every process shares are in the database, wrapped by
+  // QUITTANCE_LOCAL_KEK; without that variable, they are files in this data folder.
+  const localKeys = config.localKek
+    ? new WrappedKeyStore(db, LocalKeyWrapper.fromKey(config.localKek))
+    : undefined;
+  const { signer: publisher, origin: publisherOrigin } = await loadPublisher({
     dataDir: config.dataDir,
     kms: config.publisherKmsKeyId
       ? { client: kmsClient as KMSClient, keyId: config.publisherKmsKeyId }
       : undefined,
+    keys: localKeys && { store: localKeys, db },
   });
-  const wrapper: KeyWrapper = config.vaultKmsKeyId
-    ? new KmsKeyWrapper(kmsClient as KMSClient, config.vaultKmsKeyId)
-    : await LocalKeyWrapper.fromFile(join(config.dataDir, 'vault.key'));
+  const { wrapper, origin: vaultOrigin } = await loadVaultWrapper({
+    dataDir: config.dataDir,
+    db,
+    kms: config.vaultKmsKeyId
+      ? { client: kmsClient as KMSClient, keyId: config.vaultKmsKeyId }
+      : undefined,
+    keys: localKeys,
+  });
+  const importedSigningKeys = localKeys
+    ? await importSigningKeyFiles(config.dataDir, localKeys)
+    : [];
+  if (publisherOrigin === 'imported' || vaultOrigin === 'imported' || importedSigningKeys.length)
+    logger.info(
+      {
+        publisher: publisherOrigin === 'imported',
+        vaultKek: vaultOrigin === 'imported',
+        signingKeys: importedSigningKeys,
+      },
+      'data-folder keys imported into the database (wrapped by QUITTANCE_LOCAL_KEK)',
+    );
   const vault = new Vault({ wrapper, store: databaseKeyStore(db) });
   const snapshots = new SnapshotService(publisher, config.publicUrl);
   const factory =
     config.signingBackend === 'kms'
       ? kmsSignerFactory(kmsClient as KMSClient)
-      : localSignerFactory(config.dataDir);
+      : localSignerFactory(config.dataDir, localKeys);
   const keyRing = new KeyRing(db, factory, snapshots, publisher, clock);
   const appender = new ChainAppender(database);
   const metrics = new Metrics(db);
   appender.stats.onBatch = (size) => metrics.appendBatchSize.observe(size);
+  const receipts = new ReceiptQueries(db);
+  const proofs = new ProofService(
+    db,
+    receipts,
+    // Retry-After of a receipt no checkpoint covers yet: the next one is at most this far.
+    Math.max(1, Math.ceil(config.checkpointIntervalMs / 1000)),
+  );
   const state = { shuttingDown: false };
+  const bundles = openBundleStore(config.bundleStore);
 
-  const services: Services = {
+  return {
     config,
     database,
     db,
@@ -142,7 +186,25 @@ export async function createServices(
       onSigned: (seconds) => metrics.signingLatency.observe(seconds),
     }),
     metrics,
-    receipts: new ReceiptQueries(db, vault),
+    receipts,
+    bodies: new BodyReader({ db, vault, receipts }),
+    proofs,
+    checkpoints: new CheckpointList(db),
+    evidence: new EvidenceService({ db, vault, receipts, proofs, keyRing, clock }),
+    exports: new ExportService({
+      db,
+      vault,
+      keyRing,
+      clock,
+      logger,
+      metrics,
+      bundles,
+      redirectDownloads:
+        config.bundleStore.kind === 's3' && config.bundleStore.downloadUrlTtlS !== undefined,
+      leaseSeconds: config.exportLeaseS,
+      retryMaxMs: config.retryMaxMs,
+    }),
+    bundles,
     admin: await adminToken(config),
     timestamper: config.tsaUrl
       ? await TsaTimestamper.fromConfig(
@@ -175,13 +237,11 @@ export async function createServices(
       }
     },
     async close() {
+      await bundles.close();
       await database.close();
       if (database.driver === 'pglite') await restrictDataFolder(config.dataDir);
     },
-    exports: undefined as unknown as ExportService,
   };
-  services.exports = new ExportService(services);
-  return services;
 }
 
 /** QUITTANCE_ADMIN_TOKEN, or one generated on first start into the data folder (0600). */

@@ -1,18 +1,17 @@
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { BundleReader } from '@quittance/bundle';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { exports as exportsTable } from '@quittance/db';
 import { ZipArchive } from 'archiver';
+import { eq } from 'drizzle-orm';
+import { unzipSync } from 'fflate';
 
-/** Every entry of a zip, by name (test bundles are small). */
+/** Every entry of a zip, by name, in the zip's order (test bundles are small). */
 export async function unzipAll(path: string): Promise<Map<string, Buffer>> {
-  const reader = await BundleReader.open(path);
-  try {
-    const out = new Map<string, Buffer>();
-    for (const name of reader.entries.keys()) out.set(name, await reader.read(name));
-    return out;
-  } finally {
-    reader.close();
-  }
+  const entries = unzipSync(new Uint8Array(await readFile(path)));
+  return new Map(Object.entries(entries).map(([name, data]) => [name, Buffer.from(data)]));
 }
 
 /** Writes entries back into a zip, e.g. after tampering with one. */
@@ -41,4 +40,19 @@ export async function download(
   });
   if (res.status === 200) await writeFile(path, Buffer.from(await res.arrayBuffer()));
   return res;
+}
+
+/** Copies an export's stored bundle (whatever the bundle store) into a temporary file. */
+export async function storedBundle(
+  services: Pick<import('../src/services').Services, 'db' | 'bundles'>,
+  exportId: string,
+): Promise<string> {
+  const [row] = await services.db
+    .select({ bundleKey: exportsTable.bundleKey })
+    .from(exportsTable)
+    .where(eq(exportsTable.id, exportId));
+  if (!row?.bundleKey) throw new Error(`export ${exportId} has no stored bundle`);
+  const path = join(await mkdtemp(join(tmpdir(), 'quittance-bundle-')), `${exportId}.zip`);
+  await pipeline((await services.bundles.open(row.bundleKey)).stream, createWriteStream(path));
+  return path;
 }

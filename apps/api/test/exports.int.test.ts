@@ -1,14 +1,13 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyBundle } from '@quittance/bundle';
 import { merkleLeafHash } from '@quittance/format';
 import { startTsaServer, type TsaTestServer, until } from '@quittance/test-tooling';
 import { parsePemCertificates } from '@quittance/tsp';
-import { parsePublisherKeys } from '@quittance/verifier';
+import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { destroyExpiredKeys } from '../src/jobs/retention';
-import { download, unzipAll, zipAll } from './bundle-helpers';
+import { destroyExpiredKeys } from '../src/vault/retention';
+import { download, storedBundle, unzipAll, zipAll } from './bundle-helpers';
 import { createHarness, type Harness, issueBody } from './harness';
 
 let tsa: TsaTestServer;
@@ -410,7 +409,7 @@ describe('retention', () => {
       const [eu] = await old.services.db.query.exports.findMany({
         where: (e, { eq }) => eq(e.merchantId, mm.merchantId),
       });
-      const euBundle = old.services.exports.pathOf(eu?.id as string);
+      const euBundle = await storedBundle(old.services, eu?.id as string);
       const euResult = await verifyBundle(euBundle, {
         publisher: oldHarnessPublisher,
         keepReceipts: true,
@@ -430,7 +429,7 @@ describe('retention', () => {
         { jurisdiction: 'OTHER', includeBodies: true },
       );
       await old.services.exports.build(other.id);
-      const result = await verifyBundle(old.services.exports.pathOf(other.id), {
+      const result = await verifyBundle(await storedBundle(old.services, other.id), {
         publisher: oldHarnessPublisher,
         keepReceipts: true,
       });
@@ -500,7 +499,7 @@ describe('evidence of time', () => {
       const keys = parsePublisherKeys(
         (await clocked.call('GET', '/.well-known/quittance-publisher.json')).body,
       );
-      const result = await verifyBundle(clocked.services.exports.pathOf(created.id), {
+      const result = await verifyBundle(await storedBundle(clocked.services, created.id), {
         publisher: keys,
       });
       expect(result.claims.chain_complete?.status).toBe('asserted');

@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
-import { createApp } from '../src/app';
 import { loadConfig } from '../src/config';
+import { createApp } from '../src/http/app';
 import { createQueue, type JobRuntime, startJobs } from '../src/jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from '../src/services';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkChain } from '../src/receipts/chain-check';
+import { checkChain } from '../src/chain/chain-check';
 import { createHarness, type Harness, issueBody } from './harness';
 
 let h: Harness;

@@ -11,7 +11,7 @@ import {
 import { eq } from 'drizzle-orm';
 import { createLocalJWKSet } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkChain } from '../src/receipts/chain-check';
+import { checkChain } from '../src/chain/chain-check';
 import { createHarness, type Harness, issueBody } from './harness';
 
 let tsa: TsaTestServer;
@@ -257,7 +257,7 @@ describe('schedules against a controllable clock', () => {
       });
       expect(before.body.signingKeyKid).toBe(`${m.merchantId}-2026Q4`);
       now = Date.parse('2027-01-01T00:00:10.000Z');
-      const { rotateDueKeys } = await import('../src/jobs/rotation');
+      const { rotateDueKeys } = await import('../src/keys/rotation');
       expect(await rotateDueKeys(h.services)).toEqual([`${m.merchantId}-2027Q1`]);
       expect(await rotateDueKeys(h.services)).toEqual([]);
       const after = await h.call('POST', '/api/v1/trust/receipts', {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pendingTimestamps, receipts } from '@quittance/db';
+import { timestampImprint as signatureImprint } from '@quittance/format';
 import {
   startTsaServer,
   TEST_REDIS_URL,
@@ -15,7 +16,6 @@ import { parsePemCertificates } from '@quittance/tsp';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signatureImprint } from '../src/jobs/timestamp-work';
 import { createHarness, type Harness, issueBody } from './harness';
 
 const run = promisify(execFile);

@@ -1,10 +1,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { verifyBundle } from '@quittance/bundle';
 import { logSubtrees, receipts } from '@quittance/db';
 import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency } from '@quittance/format';
-import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
+import {
+  loadKeyHistory,
+  parsePublisherKeys,
+  verifyBundle,
+  verifyReceipt,
+} from '@quittance/verifier';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDueCheckpoints } from '../src/jobs/checkpoints';
@@ -154,7 +158,7 @@ describe.each([
     ).toBe(404);
   });
 
-  it('past 256 entries the tree keeps subtree roots, and proofs stay equal', async () => {
+  it('past 16 entries the tree keeps tiles of subtree roots, and proofs stay equal', async () => {
     const m = await h.merchant();
     const ids = await issue(m.merchantKey, 600);
     await checkpointNow();
@@ -169,7 +173,14 @@ describe.each([
       .select()
       .from(logSubtrees)
       .where(eq(logSubtrees.merchantId, m.merchantId));
-    expect(stored.map((s) => `${s.level}:${s.index}`).sort()).toEqual(['8:0', '8:1', '9:0']);
+    // 600 entries: 37 level-4 nodes in tiles of 16 with the 14 nodes above them (the last of
+    // 5 + 2 + 1), 2 level-8 nodes (+ 1).
+    expect(stored.map((s) => `${s.level}:${s.index}×${s.hashes.length / 32}`).sort()).toEqual([
+      '4:0×30',
+      '4:1×30',
+      '4:2×8',
+      '8:0×3',
+    ]);
   }, 120_000);
 
   it('agents get proofs of their own receipts only and may check consistency; other merchants see nothing', async () => {

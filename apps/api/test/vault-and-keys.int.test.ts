@@ -5,7 +5,7 @@ import { type KmsTestServer, startKmsServer } from '@quittance/test-tooling';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkChain } from '../src/receipts/chain-check';
+import { checkChain } from '../src/chain/chain-check';
 import { createHarness, type Harness, issueBody } from './harness';
 
 let h: Harness;

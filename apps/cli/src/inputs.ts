@@ -1,7 +1,10 @@
 import { type FileHandle, open } from 'node:fs/promises';
-import { MAX_JSON_DEPTH, nestingExceeds } from '@quittance/bundle';
-import { parsePemCertificates } from '@quittance/tsp';
-import { type PublisherKeys, parsePublisherKeys } from '@quittance/verifier';
+import {
+  MAX_JSON_DEPTH,
+  nestingExceeds,
+  type PublisherKeys,
+  parsePublisherKeys,
+} from '@quittance/verifier';
 
 // The files the offline commands are given (verify, monitor); a failure is one line, exit 2.
 
@@ -82,6 +85,8 @@ export async function readJson(path: string, what: string, max: number): Promise
 /** PEM file of TSA trust anchors (the CA certificates the timestamps must chain to). */
 export async function readTsaTrust(path: string): Promise<Uint8Array[]> {
   const pem = await readText(path, 'TSA trust file', MAX_KEY_FILE);
+  // Loaded here, not at start-up: only --tsa-trust needs PKI.js up front.
+  const { parsePemCertificates } = await import('@quittance/tsp');
   let anchors: Uint8Array[];
   try {
     anchors = parsePemCertificates(pem);

@@ -36,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker':
         if (rest.length > 0)
           throw new UsageError('worker takes no arguments (configure it by environment)');
-        return await (await import('@quittance/worker')).runWorker();
+        return await (await import('@quittance/api')).runWorker();
       case undefined:
       case '-h':
       case '--help':

@@ -1,4 +1,4 @@
-import type { Claim, VerificationReport } from '@quittance/verifier';
+import type { BundleVerification, Claim, VerificationReport } from '@quittance/verifier';
 
 const MARK: Record<Claim['status'], string> = {
   asserted: 'ok  ',
@@ -28,5 +28,49 @@ export function renderReport(report: VerificationReport): string {
   const n = report.receipts.length;
   const summary = `${n} receipt${n === 1 ? '' : 's'}: ${counts.asserted} asserted, ${counts.refuted} refuted, ${counts.unknown} unknown`;
   lines.push(report.ok ? `PASS  ${summary} (unknown means not proven)` : `FAIL  ${summary}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** Names and reasons quote the bundle: its control characters are shown, not obeyed. */
+export function printable(text: string): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.charCodeAt(0);
+    out +=
+      code < 0x20 || (code >= 0x7f && code <= 0x9f)
+        ? `\\u${code.toString(16).padStart(4, '0')}`
+        : char;
+  }
+  return out;
+}
+
+/** Human output of a bundle: its claims, counts per receipt claim, the first failures, the verdict. */
+export function renderBundleSummary(path: string, result: BundleVerification): string {
+  const lines = [`bundle ${path}`];
+  if (result.kind === 'order-evidence')
+    lines.push(
+      `order evidence for order ${printable(result.orderId ?? '(unknown: no usable manifest)')} with ${result.receiptCount} receipt${result.receiptCount === 1 ? '' : 's'}`,
+    );
+  for (const [name, claim] of Object.entries(result.claims)) {
+    lines.push(
+      `  ${MARK[claim.status]} ${name.padEnd(20)} ${claim.status.padEnd(8)} ${printable(claim.reason)}`,
+    );
+  }
+  lines.push(`receipts: ${result.receiptCount}`);
+  for (const [name, counts] of Object.entries(result.counts)) {
+    lines.push(
+      `  ${name.padEnd(22)} ${String(counts.asserted).padStart(8)} asserted ${String(counts.refuted).padStart(8)} refuted ${String(counts.unknown).padStart(8)} unknown`,
+    );
+  }
+  if (result.firstFailures.length) {
+    lines.push('first failures:');
+    for (const f of result.firstFailures)
+      lines.push(`  ${printable(f.id)} ${f.claim}: ${printable(f.reason)}`);
+  }
+  lines.push(
+    result.ok
+      ? 'PASS  no claim refuted (unknown means not proven)'
+      : 'FAIL  at least one claim is refuted',
+  );
   return `${lines.join('\n')}\n`;
 }

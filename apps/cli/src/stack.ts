@@ -1,10 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import postgres from 'postgres';
 
-const BIN = resolve(import.meta.dirname, '../bin/quittance.js');
+/** How the stack starts its processes: a script of the `quittance` command, run by node. */
+export interface StackEntry {
+  script: string;
+  /** Node options before the script (a loader, memory limits): the stack's own. */
+  execArgv: string[];
+}
+
+/** The TypeScript sources through tsx, for tests that start a stack from source. */
+export const SOURCE_ENTRY: StackEntry = {
+  script: resolve(import.meta.dirname, '../bin/quittance.js'),
+  execArgv: [],
+};
 
 /** A started process whose output can be awaited for a line. */
 export interface Launched {
@@ -74,18 +85,29 @@ export function prefixingLauncher(name: () => string): Launcher {
 export interface StackOptions {
   databaseUrl: string;
   redisUrl: string;
+  /** The stack's folder: one data folder per process inside, and the shared secrets. */
   dataDir: string;
   ports: number[];
   workers: number;
+  /**
+   * The bundle store every process shares (QUITTANCE_BUNDLE_STORE, AWS_ENDPOINT_URL_S3,
+   * credentials…). Without one each process keeps bundles in its own data folder, and only
+   * the worker that built a bundle has it: enough for a stack that exports nothing.
+   */
+  bundleStore?: Record<string, string>;
   /** More environment for every process (TSA, queue name, log level, …). */
   env?: Record<string, string>;
+  /** The script children run; the TypeScript sources through tsx by default. */
+  entry?: StackEntry;
   launch: Launcher;
 }
 
 export interface RunningStack {
-  apis: { url: string; process: Launched }[];
+  apis: { url: string; process: Launched; dataDir: string }[];
   workers: Launched[];
   adminToken: string;
+  /** QUITTANCE_LOCAL_KEK of every process (base64url). */
+  localKek: string;
   publicUrl: string;
   /** SIGTERM to every process; resolves with their exit codes. */
   stop(): Promise<(number | null)[]>;
@@ -108,57 +130,93 @@ export async function ensureDatabase(url: string): Promise<void> {
 
 /**
  * The production shape on one machine, without Docker: API processes on their own ports and
- * job workers, all on one PostgreSQL and one Redis and one data folder (the shared admin
- * token, publisher key, vault key and local signing keys).
+ * job workers, each with a data folder of its own (nothing shared on disk), on one PostgreSQL,
+ * one Redis and one bundle store. What they share besides is given by environment, as a
+ * deployment would: the admin token and QUITTANCE_LOCAL_KEK, which wraps the publisher key,
+ * the vault key and local signing keys kept in the database.
  */
 export async function startStack(options: StackOptions): Promise<RunningStack> {
   await ensureDatabase(options.databaseUrl);
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
-  const adminToken = await stackAdminToken(options.dataDir);
+  const adminToken =
+    process.env.QUITTANCE_ADMIN_TOKEN ||
+    (await stackSecret(options.dataDir, 'admin-token', () => `qta_${random32()}`));
+  const localKek =
+    process.env.QUITTANCE_LOCAL_KEK || (await stackSecret(options.dataDir, 'local-kek', random32));
   const publicUrl = `http://127.0.0.1:${options.ports[0]}`;
+  const entry = options.entry ?? SOURCE_ENTRY;
   const env = {
     ...process.env,
     DATABASE_URL: options.databaseUrl,
     REDIS_URL: options.redisUrl,
-    QUITTANCE_DATA_DIR: options.dataDir,
     QUITTANCE_ADMIN_TOKEN: adminToken,
+    QUITTANCE_LOCAL_KEK: localKek,
     QUITTANCE_PUBLIC_URL: publicUrl,
     QUITTANCE_SHUTDOWN_DELAY_MS: process.env.QUITTANCE_SHUTDOWN_DELAY_MS ?? '500',
+    ...options.bundleStore,
     ...options.env,
   };
+  const apiDirs = options.ports.map((_, i) => join(options.dataDir, `api-${i + 1}`));
+  await adoptSharedFolder(options.dataDir, apiDirs[0] as string);
+  const launch = (command: 'serve' | 'worker', dataDir: string, more: Record<string, string>) =>
+    options.launch(process.execPath, [...entry.execArgv, entry.script, command], {
+      env: { ...env, QUITTANCE_DATA_DIR: dataDir, ...more },
+    });
+  const serve = (i: number) =>
+    launch('serve', apiDirs[i] as string, { PORT: String(options.ports[i]) });
   // The first process migrates and creates the shared keys; the others then find them.
-  const start = (port: number) =>
-    options.launch(process.execPath, [BIN, 'serve'], { env: { ...env, PORT: String(port) } });
-  const first = start(options.ports[0] as number);
+  const first = serve(0);
   await first.waitFor(/Quittance is serving/, 60_000);
-  const rest = options.ports.slice(1).map(start);
-  const workers = Array.from({ length: options.workers }, () =>
-    options.launch(process.execPath, [BIN, 'worker'], { env }),
+  const rest = options.ports.slice(1).map((_, i) => serve(i + 1));
+  const workers = Array.from({ length: options.workers }, (_, i) =>
+    launch('worker', join(options.dataDir, `worker-${i + 1}`), {}),
   );
   await Promise.all(rest.map((p) => p.waitFor(/Quittance is serving/, 60_000)));
   await Promise.all(workers.map((w) => w.waitFor(/Quittance worker started/, 60_000)));
   const apis = [first, ...rest].map((process, i) => ({
     url: `http://127.0.0.1:${options.ports[i]}`,
     process,
+    dataDir: apiDirs[i] as string,
   }));
   return {
     apis,
     workers,
     adminToken,
+    localKek,
     publicUrl,
     stop: () =>
       Promise.all([...apis.map((a) => a.process), ...workers].map((p) => p.stop('SIGTERM'))),
   };
 }
 
-async function stackAdminToken(dataDir: string): Promise<string> {
-  if (process.env.QUITTANCE_ADMIN_TOKEN) return process.env.QUITTANCE_ADMIN_TOKEN;
-  const path = join(dataDir, 'admin-token');
+const random32 = () => randomBytes(32).toString('base64url');
+
+/** A secret of the stack, made once and kept in its folder (mode 0600). */
+async function stackSecret(dir: string, name: string, make: () => string): Promise<string> {
+  const path = join(dir, name);
   try {
     return (await readFile(path, 'utf8')).trim();
   } catch {
-    const token = `qta_${randomBytes(32).toString('base64url')}`;
-    await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' }).catch(() => {});
+    await writeFile(path, `${make()}\n`, { mode: 0o600, flag: 'wx' }).catch(() => {});
     return (await readFile(path, 'utf8')).trim();
   }
+}
+
+/**
+ * A stack folder of an earlier version was one data folder shared by every process. Its keys
+ * go to the first API process's folder before that process first starts, which imports them
+ * into the database (wrapped by QUITTANCE_LOCAL_KEK): receipts and snapshots they signed, and
+ * bodies they wrapped, stay verifiable and readable. The originals are left where they were.
+ */
+async function adoptSharedFolder(stackDir: string, firstApiDir: string): Promise<void> {
+  const exists = (path: string) =>
+    stat(path).then(
+      () => true,
+      () => false,
+    );
+  if (!(await exists(join(stackDir, 'publisher.jwk'))) || (await exists(firstApiDir))) return;
+  await mkdir(firstApiDir, { recursive: true, mode: 0o700 });
+  for (const name of ['publisher.jwk', 'vault.key', 'keys'])
+    if (await exists(join(stackDir, name)))
+      await cp(join(stackDir, name), join(firstApiDir, name), { recursive: true });
 }

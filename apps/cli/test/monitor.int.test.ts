@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
-import { receipts } from '@quittance/db';
+import { chainHeads, logSubtrees, receipts } from '@quittance/db';
 import {
   createTestDatabase,
   TEST_POSTGRES_URL,
@@ -169,11 +169,16 @@ describe('quittance monitor', () => {
     expect(await savedSeq()).toBe(9);
     expect((await monitor()).report).toMatchObject({ ok: true, checked: 0 });
 
-    // Rewrite: entry 2 changes under the log; the next checkpoint cannot extend seq 9.
-    await server.services.db
+    // Rewrite: entry 2 changes under the log; the next checkpoint cannot extend seq 9. The
+    // server refuses to sign over a tree that disagrees with its stored frontier, so the
+    // rewriter also drops what the tree kept, as an operator rewriting history would.
+    const db = server.services.db;
+    await db
       .update(receipts)
       .set({ entryHash: 'f'.repeat(64) })
       .where(and(eq(receipts.merchantId, 'watched'), eq(receipts.seq, 2)));
+    await db.update(chainHeads).set({ frontier: [] }).where(eq(chainHeads.merchantId, 'watched'));
+    await db.delete(logSubtrees).where(eq(logSubtrees.merchantId, 'watched'));
     await issue(3);
     await checkpointAt(12);
     const rewritten = await monitor();

@@ -58,7 +58,7 @@ async function stack(
     },
     launch: spawnProcess,
   });
-  secrets.push(running.adminToken);
+  secrets.push(running.adminToken, running.localKek);
   return running;
 }
 
@@ -300,7 +300,7 @@ describe('the production shape: several API processes and workers on one Postgre
     }
   }, 120_000);
 
-  it('the logs of all of the above contain no API key, admin token or body content', () => {
+  it('the logs of all of the above contain no API key, admin token, local KEK or body content', () => {
     const logs = allOutput.join('\n');
     expect(logs.length).toBeGreaterThan(1_000);
     expect(logs).toContain('"msg":"request"');

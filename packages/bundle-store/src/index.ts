@@ -1,1 +1,16 @@
-export {};
+export type { BundleStoreErrorCode } from './errors';
+export { BUNDLE_STORE_STATUS, BundleStoreError, isBundleStoreError } from './errors';
+export type { BundleStoreConfig } from './from-env';
+export {
+  bundleStoreConfigFromEnv,
+  bundleStoreFromEnv,
+  openBundleStore,
+  parseS3Location,
+} from './from-env';
+export { LocalBundleStore } from './local-store';
+export type { S3ClientOptions } from './s3-client';
+export { createS3Client } from './s3-client';
+export type { S3BundleStoreOptions } from './s3-store';
+export { S3BundleStore } from './s3-store';
+export type { BundleDownload, BundleInfo, BundleStore, BundleWrite } from './store';
+export { assertBundleKey, bundleKey } from './store';

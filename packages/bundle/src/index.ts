@@ -1,5 +1,3 @@
-export type { BundleErrorCode } from './errors';
-export { BundleError } from './errors';
 export type {
   BodyLine,
   ChainEntry,
@@ -18,18 +16,6 @@ export {
   snapshotPath,
   tsaPath,
 } from './layout';
-export type { BundleLimits } from './limits';
-export {
-  DEFAULT_LIMITS,
-  LINE_BYTES,
-  MAX_JSON_DEPTH,
-  nestingExceeds,
-  TSA_LIMITS,
-  WHOLE_FILE_BYTES,
-} from './limits';
-export { BundleReader } from './reader';
-export type { BundleVerification, BundleVerificationOptions } from './verify-bundle';
-export { verifyBundle } from './verify-bundle';
 export { evidenceMarkdown, verifyMarkdown } from './verify-md';
 export type {
   BundleHeader,

@@ -6,6 +6,7 @@ import {
   checkpointSignedPart,
   isHash,
   type JsonValue,
+  periodOfSnapshotUrl,
   type Receipt,
 } from '@quittance/format';
 import { tokenCertificates, toPem } from '@quittance/tsp';
@@ -78,11 +79,6 @@ export interface WriteResult {
   bytes: number;
   /** SHA-256 hex of the zip, computed as it was written. */
   sha256: string;
-}
-
-/** The period a receipt names in its jwksSnapshotUrl (`…/YYYY-MM.json`). */
-function namedPeriod(url: string): string | undefined {
-  return /(\d{4}-\d{2})\.json$/.exec(url)?.[1];
 }
 
 /** A zip being written: `add` streams one file into it, hashed on the way. */
@@ -196,7 +192,7 @@ export async function writeBundle(
     FILES.receipts,
     textLines(source.receipts(), (receipt) => {
       counts.receipts++;
-      const period = namedPeriod(receipt.jwksSnapshotUrl);
+      const period = periodOfSnapshotUrl(receipt.jwksSnapshotUrl);
       if (period) periods.add(period);
       if (receipt.timestampToken)
         collectCertificates(receipt.timestampToken, tsaCertificates, seenCertificates);
@@ -316,7 +312,7 @@ export interface EvidenceWriteResult {
 export function snapshotPeriods(receipts: readonly ReceiptLine[]): string[] {
   const periods = new Set<string>();
   for (const receipt of receipts) {
-    const period = namedPeriod(receipt.jwksSnapshotUrl);
+    const period = periodOfSnapshotUrl(receipt.jwksSnapshotUrl);
     if (period) periods.add(period);
   }
   return [...periods].sort();

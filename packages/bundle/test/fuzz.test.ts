@@ -15,8 +15,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { canonicalJson } from '@quittance/format';
+import { BundleError, FILES, verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BundleError, FILES, verifyBundle } from '../src/index';
 import { type Fixture, makeFixture } from './fixture';
 import { type CentralRecord, centralDirectory, extractAll, FIELD, zipEntries } from './zip-tools';
 

@@ -9,8 +9,9 @@ import {
   planCheckpointSignature,
 } from '@quittance/format';
 import { LocalSigner, signPlan } from '@quittance/signer';
+import { verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toReceiptLine, verifyBundle, writeEvidenceBundle } from '../src/index';
+import { toReceiptLine, writeEvidenceBundle } from '../src/index';
 import { type Fixture, makeFixture } from './fixture';
 import { extractAll, zipEntries } from './zip-tools';
 

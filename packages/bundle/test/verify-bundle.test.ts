@@ -1,7 +1,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BundleError, DEFAULT_LIMITS, verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BundleError, DEFAULT_LIMITS, verifyBundle } from '../src/index';
 import { type Fixture, makeFixture } from './fixture';
 import {
   centralDirectory,

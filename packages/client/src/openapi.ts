@@ -999,7 +999,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download the bundle (zip, SPEC §9) */
+        /**
+         * Download the bundle (zip, SPEC §9)
+         * @description Streams the bundle from the bundle store, whichever API process answers. When the store is S3 with `QUITTANCE_BUNDLE_URL_TTL_S` set, answers 302 to a short-lived presigned URL instead (fetch it without the Authorization header). 503 with `Retry-After` while the bundle store cannot be reached.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1019,6 +1022,13 @@ export interface paths {
                     content: {
                         "application/zip": string;
                     };
+                };
+                /** @description The bundle, at a short-lived URL of the bundle store (`Location`) */
+                302: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
                 };
                 /** @description Problem (RFC 9457) */
                 401: {
@@ -1040,6 +1050,15 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };

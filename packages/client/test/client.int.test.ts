@@ -8,14 +8,13 @@ import {
   type RunningServer,
   startServer,
 } from '@quittance/api';
-import { verifyBundle } from '@quittance/bundle';
 import {
   createTestDatabase,
   type FlakyProxy,
   startFlakyProxy,
   type TestDatabase,
 } from '@quittance/test-tooling';
-import { parsePublisherKeys } from '@quittance/verifier';
+import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuittanceClient, QuittanceError } from '../src';
 

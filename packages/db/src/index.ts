@@ -15,5 +15,6 @@ export {
   receipts,
   signingKeys,
   vaultKeys,
+  wrappedKeys,
 } from './schema';
 export { OuterHandleInTransactionError } from './transaction-guard';

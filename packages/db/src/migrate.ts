@@ -5,8 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import type { Db } from './client';
 
+/** Set by the production build (scripts/build.mjs), which copies the migrations beside it. */
+declare const QUITTANCE_BUILD: boolean | undefined;
+
 /** The SQL migrations drizzle-kit generated from `schema.ts`, committed at the repository root. */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations', import.meta.url));
+export const MIGRATIONS_DIR = fileURLToPath(
+  typeof QUITTANCE_BUILD === 'boolean'
+    ? new URL('./migrations', import.meta.url)
+    : new URL('../../../migrations', import.meta.url),
+);
 
 /** Arbitrary constant: the advisory lock every Quittance process takes to migrate. */
 const MIGRATION_LOCK = 7_362_553_001;

@@ -190,11 +190,14 @@ export const pendingTimestamps = pgTable(
   (t) => [index('pending_timestamps_due').on(t.nextAttemptAt)],
 );
 
-/** Signed checkpoints of a merchant's chain head (SPEC §6), timestamped like receipts. */
 /**
- * Roots of complete, aligned subtrees of a merchant's log tree (SPEC §6.1) of 256 entries or
- * more, kept once computed: they never change, and with them a proof reads O(log n) rows and
- * at most a few hundred entry hashes, whatever the log's size.
+ * Tiles of a merchant's log tree (SPEC §6.1), after C2SP tlog-tiles but 16 wide and 4 high:
+ * row (level, index), level a multiple of 4 from 4 up, holds the subtree under node
+ * (level + 4, index) but its root: its 16 nodes of `level` and the 14 above them, 32 bytes
+ * each, in the order they complete (post-order), so the last tile of a level grows by
+ * appending and a row never changes otherwise. Levels 0..3 are the receipts' entry hashes.
+ * Any node a proof needs is then one stored hash or the root of at most 16 entries: a proof
+ * reads a row per 4 levels, whatever the log's size (apps/api/src/transparency/tiles.ts).
  */
 export const logSubtrees = pgTable(
   'log_subtrees',
@@ -202,15 +205,17 @@ export const logSubtrees = pgTable(
     merchantId: text('merchant_id')
       .notNull()
       .references(() => merchants.id),
-    /** log2 of the subtree's size. */
+    /** log2 of the size of the subtrees whose roots are the tile's 16 lowest nodes: 4, 8, … */
     level: integer('level').notNull(),
-    /** Its position among subtrees of that size: entries index·2^level+1 .. (index+1)·2^level. */
+    /** The tile's position at its level: its lowest nodes are index·16 .. index·16+15. */
     index: bigint('index', { mode: 'number' }).notNull(),
-    hash: text('hash').notNull(),
+    /** 1 to 30 node hashes of 32 bytes, concatenated in post-order. */
+    hashes: bytea('hashes').notNull(),
   },
   (t) => [primaryKey({ columns: [t.merchantId, t.level, t.index] })],
 );
 
+/** Signed checkpoints of a merchant's chain head (SPEC §6), timestamped like receipts. */
 export const checkpoints = pgTable(
   'checkpoints',
   {
@@ -251,7 +256,26 @@ export const keySnapshots = pgTable(
   (t) => [primaryKey({ columns: [t.period, t.version] })],
 );
 
-/** Export bundles (SPEC §9): requested through the API, built by a job, stored on disk. */
+/**
+ * Secrets that processes with separate data folders share, without KMS: the publisher key,
+ * the vault's key-encryption key and local merchant signing keys, each AES-256-GCM wrapped by
+ * QUITTANCE_LOCAL_KEK (SPEC §11) with its name as additional data. `kekId` names the wrapping
+ * key (a fingerprint), so a process given another one says so instead of failing to decrypt.
+ */
+export const wrappedKeys = pgTable('wrapped_keys', {
+  /** `publisher`, `vault-kek`, `signing-key:<kid>`. */
+  name: text('name').primaryKey(),
+  kekId: text('kek_id').notNull(),
+  /** IV (12 bytes), ciphertext, GCM tag (16 bytes). */
+  wrapped: bytea('wrapped').notNull(),
+  createdAt: createdAt(),
+});
+
+/**
+ * Export bundles (SPEC §9): requested through the API, built by a job, stored in the bundle
+ * store (the data folder or S3) under `bundleKey` once done; null again once retention
+ * deleted the bundle.
+ */
 export const exports = pgTable(
   'exports',
   {
@@ -268,6 +292,7 @@ export const exports = pgTable(
     total: integer('total'),
     bytes: bigint('bytes', { mode: 'number' }),
     sha256: text('sha256'),
+    bundleKey: text('bundle_key'),
     error: text('error'),
     attempts: integer('attempts').notNull().default(0),
     leasedUntil: timestamp('leased_until', { withTimezone: true, mode: 'date' }),

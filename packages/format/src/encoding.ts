@@ -83,11 +83,56 @@ export function fromBase64url(text: string): Uint8Array {
   return out;
 }
 
+/** Lowercase hex. */
 export function toHex(bytes: Uint8Array): string {
   if (NodeBuffer)
     return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
   let out = '';
   for (const b of bytes) out += b.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** Strict hex decoding (either case): an even number of hex digits, nothing else. */
+export function fromHex(hex: string): Uint8Array {
+  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new TypeError('hex: not an even number of hex digits');
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** RFC 4648 §4 base64, padded (PEM bodies, timestamp tokens). */
+export function toBase64(bytes: Uint8Array): string {
+  if (NodeBuffer)
+    return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+  let binary = '';
+  // Chunked: String.fromCharCode(...bytes) on a large array exceeds the argument limit.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/**
+ * base64 decoding as `atob` does it (WHATWG forgiving-base64: white space skipped, padding
+ * optional), throwing on any other character or an impossible length. Not for base64url.
+ */
+export function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** The parts one after the other, in a new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
   return out;
 }
 

@@ -1,9 +1,15 @@
+export type { ChainLinkProblem } from './chain';
+export { chainLinkProblems, receiptChainEntry } from './chain';
 export {
   asciiBytes,
   base64url,
   base64urlPortable,
+  concatBytes,
+  fromBase64,
   fromBase64url,
+  fromHex,
   fromUtf8,
+  toBase64,
   toHex,
   utf8,
 } from './encoding';
@@ -52,9 +58,9 @@ export {
   isKid,
   KEY_STATUSES,
   kidFor,
-  periodOf,
   planCheckpointSignature,
   planSnapshotSignature,
+  publisherKid,
   snapshotHash,
   snapshotSignedPart,
 } from './keys';
@@ -76,6 +82,14 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle';
+export {
+  isPeriod,
+  PERIOD_PATTERN,
+  periodOf,
+  periodOfSnapshotFile,
+  periodOfSnapshotUrl,
+  snapshotUrlPath,
+} from './period';
 export type { ChainEntryInput, ReceiptClaimsInput } from './receipt';
 export {
   bodyHash,
@@ -87,23 +101,30 @@ export {
   receiptHashOf,
   signedPart,
 } from './receipt';
+export type { Jurisdiction } from './retention';
+export { isJurisdiction, JURISDICTIONS, RETENTION_YEARS, retentionStart } from './retention';
+export type { IssueRequestMember } from './rules';
 export {
   DETACHED_JWS_PATTERN,
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
+  ISSUE_REQUEST_MEMBERS,
   isAbsoluteHttpUrl,
   isHash,
   isIdentifier,
   isRfc3339,
+  issueRequestContentIssues,
   isTimestampMs,
   KID_PATTERN,
+  MAX_ASSERTIONS,
   NONCE_MAX_LENGTH,
   NONCE_PATTERN,
   OID_PATTERN,
   RECEIPT_ID_PATTERN,
   toTimestampMs,
 } from './rules';
+export { earliestGenTime, GEN_TIME_GRACE_MS, timestampImprint } from './timestamp';
 export type {
   Bucket,
   ChainLink,

@@ -87,17 +87,22 @@ export interface ConsistencyProof {
   proof: string[];
 }
 
-/** `YYYY-MM` of an RFC 3339 UTC time: the snapshot period a receipt names. */
-export function periodOf(time: string | Date): string {
-  const iso = typeof time === 'string' ? new Date(time).toISOString() : time.toISOString();
-  return iso.slice(0, 7);
-}
-
 /** `<merchantId>-<YYYY>Q<n>`, and `-<k>` for the k-th extra key in the same quarter (SPEC §5). */
 export function kidFor(merchantId: string, at: Date, extra = 0): string {
   const quarter = Math.floor(at.getUTCMonth() / 3) + 1;
   const base = `${merchantId}-${at.getUTCFullYear()}Q${quarter}`;
   return extra > 0 ? `${base}-${extra}` : base;
+}
+
+/**
+ * The publisher key's kid: `publisher-` and the first 16 characters of the key's RFC 7638
+ * thumbprint (SHA-256, base64url).
+ */
+export async function publisherKid(x: string): Promise<string> {
+  // Loaded on first use: verifiers (CLI, workers, browser) never call this, and jose is ~47 files.
+  const { calculateJwkThumbprint } = await import('jose');
+  const thumbprint = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x }, 'sha256');
+  return `publisher-${thumbprint.slice(0, 16)}`;
 }
 
 export function isKid(value: string): boolean {

@@ -1,4 +1,6 @@
-/** Field rules of SPEC §1, shared by the validators here and by the API's schemas. */
+import type { FieldIssue } from './errors';
+
+/** Field rules of SPEC §1 and §8, shared by the validators here and by the API's schemas. */
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9._:~-]{1,128}$/;
 export const IDENTIFIER_MAX_LENGTH = 128;
 export const NONCE_PATTERN = /^[\x20-\x7e]{1,256}$/;
@@ -11,6 +13,58 @@ export const TIMESTAMP_MS_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}
 export const KID_PATTERN = /^([A-Za-z0-9._:~-]{1,128})-(\d{4})Q([1-4])(?:-([1-9]\d{0,5}))?$/;
 export const DETACHED_JWS_PATTERN = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$/;
 export const OID_PATTERN = /^[0-2](?:\.(?:0|[1-9]\d*))+$/;
+
+/** The members of an issue request (SPEC §8), in the order the API documents them. */
+export const ISSUE_REQUEST_MEMBERS = [
+  'callId',
+  'agentId',
+  'bucket',
+  'tool',
+  'orderId',
+  'nonce',
+  'trust_provider_assertions',
+  'input',
+  'output',
+  'inputHash',
+  'outputHash',
+] as const;
+export type IssueRequestMember = (typeof ISSUE_REQUEST_MEMBERS)[number];
+/** The most trust-provider assertions one issue request may carry. */
+export const MAX_ASSERTIONS = 64;
+
+/**
+ * SPEC §8: an issue request carries the bodies (`input` and `output`, any JSON) or their
+ * hashes (`inputHash` and `outputHash`): both members of one pair, never members of both.
+ * The issues of a request that breaks this, given which members it has.
+ */
+export function issueRequestContentIssues(
+  has: (member: IssueRequestMember) => boolean,
+): FieldIssue[] {
+  const bodies = has('input') || has('output');
+  const hashes = has('inputHash') || has('outputHash');
+  if (bodies && hashes) {
+    return [
+      {
+        path: '',
+        code: 'conflict',
+        message: 'send input and output, or inputHash and outputHash, not both',
+      },
+    ];
+  }
+  if (!bodies && !hashes) {
+    return [
+      {
+        path: '',
+        code: 'required',
+        message: 'input and output, or inputHash and outputHash, are required',
+      },
+    ];
+  }
+  const pair = bodies ? (['input', 'output'] as const) : (['inputHash', 'outputHash'] as const);
+  return pair
+    .filter((member) => !has(member))
+    .map((member) => ({ path: `/${member}`, code: 'required', message: `${member} is required` }));
+}
 
 export function isIdentifier(value: unknown): value is string {
   return typeof value === 'string' && IDENTIFIER_PATTERN.test(value);

@@ -7,10 +7,13 @@ import {
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
+  ISSUE_REQUEST_MEMBERS,
   isAbsoluteHttpUrl,
   isRfc3339,
+  issueRequestContentIssues,
   isTimestampMs,
   KID_PATTERN,
+  MAX_ASSERTIONS,
   NONCE_MAX_LENGTH,
   NONCE_PATTERN,
   OID_PATTERN,
@@ -26,6 +29,14 @@ import {
 } from './types';
 
 export type Validation<T> = { ok: true; value: T } | { ok: false; issues: FieldIssue[] };
+
+/** The one issue of a value that is not an object at all. */
+function notAnObject(what: string): Validation<never> {
+  return {
+    ok: false,
+    issues: [{ path: '', code: 'invalid_type', message: `${what} must be a JSON object` }],
+  };
+}
 
 /** Collects every problem of one object so that callers can report them all at once. */
 class Checker {
@@ -96,6 +107,9 @@ class Checker {
     if (!Array.isArray(value)) {
       return this.add(`/${name}`, 'invalid_type', `${name} must be an array of objects`);
     }
+    if (value.length > MAX_ASSERTIONS) {
+      this.add(`/${name}`, 'too_long', `${name} must have at most ${MAX_ASSERTIONS} items`);
+    }
     value.forEach((item, i) => {
       if (item === null || typeof item !== 'object' || Array.isArray(item)) {
         this.add(`/${name}/${i}`, 'invalid_type', `${name}[${i}] must be an object`);
@@ -120,29 +134,13 @@ function asObject(value: unknown): Record<string, unknown> | null {
     : null;
 }
 
-const ISSUE_REQUEST_MEMBERS = [
-  'callId',
-  'agentId',
-  'bucket',
-  'tool',
-  'orderId',
-  'nonce',
-  'trust_provider_assertions',
-  'input',
-  'output',
-  'inputHash',
-  'outputHash',
-] as const;
-
-/** Validates an issue request of SPEC §8, reporting every bad field at once. */
+/**
+ * Validates an issue request of SPEC §8, reporting every bad field at once. The same rules as
+ * the API's request schema (apps/api http/schemas.ts), which takes them from rules.ts.
+ */
 export function validateIssueRequest(value: unknown): Validation<IssueRequest> {
   const object = asObject(value);
-  if (!object) {
-    return {
-      ok: false,
-      issues: [{ path: '', code: 'invalid_type', message: 'body must be a JSON object' }],
-    };
-  }
+  if (!object) return notAnObject('body');
   const c = new Checker(object);
   c.onlyKnown(ISSUE_REQUEST_MEMBERS);
   for (const name of ['callId', 'agentId', 'tool'] as const) {
@@ -157,25 +155,14 @@ export function validateIssueRequest(value: unknown): Validation<IssueRequest> {
   c.assertions('trust_provider_assertions');
   c.iJson('trust_provider_assertions');
 
-  const bodies = c.has('input') || c.has('output');
-  const hashes = c.has('inputHash') || c.has('outputHash');
-  if (bodies && hashes) {
-    c.add('', 'conflict', 'send either input and output, or inputHash and outputHash, not both');
-  } else if (hashes) {
-    c.string('inputHash', HASH_PATTERN, HASH_RULE);
-    c.string('outputHash', HASH_PATTERN, HASH_RULE);
-  } else if (bodies) {
-    for (const name of ['input', 'output'] as const) {
-      if (!c.has(name))
-        c.add(
-          `/${name}`,
-          'required',
-          `${name} is required with ${name === 'input' ? 'output' : 'input'}`,
-        );
-      else c.iJson(name);
-    }
-  } else {
-    c.add('', 'required', 'input and output, or inputHash and outputHash, are required');
+  const content = issueRequestContentIssues((member) => c.has(member));
+  c.issues.push(...content);
+  if (content.every((issue) => issue.code !== 'conflict')) {
+    // The members present of the pair sent: hashes in their form, bodies as I-JSON.
+    c.string('inputHash', HASH_PATTERN, HASH_RULE, { required: false });
+    c.string('outputHash', HASH_PATTERN, HASH_RULE, { required: false });
+    c.iJson('input');
+    c.iJson('output');
   }
   return c.issues.length
     ? { ok: false, issues: c.issues }
@@ -236,12 +223,7 @@ export function validateReceipt(
   options: ReceiptValidationOptions = {},
 ): Validation<Receipt> | Validation<ReceiptWithOptionalEnvelope> {
   const object = asObject(value);
-  if (!object) {
-    return {
-      ok: false,
-      issues: [{ path: '', code: 'invalid_type', message: 'receipt must be a JSON object' }],
-    };
-  }
+  if (!object) return notAnObject('receipt');
   const envelopeRequired = (options.envelope ?? 'required') === 'required';
   const c = new Checker(object);
   c.onlyKnown(RECEIPT_MEMBERS);
@@ -344,12 +326,7 @@ export function summarize(issues: readonly FieldIssue[]): string {
 /** Validates a checkpoint of SPEC §6 (signed members and envelope). */
 export function validateCheckpoint(value: unknown): Validation<Checkpoint> {
   const object = asObject(value);
-  if (!object) {
-    return {
-      ok: false,
-      issues: [{ path: '', code: 'invalid_type', message: 'checkpoint must be a JSON object' }],
-    };
-  }
+  if (!object) return notAnObject('checkpoint');
   const c = new Checker(object);
   c.onlyKnown([
     'merchantId',
@@ -385,14 +362,7 @@ export function validateCheckpoint(value: unknown): Validation<Checkpoint> {
  */
 export function validateInclusionProof(value: unknown): Validation<InclusionProof> {
   const object = asObject(value);
-  if (!object) {
-    return {
-      ok: false,
-      issues: [
-        { path: '', code: 'invalid_type', message: 'inclusion proof must be a JSON object' },
-      ],
-    };
-  }
+  if (!object) return notAnObject('inclusion proof');
   const c = new Checker(object);
   c.string('receiptId', RECEIPT_ID_PATTERN, 'trcpt_ and a ULID');
   const { seq, treeSize } = object;

@@ -12,6 +12,9 @@ import { toOkpJwk } from './ed25519';
 import { SignerError } from './errors';
 import { assertSignableMessage, assertSignatureLength, type Signer } from './signer';
 
+/** PKCS #8 DER of an Ed25519 private key (RFC 8410), up to the 32-byte seed. */
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
 /** Private JWK as stored on disk. */
 interface StoredKey {
   kty: 'OKP';
@@ -66,6 +69,23 @@ export class LocalSigner implements Signer {
     return new LocalSigner(kid, key);
   }
 
+  /**
+   * From the 32-byte private seed (RFC 8032 §5.1.5), as {@link privateSeed} gives it: how a
+   * key wrapped in the database comes back.
+   */
+  static fromSeed(seed: Uint8Array, kid: string): LocalSigner {
+    if (seed.length !== 32)
+      throw new SignerError('invalid_key', `an Ed25519 seed is 32 bytes, not ${seed.length}`);
+    return new LocalSigner(
+      kid,
+      createPrivateKey({
+        key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),
+        format: 'der',
+        type: 'pkcs8',
+      }),
+    );
+  }
+
   /** Reads a key file written by {@link LocalSigner.save}. */
   static async load(path: string): Promise<LocalSigner> {
     let stored: StoredKey;
@@ -75,6 +95,12 @@ export class LocalSigner implements Signer {
       throw new SignerError('key_file', `cannot read signing key file ${path}`, { cause });
     }
     return LocalSigner.fromPrivateJwk(stored, stored.kid);
+  }
+
+  /** The private seed, to be wrapped before it is stored anywhere (never logged). */
+  privateSeed(): Uint8Array {
+    const d = this.#privateKey.export({ format: 'jwk' }).d as string;
+    return new Uint8Array(Buffer.from(d, 'base64url'));
   }
 
   /** The same key under another kid. */

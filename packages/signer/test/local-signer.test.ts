@@ -87,6 +87,23 @@ describe('LocalSigner key files', () => {
     });
   });
 
+  it('comes back from its 32-byte seed: RFC 8032 TEST 1 key, same public key and signature', async () => {
+    const seed = Buffer.from(
+      '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60',
+      'hex',
+    );
+    const signer = LocalSigner.fromSeed(new Uint8Array(seed), 'rfc8032-1');
+    expect((await signer.publicJwk()).x).toBe(
+      hexToB64url('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'),
+    );
+    expect(toHex(await signer.sign(new Uint8Array()))).toMatch(/^e5564300c360ac72/);
+    expect(Buffer.from(signer.privateSeed()).equals(seed)).toBe(true);
+    const generated = LocalSigner.generate('g');
+    const again = LocalSigner.fromSeed(generated.privateSeed(), 'g');
+    expect(await again.publicJwk()).toEqual(await generated.publicJwk());
+    expect(() => LocalSigner.fromSeed(new Uint8Array(31), 'short')).toThrow(SignerError);
+  });
+
   it('refuses a message over 4096 bytes before signing', async () => {
     const signer = LocalSigner.generate('k');
     await expect(signer.sign(new Uint8Array(4097))).rejects.toBeInstanceOf(SignerError);

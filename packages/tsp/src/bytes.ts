@@ -1,3 +1,4 @@
+import { toHex } from '@quittance/format';
 import * as asn1js from 'asn1js';
 import { TspError } from './errors';
 
@@ -39,12 +40,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
   return diff === 0;
-}
-
-export function toHex(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
-  return out;
 }
 
 /** A copy that owns its buffer, so callers never see (or keep alive) a larger parse buffer. */

@@ -1,3 +1,4 @@
+import { concatBytes } from '@quittance/format';
 import { TspError } from './errors';
 
 // A small BER reader for the parts of a TimeStampResp/TimeStampToken that change with every
@@ -242,17 +243,12 @@ export function octetsOf(tlv: Tlv | undefined, what: string, fail: Fail = malfor
 }
 
 /** An OCTET STRING's value, also in the BER constructed form (segments concatenated). */
-export function octetStringValue(tlv: Tlv | undefined, what: string): Uint8Array {
+export function octetStringValue(tlv: Tlv | undefined, what: string, depth = 0): Uint8Array {
   if (!isUniversal(tlv, TAG.octetString)) throw malformed(`${what} is not an OCTET STRING`);
   if (!tlv.constructed) return contentOf(tlv);
-  const parts = childrenOf(tlv, what).map((part) => octetStringValue(part, what));
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  // Segments may nest; unbounded, a few kilobytes of nesting overflowed the stack (RangeError).
+  if (depth > MAX_DEPTH) throw malformed(`${what} is nested more than ${MAX_DEPTH} levels deep`);
+  return concatBytes(childrenOf(tlv, what).map((part) => octetStringValue(part, what, depth + 1)));
 }
 
 /** A BOOLEAN's value (BER: any non-zero byte is true). */

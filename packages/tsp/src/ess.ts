@@ -1,4 +1,5 @@
-import { bytesEqual, hashName, integerHex, OID, toHex } from './bytes';
+import { toHex } from '@quittance/format';
+import { bytesEqual, hashName, integerHex, OID } from './bytes';
 import { type CertEntry, certificateDigest } from './certs';
 import {
   childrenOf,

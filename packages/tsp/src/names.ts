@@ -1,6 +1,7 @@
+import { toHex } from '@quittance/format';
 import * as asn1js from 'asn1js';
 import { RelativeDistinguishedNames } from 'pkijs';
-import { bytesEqual, parseAsn1, toHex } from './bytes';
+import { bytesEqual, parseAsn1 } from './bytes';
 import { encodingOf, type Tlv } from './der';
 
 // RFC 4514 §3 short names, plus the few RFC 4519 ones TSAs actually use.

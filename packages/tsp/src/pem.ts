@@ -1,3 +1,4 @@
+import { fromBase64, toBase64 } from '@quittance/format';
 import { TspError } from './errors';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
@@ -23,20 +24,4 @@ export function parsePemCertificates(pem: string): Uint8Array[] {
 export function toPem(der: Uint8Array, label = 'CERTIFICATE'): string {
   const body = toBase64(der).replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = '';
-  // Chunked: String.fromCharCode(...bytes) on a large array exceeds the argument limit.
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }

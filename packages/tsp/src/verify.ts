@@ -1,5 +1,6 @@
+import { toHex } from '@quittance/format';
 import { ExtKeyUsage } from 'pkijs';
-import { bytesEqual, copyBytes, integerHex, OID, toHex } from './bytes';
+import { bytesEqual, copyBytes, integerHex, OID } from './bytes';
 import { type CertEntry, certificateEntry, subjectName } from './certs';
 import { assertChain } from './chain';
 import { toBigInt } from './der';

@@ -13,11 +13,11 @@ import {
   parsePemCertificates,
   requestTimestamp,
   type TimestampRequest,
-  TspError,
   type TspErrorCode,
   verifyTimestampResponse,
   verifyTimestampToken,
 } from '../src';
+import { rejection } from './helpers/rejection';
 import { resignToken } from './helpers/resign';
 
 let tsa: TsaTestServer;
@@ -45,15 +45,6 @@ async function timestamp(url: string, text = `sig-${Math.random()}`) {
   const request = createTimestampRequest(imprint);
   const response = await requestTimestamp(url, request);
   return { imprint, request, response };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<TspError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TspError);
-  return error as TspError;
 }
 
 function opensslVerify(dir: string, args: string[]): Promise<string> {

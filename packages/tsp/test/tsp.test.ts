@@ -19,6 +19,7 @@ import {
   verifyTimestampToken,
 } from '../src';
 import { formatName } from '../src/names';
+import { rejection } from './helpers/rejection';
 
 // A real reply of the OpenSSL test TSA (test/tooling tsa-server.ts, 'ok' mode), generated once
 // and committed: it must keep verifying offline with nothing but its CA.
@@ -39,15 +40,6 @@ const expected = JSON.parse(readFileSync(join(fixtures, 'openssl-tsa-expected.js
 const nonce = BigInt(`0x${expected.nonce}`);
 const genTime = new Date(expected.genTime);
 const farFuture = new Date('2100-01-01T00:00:00Z');
-
-async function rejection(promise: Promise<unknown>): Promise<TspError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(TspError);
-  return error as TspError;
-}
 
 function encodeResponse(status: PKIStatusInfo): Uint8Array {
   return new Uint8Array(new TimeStampResp({ status }).toSchema().toBER());

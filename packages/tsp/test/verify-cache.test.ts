@@ -1,8 +1,10 @@
+import { concatBytes } from '@quittance/format';
 import { CertificateChainValidationEngine } from 'pkijs';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TspError, type TspErrorCode, verifyTimestampToken } from '../src';
 import { clearVerificationCaches } from '../src/chain';
 import { childrenOf, encodingOf, octetStringValue, readDer, type Tlv } from '../src/der';
+import { element, rebuild } from './helpers/der-build';
 import { type Issued, issueCertificate, issueToken, newKeys } from './helpers/pki';
 
 // Verification caches parsed certificates, imported keys and successful chain validations
@@ -242,18 +244,6 @@ function splice(bytes: Uint8Array, tlv: Tlv, replacement: Uint8Array): Uint8Arra
   return rebuild(readDer(bytes, 'token'), (t) => (t.start === tlv.start ? replacement : undefined));
 }
 
-function rebuild(tlv: Tlv, replace: (tlv: Tlv) => Uint8Array | undefined): Uint8Array {
-  const replaced = replace(tlv);
-  if (replaced) return replaced;
-  if (!tlv.constructed) return encodingOf(tlv);
-  const content = concat(childrenOf(tlv, 'rebuild').map((child) => rebuild(child, replace)));
-  return concat([
-    new Uint8Array([tlv.bytes[tlv.start] as number]),
-    derLength(content.length),
-    content,
-  ]);
-}
-
 /**
  * The token with the BER a streaming CMS encoder writes: indefinite lengths on ContentInfo,
  * SignedData, its certificate and signerInfo sets, and the eContent as a constructed OCTET
@@ -262,7 +252,7 @@ function rebuild(tlv: Tlv, replace: (tlv: Tlv) => Uint8Array | undefined): Uint8
  */
 function toBer(token: Uint8Array): Uint8Array {
   const indefinite = (tag: number, parts: Uint8Array[]) =>
-    concat([new Uint8Array([tag, 0x80]), ...parts, new Uint8Array([0, 0])]);
+    concatBytes([new Uint8Array([tag, 0x80]), ...parts, new Uint8Array([0, 0])]);
   const [oid] = childrenOf(readDer(token, 'token'), 'token');
   const [version, digestAlgorithms, encap, certificates, signerInfos] = signedDataFields(token);
   const [eContentType, eContent] = childrenOf(encap as Tlv, 'encap');
@@ -271,7 +261,7 @@ function toBer(token: Uint8Array): Uint8Array {
   const segments: Uint8Array[] = [];
   for (let i = 0; i < tstInfo.length; i += 40) {
     const segment = tstInfo.subarray(i, i + 40);
-    segments.push(concat([new Uint8Array([0x04]), derLength(segment.length), segment]));
+    segments.push(element(0x04, segment));
   }
   const signedData = indefinite(0x30, [
     encodingOf(version as Tlv),
@@ -289,21 +279,4 @@ function toBer(token: Uint8Array): Uint8Array {
     ),
   ]);
   return indefinite(0x30, [encodingOf(oid as Tlv), indefinite(0xa0, [signedData])]);
-}
-
-function derLength(length: number): Uint8Array {
-  if (length < 0x80) return new Uint8Array([length]);
-  const bytes: number[] = [];
-  for (let rest = length; rest > 0; rest >>= 8) bytes.unshift(rest & 0xff);
-  return new Uint8Array([0x80 | bytes.length, ...bytes]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
@@ -53,13 +53,31 @@ export class LocalKeyWrapper implements KeyWrapper {
     return LocalKeyWrapper.fromKey(new Uint8Array(await readFile(path)));
   }
 
+  /**
+   * A fingerprint of the key-encryption key (16 hex digits of a domain-separated SHA-256),
+   * stored beside what it wraps so that a process given another key says so by name instead
+   * of failing to decrypt. It reveals nothing usable about the key.
+   */
+  get id(): string {
+    return createHash('sha256')
+      .update('quittance-local-kek-id\0')
+      .update(this.#kek)
+      .digest('hex')
+      .slice(0, 16);
+  }
+
   async generateDataKey(context: WrapContext) {
     const plaintext = new Uint8Array(randomBytes(KEY_BYTES));
+    return { plaintext, wrapped: this.wrap(plaintext, context) };
+  }
+
+  /** Wraps any secret (a data key, a private key seed, another key-encryption key). */
+  wrap(plaintext: Uint8Array, context: WrapContext): Uint8Array {
     const sealed = seal(this.#kek, plaintext, canonicalBytes(context));
     const wrapped = new Uint8Array(sealed.iv.length + sealed.ciphertext.length);
     wrapped.set(sealed.iv);
     wrapped.set(sealed.ciphertext, sealed.iv.length);
-    return { plaintext, wrapped };
+    return wrapped;
   }
 
   async unwrap(wrapped: Uint8Array, context: WrapContext) {
@@ -75,6 +93,21 @@ export class LocalKeyWrapper implements KeyWrapper {
       });
     }
   }
+}
+
+/**
+ * The 32-byte key of `QUITTANCE_LOCAL_KEK` (SPEC §11): base64url, 43 characters without
+ * padding (or 44 with one `=`). Throws a VaultError naming the variable, never echoing it.
+ */
+export function parseLocalKek(value: string, variable = 'QUITTANCE_LOCAL_KEK'): Uint8Array {
+  const text = value.trim().replace(/=$/, '');
+  const bytes = /^[A-Za-z0-9_-]{43}$/.test(text) ? Buffer.from(text, 'base64url') : undefined;
+  if (!bytes || bytes.length !== KEY_BYTES)
+    throw new VaultError(
+      'key_file',
+      `${variable} must be base64url of ${KEY_BYTES} random bytes (43 characters), e.g. the output of: node -e "console.log(crypto.randomBytes(32).toString('base64url'))"`,
+    );
+  return new Uint8Array(bytes);
 }
 
 /** AWS KMS envelope encryption: `GenerateDataKey` (AES_256) and `Decrypt`, with the context. */

@@ -1,4 +1,4 @@
-import { newId } from '@quittance/format';
+import { newId, periodOf } from '@quittance/format';
 import { type BodyKind, bodyAad, open, type Sealed, seal } from './aes-gcm';
 import { VaultError } from './errors';
 import type { KeyWrapper, WrapContext } from './key-wrapper';
@@ -68,7 +68,7 @@ export class Vault {
     plaintext: Uint8Array;
     at: Date;
   }): Promise<SealedBody> {
-    const month = input.at.toISOString().slice(0, 7);
+    const month = periodOf(input.at);
     const dataKey = await this.#monthKey(input.merchantId, month);
     const sealed = seal(
       dataKey.key,

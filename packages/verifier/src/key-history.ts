@@ -5,6 +5,7 @@ import {
   fromUtf8,
   HASH_PATTERN,
   headerProblem,
+  isPeriod,
   isRfc3339,
   JWS_TYPES,
   type JwksSnapshot,
@@ -131,8 +132,7 @@ export async function loadKeyHistory(
 
 function snapshotShapeProblems(doc: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  if (typeof doc.period !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(doc.period))
-    problems.push('period is not YYYY-MM');
+  if (!isPeriod(doc.period)) problems.push('period is not YYYY-MM');
   if (!Number.isSafeInteger(doc.version) || (doc.version as number) < 1)
     problems.push('version is not a positive integer');
   if (!isRfc3339(doc.issuedAt)) problems.push('issuedAt is not an RFC 3339 time');
@@ -326,4 +326,9 @@ function readStatement(jws: string):
     claims: c as RevocationStatement,
     parts: parts as [string, string, string],
   };
+}
+
+/** A loaded key history, as opposed to a key set document still to load. */
+export function isKeyHistory(value: unknown): value is KeyHistory {
+  return typeof (value as KeyHistory | null)?.find === 'function';
 }

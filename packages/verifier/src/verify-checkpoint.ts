@@ -7,14 +7,8 @@ import {
   validateCheckpoint,
 } from '@quittance/format';
 import { asserted, type Claim, refuted, unknown } from './claims';
-import { type KeyHistory, loadKeyHistory } from './key-history';
-import {
-  checkKeyValidity,
-  checkSignature,
-  checkTimestamp,
-  isKeyHistory,
-  type VerifyReceiptOptions,
-} from './verify-receipt';
+import { isKeyHistory, type KeyHistory, loadKeyHistory, type PublisherKeys } from './key-history';
+import { checkKeyValidity, checkSignature, checkTimestamp } from './signed-evidence';
 
 export interface CheckpointClaims {
   signature_valid: Claim;
@@ -41,7 +35,9 @@ export interface CheckpointReport {
 export async function verifyCheckpoint(
   checkpoint: unknown,
   keySet: unknown,
-  options: Pick<VerifyReceiptOptions, 'publisher' | 'tsaTrustAnchors'> & {
+  options: {
+    publisher?: PublisherKeys;
+    tsaTrustAnchors?: Uint8Array[];
     chainEntry?: { seq: number; entryHash: string };
   } = {},
 ): Promise<CheckpointReport> {

@@ -1,9 +1,8 @@
 import {
-  asciiBytes,
   type ChainLink,
-  entryHash,
+  chainLinkProblems,
   type InclusionProof,
-  sha256Hex,
+  receiptChainEntry,
   summarize,
   validateInclusionProof,
   verifyInclusion,
@@ -86,20 +85,21 @@ export async function checkInclusion(
       ),
     };
   }
-  const { seq, prevHash } = subject.chain;
+  const { seq } = subject.chain;
   if (proof.seq !== seq)
     return {
       claim: refuted(`the proof places the receipt at seq ${proof.seq}, its chain says ${seq}`),
     };
-  const receiptHash = await sha256Hex(asciiBytes(subject.attachedJws));
-  const leaf = await entryHash({ seq, prevHash, receiptId: subject.id, receiptHash });
-  if (leaf !== subject.chain.entryHash) {
+  const entry = await receiptChainEntry(subject.id, subject.chain, subject.attachedJws);
+  if ((await chainLinkProblems(entry)).includes('entry_hash')) {
     return {
       claim: refuted(
         `chain entryHash does not recompute from seq ${seq}, prevHash and this receipt, so no leaf of the log is known to be this receipt`,
       ),
     };
   }
+  // The leaf is this receipt's entryHash, which recomputes from the receipt itself.
+  const leaf = entry.entryHash;
   if (seq === checkpoint.seq && checkpoint.entryHash !== leaf) {
     return {
       claim: refuted(`checkpoint ${checkpoint.seq} names another entry at this receipt's seq`),

@@ -1,26 +1,18 @@
 import {
-  asciiBytes,
   base64url,
   bodyHash,
   canonicalBytes,
-  entryHash,
+  chainLinkProblems,
   type FieldIssue,
-  GENESIS_HASH,
-  headerProblem,
   isTimestampMs,
-  JWS_TYPES,
-  type ParsedDetachedJws,
-  parseDetachedJws,
   type Receipt,
   type ReceiptEnvelope,
-  type ReceiptTimestamp,
+  receiptChainEntry,
   type SignedReceipt,
-  sha256Hex,
   signedPart,
   summarize,
   validateReceipt,
 } from '@quittance/format';
-import { TspError, verifyTimestampToken } from '@quittance/tsp';
 import {
   asserted,
   type Claim,
@@ -29,8 +21,14 @@ import {
   refuted,
   unknown,
 } from './claims';
-import { isEd25519Jwk, verifyJwsSignature } from './ed25519';
-import { type KeyHistory, loadKeyHistory, type PublisherKeys } from './key-history';
+import { isKeyHistory, type KeyHistory, loadKeyHistory, type PublisherKeys } from './key-history';
+import {
+  checkKeyValidity,
+  checkSignature,
+  checkTimestamp,
+  type ExistenceProof,
+  earliestProof,
+} from './signed-evidence';
 import { checkInclusion } from './verify-inclusion';
 
 export interface VerifyReceiptOptions {
@@ -43,7 +41,7 @@ export interface VerifyReceiptOptions {
   /** DER certificates of the TSA trust anchors; without them `timestamp_valid` is unknown. */
   tsaTrustAnchors?: Uint8Array[];
   /** A time by which other verified evidence (a timestamped checkpoint) proves the receipt existed. */
-  existedBy?: { time: string; evidence: string };
+  existedBy?: ExistenceProof;
   /**
    * Whether a verified timestamp may prove that the receipt existed before a revocation.
    * False when the TSA roots came from whoever produced the evidence (a bundle's `tsa/`):
@@ -71,10 +69,6 @@ export async function verifyReceipt(
 ): Promise<ReceiptReport> {
   const history = isKeyHistory(keySet) ? keySet : await loadKeyHistory(keySet, options);
   return verifyWithHistory(receipt, history, options);
-}
-
-export function isKeyHistory(value: unknown): value is KeyHistory {
-  return typeof (value as KeyHistory | null)?.find === 'function';
 }
 
 /** A receipt as SPEC 1.1 §1 lets a verifier receive it: envelope members may be absent. */
@@ -283,194 +277,8 @@ async function chainClaim(
   );
 }
 
-/** What receipts and checkpoints share: signed by a merchant key at `createdAt`, maybe timestamped. */
-export interface SignedEvidence {
-  merchantId: string;
-  createdAt: string;
-  signingKeyKid: string;
-  jws: string;
-  timestamp: ReceiptTimestamp | null;
-}
-
-export async function checkSignature(
-  receipt: SignedEvidence,
-  payloadB64: string,
-  history: KeyHistory,
-  typ: string = JWS_TYPES.receipt,
-): Promise<Claim> {
-  let jws: ParsedDetachedJws;
-  try {
-    jws = parseDetachedJws(receipt.jws);
-  } catch (error) {
-    return refuted(`jws: ${(error as Error).message}`);
-  }
-  const problem = headerProblem(jws.header, receipt.signingKeyKid, typ);
-  if (problem) return refuted(`jws ${problem}`);
-  const key = history.find(receipt.signingKeyKid);
-  if (!key)
-    return unknown(
-      `kid ${receipt.signingKeyKid} is not in the key set, so the signature cannot be checked`,
-    );
-  if (!isEd25519Jwk(key))
-    return refuted(`key ${receipt.signingKeyKid} is not an Ed25519 public key`);
-  const valid = await verifyJwsSignature(
-    history.cache,
-    key,
-    jws.headerB64,
-    payloadB64,
-    jws.signatureB64,
-  );
-  return valid
-    ? asserted(`Ed25519 signature by ${receipt.signingKeyKid} verifies over the rebuilt payload`)
-    : refuted(
-        `Ed25519 signature does not verify with key ${receipt.signingKeyKid} over the rebuilt payload`,
-      );
-}
-
-/** The earliest independently proven time the receipt existed by, with what proves it. */
-export function earliestProof(
-  genTime: string | undefined,
-  ...existedBy: VerifyReceiptOptions['existedBy'][]
-) {
-  const proofs = [
-    ...(genTime
-      ? [{ time: genTime, evidence: `its RFC 3161 timestamp (genTime ${genTime})` }]
-      : []),
-    ...existedBy.filter((proof) => proof !== undefined),
-  ];
-  return proofs.sort((a, b) => Date.parse(a.time) - Date.parse(b.time))[0];
-}
-
-export function checkKeyValidity(
-  receipt: Pick<SignedEvidence, 'merchantId' | 'createdAt' | 'signingKeyKid'> & {
-    jwksSnapshotUrl?: string;
-  },
-  history: KeyHistory,
-  proof?: { time: string; evidence: string },
-): Claim {
-  const kid = receipt.signingKeyKid;
-  const named = receipt.jwksSnapshotUrl
-    ? /(\d{4}-\d{2})\.json$/.exec(receipt.jwksSnapshotUrl)?.[1]
-    : undefined;
-  if (receipt.jwksSnapshotUrl !== undefined && named !== receipt.createdAt.slice(0, 7)) {
-    return refuted(
-      `jwksSnapshotUrl names ${named ?? 'no period'}, not the month of createdAt (SPEC §1)`,
-    );
-  }
-  const key = history.find(kid);
-  if (history.authentic.status === 'refuted') return refuted('the key snapshot is not authentic');
-  if (!key) return refuted(`kid ${kid} is not in the key history`);
-  if (!history.hasHistory) {
-    return unknown(
-      'the key set has no history (nbf, exp, status); give the snapshot the receipt names',
-    );
-  }
-  const source = history.authentic.status === 'asserted' ? 'verifier_derived' : 'operator_asserted';
-  const created = Date.parse(receipt.createdAt);
-  // A key history older than the receipt could miss a revocation made in between.
-  const month = receipt.createdAt.slice(0, 7);
-  if (history.snapshot && history.snapshot.period < month) {
-    return unknown(
-      `the key history given is the snapshot of ${history.snapshot.period}, older than the receipt's month ${month}; a later revocation could be missing`,
-    );
-  }
-  if (key.merchantId !== receipt.merchantId) {
-    return refuted(`key ${kid} belongs to ${key.merchantId}, not to ${receipt.merchantId}`);
-  }
-  if (created < Date.parse(key.nbf as string))
-    return refuted(`createdAt ${receipt.createdAt} is before key nbf ${key.nbf}`);
-  if (key.exp && created >= Date.parse(key.exp))
-    return refuted(`createdAt ${receipt.createdAt} is at or after key exp ${key.exp}`);
-  const revokedAt = history.revokedAt(kid);
-  if (revokedAt !== undefined) {
-    if (created >= Date.parse(revokedAt)) {
-      return refuted(
-        `key ${kid} was revoked at ${revokedAt}, at or before createdAt ${receipt.createdAt}`,
-      );
-    }
-    // A stolen key can backdate createdAt: only independent evidence of existence before the
-    // revocation (a verified timestamp or checkpoint) can assert validity.
-    if (proof && Date.parse(proof.time) < Date.parse(revokedAt)) {
-      return asserted(
-        `key ${kid} was revoked at ${revokedAt}, but ${proof.evidence} proves the receipt existed before`,
-        source,
-      );
-    }
-    return unknown(
-      `key ${kid} was revoked at ${revokedAt}, after createdAt; no verified timestamp or checkpoint proves the receipt existed before then`,
-    );
-  }
-  const window = key.exp ? `[${key.nbf}, ${key.exp})` : `from ${key.nbf}`;
-  return asserted(`key ${kid} of ${key.merchantId} was valid ${window} and is not revoked`, source);
-}
-
-/** SPEC §4: the token's imprint is SHA-256 of the ASCII signature segment of `jws`. */
-export async function checkTimestamp(
-  receipt: SignedEvidence,
-  anchors: Uint8Array[] | undefined,
-): Promise<{ claim: Claim; genTime?: string }> {
-  if (receipt.timestamp === null)
-    return { claim: unknown('no timestamp yet (legal_posture "signed")') };
-  if (!anchors?.length) {
-    return {
-      claim: unknown(
-        'a timestamp token is present but no TSA trust anchors were given to check it',
-      ),
-    };
-  }
-  const signatureSegment = receipt.jws.slice(receipt.jws.lastIndexOf('.') + 1);
-  const imprint = fromHex(await sha256Hex(asciiBytes(signatureSegment)));
-  let token: Uint8Array;
-  try {
-    token = fromBase64(receipt.timestamp.token);
-  } catch {
-    return { claim: refuted('timestamp token is not base64') };
-  }
-  try {
-    const verified = await verifyTimestampToken(token, {
-      imprint,
-      trustAnchors: anchors,
-      notBefore: new Date(Date.parse(receipt.createdAt) - 5 * 60_000),
-    });
-    if (Date.parse(receipt.timestamp.genTime) !== verified.genTime.getTime()) {
-      return {
-        claim: refuted(
-          `envelope genTime ${receipt.timestamp.genTime} differs from the token's ${verified.genTime.toISOString()}`,
-        ),
-      };
-    }
-    if (receipt.timestamp.policy !== verified.policy) {
-      return {
-        claim: refuted(
-          `envelope policy ${receipt.timestamp.policy} differs from the token's ${verified.policy}`,
-        ),
-      };
-    }
-    const genTime = verified.genTime.toISOString();
-    return {
-      claim: asserted(
-        `RFC 3161 token by ${verified.tsa} over this signature, genTime ${genTime}, chains to a given TSA anchor`,
-      ),
-      genTime,
-    };
-  } catch (error) {
-    if (error instanceof TspError)
-      return { claim: refuted(`timestamp token: ${error.code}: ${error.message}`) };
-    throw error;
-  }
-}
-
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (byte) => Number.parseInt(byte, 16));
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
 /** The attached compact JWS `header.payload.signature` whose hash is the receiptHash (SPEC §6). */
-function attachedJws(detached: string, payloadB64: string): string {
+export function attachedJws(detached: string, payloadB64: string): string {
   const [headerB64, , signatureB64] = detached.split('.');
   return `${headerB64}.${payloadB64}.${signatureB64}`;
 }
@@ -480,22 +288,26 @@ async function checkChainLink(
   payloadB64: string,
   previous: VerifyReceiptOptions['previousEntry'],
 ): Promise<Claim> {
-  const { seq, prevHash } = receipt.chain;
-  const receiptHash = await sha256Hex(asciiBytes(attachedJws(receipt.jws, payloadB64)));
-  const expected = await entryHash({ seq, prevHash, receiptId: receipt.id, receiptHash });
-  if (expected !== receipt.chain.entryHash) {
+  const { seq } = receipt.chain;
+  const entry = await receiptChainEntry(
+    receipt.id,
+    receipt.chain,
+    attachedJws(receipt.jws, payloadB64),
+  );
+  // Entry 1 links to the genesis hash, whatever entry is given as the one before it.
+  const problems = await chainLinkProblems(entry, seq === 1 ? undefined : previous);
+  if (problems.includes('entry_hash'))
     return refuted(`chain entryHash does not recompute from seq ${seq}, prevHash and this receipt`);
-  }
   if (seq === 1) {
-    return prevHash === GENESIS_HASH
-      ? asserted('first entry of the chain: prevHash is the genesis hash and entryHash recomputes')
-      : refuted('entry 1 must have the all-zero prevHash');
+    return problems.includes('genesis')
+      ? refuted('entry 1 must have the all-zero prevHash')
+      : asserted('first entry of the chain: prevHash is the genesis hash and entryHash recomputes');
   }
   if (!previous)
     return unknown(`entryHash recomputes; the link to entry ${seq - 1} needs the chain`);
-  if (previous.seq !== seq - 1)
+  if (problems.includes('gap'))
     return refuted(`previous entry is seq ${previous.seq}, not ${seq - 1}`);
-  if (previous.entryHash !== prevHash)
+  if (problems.includes('prev_hash'))
     return refuted(`prevHash does not equal entry ${seq - 1}'s entryHash`);
   return asserted(`entry ${seq} links to entry ${seq - 1} and its entryHash recomputes`);
 }

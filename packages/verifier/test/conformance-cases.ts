@@ -13,9 +13,9 @@ import {
   type Claim,
   loadKeyHistory,
   parsePublisherKeys,
-  toReport,
+  parseReceipts,
   type VerificationReport,
-  verifyReceipt,
+  verifyReceipts,
 } from '../src';
 
 const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -30,34 +30,27 @@ export interface ConformanceCase {
   note?: string;
 }
 
-export const readJson = (name: string): unknown =>
-  JSON.parse(readFileSync(join(receiptsDir, name), 'utf8'));
+const readText = (name: string): string => readFileSync(join(receiptsDir, name), 'utf8');
+
+export const readJson = (name: string): unknown => JSON.parse(readText(name));
 
 /** Every case of `receipts/cases.json`, as [name, case] pairs. */
 export const allCases = (): [string, ConformanceCase][] =>
   Object.entries(readJson('cases.json') as Record<string, ConformanceCase>);
 
-/** What the command line does for a receipt file (one receipt or an array of them). */
+/** What the command line does for a receipt file (read and verified by the same functions). */
 export async function verifyAsTheCliDoes(
   c: ConformanceCase,
   name: string,
 ): Promise<VerificationReport> {
-  const given = readJson(c.file ?? name);
-  const receipts = Array.isArray(given) ? given : [given];
+  const receipts = parseReceipts(readText(c.file ?? name));
   const publisher = parsePublisherKeys(readJson('publisher.json'));
   const history = await loadKeyHistory(readJson(c.jwks), { publisher });
-  const proof = c.proof === undefined ? undefined : readJson(c.proof);
-  // The proof goes to the receipt it names; when it names none of them, to every one, whose
-  // included_in_log it then refutes (a proof of another receipt proves nothing about these).
-  const named = (proof as { receiptId?: unknown } | null)?.receiptId;
-  const anyNamed = receipts.some((r) => (r as { id?: unknown } | null)?.id === named);
-  const reports = [];
-  for (const receipt of receipts) {
-    const gets =
-      proof !== undefined && (!anyNamed || (receipt as { id?: unknown } | null)?.id === named);
-    reports.push(await verifyReceipt(receipt, history, gets ? { proof } : {}));
-  }
-  return toReport({}, reports);
+  return verifyReceipts(
+    receipts,
+    history,
+    c.proof === undefined ? {} : { proof: readJson(c.proof) },
+  );
 }
 
 /** A claim's status wherever the report carries it: the receipt's claims, else bundle-level. */

@@ -1,7 +1,7 @@
 import { base64url, fromBase64url } from '@quittance/format';
 import { describe, expect, it } from 'vitest';
-import { createEd25519Verifier as nodeVerifier } from '../src/ed25519-node';
-import { createEd25519Verifier as webVerifier } from '../src/ed25519-web';
+import { createEd25519Verifier as nodeVerifier } from '../src/node/ed25519';
+import { createEd25519Verifier as webVerifier } from '../src/web/ed25519';
 
 // RFC 8037 Appendix A.4: the same vector must pass both backends (Node and browsers).
 const x = '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo';

@@ -1,3 +1,5 @@
+export type { TestBrowser } from './browser';
+export { CHROMIUM, launchBrowser } from './browser';
 export type { FlakyProxy } from './flaky-proxy';
 export { startFlakyProxy } from './flaky-proxy';
 export type { KmsFaults, KmsTestServer } from './kms-server';
@@ -18,5 +20,7 @@ export {
 } from './receipt-factory';
 export type { OwnRedis } from './redis';
 export { startOwnRedis, TEST_REDIS_URL } from './redis';
+export type { S3TestServer } from './s3-server';
+export { startS3Server } from './s3-server';
 export type { TsaMode, TsaTestServer } from './tsa-server';
 export { startTsaServer } from './tsa-server';

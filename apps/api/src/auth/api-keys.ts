@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { apiKeys, type Db, merchants } from '@quittance/db';
+import { apiKeys, type Db } from '@quittance/db';
 import { base64url, ulid } from '@quittance/format';
 import { and, eq, isNull } from 'drizzle-orm';
-import { ApiError } from '../http/problem';
+import { assertMerchantExists } from '../merchants/merchants';
+import { ServiceError } from '../service-error';
 
 export const ROLES = ['merchant', 'agent', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -37,11 +38,7 @@ export class ApiKeyService {
   constructor(private readonly db: Db) {}
 
   async create(merchantId: string, role: Role, agentId?: string) {
-    const [merchant] = await this.db
-      .select({ id: merchants.id })
-      .from(merchants)
-      .where(eq(merchants.id, merchantId));
-    if (!merchant) throw new ApiError('not_found', `no merchant ${merchantId}`);
+    await assertMerchantExists(this.db, merchantId);
     const prefix = `qtk_${ulid().slice(10)}`;
     const apiKey = `${prefix}_${base64url(randomBytes(32))}`;
     await this.db.insert(apiKeys).values({
@@ -61,7 +58,7 @@ export class ApiKeyService {
       .where(and(eq(apiKeys.prefix, prefix), isNull(apiKeys.revokedAt)))
       .returning({ prefix: apiKeys.prefix });
     this.#cache.delete(prefix);
-    if (updated.length === 0) throw new ApiError('not_found', `no active API key ${prefix}`);
+    if (updated.length === 0) throw new ServiceError('not_found', `no active API key ${prefix}`);
   }
 
   /** The principal of a presented key, or null when it is unknown, garbled or revoked. */

@@ -1,15 +1,23 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { type Jurisdiction, writeBundle } from '@quittance/bundle';
-import { exports as exportsTable, receipts } from '@quittance/db';
+import {
+  type BundleStore,
+  type BundleWrite,
+  bundleKey,
+  isBundleStoreError,
+} from '@quittance/bundle-store';
+import { type Db, exports as exportsTable, receipts } from '@quittance/db';
 import { FormatError, JWS_TYPES, newId } from '@quittance/format';
 import { PermanentJobError } from '@quittance/jobs';
 import { signDigest } from '@quittance/signer';
-import { and, count, eq, gte, inArray, isNull, lt, lte, or, type SQL, sql } from 'drizzle-orm';
+import type { Vault } from '@quittance/vault';
+import { and, count, eq, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
 import type { Principal } from '../auth/api-keys';
-import { ApiError } from '../http/problem';
-import type { Services } from '../services';
+import type { KeyRing } from '../keys/key-ring';
+import { leaseFor, leaseIsFree } from '../lease';
+import type { Metrics } from '../metrics';
+import { ServiceError } from '../service-error';
 import { type ExportParams, exportWindow } from './range';
 import { databaseSource, exportedReceipts, resolveRange } from './source';
 
@@ -37,25 +45,50 @@ export function toExportView(row: ExportRow) {
   };
 }
 
+export interface ExportDeps {
+  db: Db;
+  vault: Vault;
+  keyRing: KeyRing;
+  clock: () => Date;
+  logger: Logger;
+  metrics: Metrics;
+  /** Where bundles are written and read: the data folder or S3. */
+  bundles: BundleStore;
+  /** Answer downloads with a redirect to a short-lived URL of the store (S3 with a URL TTL). */
+  redirectDownloads: boolean;
+  /** How long a builder holds an export; renewed while it builds. */
+  leaseSeconds: number;
+  /** Longest wait before an export the bundle store refused for now is tried again. */
+  retryMaxMs: number;
+}
+
+/** What a download answers: the bundle's bytes, or where to fetch them directly. */
+export type BundleDownload =
+  | { row: ExportRow; url: string }
+  | { row: ExportRow; url?: undefined; stream: Readable; bytes: number };
+
+/** Seconds a client waits before asking again while the bundle store cannot be reached. */
+const STORE_RETRY_AFTER_S = 5;
+
+/** The name a downloaded bundle is saved under. */
+export function bundleFilename(row: ExportRow): string {
+  return `quittance-${row.merchantId}-${row.jurisdiction}-${row.id}.zip`;
+}
+
 /**
  * Export bundles (SPEC §9): requested by merchant and auditor keys, built by a job from
- * PostgreSQL into a zip under `<dataDir>/exports`, downloadable once done. Object storage
- * would replace only `pathOf`.
+ * PostgreSQL and streamed into the bundle store (the data folder, or S3 through a multipart
+ * upload), downloadable from any process once done. A bundle becomes visible at its key only
+ * when the build commits, inside the transaction that marks the export done while its lease
+ * holds, so nothing half written is ever served.
  */
 export class ExportService {
-  readonly dir: string;
-
-  constructor(private readonly services: Services) {
-    this.dir = join(services.config.dataDir, 'exports');
-  }
-
-  pathOf(id: string): string {
-    return join(this.dir, `${id}.zip`);
-  }
+  constructor(private readonly deps: ExportDeps) {}
 
   async create(principal: Principal, params: ExportParams) {
-    if (principal.role === 'agent') throw new ApiError('forbidden', 'agent keys may not export');
-    const [row] = await this.services.db
+    if (principal.role === 'agent')
+      throw new ServiceError('forbidden', 'agent keys may not export');
+    const [row] = await this.deps.db
       .insert(exportsTable)
       .values({
         id: newId('exp'),
@@ -70,35 +103,54 @@ export class ExportService {
 
   /** The export, if this principal's merchant owns it and its role may see it. */
   async get(principal: Principal, id: string): Promise<ExportRow> {
-    if (principal.role === 'agent') throw new ApiError('not_found', `no export ${id}`);
-    const [row] = await this.services.db
+    if (principal.role === 'agent') throw new ServiceError('not_found', `no export ${id}`);
+    const [row] = await this.deps.db
       .select()
       .from(exportsTable)
       .where(and(eq(exportsTable.id, id), eq(exportsTable.merchantId, principal.merchantId)));
-    if (!row) throw new ApiError('not_found', `no export ${id}`);
+    if (!row) throw new ServiceError('not_found', `no export ${id}`);
     return row;
   }
 
-  async download(principal: Principal, id: string) {
+  async download(principal: Principal, id: string): Promise<BundleDownload> {
     const row = await this.get(principal, id);
     if (row.status !== 'done')
-      throw new ApiError('export_not_ready', `export ${id} is ${row.status}`);
-    const path = this.pathOf(id);
-    const { size } = await stat(path).catch(() => {
-      throw new ApiError('not_found', `the bundle of export ${id} is no longer stored`);
-    });
-    return { stream: createReadStream(path), bytes: size, row };
+      throw new ServiceError('export_not_ready', `export ${id} is ${row.status}`);
+    if (!row.bundleKey)
+      throw new ServiceError(
+        'not_found',
+        `the bundle of export ${id} was deleted when its retention ended`,
+      );
+    const { bundles, redirectDownloads } = this.deps;
+    try {
+      if (redirectDownloads) {
+        const url = await bundles.downloadUrl(row.bundleKey, { filename: bundleFilename(row) });
+        if (url) return { row, url };
+      }
+      return { row, ...(await bundles.open(row.bundleKey)) };
+    } catch (error) {
+      if (isBundleStoreError(error, 'not_found'))
+        throw new ServiceError('not_found', `the bundle of export ${id} is no longer stored`, {
+          cause: error,
+        });
+      if (isBundleStoreError(error, 'store_unavailable'))
+        throw new ServiceError('service_unavailable', 'the bundle store is unavailable', {
+          cause: error,
+          retryAfterSeconds: STORE_RETRY_AFTER_S,
+        });
+      throw error;
+    }
   }
 
   /** Exports waiting for a builder (the sweep re-adds them after a crash). */
   async due(): Promise<string[]> {
-    const rows = await this.services.db
+    const rows = await this.deps.db
       .select({ id: exportsTable.id })
       .from(exportsTable)
       .where(
         and(
           inArray(exportsTable.status, ['queued', 'running']),
-          or(isNull(exportsTable.leasedUntil), lt(exportsTable.leasedUntil, sql`now()`)),
+          leaseIsFree(exportsTable.leasedUntil),
         ),
       )
       .limit(100);
@@ -107,20 +159,20 @@ export class ExportService {
 
   /** Builds one export; a lease keeps two workers from building the same one. */
   async build(id: string): Promise<void> {
-    const { db } = this.services;
+    const { db, leaseSeconds } = this.deps;
     const [row] = await db
       .update(exportsTable)
       .set({
         status: 'running',
         attempts: sql`${exportsTable.attempts} + 1`,
-        leasedUntil: sql`now() + make_interval(secs => ${this.services.config.exportLeaseS})`,
+        leasedUntil: leaseFor(leaseSeconds),
         startedAt: sql`coalesce(${exportsTable.startedAt}, now())`,
       })
       .where(
         and(
           eq(exportsTable.id, id),
           inArray(exportsTable.status, ['queued', 'running']),
-          or(isNull(exportsTable.leasedUntil), lt(exportsTable.leasedUntil, sql`now()`)),
+          leaseIsFree(exportsTable.leasedUntil),
         ),
       )
       .returning();
@@ -136,13 +188,11 @@ export class ExportService {
       () => {
         void db
           .update(exportsTable)
-          .set({
-            leasedUntil: sql`now() + make_interval(secs => ${this.services.config.exportLeaseS})`,
-          })
+          .set({ leasedUntil: leaseFor(leaseSeconds) })
           .where(mine)
           .catch(() => {});
       },
-      (this.services.config.exportLeaseS * 1000) / 3,
+      (leaseSeconds * 1000) / 3,
     );
     heartbeat.unref();
     try {
@@ -153,7 +203,7 @@ export class ExportService {
   }
 
   async #buildLeased(id: string, row: ExportRow, mine: SQL | undefined): Promise<void> {
-    const { db, keyRing, vault, clock, logger } = this.services;
+    const { db, keyRing, vault, clock, logger, metrics } = this.deps;
     const params = row.params as ExportParams;
     const now = clock();
     const window = exportWindow(params, now);
@@ -175,14 +225,22 @@ export class ExportService {
       .set({ total: Number(total) })
       .where(eq(exportsTable.id, id));
 
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const temporary = `${this.pathOf(id)}.${process.pid}.tmp`;
+    const key = bundleKey({
+      jurisdiction: row.jurisdiction,
+      merchantId: row.merchantId,
+      exportId: id,
+    });
+    let write: BundleWrite | undefined;
     let signerKid = '(not reached)';
     let lastProgress = 0;
     const started = performance.now();
     try {
+      // The manifest is signed `now`: without that month's snapshot in the bundle, a verifier
+      // cannot check the signing key (manifest_valid unknown).
+      await keyRing.ensureSnapshot(now);
+      write = await this.deps.bundles.create(key);
       const { manifest, bytes, sha256 } = await writeBundle(
-        createWriteStream(temporary, { mode: 0o600 }),
+        write.stream,
         {
           bundleId: id,
           merchantId: row.merchantId,
@@ -220,8 +278,9 @@ export class ExportService {
         },
       );
       // Finished only while the lease is still this build's: with the row locked, the bundle
-      // takes its place and the row says done, or another builder took over and this one
-      // leaves no trace.
+      // becomes visible at its key and the row says done, or another builder took over and
+      // this one leaves no trace. A commit the store refuses rolls the row back.
+      const committing = write;
       const finished = await db.transaction(async (tx) => {
         const [held] = await tx
           .select({ id: exportsTable.id })
@@ -229,7 +288,7 @@ export class ExportService {
           .where(mine)
           .for('update');
         if (!held) return false;
-        await rename(temporary, this.pathOf(id));
+        await committing.commit();
         await tx
           .update(exportsTable)
           .set({
@@ -237,6 +296,7 @@ export class ExportService {
             progress: manifest.counts.receipts,
             bytes,
             sha256,
+            bundleKey: key,
             finishedAt: new Date(),
             leasedUntil: null,
             error: null,
@@ -245,36 +305,56 @@ export class ExportService {
         return true;
       });
       if (!finished) {
-        await rm(temporary, { force: true });
+        await write.abort();
         logger.warn({ exportId: id }, 'export lease lost to another builder; result dropped');
         return;
       }
-      logger.info({ exportId: id, receipts: manifest.counts.receipts, bytes }, 'export built');
-      this.services.metrics.exportDuration.observe(
-        { status: 'done' },
-        (performance.now() - started) / 1000,
+      logger.info(
+        {
+          exportId: id,
+          receipts: manifest.counts.receipts,
+          bytes,
+          store: this.deps.bundles.location,
+        },
+        'export built',
       );
+      metrics.exportDuration.observe({ status: 'done' }, (performance.now() - started) / 1000);
     } catch (error) {
-      await rm(temporary, { force: true });
-      this.services.metrics.exportDuration.observe(
-        { status: 'failed' },
-        (performance.now() - started) / 1000,
-      );
-      // A manifest the key cannot sign never will be; anything else is retried a few times.
-      const permanent = error instanceof FormatError || row.attempts >= MAX_ATTEMPTS;
-      const message =
-        error instanceof FormatError
-          ? `the manifest cannot be signed by ${signerKid}: ${error.message}`
-          : (error as Error).message;
-      await db
-        .update(exportsTable)
-        .set({
-          status: permanent ? 'failed' : 'queued',
-          error: message.slice(0, 500),
-          leasedUntil: null,
-        })
-        .where(mine);
-      throw permanent ? new PermanentJobError(message) : error;
+      await write?.abort();
+      metrics.exportDuration.observe({ status: 'failed' }, (performance.now() - started) / 1000);
+      await this.#recordFailure(row, mine, error, signerKid);
     }
+  }
+
+  /**
+   * Puts a failed build back in the queue, or fails the export for good: a manifest the key
+   * cannot sign never will be, and other errors get a few attempts. A bundle store that is
+   * down or refused the write for now only delays the export: it is tried again after a
+   * backoff (capped), however long the outage, and its attempts do not count.
+   */
+  async #recordFailure(
+    row: ExportRow,
+    mine: SQL | undefined,
+    error: unknown,
+    signerKid: string,
+  ): Promise<never> {
+    const storeOutage = isBundleStoreError(error, 'store_unavailable');
+    const permanent =
+      error instanceof FormatError || (!storeOutage && row.attempts >= MAX_ATTEMPTS);
+    const message =
+      error instanceof FormatError
+        ? `the manifest cannot be signed by ${signerKid}: ${error.message}`
+        : (error as Error).message;
+    const backoffMs = Math.min(this.deps.retryMaxMs, 1_000 * 2 ** Math.min(row.attempts - 1, 20));
+    await this.deps.db
+      .update(exportsTable)
+      .set({
+        status: permanent ? 'failed' : 'queued',
+        error: message.slice(0, 500),
+        // The lease doubles as "not before": the sweep leaves the export alone until then.
+        leasedUntil: storeOutage ? leaseFor(backoffMs / 1000) : null,
+      })
+      .where(mine);
+    throw permanent ? new PermanentJobError(message) : error;
   }
 }

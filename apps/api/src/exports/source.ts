@@ -1,10 +1,11 @@
 import type { BundleSource, ChainEntry, LogFrontier, ReceiptLine } from '@quittance/bundle';
-import { checkpoints, type Db, keySnapshots, receipts } from '@quittance/db';
+import { checkpoints, type Db, receipts } from '@quittance/db';
 import { appendToFrontier, type Checkpoint, type ReceiptTimestamp } from '@quittance/format';
 import type { Vault } from '@quittance/vault';
-import { and, asc, desc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
-import { openBodies } from '../receipts/bodies';
+import { and, asc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
+import { snapshotDocuments } from '../keys/snapshots';
 import { checkpointView } from '../transparency/proofs';
+import { openBodies } from '../vault/bodies';
 
 const PAGE = 2_000;
 
@@ -233,31 +234,4 @@ export function exportedReceipts(range: Pick<ExportRange, 'merchantId' | 'orderI
     eq(receipts.merchantId, range.merchantId),
     ...(range.orderId ? [eq(receipts.orderId, range.orderId)] : []),
   ) as SQL;
-}
-
-/**
- * The latest version of each snapshot the receipts name, and the newest snapshot too: it
- * carries revocations made after the receipts' months (bundles and order evidence alike).
- */
-export async function snapshotDocuments(
-  db: Db,
-  periods: string[],
-): Promise<{ period: string; document: string }[]> {
-  const [latest] = await db
-    .select({ period: keySnapshots.period })
-    .from(keySnapshots)
-    .orderBy(desc(keySnapshots.period))
-    .limit(1);
-  const wanted = [...new Set([...periods, ...(latest ? [latest.period] : [])])].sort();
-  const out: { period: string; document: string }[] = [];
-  for (const period of wanted) {
-    const [row] = await db
-      .select({ document: keySnapshots.document })
-      .from(keySnapshots)
-      .where(eq(keySnapshots.period, period))
-      .orderBy(desc(keySnapshots.version))
-      .limit(1);
-    if (row) out.push({ period, document: row.document });
-  }
-  return out;
 }

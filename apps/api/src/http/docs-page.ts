@@ -1,24 +1,37 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { withExamples } from './openapi-examples';
 import { PROBLEMS } from './problem';
 
-interface OpenApiDocument {
-  info: { title: string; version: string; description?: string };
-  paths: Record<string, Record<string, Operation>>;
+// /docs: the OpenAPI document rendered by Swagger UI (swagger-ui-dist), its script and
+// stylesheet inlined from node_modules so that the page needs no network, and a table of the
+// problem codes, each with the anchor that problem+json `type` links point at.
+
+interface SwaggerAssets {
+  script: string;
+  css: string;
+  scriptHash: string;
 }
-interface Operation {
-  summary?: string;
-  description?: string;
-  tags?: string[];
-  security?: Record<string, unknown>[];
-  parameters?: {
-    name: string;
-    in: string;
-    required?: boolean;
-    schema?: unknown;
-    description?: string;
-  }[];
-  requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { description: string }>;
+
+let assets: SwaggerAssets | undefined;
+
+/** swagger-ui-dist's standalone bundle and stylesheet, read once per process. */
+function swaggerAssets(): SwaggerAssets {
+  if (assets) return assets;
+  const folder = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  const script = readFileSync(join(folder, 'swagger-ui-bundle.js'), 'utf8');
+  // The map is not served: the comment would only make browsers ask for it.
+  const css = readFileSync(join(folder, 'swagger-ui.css'), 'utf8').replace(
+    /\/\*# sourceMappingURL=[^*]*\*\/\s*$/,
+    '',
+  );
+  assets = { script, css, scriptHash: sha256(script) };
+  return assets;
 }
+
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
 const escapeHtml = (text: string) =>
   text.replace(
@@ -26,47 +39,77 @@ const escapeHtml = (text: string) =>
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
   );
 
+/** JSON inside a `<script type="application/json">` block: `<` can never close the block. */
+const jsonForScript = (value: unknown) => JSON.stringify(value).replace(/</g, '\\u003c');
+
+const INIT = `window.ui = SwaggerUIBundle({
+  spec: JSON.parse(document.getElementById('openapi').textContent),
+  dom_id: '#swagger-ui',
+  deepLinking: true,
+  docExpansion: 'list',
+  defaultModelsExpandDepth: 0,
+  defaultModelRendering: 'example',
+  showExtensions: false,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis],
+  layout: 'BaseLayout'
+});`;
+
+const cache = new Map<string, string>();
+
 /**
- * A self-contained, browsable page rendered from the OpenAPI document: no scripts, no CDN,
- * so it works on a machine without network. Problem codes have anchors (`/docs#problem-x`).
+ * The docs page for an OpenAPI document (enriched with {@link withExamples}). The document
+ * is fixed for the life of a process, so the page is rendered once per distinct document.
  */
-export function renderDocsPage(document: OpenApiDocument): string {
-  const sections: string[] = [];
-  for (const [path, operations] of Object.entries(document.paths)) {
-    for (const [method, op] of Object.entries(operations)) {
-      const auth = op.security?.length ? Object.keys(op.security[0] as object).join(', ') : 'none';
-      const params = (op.parameters ?? [])
-        .map(
-          (p) =>
-            `<li><code>${escapeHtml(p.name)}</code> (${p.in}${p.required ? ', required' : ''})${p.description ? ` ${escapeHtml(p.description)}` : ''}</li>`,
-        )
-        .join('');
-      const body = op.requestBody?.content['application/json']?.schema;
-      const responses = Object.entries(op.responses)
-        .map(([status, r]) => `<li><b>${status}</b> ${escapeHtml(r.description)}</li>`)
-        .join('');
-      sections.push(`<section id="${escapeHtml(`${method}-${path}`)}">
-<h3><span class="m">${method.toUpperCase()}</span> <code>${escapeHtml(path)}</code></h3>
-<p>${escapeHtml(op.summary ?? '')}</p>${op.description ? `<p>${escapeHtml(op.description)}</p>` : ''}
-<p>Auth: <code>${escapeHtml(auth)}</code></p>
-${params ? `<h4>Parameters</h4><ul>${params}</ul>` : ''}
-${body ? `<h4>Request body</h4><pre>${escapeHtml(JSON.stringify(body, null, 2))}</pre>` : ''}
-<h4>Responses</h4><ul>${responses}</ul></section>`);
-    }
+export function renderDocsPage(document: { info: { title: string } }): string {
+  const enriched = withExamples(document);
+  const key = JSON.stringify(enriched);
+  let page = cache.get(key);
+  if (!page) {
+    page = render(enriched as { info: { title: string } });
+    cache.clear();
+    cache.set(key, page);
   }
+  return page;
+}
+
+function render(document: { info: { title: string } }): string {
+  const { script, css, scriptHash } = swaggerAssets();
+  // Try-it-out calls go to this server only; images are the stylesheet's data: icons.
+  const csp = [
+    "default-src 'none'",
+    `script-src ${scriptHash} ${sha256(INIT)}`,
+    "style-src 'unsafe-inline'",
+    'img-src data:',
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ');
   const problems = Object.entries(PROBLEMS)
     .map(
       ([code, p]) =>
         `<tr id="problem-${code}"><td><code>${code}</code></td><td>${p.status}</td><td>${escapeHtml(p.title)}</td></tr>`,
     )
     .join('');
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)}</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
-pre{background:#f5f5f5;padding:.5rem;overflow:auto;font-size:12px}.m{background:#222;color:#fff;padding:0 .4rem;border-radius:3px}
-section{border-top:1px solid #ddd;margin-top:1rem}td{padding:.2rem .6rem;border-bottom:1px solid #eee}</style></head><body>
-<h1>${escapeHtml(document.info.title)} <small>${escapeHtml(document.info.version)}</small></h1>
-<p>${escapeHtml(document.info.description ?? '')}</p><p>Machine-readable: <a href="/openapi.json">/openapi.json</a></p>
-<h2>Endpoints</h2>${sections.join('\n')}
-<h2 id="problems">Problem codes</h2><p>Errors are <code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>.</p>
-<table><tr><th>code</th><th>status</th><th>meaning</th></tr>${problems}</table></body></html>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(document.info.title)}</title>
+<style>${css}</style>
+<style>.problems{max-width:1460px;margin:0 auto 3rem;padding:0 20px;font-family:sans-serif;color:#3b4151}
+.problems td,.problems th{padding:.3rem .8rem;border-bottom:1px solid #ddd;text-align:left}
+.problems :target{background:#fff5cc}</style>
+</head><body>
+<div id="swagger-ui"></div>
+<section class="problems" aria-labelledby="problems">
+<h2 id="problems">Problem codes</h2>
+<p>Every error is <code>application/problem+json</code> (RFC 9457) with a stable <code>code</code>;
+its <code>type</code> links to the code's row here. Machine-readable document: <a href="/openapi.json">/openapi.json</a>.</p>
+<table><thead><tr><th scope="col">code</th><th scope="col">status</th><th scope="col">meaning</th></tr></thead>
+<tbody>${problems}</tbody></table>
+</section>
+<script id="openapi" type="application/json">${jsonForScript(document)}</script>
+<script>${script}</script>
+<script>${INIT}</script>
+</body></html>`;
 }

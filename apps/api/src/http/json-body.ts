@@ -1,6 +1,6 @@
 import type { FieldIssue } from '@quittance/format';
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from '../env';
+import type { AppEnv } from './env';
 import { ApiError } from './problem';
 
 /**

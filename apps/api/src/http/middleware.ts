@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { isAdminToken, type Principal, type Role } from '../auth/api-keys';
-import type { AppEnv } from '../env';
 import type { Services } from '../services';
+import type { AppEnv } from './env';
 import { renderError } from './errors';
 import { ApiError } from './problem';
 

@@ -1,6 +1,6 @@
 import type { FieldIssue } from '@quittance/format';
 
-/** Stable error codes of the HTTP API and the status each maps to. */
+/** Stable error codes of the HTTP API and the status each maps to (ServiceError's among them). */
 export const PROBLEMS = {
   invalid_json: { status: 400, title: 'Request body is not valid JSON' },
   invalid_utf8: { status: 400, title: 'Request body is not well-formed UTF-8' },
@@ -40,7 +40,10 @@ export const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
-/** The one error the API throws on purpose; `app.onError` renders it as problem+json. */
+/**
+ * An HTTP problem: a code of {@link PROBLEMS} with its status; `app.onError` renders it as
+ * problem+json. The HTTP layer throws it; services throw ServiceError, mapped to it in errors.ts.
+ */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   readonly status: number;

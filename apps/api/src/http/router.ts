@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { FieldIssue, FieldIssueCode } from '@quittance/format';
 import type { ZodError } from 'zod';
-import type { AppEnv } from '../env';
+import type { AppEnv } from './env';
 import { ApiError } from './problem';
 
 const ZOD_CODES: Record<string, FieldIssueCode> = {

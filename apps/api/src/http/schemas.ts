@@ -4,12 +4,24 @@ import {
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
+  type IssueRequestMember,
   isRfc3339,
+  issueRequestContentIssues,
+  isTimestampMs,
+  JURISDICTIONS,
   KID_PATTERN,
+  MAX_ASSERTIONS,
   NONCE_MAX_LENGTH,
   NONCE_PATTERN,
   RECEIPT_ID_PATTERN,
 } from '@quittance/format';
+import { ROLES } from '../auth/api-keys';
+
+/**
+ * Every request and response schema of the API, in one place: they validate requests and
+ * make the OpenAPI document (GET /openapi.json, the generated client). Route files import
+ * them from here, never from each other.
+ */
 
 /** SPEC §1 identifier: 1-128 of [A-Za-z0-9._:~-]. */
 export const Identifier = z.string().min(1).max(IDENTIFIER_MAX_LENGTH).regex(IDENTIFIER_PATTERN);
@@ -31,75 +43,56 @@ const Assertion = z
     { message: 'must be a JSON object', params: { code: 'invalid_type' } },
   )
   .openapi({ type: 'object', additionalProperties: {} });
-const Assertions = z.array(Assertion).max(64);
+const Assertions = z.array(Assertion).max(MAX_ASSERTIONS);
+
+/** The members of an issue request; `satisfies` keeps them the members of format's rules. */
+const issueRequestMembers = {
+  callId: Identifier.openapi({
+    example: 'call-0001',
+    description: "The merchant's id for the agent call; idempotency key",
+  }),
+  agentId: Identifier.openapi({ example: 'agent-7' }),
+  bucket: z.enum(BUCKETS),
+  tool: Identifier.openapi({ example: 'complete_checkout' }),
+  orderId: Identifier.optional().openapi({ example: 'order-42' }),
+  nonce: z.string().min(1).max(NONCE_MAX_LENGTH).regex(NONCE_PATTERN).optional(),
+  trust_provider_assertions: Assertions.optional().openapi({
+    description: 'Agent identity assertions (e.g. RFC 9421 signatures), passed through and signed',
+  }),
+  input: z
+    .unknown()
+    .optional()
+    .openapi({ description: 'Tool input (any JSON); hashed and vaulted' }),
+  output: z
+    .unknown()
+    .optional()
+    .openapi({ description: 'Tool output (any JSON); hashed and vaulted' }),
+  inputHash: Hash.optional().openapi({
+    description: 'SHA-256 hex of JCS(input), when bodies are not sent',
+  }),
+  outputHash: Hash.optional(),
+} satisfies Record<IssueRequestMember, z.ZodType>;
 
 export const IssueRequestSchema = z
-  .strictObject({
-    callId: Identifier.openapi({
-      example: 'call-0001',
-      description: "The merchant's id for the agent call; idempotency key",
-    }),
-    agentId: Identifier.openapi({ example: 'agent-7' }),
-    bucket: z.enum(BUCKETS),
-    tool: Identifier.openapi({ example: 'complete_checkout' }),
-    orderId: Identifier.optional().openapi({ example: 'order-42' }),
-    nonce: z.string().min(1).max(NONCE_MAX_LENGTH).regex(NONCE_PATTERN).optional(),
-    trust_provider_assertions: Assertions.optional().openapi({
-      description:
-        'Agent identity assertions (e.g. RFC 9421 signatures), passed through and signed',
-    }),
-    input: z
-      .unknown()
-      .optional()
-      .openapi({ description: 'Tool input (any JSON); hashed and vaulted' }),
-    output: z
-      .unknown()
-      .optional()
-      .openapi({ description: 'Tool output (any JSON); hashed and vaulted' }),
-    inputHash: Hash.optional().openapi({
-      description: 'SHA-256 hex of JCS(input), when bodies are not sent',
-    }),
-    outputHash: Hash.optional(),
-  })
+  .strictObject(issueRequestMembers)
   .superRefine((body, ctx) => {
-    const bodies = 'input' in body || 'output' in body;
-    const hashes = body.inputHash !== undefined || body.outputHash !== undefined;
-    if (bodies && hashes) {
+    // Bodies or hashes (SPEC §8), the rule of format's rules.ts.
+    for (const issue of issueRequestContentIssues((member) => Object.hasOwn(body, member))) {
       ctx.addIssue({
         code: 'custom',
-        message: 'send input and output, or inputHash and outputHash, not both',
-        params: { code: 'conflict' },
-      });
-    } else if (bodies) {
-      for (const name of ['input', 'output'] as const) {
-        if (!(name in body))
-          ctx.addIssue({
-            code: 'custom',
-            path: [name],
-            message: `${name} is required`,
-            params: { code: 'required' },
-          });
-      }
-    } else if (hashes) {
-      for (const name of ['inputHash', 'outputHash'] as const) {
-        if (body[name] === undefined)
-          ctx.addIssue({
-            code: 'custom',
-            path: [name],
-            message: `${name} is required`,
-            params: { code: 'required' },
-          });
-      }
-    } else {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'input and output, or inputHash and outputHash, are required',
-        params: { code: 'required' },
+        ...(issue.path ? { path: [issue.path.slice(1)] } : {}),
+        message: issue.message,
+        params: { code: issue.code },
       });
     }
     // I-JSON (lone surrogates, which JSON.parse accepts) is checked once, while canonicalizing.
   })
   .openapi('IssueRequest');
+
+/** RFC 3161 evidence of a receipt or checkpoint, null until attached (SPEC §4). */
+const TimestampSchema = z
+  .object({ token: z.string(), genTime: z.string(), tsa: z.string(), policy: z.string() })
+  .nullable();
 
 export const ReceiptSchema = z
   .object({
@@ -120,16 +113,10 @@ export const ReceiptSchema = z
     trust_provider_assertions: z.array(z.record(z.string(), z.unknown())).optional(),
     jws: z.string().openapi({ description: 'Detached compact JWS (header..signature), SPEC §2' }),
     legal_posture: z.enum(['signed', 'ades_candidate_timestamped']),
-    timestamp: z
-      .object({ token: z.string(), genTime: z.string(), tsa: z.string(), policy: z.string() })
-      .nullable(),
+    timestamp: TimestampSchema,
     chain: z.object({ seq: z.number().int(), prevHash: z.string(), entryHash: z.string() }),
   })
   .openapi('Receipt');
-
-const TimestampSchema = z
-  .object({ token: z.string(), genTime: z.string(), tsa: z.string(), policy: z.string() })
-  .nullable();
 
 export const CheckpointSchema = z
   .object({
@@ -182,21 +169,6 @@ export const ProblemSchema = z
       .openapi({ description: 'Every invalid field, when the request was invalid' }),
   })
   .openapi('Problem');
-
-export const ListQuerySchema = z.strictObject({
-  agentId: Identifier.optional(),
-  orderId: Identifier.optional(),
-  bucket: z.enum(BUCKETS).optional(),
-  tool: Identifier.optional(),
-  from: Rfc3339.optional().openapi({ description: 'createdAt at or after (RFC 3339)' }),
-  to: Rfc3339.optional().openapi({ description: 'createdAt before (RFC 3339)' }),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z
-    .string()
-    .max(200)
-    .optional()
-    .openapi({ description: 'nextCursor of the previous page' }),
-});
 
 /**
  * Path parameters are checked against the rules of what they name before any query runs
@@ -260,3 +232,191 @@ export function problems(...statuses: number[]) {
 export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } };
 }
+
+/** A JSON request body, required. */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { required: true, content: { 'application/json': { schema } } };
+}
+
+/** A zip answered as a download (export bundles, order evidence). */
+export function zipContent(description: string) {
+  return {
+    description,
+    content: { 'application/zip': { schema: { type: 'string' as const, format: 'binary' } } },
+  };
+}
+
+/** Page size of the lists (SPEC §8: at most 500). */
+const PageLimit = z.coerce.number().int().min(1).max(500).default(100);
+
+// Operations
+
+export const HealthSchema = z.object({ status: z.enum(['ok', 'unready']) });
+
+export const MetricsText = z.string();
+
+// Keys (SPEC §5)
+
+const Jwk = z.object({
+  kty: z.literal('OKP'),
+  crv: z.literal('Ed25519'),
+  x: z.string(),
+  kid: z.string(),
+  alg: z.literal('EdDSA'),
+  use: z.literal('sig'),
+});
+
+export const JwksSchema = z.object({ keys: z.array(Jwk) }).openapi('Jwks');
+
+export const PublisherKeysSchema = z.object({ keys: z.array(z.record(z.string(), z.string())) });
+
+export const SnapshotFileParam = z.strictObject({
+  file: z.string().openapi({ param: { name: 'file', in: 'path' }, example: '2026-11.json' }),
+});
+
+export const SnapshotVersionQuery = z.strictObject({
+  version: z.coerce.number().int().min(1).optional(),
+});
+
+export const SnapshotDocumentSchema = z.unknown();
+
+export const RotatedKeySchema = z.object({ kid: z.string() });
+
+export const RevokeSigningKeyRequest = z.strictObject({
+  reason: z.string().min(1).max(200).openapi({ example: 'key_compromise' }),
+  revokedAt: z
+    .string()
+    .refine(isTimestampMs, { message: 'must be RFC 3339 UTC with milliseconds and Z' })
+    .optional(),
+});
+
+export const RevokedKeySchema = z.object({
+  kid: z.string(),
+  revokedAt: z.string(),
+  reason: z.string(),
+  replacementKid: z.string().nullable(),
+});
+
+// Merchants and API keys (admin)
+
+export const CreateMerchantRequest = z.strictObject({
+  merchantId: Identifier.openapi({ example: 'acme' }),
+  jurisdiction: z.enum(JURISDICTIONS),
+  name: z.string().min(1).max(200).optional(),
+});
+
+export const MerchantSchema = z.object({
+  merchantId: z.string(),
+  jurisdiction: z.enum(JURISDICTIONS),
+  signingKeyKid: z.string(),
+});
+
+export const CreateApiKeyRequest = z
+  .strictObject({ role: z.enum(ROLES), agentId: Identifier.optional() })
+  .refine((b) => (b.role === 'agent') === (b.agentId !== undefined), {
+    message: 'agentId is required for agent keys and only for them',
+    path: ['agentId'],
+  });
+
+export const ApiKeySchema = z.object({
+  apiKey: z.string(),
+  prefix: z.string(),
+  role: z.enum(ROLES),
+  agentId: z.string().optional(),
+});
+
+// Receipts and the chain (SPEC §1, §6, §8)
+
+export const ListQuerySchema = z.strictObject({
+  agentId: Identifier.optional(),
+  orderId: Identifier.optional(),
+  bucket: z.enum(BUCKETS).optional(),
+  tool: Identifier.optional(),
+  from: Rfc3339.optional().openapi({ description: 'createdAt at or after (RFC 3339)' }),
+  to: Rfc3339.optional().openapi({ description: 'createdAt before (RFC 3339)' }),
+  limit: PageLimit,
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ description: 'nextCursor of the previous page' }),
+});
+
+export const ReceiptPageSchema = z.object({
+  receipts: z.array(ReceiptSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const OrderReceiptsSchema = z.object({
+  orderId: z.string(),
+  receipts: z.array(ReceiptSchema),
+});
+
+export const ChainCheckSchema = z.object({
+  ok: z.boolean(),
+  merchantId: z.string(),
+  checked: z.number(),
+  head: z.object({ seq: z.number(), entryHash: z.string() }),
+  problems: z.array(z.string()),
+});
+
+// Vault (SPEC §7)
+
+export const ReceiptBodiesSchema = z.object({
+  id: z.string(),
+  input: z.unknown(),
+  output: z.unknown(),
+});
+
+// Transparency (SPEC §6.1, §9.1)
+
+export const CheckpointListQuery = z.strictObject({
+  limit: PageLimit,
+  cursor: z.string().max(200).optional(),
+});
+
+export const CheckpointPageSchema = z.object({
+  checkpoints: z.array(CheckpointSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const ProofQuery = z.strictObject({ checkpoint: CheckpointSeq.optional() });
+
+export const ConsistencyQuery = z.strictObject({ from: CheckpointSeq, to: CheckpointSeq });
+
+export const EvidenceQuery = z.strictObject({
+  includeBodies: z.enum(['true', 'false']).optional(),
+});
+
+// Exports (SPEC §9)
+
+export const CreateExportRequest = z
+  .strictObject({
+    jurisdiction: z.enum(JURISDICTIONS),
+    from: Rfc3339.optional(),
+    to: Rfc3339.optional(),
+    orderId: Identifier.optional(),
+    includeBodies: z.boolean().optional(),
+  })
+  .refine((b) => !b.from || !b.to || Date.parse(b.from) < Date.parse(b.to), {
+    message: 'from must be before to',
+    path: ['from'],
+  });
+
+export const ExportSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'running', 'done', 'failed']),
+    jurisdiction: z.enum(JURISDICTIONS),
+    includeBodies: z.boolean(),
+    from: z.string().nullable(),
+    to: z.string().nullable(),
+    orderId: z.string().nullable(),
+    progress: z.object({ receipts: z.number(), total: z.number().nullable() }),
+    bytes: z.number().nullable(),
+    sha256: z.string().nullable().openapi({ description: 'SHA-256 of the zip, once done' }),
+    error: z.string().nullable(),
+    createdAt: z.string(),
+    finishedAt: z.string().nullable(),
+  })
+  .openapi('Export');

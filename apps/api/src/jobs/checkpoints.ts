@@ -2,7 +2,6 @@ import { checkpoints, rowsOf } from '@quittance/db';
 import { sql } from 'drizzle-orm';
 import type { Services } from '../services';
 import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
-import { LogTree } from '../transparency/log-tree';
 
 interface HeadRow {
   merchant_id: string;
@@ -37,7 +36,8 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
       now.getTime() - Number(row.since) < config.checkpointIntervalMs
     )
       continue;
-    // The head as it is now (it may have moved since the query above) with its tree's root.
+    // The head as it is now (it may have moved since the query above) with its tree's root,
+    // the stored tree filled up to it first (before signing, never after).
     const current = await headWithRoot(db, head.merchantId);
     // Signed outside the chain lock (KMS may be slow), committed under it while that key is
     // still the merchant's active one.
@@ -52,8 +52,6 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
           .returning({ seq: checkpoints.seq }),
     );
     created += inserted.length;
-    // Store the new complete subtrees now, so a proof never has to compute them on request.
-    await new LogTree(db).fill(head.merchantId, current.seq);
   }
   return created;
 }

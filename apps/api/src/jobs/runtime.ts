@@ -1,11 +1,12 @@
 import { BullMqQueue, InProcessQueue, type JobQueue } from '@quittance/jobs';
-import { describeError } from '../http/errors';
+import { describeError } from '../describe-error';
+import { deleteExpiredBundles } from '../exports/retention';
+import { rotateDueKeys } from '../keys/rotation';
 import type { Services } from '../services';
+import { timestampCheckpoint, timestampReceipt } from '../timestamps/timestamp-work';
+import { destroyExpiredKeys } from '../vault/retention';
 import { createDueCheckpoints } from './checkpoints';
-import { destroyExpiredKeys } from './retention';
-import { rotateDueKeys } from './rotation';
 import { sweep } from './sweep';
-import { timestampCheckpoint, timestampReceipt } from './timestamp-work';
 
 /** How often the cheap periodic checks run. */
 const CHECKPOINT_CHECK_MS = 5_000;
@@ -13,6 +14,11 @@ const SNAPSHOT_CHECK_MS = 60_000;
 const ROTATION_CHECK_MS = 10 * 60_000;
 /** Retention runs daily; it is idempotent, so an extra run is harmless. */
 const RETENTION_CHECK_MS = 24 * 3600_000;
+/**
+ * Unfinished bundle writes older than this were left by a builder that died (a build renews
+ * its lease and finishes in minutes): their multipart uploads or temporary files are removed.
+ */
+const INCOMPLETE_WRITE_AGE_MS = 24 * 3600_000;
 
 export interface JobRuntime {
   queue: JobQueue;
@@ -69,6 +75,12 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
       retention: async () => {
         const destroyed = await destroyExpiredKeys(services);
         if (destroyed.length) services.logger.info({ destroyed }, 'retention destroyed vault keys');
+        const bundles = await deleteExpiredBundles(services);
+        if (bundles.length) services.logger.info({ bundles }, 'retention deleted export bundles');
+        const swept = await services.bundles.sweepIncomplete(
+          new Date(services.clock().getTime() - INCOMPLETE_WRITE_AGE_MS),
+        );
+        if (swept) services.logger.info({ swept }, 'unfinished bundle writes removed');
       },
       rotation: async () => {
         const rotated = await rotateDueKeys(services);

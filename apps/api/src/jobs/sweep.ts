@@ -1,6 +1,7 @@
 import { checkpoints, pendingTimestamps } from '@quittance/db';
 import type { JobQueue } from '@quittance/jobs';
-import { and, asc, isNull, lt, lte, or, sql } from 'drizzle-orm';
+import { and, asc, isNull, lte, sql } from 'drizzle-orm';
+import { leaseIsFree } from '../lease';
 import type { Services } from '../services';
 
 /** Most work items added to the queue per sweep; the next sweep takes the rest. */
@@ -24,10 +25,7 @@ export async function sweep(services: Services, queue: JobQueue): Promise<number
     .select({ receiptId: pendingTimestamps.receiptId })
     .from(pendingTimestamps)
     .where(
-      and(
-        lte(pendingTimestamps.nextAttemptAt, now),
-        or(isNull(pendingTimestamps.leasedUntil), lt(pendingTimestamps.leasedUntil, now)),
-      ),
+      and(lte(pendingTimestamps.nextAttemptAt, now), leaseIsFree(pendingTimestamps.leasedUntil)),
     )
     .orderBy(asc(pendingTimestamps.nextAttemptAt))
     .limit(SWEEP_LIMIT);
@@ -38,7 +36,7 @@ export async function sweep(services: Services, queue: JobQueue): Promise<number
       and(
         isNull(checkpoints.timestamp),
         lte(checkpoints.nextAttemptAt, now),
-        or(isNull(checkpoints.leasedUntil), lt(checkpoints.leasedUntil, now)),
+        leaseIsFree(checkpoints.leasedUntil),
       ),
     )
     .limit(SWEEP_LIMIT);

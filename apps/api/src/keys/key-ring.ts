@@ -1,8 +1,9 @@
 import { chainHeads, checkpoints, type Db, merchants, signingKeys, type Tx } from '@quittance/db';
-import { JWS_TYPES, kidFor } from '@quittance/format';
+import { GENESIS_HASH, JWS_TYPES, kidFor } from '@quittance/format';
 import { type Signer, signCompact } from '@quittance/signer';
-import { and, eq, like } from 'drizzle-orm';
-import { ApiError } from '../http/problem';
+import { and, eq, like, ne } from 'drizzle-orm';
+import { assertMerchantExists } from '../merchants/merchants';
+import { ServiceError } from '../service-error';
 import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import type { SignerFactory } from './signer-factory';
 import type { SnapshotService } from './snapshots';
@@ -68,10 +69,10 @@ export class KeyRing {
         .onConflictDoNothing()
         .returning({ id: merchants.id });
       if (inserted.length === 0)
-        throw new ApiError('merchant_exists', `merchant ${input.merchantId} exists`);
+        throw new ServiceError('merchant_exists', `merchant ${input.merchantId} exists`);
       await tx
         .insert(chainHeads)
-        .values({ merchantId: input.merchantId, seq: 0, entryHash: '0'.repeat(64) });
+        .values({ merchantId: input.merchantId, seq: 0, entryHash: GENESIS_HASH });
       await tx.insert(signingKeys).values(this.#row(input.merchantId, kid, keyRef, x, now));
       await this.snapshots.publish(tx, now);
     });
@@ -109,12 +110,15 @@ export class KeyRing {
    */
   async revoke(kid: string, reason: string, revokedAt?: Date) {
     const [key] = await this.db.select().from(signingKeys).where(eq(signingKeys.kid, kid));
-    if (!key) throw new ApiError('not_found', `no signing key ${kid}`);
+    if (!key) throw new ServiceError('not_found', `no signing key ${kid}`);
     if (key.status === 'revoked') {
-      throw new ApiError('key_revoked', `${kid} was revoked at ${key.revokedAt?.toISOString()}`);
+      throw new ServiceError(
+        'key_revoked',
+        `${kid} was revoked at ${key.revokedAt?.toISOString()}`,
+      );
     }
     if (revokedAt && revokedAt.getTime() > this.clock().getTime()) {
-      throw new ApiError('invalid_request', 'revokedAt must not be in the future');
+      throw new ServiceError('invalid_request', 'revokedAt must not be in the future');
     }
     const replacement =
       key.status === 'active'
@@ -144,7 +148,7 @@ export class KeyRing {
         .where(and(eq(signingKeys.kid, kid), eq(signingKeys.status, key.status)))
         .returning({ kid: signingKeys.kid });
       if (updated.length === 0)
-        throw new ApiError('key_revoked', `${kid} changed concurrently; retry`);
+        throw new ServiceError('key_revoked', `${kid} changed concurrently; retry`);
       if (replacement) {
         await tx
           .insert(signingKeys)
@@ -178,34 +182,54 @@ export class KeyRing {
       const signed = await sign(signer, this.clock());
       const outcome = await this.db.transaction(async (tx) => {
         await this.#lockMerchant(tx, merchantId);
-        const [row] = await tx
-          .select({ kid: signingKeys.kid })
-          .from(signingKeys)
-          .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
-          .limit(1);
-        if (row?.kid !== signer.kid) return { stale: true as const };
+        const active = await activeKeyOf(tx, merchantId);
+        if (active?.kid !== signer.kid) return { stale: true as const };
         return { stale: false as const, value: await commit(tx, signed) };
       });
       if (!outcome.stale) return outcome.value;
       if (attempt >= MAX_SIGNING_ATTEMPTS)
-        throw new ApiError(
+        throw new ServiceError(
           'service_unavailable',
           `the signing key of ${merchantId} kept changing while signing; retry`,
         );
     }
   }
 
+  /**
+   * Makes sure the key snapshot of `now`'s period is published: whatever is signed then (an
+   * export's manifest) names a key a verifier can look up in that month's snapshot.
+   */
+  ensureSnapshot(now: Date): Promise<void> {
+    return this.snapshots.ensure(this.db, now);
+  }
+
+  /** Public keys that verify receipts now: active and retired, not revoked (SPEC §5 JWKS). */
+  async verifyingKeys() {
+    const rows = await this.db
+      .select({ x: signingKeys.x, kid: signingKeys.kid })
+      .from(signingKeys)
+      .where(ne(signingKeys.status, 'revoked'))
+      .orderBy(signingKeys.merchantId, signingKeys.nbf);
+    return rows.map((r) => ({
+      kty: 'OKP' as const,
+      crv: 'Ed25519' as const,
+      x: r.x,
+      kid: r.kid,
+      alg: 'EdDSA' as const,
+      use: 'sig' as const,
+    }));
+  }
+
   /** The signer of the merchant's active key (cached briefly; appends re-check validity). */
   async currentSigner(merchantId: string): Promise<Signer> {
     const cached = this.#current.get(merchantId);
     if (cached && cached.expires > Date.now()) return this.signerFor(cached.kid);
-    const [row] = await this.db
-      .select({ kid: signingKeys.kid })
-      .from(signingKeys)
-      .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
-      .limit(1);
+    const row = await activeKeyOf(this.db, merchantId);
     if (!row)
-      throw new ApiError('service_unavailable', `merchant ${merchantId} has no active signing key`);
+      throw new ServiceError(
+        'service_unavailable',
+        `merchant ${merchantId} has no active signing key`,
+      );
     this.#current.set(merchantId, { kid: row.kid, expires: Date.now() + CURRENT_KEY_TTL_MS });
     return this.signerFor(row.kid);
   }
@@ -248,11 +272,7 @@ export class KeyRing {
   async #checkpointBeforeChange(tx: Tx, merchantId: string): Promise<void> {
     const head = await headWithRoot(tx, merchantId);
     if (head.seq === 0 || head.seq === head.lastCheckpointSeq) return;
-    const [active] = await tx
-      .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
-      .from(signingKeys)
-      .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
-      .limit(1);
+    const active = await activeKeyOf(tx, merchantId);
     if (!active) return;
     const row = await signCheckpoint(head, await this.#signerOf(active), this.clock());
     await tx.insert(checkpoints).values(row).onConflictDoNothing();
@@ -280,7 +300,7 @@ export class KeyRing {
       .from(chainHeads)
       .where(eq(chainHeads.merchantId, merchantId))
       .for('update');
-    if (!head) throw new ApiError('not_found', `no merchant ${merchantId}`);
+    if (!head) throw new ServiceError('not_found', `no merchant ${merchantId}`);
   }
 
   async #prepareReplacement(merchantId: string, now: Date) {
@@ -291,11 +311,7 @@ export class KeyRing {
 
   /** `<merchant>-<YYYY>Q<n>`, or `-<k>` after it for the k-th extra key of the quarter. */
   async #nextKid(merchantId: string, now: Date): Promise<string> {
-    const [merchant] = await this.db
-      .select({ id: merchants.id })
-      .from(merchants)
-      .where(eq(merchants.id, merchantId));
-    if (!merchant) throw new ApiError('not_found', `no merchant ${merchantId}`);
+    await assertMerchantExists(this.db, merchantId);
     const base = kidFor(merchantId, now);
     const taken = new Set(
       (
@@ -337,4 +353,14 @@ export class KeyRing {
       status: 'active',
     };
   }
+}
+
+/** The merchant's active key, read through `db` (a transaction's handle inside one). */
+async function activeKeyOf(db: Db | Tx, merchantId: string) {
+  const [row] = await db
+    .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
+    .from(signingKeys)
+    .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
+    .limit(1);
+  return row;
 }

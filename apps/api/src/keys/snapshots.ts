@@ -5,6 +5,7 @@ import {
   planSnapshotSignature,
   type SnapshotKey,
   snapshotHash,
+  snapshotUrlPath,
 } from '@quittance/format';
 import { type Signer, signPlan } from '@quittance/signer';
 import { and, desc, eq, sql } from 'drizzle-orm';
@@ -45,7 +46,7 @@ export class SnapshotService {
   ) {}
 
   urlOf(period: string): string {
-    return `${this.publicUrl}/.well-known/jwks/snapshot/${period}.json`;
+    return `${this.publicUrl}${snapshotUrlPath(period)}`;
   }
 
   /** Writes the next version for the period of `now` inside `tx`. */
@@ -104,17 +105,48 @@ export class SnapshotService {
   }
 
   /** The exact document served for a period: its latest version, or a given one. */
-  async document(db: Db, period: string, version?: number): Promise<string | undefined> {
-    const where =
-      version === undefined
-        ? eq(keySnapshots.period, period)
-        : and(eq(keySnapshots.period, period), eq(keySnapshots.version, version));
-    const [row] = await db
-      .select({ document: keySnapshots.document })
-      .from(keySnapshots)
-      .where(where)
-      .orderBy(desc(keySnapshots.version))
-      .limit(1);
-    return row?.document;
+  document(db: Db, period: string, version?: number): Promise<string | undefined> {
+    return snapshotDocument(db, period, version);
   }
+}
+
+/** The exact document of a period's snapshot: its latest version, or a given one. */
+async function snapshotDocument(
+  db: Db,
+  period: string,
+  version?: number,
+): Promise<string | undefined> {
+  const where =
+    version === undefined
+      ? eq(keySnapshots.period, period)
+      : and(eq(keySnapshots.period, period), eq(keySnapshots.version, version));
+  const [row] = await db
+    .select({ document: keySnapshots.document })
+    .from(keySnapshots)
+    .where(where)
+    .orderBy(desc(keySnapshots.version))
+    .limit(1);
+  return row?.document;
+}
+
+/**
+ * The latest version of each snapshot the receipts name, and the newest snapshot too: it
+ * carries revocations made after the receipts' months (bundles and order evidence alike).
+ */
+export async function snapshotDocuments(
+  db: Db,
+  periods: string[],
+): Promise<{ period: string; document: string }[]> {
+  const [latest] = await db
+    .select({ period: keySnapshots.period })
+    .from(keySnapshots)
+    .orderBy(desc(keySnapshots.period))
+    .limit(1);
+  const wanted = [...new Set([...periods, ...(latest ? [latest.period] : [])])].sort();
+  const out: { period: string; document: string }[] = [];
+  for (const period of wanted) {
+    const document = await snapshotDocument(db, period);
+    if (document !== undefined) out.push({ period, document });
+  }
+  return out;
 }

@@ -3,6 +3,7 @@ import { planCheckpointSignature, rootFromFrontier, toTimestampMs } from '@quitt
 import { type Signer, signPlan } from '@quittance/signer';
 import { desc, eq } from 'drizzle-orm';
 import { entriesThrough, frontierAt } from './frontier';
+import { LogTree } from './log-tree';
 
 export interface HeadWithRoot {
   merchantId: string;
@@ -14,7 +15,11 @@ export interface HeadWithRoot {
   lastCheckpointSeq: number;
 }
 
-/** A merchant's chain head and the root of its tree, read together through `db`. */
+/**
+ * A merchant's chain head and the root of its tree, read together through `db`, with the
+ * stored tree filled up to the head and checked to give that root: a checkpoint is only ever
+ * signed over a root every proof against it can be made from.
+ */
 export async function headWithRoot(db: Db | Tx, merchantId: string): Promise<HeadWithRoot> {
   const [head] = await db
     .select({ seq: chainHeads.seq, entryHash: chainHeads.entryHash, frontier: chainHeads.frontier })
@@ -32,11 +37,21 @@ export async function headWithRoot(db: Db | Tx, merchantId: string): Promise<Hea
     head.frontier,
     entriesThrough(db, merchantId, head.seq),
   );
+  const rootHash = await rootFromFrontier(frontier);
+  if (head.seq > 0) {
+    const tree = new LogTree(db);
+    await tree.fill(merchantId, head.seq);
+    const stored = await tree.root(merchantId, head.seq);
+    if (stored !== rootHash)
+      throw new Error(
+        `log of ${merchantId}: the stored tree's root at ${head.seq} is ${stored}, the frontier's ${rootHash}`,
+      );
+  }
   return {
     merchantId,
     seq: head.seq,
     entryHash: head.entryHash,
-    rootHash: await rootFromFrontier(frontier),
+    rootHash,
     lastCheckpointSeq: last?.seq ?? 0,
   };
 }

@@ -5,76 +5,88 @@ import {
   toReceiptLine,
   writeEvidenceBundle,
 } from '@quittance/bundle';
+import type { Db } from '@quittance/db';
 import { type InclusionProof, JWS_TYPES, newId } from '@quittance/format';
 import { signDigest } from '@quittance/signer';
+import type { Vault } from '@quittance/vault';
 import type { Principal } from '../auth/api-keys';
-import { snapshotDocuments } from '../exports/source';
-import { ApiError } from '../http/problem';
-import { openBodies } from '../receipts/bodies';
-import type { Services } from '../services';
-import { proofsOf } from './service';
+import type { ReceiptQueries } from '../chain/queries';
+import type { KeyRing } from '../keys/key-ring';
+import { snapshotDocuments } from '../keys/snapshots';
+import { ServiceError } from '../service-error';
+import { openBodies } from '../vault/bodies';
+import type { ProofService } from './proofs';
 
 /**
- * An order's evidence bundle (SPEC §9.1): the receipts of the order the key may see, each
- * with its inclusion proof against one checkpoint, the key history and TSA certificates,
- * and the bodies when asked for by a merchant or auditor key. Small by nature (one order),
- * so it is built in memory and answered whole.
+ * Order evidence bundles (SPEC §9.1): the receipts of the order the key may see, each with
+ * its inclusion proof against one checkpoint, the key history and TSA certificates, and the
+ * bodies when asked for by a merchant or auditor key. Small by nature (one order), so a
+ * bundle is built in memory and answered whole.
  */
-export async function orderEvidence(
-  services: Services,
-  principal: Principal,
-  orderId: string,
-  includeBodies: boolean,
-): Promise<{ zip: Buffer; sha256: string; receipts: number }> {
-  if (includeBodies && principal.role === 'agent')
-    throw new ApiError('forbidden', 'agent keys may not read bodies');
-  const receipts = await services.receipts.byOrder(principal, orderId);
-  if (receipts.length === 0) throw new ApiError('not_found', `no receipts of order ${orderId}`);
-  // One checkpoint for all: the newest, which must cover the order's newest receipt.
-  const proofLines = await proofsOf(services).againstNewest(principal.merchantId, receipts);
-  const receiptLines = receipts.map(toReceiptLine);
-  const bodies: SourceBodies[] = [];
-  if (includeBodies) {
-    for (const receipt of receipts) {
-      const opened = await openBodies(
-        services.db,
-        services.vault,
-        principal.merchantId,
-        receipt.id,
-      );
-      bodies.push({ receiptId: receipt.id, bodies: typeof opened === 'string' ? null : opened });
+export class EvidenceService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      vault: Vault;
+      receipts: ReceiptQueries;
+      proofs: ProofService;
+      keyRing: KeyRing;
+      clock: () => Date;
+    },
+  ) {}
+
+  async order(
+    principal: Principal,
+    orderId: string,
+    includeBodies: boolean,
+  ): Promise<{ zip: Buffer; sha256: string; receipts: number }> {
+    const { db, vault, keyRing } = this.deps;
+    if (includeBodies && principal.role === 'agent')
+      throw new ServiceError('forbidden', 'agent keys may not read bodies');
+    const receipts = await this.deps.receipts.byOrder(principal, orderId);
+    if (receipts.length === 0)
+      throw new ServiceError('not_found', `no receipts of order ${orderId}`);
+    // One checkpoint for all: the newest, which must cover the order's newest receipt.
+    const proofLines = await this.deps.proofs.againstNewest(principal.merchantId, receipts);
+    const receiptLines = receipts.map(toReceiptLine);
+    const bodies: SourceBodies[] = [];
+    if (includeBodies) {
+      for (const receipt of receipts) {
+        const opened = await openBodies(db, vault, principal.merchantId, receipt.id);
+        bodies.push({ receiptId: receipt.id, bodies: typeof opened === 'string' ? null : opened });
+      }
     }
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        chunks.push(chunk as Buffer);
+        done();
+      },
+    });
+    const { sha256 } = await writeEvidenceBundle(
+      sink,
+      {
+        bundleId: newId('evd'),
+        merchantId: principal.merchantId,
+        orderId,
+        createdAt: this.deps.clock().toISOString(),
+        includeBodies,
+      },
+      {
+        receipts: receiptLines,
+        proofs: proofLines,
+        checkpoint: (proofLines[0] as InclusionProof).checkpoint,
+        snapshots: await snapshotDocuments(db, snapshotPeriods(receiptLines)),
+        ...(includeBodies ? { bodies } : {}),
+      },
+      // The merchant's active key signs the manifest, outside the chain lock (SPEC §2.1).
+      (manifest) =>
+        keyRing.signWithCurrentKey(
+          principal.merchantId,
+          async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
+          async (_tx, jws) => jws,
+        ),
+    );
+    return { zip: Buffer.concat(chunks), sha256, receipts: receipts.length };
   }
-  const chunks: Buffer[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(chunk as Buffer);
-      done();
-    },
-  });
-  const { sha256 } = await writeEvidenceBundle(
-    sink,
-    {
-      bundleId: newId('evd'),
-      merchantId: principal.merchantId,
-      orderId,
-      createdAt: services.clock().toISOString(),
-      includeBodies,
-    },
-    {
-      receipts: receiptLines,
-      proofs: proofLines,
-      checkpoint: (proofLines[0] as InclusionProof).checkpoint,
-      snapshots: await snapshotDocuments(services.db, snapshotPeriods(receiptLines)),
-      ...(includeBodies ? { bodies } : {}),
-    },
-    // The merchant's active key signs the manifest, outside the chain lock (SPEC §2.1).
-    (manifest) =>
-      services.keyRing.signWithCurrentKey(
-        principal.merchantId,
-        async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
-        async (_tx, jws) => jws,
-      ),
-  );
-  return { zip: Buffer.concat(chunks), sha256, receipts: receipts.length };
 }

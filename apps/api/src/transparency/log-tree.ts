@@ -1,155 +1,270 @@
-import { type Db, logSubtrees, receipts } from '@quittance/db';
-import { merkleNodeHash, merkleRoot, type RangeRoot, splitPoint } from '@quittance/format';
-import { and, asc, eq, gt, lte } from 'drizzle-orm';
+import { type Db, logSubtrees, receipts, rowsOf, type Tx } from '@quittance/db';
+import { fromHex, merkleNodeHash, merkleRoot, type RangeRoot, splitPoint } from '@quittance/format';
+import { and, asc, eq, gt, lte, type SQL, sql } from 'drizzle-orm';
+import {
+  baseOf,
+  completedBy,
+  type NodePlace,
+  placeOf,
+  positionIn,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+} from './tiles';
 
-/** Subtrees this large or larger are stored once computed; smaller ones hash their entries. */
-const STORED_FROM_LEVEL = 8;
-const BLOCK = 2 ** STORED_FROM_LEVEL;
+/** Tiles of a safe-integer tree stop below level 53. */
+const TOP_TILE_LEVEL = 52;
+/** Level-4 nodes made per round of `fill`: 65,536 entries read and one statement written. */
+const FILL_NODES = 4096;
 
 const isPowerOfTwo = (n: number) => n >= 1 && 2 ** Math.round(Math.log2(n)) === n;
 
+const keyOf = (level: number, index: number) => `${level}:${index}`;
+
+/** The 32-byte hashes of a tile, hex, from the hex of the row. */
+function hashesIn(hex: string): string[] {
+  const hashes: string[] = [];
+  for (let at = 0; at < hex.length; at += 64) hashes.push(hex.slice(at, at + 64));
+  return hashes;
+}
+
+/** A tile being filled: its level, position, nodes of its level so far and all its hashes. */
+interface OpenTile {
+  level: number;
+  index: number;
+  base: number;
+  hashes: string[];
+}
+
 /**
  * A merchant's log tree (SPEC §6.1) read from the database: entry hashes from the receipts,
- * roots of complete subtrees of 256 entries and more from `log_subtrees`, filled on first use.
- * Only ranges inside the tree of a signed checkpoint are asked for, and those never change.
+ * every node of level 4 and up from the tiles of `log_subtrees` (tiles.ts). The tiles are
+ * filled up to a tree size before a checkpoint of that size is signed (checkpoint-signing.ts),
+ * so a proof reads one statement's rows and hashes only inside a 16-entry block and along
+ * the tree's right edge; a checkpoint older than the tiles has them filled by its first proof.
  */
 export class LogTree {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db | Tx) {}
 
   /**
-   * Stores the roots of every complete subtree of 256 entries or more inside entries 1..size
-   * that is not stored yet: the checkpoint job calls it for each checkpoint, so the work is
-   * done as the log grows, a few blocks at a time, never all at once by a proof request.
+   * Stores the tiles of entries 1..size not stored yet, in rounds of 65,536 entries, each
+   * written by one statement: the tiles are always a prefix of the tree, level by level, and
+   * racing fillers (which write the same hashes) only ever lengthen a row.
    */
   async fill(merchantId: string, size: number): Promise<void> {
-    const root = this.rangeRoot(merchantId);
-    let from = 0;
-    for (let width = 2 ** 52; width >= 1; width /= 2) {
-      if (Math.floor(size / width) % 2 === 0) continue;
-      if (width >= BLOCK) await root(from, from + width);
-      from += width;
+    const target = Math.floor(size / TILE_WIDTH);
+    const open = await this.#lastTiles(merchantId);
+    const first = open.get(TILE_HEIGHT);
+    let done = first ? first.index * TILE_WIDTH + first.base : 0;
+    while (done < target) {
+      const upTo = Math.min(target, done + FILL_NODES);
+      const entries = await this.#entries(merchantId, done * TILE_WIDTH, upTo * TILE_WIDTH);
+      if (entries.length !== (upTo - done) * TILE_WIDTH)
+        throw new Error(
+          `log of ${merchantId}: entries ${done * TILE_WIDTH + 1}..${upTo * TILE_WIDTH} are missing`,
+        );
+      const touched = new Set<OpenTile>();
+      for (let i = done; i < upTo; i++) {
+        const block = entries.slice((i - done) * TILE_WIDTH, (i - done + 1) * TILE_WIDTH);
+        await this.#place(open, touched, TILE_HEIGHT, i, await merkleRoot(block));
+      }
+      await this.#write(merchantId, [...touched]);
+      done = upTo;
     }
   }
 
+  /** rootHash of entries 1..size (size ≥ 1) from the stored tree, filling it when behind. */
+  async root(merchantId: string, size: number): Promise<string> {
+    const root = await this.rootsFor(merchantId, (r) => r(0, size));
+    return root(0, size);
+  }
+
   /**
-   * The subtree roots `plan` (a proof's construction) will ask for, loaded in two queries
-   * (stored roots, then the entry blocks of the small ones): a warm proof costs a handful of
-   * round trips whatever the log's size. `plan` runs once on placeholders to learn the ranges.
+   * The subtree roots `plan` (a proof's construction) will ask for, from the entries and tiles
+   * that hold them, read in one statement: a proof costs one round trip whatever the log's
+   * size. `plan` runs once on placeholders to learn the ranges; tiles missing from a tree
+   * made before they were kept are filled, once, up to the largest range asked.
    */
   async rootsFor(merchantId: string, plan: (root: RangeRoot) => Promise<unknown>) {
-    const perfect: [number, number][] = [];
+    const places: NodePlace[] = [];
+    let size = 0;
     const decompose = (from: number, to: number) => {
-      const size = to - from;
-      if (isPowerOfTwo(size) && from % size === 0) return void perfect.push([from, size]);
-      const k = splitPoint(size);
+      const width = to - from;
+      if (isPowerOfTwo(width) && from % width === 0)
+        return void places.push(placeOf(Math.log2(width), from / width));
+      const k = splitPoint(width);
       decompose(from, from + k);
       decompose(from + k, to);
     };
     await plan(async (from, to) => {
       decompose(from, to);
+      size = Math.max(size, to);
       return '0'.repeat(64);
     });
-    // Primary-key lookups and block reads, issued together: they pipeline on one round trip
-    // each way, where one query OR-ing them all makes the planner scan.
-    const large = perfect.filter(([, size]) => Math.log2(size) >= STORED_FROM_LEVEL);
-    const stored = new Map<string, string>();
-    await Promise.all(
-      large.map(async ([from, size]) => {
-        const level = Math.log2(size);
-        const hash = await this.#stored(merchantId, level, from / size);
-        if (hash) stored.set(`${level}:${from / size}`, hash);
-      }),
-    );
-    const blocks = new Map<number, Promise<string[]>>();
-    for (const [from, size] of perfect) {
-      const block = Math.floor(from / BLOCK);
-      if (Math.log2(size) < STORED_FROM_LEVEL && !blocks.has(block))
-        blocks.set(block, this.#block(merchantId, block));
+    let tiles = await this.#load(merchantId, places);
+    const hashesOf = (p: NodePlace) =>
+      tiles.get(keyOf(p.tileLevel, p.tileIndex))?.slice(p.offset, p.offset + p.count) ?? [];
+    if (!places.every((p) => hashesOf(p).length === p.count)) {
+      await this.fill(merchantId, size);
+      tiles = await this.#load(merchantId, places);
     }
-    await Promise.all(blocks.values());
-    return this.rangeRoot(merchantId, { stored, blocks });
-  }
-
-  /**
-   * Merkle Tree Hash of any range the RFC 9162 proofs ask for, for one merchant. Subtree
-   * roots and entry blocks already loaded are used first; what is missing is read (and a
-   * large subtree's root stored) on the way. Each 256-entry block is read once per proof.
-   */
-  rangeRoot(
-    merchantId: string,
-    known: { stored?: Map<string, string>; blocks?: Map<number, Promise<string[]>> } = {},
-  ): RangeRoot {
-    const stored = known.stored ?? new Map<string, string>();
-    const blocks = known.blocks ?? new Map<number, Promise<string[]>>();
-    const entries = async (from: number, size: number) => {
-      const block = Math.floor(from / BLOCK);
-      let hashes = blocks.get(block);
-      if (!hashes) {
-        hashes = this.#block(merchantId, block);
-        blocks.set(block, hashes);
-      }
-      const start = from - block * BLOCK;
-      const slice = (await hashes).slice(start, start + size);
-      if (slice.length !== size)
-        throw new Error(`log of ${merchantId}: entries ${from + 1}..${from + size} are missing`);
-      return slice;
-    };
-    const perfect = async (from: number, size: number): Promise<string> => {
-      const level = Math.log2(size);
-      if (level < STORED_FROM_LEVEL) return merkleRoot(await entries(from, size));
-      const index = from / size;
-      const known = stored.get(`${level}:${index}`);
-      if (known) return known;
-      const found = await this.#stored(merchantId, level, index);
-      if (found) return found;
-      const half = size / 2;
-      const hash = await merkleNodeHash(
-        await perfect(from, half),
-        await perfect(from + half, half),
-      );
-      await this.db
-        .insert(logSubtrees)
-        .values({ merchantId, level, index, hash })
-        .onConflictDoNothing();
-      stored.set(`${level}:${index}`, hash);
-      return hash;
+    const perfect = async (level: number, index: number) => {
+      const place = placeOf(level, index);
+      const hashes = hashesOf(place);
+      if (hashes.length !== place.count)
+        throw new Error(
+          `log of ${merchantId}: the ${place.tileLevel === 0 ? 'entries' : 'tile'} of node ${level}:${index} are missing`,
+        );
+      return place.tileLevel === 0 ? merkleRoot(hashes) : (hashes[0] as string);
     };
     const root: RangeRoot = async (from, to) => {
-      const size = to - from;
-      if (isPowerOfTwo(size) && from % size === 0) return perfect(from, size);
+      const width = to - from;
+      if (isPowerOfTwo(width) && from % width === 0) return perfect(Math.log2(width), from / width);
       // The right edge of a tree: its left part is a complete aligned subtree.
-      const k = splitPoint(size);
+      const k = splitPoint(width);
       return merkleNodeHash(await root(from, from + k), await root(from + k, to));
     };
     return root;
   }
 
-  /** A stored subtree root, by primary key. */
-  async #stored(merchantId: string, level: number, index: number): Promise<string | undefined> {
-    const [row] = await this.db
-      .select({ hash: logSubtrees.hash })
-      .from(logSubtrees)
-      .where(
-        and(
-          eq(logSubtrees.merchantId, merchantId),
-          eq(logSubtrees.level, level),
-          eq(logSubtrees.index, index),
-        ),
-      );
-    return row?.hash;
+  /**
+   * The tiles `places` lie in, as hex hashes by tile key: stored tiles, and the 16-entry
+   * blocks of level 0 from the receipts, in one statement of index probes.
+   */
+  async #load(merchantId: string, places: readonly NodePlace[]): Promise<Map<string, string[]>> {
+    const wanted = new Map(places.map((p) => [keyOf(p.tileLevel, p.tileIndex), p]));
+    const stored = [...wanted.values()].filter((p) => p.tileLevel > 0);
+    const blocks = [...wanted.values()].filter((p) => p.tileLevel === 0);
+    const parts: SQL[] = [];
+    // Keys listed one by one and a range per block: even a generic plan probes the indexes.
+    if (stored.length > 0)
+      parts.push(sql`select level, index, encode(hashes, 'hex') as hex from log_subtrees
+        where merchant_id = ${merchantId} and (level, index) in (${sql.join(
+          stored.map((p) => sql`(${p.tileLevel}::int, ${p.tileIndex}::bigint)`),
+          sql`, `,
+        )})`);
+    if (blocks.length > 0)
+      parts.push(sql`select 0 as level, seq as index, entry_hash as hex from receipts
+        where merchant_id = ${merchantId} and (${sql.join(
+          blocks.map(
+            (p) =>
+              sql`seq between ${p.tileIndex * TILE_WIDTH + 1}::bigint and ${(p.tileIndex + 1) * TILE_WIDTH}::bigint`,
+          ),
+          sql` or `,
+        )})`);
+    const tiles = new Map<string, string[]>();
+    if (parts.length === 0) return tiles;
+    const rows = rowsOf<{ level: number; index: number | string; hex: string }>(
+      await this.db.execute(sql.join(parts, sql` union all `)),
+    ).map((row) => ({ level: Number(row.level), index: Number(row.index), hex: row.hex }));
+    // Sorted here, not by the statement: entries in seq order, for their blocks.
+    rows.sort((a, b) => a.level - b.level || a.index - b.index);
+    for (const { level, index, hex } of rows) {
+      if (level === 0) {
+        // One entry per row, in seq order: appended to its block.
+        const key = keyOf(0, Math.floor((index - 1) / TILE_WIDTH));
+        const block = tiles.get(key);
+        if (block) block.push(hex);
+        else tiles.set(key, [hex]);
+      } else {
+        tiles.set(keyOf(level, index), hashesIn(hex));
+      }
+    }
+    return tiles;
   }
 
-  /** Entry hashes of block `block`: seq block·256+1 .. (block+1)·256, fewer at the head. */
-  async #block(merchantId: string, block: number): Promise<string[]> {
+  /** The last stored tile of each level, by level (one statement, a probe per level). */
+  async #lastTiles(merchantId: string): Promise<Map<number, OpenTile>> {
+    const rows = rowsOf<{ level: number; index: number | string; hex: string }>(
+      await this.db.execute(sql`select l.level, t.index, encode(t.hashes, 'hex') as hex
+        from generate_series(${TILE_HEIGHT}::int, ${TOP_TILE_LEVEL}::int, ${TILE_HEIGHT}::int) as l(level)
+        cross join lateral (
+          select index, hashes from log_subtrees
+          where merchant_id = ${merchantId} and level = l.level
+          order by index desc limit 1
+        ) t`),
+    );
+    const open = new Map<number, OpenTile>();
+    for (const row of rows) {
+      const level = Number(row.level);
+      const hashes = hashesIn(row.hex);
+      const base = baseOf(hashes.length);
+      if (base === undefined)
+        throw new Error(
+          `log of ${merchantId}: tile ${level}:${row.index} has ${hashes.length} hashes`,
+        );
+      open.set(level, { level, index: Number(row.index), base, hashes });
+    }
+    return open;
+  }
+
+  /**
+   * Puts node `position` of `level` in its tile with the nodes it completes above it there,
+   * and when it completes the tile, the tile's root in the level 4 up. Positions must follow
+   * the stored tiles exactly: a gap would be a corrupt tree, so it throws rather than store one.
+   */
+  async #place(
+    open: Map<number, OpenTile>,
+    touched: Set<OpenTile>,
+    level: number,
+    position: number,
+    hash: string,
+  ): Promise<void> {
+    const index = Math.floor(position / TILE_WIDTH);
+    let tile = open.get(level);
+    const next = tile ? tile.index * TILE_WIDTH + tile.base : 0;
+    if (position !== next)
+      throw new Error(`log tree level ${level}: node ${position} placed where ${next} is due`);
+    if (!tile || tile.index !== index) {
+      tile = { level, index, base: 0, hashes: [] };
+      open.set(level, tile);
+    }
+    tile.hashes.push(hash);
+    tile.base += 1;
+    touched.add(tile);
+    const { base, hashes } = tile;
+    for (let height = 1; height <= TILE_HEIGHT && base % 2 ** height === 0; height++) {
+      const k = base / 2 ** height - 1;
+      const parent = await merkleNodeHash(
+        hashes[positionIn(height - 1, 2 * k)] as string,
+        hashes[positionIn(height - 1, 2 * k + 1)] as string,
+      );
+      // The root of a full tile is a node of the tile 4 levels up, not of this one.
+      if (height === TILE_HEIGHT)
+        await this.#place(open, touched, level + TILE_HEIGHT, index, parent);
+      else hashes.push(parent);
+    }
+    if (hashes.length !== completedBy(base))
+      throw new Error(`log tree tile ${level}:${index}: ${hashes.length} hashes for ${base} nodes`);
+  }
+
+  /** Writes tiles in one statement, in key order; a row is only ever replaced by a longer one. */
+  async #write(merchantId: string, tiles: OpenTile[]): Promise<void> {
+    if (tiles.length === 0) return;
+    tiles.sort((a, b) => a.level - b.level || a.index - b.index);
+    await this.db
+      .insert(logSubtrees)
+      .values(
+        tiles.map((t) => ({
+          merchantId,
+          level: t.level,
+          index: t.index,
+          hashes: fromHex(t.hashes.join('')),
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [logSubtrees.merchantId, logSubtrees.level, logSubtrees.index],
+        set: { hashes: sql`excluded.hashes` },
+        setWhere: sql`octet_length(excluded.hashes) > octet_length(${logSubtrees.hashes})`,
+      });
+  }
+
+  /** Entry hashes of seq after+1 .. upTo, in order. */
+  async #entries(merchantId: string, after: number, upTo: number): Promise<string[]> {
     const rows = await this.db
       .select({ entryHash: receipts.entryHash })
       .from(receipts)
       .where(
-        and(
-          eq(receipts.merchantId, merchantId),
-          gt(receipts.seq, block * BLOCK),
-          lte(receipts.seq, (block + 1) * BLOCK),
-        ),
+        and(eq(receipts.merchantId, merchantId), gt(receipts.seq, after), lte(receipts.seq, upTo)),
       )
       .orderBy(asc(receipts.seq));
     return rows.map((r) => r.entryHash);

@@ -9,11 +9,19 @@ import {
 } from '@quittance/format';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
-import { ApiError } from '../http/problem';
-import type { ReceiptQueries } from '../receipts/queries';
+import type { ReceiptQueries } from '../chain/queries';
+import { ServiceError } from '../service-error';
 import { LogTree } from './log-tree';
 
 type CheckpointRow = typeof checkpoints.$inferSelect;
+/** What a proof needs of a checkpoint: its size and what checkpointView publishes. */
+const PROVEN = {
+  seq: checkpoints.seq,
+  signed: checkpoints.signed,
+  jws: checkpoints.jws,
+  timestamp: checkpoints.timestamp,
+};
+type ProvenRow = Pick<CheckpointRow, keyof typeof PROVEN>;
 
 /** A stored checkpoint as SPEC §6 publishes it: its signed members, `jws` and `timestamp`. */
 export function checkpointView(
@@ -48,10 +56,18 @@ export class ProofService {
     receiptId: string,
     checkpointSeq?: number,
   ): Promise<InclusionProof> {
-    // Visibility is the receipt's: another merchant's, or another agent's, is 404.
+    // The checkpoint is read while the receipt is (which one does not depend on it), and
+    // judged after: visibility is the receipt's, another merchant's or agent's is 404.
+    const row = this.#checkpointRow(principal.merchantId, checkpointSeq);
+    row.catch(() => {}); // awaited below
     const { chain } = await this.receipts.get(principal, receiptId);
-    const checkpoint = await this.#covering(principal.merchantId, chain.seq, checkpointSeq);
-    return this.#proof(principal.merchantId, receiptId, chain.seq, checkpoint);
+    const checkpoint = this.#covering(await row, chain.seq, checkpointSeq);
+    const [proof] = await this.#proofs(
+      principal.merchantId,
+      [{ id: receiptId, chain }],
+      checkpoint,
+    );
+    return proof as InclusionProof;
   }
 
   /**
@@ -63,17 +79,14 @@ export class ProofService {
     receipts: readonly { id: string; chain: { seq: number } }[],
   ): Promise<InclusionProof[]> {
     const newest = Math.max(...receipts.map((r) => r.chain.seq));
-    const checkpoint = await this.#covering(merchantId, newest);
-    const proofs: InclusionProof[] = [];
-    for (const r of receipts)
-      proofs.push(await this.#proof(merchantId, r.id, r.chain.seq, checkpoint));
-    return proofs;
+    const checkpoint = this.#covering(await this.#checkpointRow(merchantId), newest);
+    return this.#proofs(merchantId, receipts, checkpoint);
   }
 
-  /** The checkpoint a proof of entry `seq` is made against: the given one, or the newest. */
-  async #covering(merchantId: string, seq: number, checkpointSeq?: number) {
+  /** Checkpoint `checkpointSeq` of the merchant, or its newest when not given. */
+  async #checkpointRow(merchantId: string, checkpointSeq?: number) {
     const [row] = await this.db
-      .select()
+      .select(PROVEN)
       .from(checkpoints)
       .where(
         checkpointSeq === undefined
@@ -82,57 +95,68 @@ export class ProofService {
       )
       .orderBy(desc(checkpoints.seq))
       .limit(1);
+    return row;
+  }
+
+  /** The checkpoint a proof of entry `seq` is made against, `row`, when it may be. */
+  #covering(row: ProvenRow | undefined, seq: number, checkpointSeq?: number) {
     if (checkpointSeq !== undefined) {
-      if (!row) throw new ApiError('not_found', `no checkpoint at seq ${checkpointSeq}`);
+      if (!row) throw new ServiceError('not_found', `no checkpoint at seq ${checkpointSeq}`);
       if (row.seq < seq)
-        throw new ApiError(
+        throw new ServiceError(
           'invalid_request',
           `checkpoint ${checkpointSeq} was made before this receipt (seq ${seq})`,
         );
     } else if (!row || row.seq < seq) {
-      throw new ApiError('not_checkpointed', `no checkpoint covers seq ${seq} yet`, undefined, {
+      throw new ServiceError('not_checkpointed', `no checkpoint covers seq ${seq} yet`, {
         retryAfterSeconds: this.retryAfterSeconds,
       });
     }
-    return row as CheckpointRow;
+    return row as ProvenRow;
   }
 
-  async #proof(
+  /** Proofs of `receipts` against `checkpoint`, from one read of the tree for them all. */
+  async #proofs(
     merchantId: string,
-    receiptId: string,
-    seq: number,
-    checkpoint: CheckpointRow,
-  ): Promise<InclusionProof> {
-    const path = (root: RangeRoot) => inclusionPath(seq, checkpoint.seq, root);
-    return {
-      receiptId,
-      seq,
+    receipts: readonly { id: string; chain: { seq: number } }[],
+    checkpoint: ProvenRow,
+  ): Promise<InclusionProof[]> {
+    const paths = (root: RangeRoot) =>
+      Promise.all(receipts.map((r) => inclusionPath(r.chain.seq, checkpoint.seq, root)));
+    const auditPaths = await paths(await this.#tree.rootsFor(merchantId, paths));
+    return receipts.map((r, i) => ({
+      receiptId: r.id,
+      seq: r.chain.seq,
       treeSize: checkpoint.seq,
-      auditPath: await path(await this.#tree.rootsFor(merchantId, path)),
+      auditPath: auditPaths[i] as string[],
       checkpoint: checkpointView(checkpoint),
-    };
+    }));
   }
 
   /** That the tree at checkpoint `to` extends the tree at checkpoint `from` unchanged. */
   async consistency(principal: Principal, from: number, to: number): Promise<ConsistencyProof> {
     if (from > to)
-      throw new ApiError('invalid_request', `from (${from}) must not be after to (${to})`);
+      throw new ServiceError('invalid_request', `from (${from}) must not be after to (${to})`);
     const merchantId = principal.merchantId;
+    // The tree is read while the checkpoints are (the nodes needed follow from the sizes), and
+    // used once both exist; for sizes no checkpoint has, its error gives way to the 404.
+    const proof = (root: RangeRoot) => consistencyPath(from, to, root);
+    const roots = this.#tree.rootsFor(merchantId, proof);
+    roots.catch(() => {}); // awaited below
     const rows = await this.db
-      .select()
+      .select(PROVEN)
       .from(checkpoints)
       .where(and(eq(checkpoints.merchantId, merchantId), inArray(checkpoints.seq, [from, to])));
     const at = (seq: number) => {
       const row = rows.find((r) => r.seq === seq);
-      if (!row) throw new ApiError('not_found', `no checkpoint at seq ${seq}`);
+      if (!row) throw new ServiceError('not_found', `no checkpoint at seq ${seq}`);
       return row;
     };
     const [older, newer] = [at(from), at(to)];
-    const proof = (root: RangeRoot) => consistencyPath(from, to, root);
     return {
       from: checkpointView(older),
       to: checkpointView(newer),
-      proof: await proof(await this.#tree.rootsFor(merchantId, proof)),
+      proof: await proof(await roots),
     };
   }
 }

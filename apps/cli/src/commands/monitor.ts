@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Checkpoint, periodOf, verifyConsistency } from '@quittance/format';
+import { type Checkpoint, periodOf, snapshotUrlPath, verifyConsistency } from '@quittance/format';
 import {
   type KeyHistory,
   loadKeyHistory,
@@ -133,9 +133,7 @@ export async function monitorOnce(options: {
     const period = periodOf(checkpoint.createdAt);
     let history = histories.get(period);
     if (!history) {
-      history = get(`/.well-known/jwks/snapshot/${period}.json`).then((doc) =>
-        loadKeyHistory(doc, { publisher }),
-      );
+      history = get(snapshotUrlPath(period)).then((doc) => loadKeyHistory(doc, { publisher }));
       histories.set(period, history);
     }
     return history;

@@ -5,6 +5,7 @@ import {
   ConfigError,
   loadConfig,
   type RunningServer,
+  ServiceError,
   startServer,
 } from '@quittance/api';
 import { UsageError } from '../usage';
@@ -60,7 +61,9 @@ async function banner(config: Config, running: RunningServer): Promise<string> {
   ];
   if (!services.admin.generated) {
     lines.push(
-      `  Admin token: QUITTANCE_ADMIN_TOKEN or ${relative(process.cwd(), config.dataDir)}/admin-token`,
+      config.adminToken
+        ? '  Admin token: QUITTANCE_ADMIN_TOKEN'
+        : `  Admin token: in ${relative(process.cwd(), config.dataDir)}/admin-token`,
     );
     return `${lines.join('\n')}\n`;
   }
@@ -73,7 +76,7 @@ async function banner(config: Config, running: RunningServer): Promise<string> {
   const demo = await services.keyRing
     .createMerchant({ merchantId: 'demo', jurisdiction: 'EU', name: 'Demo store' })
     .catch((error: unknown) => {
-      if ((error as { code?: unknown }).code === 'merchant_exists') return null;
+      if (error instanceof ServiceError && error.code === 'merchant_exists') return null;
       throw error;
     });
   if (demo) {

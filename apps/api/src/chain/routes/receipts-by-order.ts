@@ -1,0 +1,22 @@
+import { createRoute } from '@hono/zod-openapi';
+import { createRouter } from '../../http/router';
+import { jsonContent, OrderIdParam, OrderReceiptsSchema, problems } from '../../http/schemas';
+
+const route = createRoute({
+  method: 'get',
+  path: '/receipts/by-order/{orderId}',
+  tags: ['receipts'],
+  summary: 'All receipts of an order, oldest first',
+  security: [{ apiKey: [] }],
+  request: { params: OrderIdParam },
+  responses: {
+    200: jsonContent(OrderReceiptsSchema, 'Receipts of the order'),
+    ...problems(401, 404),
+  },
+});
+
+export const receiptsByOrder = createRouter().openapi(route, async (c) => {
+  const { orderId } = c.req.valid('param');
+  const receipts = await c.get('services').receipts.byOrder(c.get('principal'), orderId);
+  return c.json({ orderId, receipts }, 200);
+});

@@ -1,0 +1,126 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { readVerifierPage } from '@quittance/verifier-page';
+import { bodyLimit } from 'hono/body-limit';
+import { createApiKey } from '../auth/routes/create-api-key';
+import { revokeApiKey } from '../auth/routes/revoke-api-key';
+import { checkChain } from '../chain/routes/check-chain';
+import { getReceipt } from '../chain/routes/get-receipt';
+import { issueReceipt } from '../chain/routes/issue-receipt';
+import { listReceipts } from '../chain/routes/list-receipts';
+import { receiptsByOrder } from '../chain/routes/receipts-by-order';
+import { createExport } from '../exports/routes/create-export';
+import { downloadExport } from '../exports/routes/download-export';
+import { getExport } from '../exports/routes/get-export';
+import { jwks } from '../keys/routes/jwks';
+import { jwksSnapshot } from '../keys/routes/jwks-snapshot';
+import { publisherKey } from '../keys/routes/publisher-key';
+import { revokeSigningKey } from '../keys/routes/revoke-signing-key';
+import { rotateSigningKey } from '../keys/routes/rotate-signing-key';
+import { createMerchant } from '../merchants/routes/create-merchant';
+import type { Services } from '../services';
+import { checkpointConsistency } from '../transparency/routes/checkpoint-consistency';
+import { listCheckpoints } from '../transparency/routes/list-checkpoints';
+import { receiptEvidence } from '../transparency/routes/receipt-evidence';
+import { receiptProof } from '../transparency/routes/receipt-proof';
+import { receiptBodies } from '../vault/routes/receipt-bodies';
+import { renderDocsPage } from './docs-page';
+import type { AppEnv } from './env';
+import { renderError } from './errors';
+import { strictJsonBody } from './json-body';
+import { requestBudget, requestContext, requireAdmin, requireApiKey } from './middleware';
+import { withExamples } from './openapi-examples';
+import { ApiError } from './problem';
+import { health } from './routes/health';
+import { metrics } from './routes/metrics';
+
+export const API_BASE = '/api/v1/trust';
+export const ADMIN_BASE = '/admin/v1';
+
+const OPENAPI_INFO = {
+  title: 'Quittance API',
+  version: '1.0.0',
+  description:
+    'Signed, chained, timestamped receipts for agent actions. Errors are application/problem+json ' +
+    'with a stable `code`. Contract: SPEC.md.',
+};
+
+/** The whole HTTP application; routes are tested through `app.request()`. */
+export function createApp(services: Services) {
+  const app = new OpenAPIHono<AppEnv>();
+  const limit = bodyLimit({
+    maxSize: services.config.maxBodyBytes,
+    onError: (c) =>
+      renderError(
+        new ApiError('body_too_large', `the limit is ${services.config.maxBodyBytes} bytes`),
+        c,
+      ),
+  });
+
+  app.use('*', requestContext(services));
+  // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known.
+  const budget = requestBudget(services.config.requestBudgetMs);
+  app.use(`${API_BASE}/*`, budget, limit, requireApiKey, strictJsonBody);
+  app.use(`${ADMIN_BASE}/*`, budget, limit, requireAdmin, strictJsonBody);
+
+  app.route('/', health);
+  app.route('/', metrics);
+  app.route('/', jwks);
+  app.route('/', jwksSnapshot);
+  app.route('/', publisherKey);
+  // by-order before {id}: a literal segment wins over a parameter.
+  app.route(API_BASE, receiptEvidence);
+  app.route(API_BASE, receiptsByOrder);
+  app.route(API_BASE, issueReceipt);
+  app.route(API_BASE, listReceipts);
+  app.route(API_BASE, receiptBodies);
+  app.route(API_BASE, receiptProof);
+  app.route(API_BASE, getReceipt);
+  app.route(API_BASE, checkpointConsistency);
+  app.route(API_BASE, listCheckpoints);
+  app.route(API_BASE, createExport);
+  app.route(API_BASE, downloadExport);
+  app.route(API_BASE, getExport);
+  app.route(ADMIN_BASE, createMerchant);
+  app.route(ADMIN_BASE, createApiKey);
+  app.route(ADMIN_BASE, revokeApiKey);
+  app.route(ADMIN_BASE, rotateSigningKey);
+  app.route(ADMIN_BASE, revokeSigningKey);
+  app.route(ADMIN_BASE, checkChain);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKey', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'API key of one merchant and one role (merchant, agent, auditor)',
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'adminToken', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'QUITTANCE_ADMIN_TOKEN',
+  });
+  const document = () =>
+    app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: OPENAPI_INFO,
+      servers: [{ url: services.config.publicUrl }],
+    });
+  app.get('/openapi.json', (c) => c.json(withExamples(document())));
+  app.get('/docs', (c) => c.html(renderDocsPage(document() as never)));
+  // The auditor's offline verifier page (packages/verifier-page), as built into dist/.
+  app.get('/verify', async (c) => {
+    const page = await readVerifierPage();
+    if (!page)
+      throw new ApiError(
+        'not_found',
+        'the verifier page is not built here: run npm run build:verifier-page',
+      );
+    return c.html(page);
+  });
+
+  app.notFound((c) =>
+    renderError(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`), c),
+  );
+  app.onError(renderError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,13 @@
+import type { Logger } from 'pino';
+import type { Principal } from '../auth/api-keys';
+import type { Services } from '../services';
+
+/** Hono context of every request: built-once services, the caller, a request id. */
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    services: Services;
+    logger: Logger;
+    principal: Principal;
+  };
+};

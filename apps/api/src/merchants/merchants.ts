@@ -1,0 +1,12 @@
+import { type Db, merchants } from '@quittance/db';
+import { eq } from 'drizzle-orm';
+import { ServiceError } from '../service-error';
+
+/** Throws `not_found` unless the merchant exists (admin actions on one merchant). */
+export async function assertMerchantExists(db: Db, merchantId: string): Promise<void> {
+  const [merchant] = await db
+    .select({ id: merchants.id })
+    .from(merchants)
+    .where(eq(merchants.id, merchantId));
+  if (!merchant) throw new ServiceError('not_found', `no merchant ${merchantId}`);
+}

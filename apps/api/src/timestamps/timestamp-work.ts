@@ -1,0 +1,154 @@
+import { checkpoints, type Db, pendingTimestamps, receipts } from '@quittance/db';
+import { earliestGenTime, type ReceiptTimestamp, timestampImprint } from '@quittance/format';
+import { backoffMs, PermanentJobError } from '@quittance/jobs';
+import { TspError } from '@quittance/tsp';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { leaseFor, leaseIsFree } from '../lease';
+import type { Metrics } from '../metrics';
+import type { Timestamper } from './timestamper';
+
+/** A worker's hold on one piece of timestamp work, longer than a TSA request can take. */
+const LEASE_S = 60;
+/** Tolerated TSA clock lead. */
+const LATEST_GEN_TIME_MS = 5 * 60_000;
+
+export type TimestampOutcome = 'attached' | 'skipped' | 'failed';
+
+/** What timestamping needs of the service. */
+export interface TimestampDeps {
+  db: Db;
+  clock: () => Date;
+  metrics: Metrics;
+  /** Upper bound of the backoff between attempts. */
+  config: { retryMaxMs: number };
+}
+
+/**
+ * Timestamps one receipt: lease it, ask the TSA, verify, attach, then forget the pending
+ * mark, all or nothing. A failure leaves the receipt `signed` and schedules the next
+ * attempt in PostgreSQL with capped exponential backoff, so even a queue that lost the job
+ * finds it again.
+ */
+export async function timestampReceipt(
+  deps: TimestampDeps,
+  timestamper: Timestamper,
+  receiptId: string,
+): Promise<TimestampOutcome> {
+  const { db } = deps;
+  const [lease] = await db
+    .update(pendingTimestamps)
+    .set({ leasedUntil: leaseFor(LEASE_S), attempts: sql`${pendingTimestamps.attempts} + 1` })
+    .where(
+      and(eq(pendingTimestamps.receiptId, receiptId), leaseIsFree(pendingTimestamps.leasedUntil)),
+    )
+    .returning({ attempts: pendingTimestamps.attempts });
+  if (!lease) return 'skipped'; // done already, or another worker holds it
+  const [receipt] = await db
+    .select({ jws: receipts.jws, createdAt: receipts.createdAt, timestamp: receipts.timestamp })
+    .from(receipts)
+    .where(eq(receipts.id, receiptId));
+  if (!receipt || receipt.timestamp) {
+    await db.delete(pendingTimestamps).where(eq(pendingTimestamps.receiptId, receiptId));
+    return 'skipped';
+  }
+  let evidence: ReceiptTimestamp;
+  try {
+    evidence = await timestamper.stamp(
+      await timestampImprint(receipt.jws),
+      window(receipt.createdAt, deps.clock()),
+    );
+  } catch (error) {
+    const failure = failedAttempt(deps, lease.attempts, error);
+    await db
+      .update(pendingTimestamps)
+      .set(failure.columns)
+      .where(eq(pendingTimestamps.receiptId, receiptId));
+    throw failure.error;
+  }
+  deps.metrics.timestampsAttached.inc({ subject: 'receipt' });
+  await db.transaction(async (tx) => {
+    await tx
+      .update(receipts)
+      .set({ timestamp: evidence, legalPosture: 'ades_candidate_timestamped' })
+      .where(and(eq(receipts.id, receiptId), isNull(receipts.timestamp)));
+    await tx.delete(pendingTimestamps).where(eq(pendingTimestamps.receiptId, receiptId));
+  });
+  return 'attached';
+}
+
+/** The same for a checkpoint (SPEC §6: timestamped like a receipt). */
+export async function timestampCheckpoint(
+  deps: TimestampDeps,
+  timestamper: Timestamper,
+  merchantId: string,
+  seq: number,
+): Promise<TimestampOutcome> {
+  const { db } = deps;
+  const key = and(eq(checkpoints.merchantId, merchantId), eq(checkpoints.seq, seq));
+  const [lease] = await db
+    .update(checkpoints)
+    .set({ leasedUntil: leaseFor(LEASE_S), attempts: sql`${checkpoints.attempts} + 1` })
+    .where(and(key, isNull(checkpoints.timestamp), leaseIsFree(checkpoints.leasedUntil)))
+    .returning({
+      attempts: checkpoints.attempts,
+      jws: checkpoints.jws,
+      createdAt: checkpoints.createdAt,
+    });
+  if (!lease) return 'skipped';
+  try {
+    const evidence = await timestamper.stamp(
+      await timestampImprint(lease.jws),
+      window(lease.createdAt, deps.clock()),
+    );
+    await db
+      .update(checkpoints)
+      .set({ timestamp: evidence, leasedUntil: null, lastError: null })
+      .where(key);
+    deps.metrics.timestampsAttached.inc({ subject: 'checkpoint' });
+    return 'attached';
+  } catch (error) {
+    const failure = failedAttempt(deps, lease.attempts, error);
+    await db.update(checkpoints).set(failure.columns).where(key);
+    throw failure.error;
+  }
+}
+
+function window(createdAt: Date, now: Date) {
+  return {
+    // SPEC §4: genTime not earlier than createdAt minus the grace.
+    notBefore: earliestGenTime(createdAt),
+    notAfter: new Date(Math.max(now.getTime(), createdAt.getTime()) + LATEST_GEN_TIME_MS),
+  };
+}
+
+/**
+ * What a failed attempt leaves in PostgreSQL (lease released, next attempt after a capped,
+ * jittered backoff, the error kept for operators) and what the queue gets thrown.
+ */
+function failedAttempt(deps: TimestampDeps, attempts: number, error: unknown) {
+  deps.metrics.tsaErrors.inc({ code: (error as { code?: string }).code ?? 'error' });
+  return {
+    columns: {
+      leasedUntil: null,
+      nextAttemptAt: new Date(Date.now() + backoffMs(attempts, 1_000, deps.config.retryMaxMs)),
+      lastError: describe(error),
+    },
+    error: classify(error),
+  };
+}
+
+function describe(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return `${e?.code ?? 'error'}: ${e?.message ?? String(error)}`.slice(0, 500);
+}
+
+/**
+ * An unreachable TSA is transient (the queue retries soon); a token that fails verification
+ * is permanent for this job (retrying at once cannot help) but PostgreSQL keeps the work,
+ * so the sweep tries again after the backoff, e.g. once the TSA is fixed.
+ */
+function classify(error: unknown): Error {
+  if (error instanceof TspError && !error.retryable)
+    return new PermanentJobError(`${error.code}: ${error.message}`);
+  return error instanceof Error ? error : new Error(String(error));
+}

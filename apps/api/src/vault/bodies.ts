@@ -1,0 +1,74 @@
+import { type Db, receiptBodies, vaultKeys } from '@quittance/db';
+import { fromUtf8 } from '@quittance/format';
+import { type Vault, VaultError } from '@quittance/vault';
+import { eq } from 'drizzle-orm';
+import type { Principal } from '../auth/api-keys';
+import type { ReceiptQueries } from '../chain/queries';
+import { ServiceError } from '../service-error';
+
+export type OpenedBodies = { input: unknown; output: unknown } | 'destroyed' | 'none';
+
+/**
+ * Decrypts a receipt's input and output from the vault; 'destroyed' once retention shredded
+ * the month's data key, 'none' for a receipt issued with hashes only.
+ */
+export async function openBodies(
+  db: Db,
+  vault: Vault,
+  merchantId: string,
+  receiptId: string,
+): Promise<OpenedBodies> {
+  const sealed = await db
+    .select({
+      kind: receiptBodies.kind,
+      vaultKeyId: receiptBodies.vaultKeyId,
+      iv: receiptBodies.iv,
+      ciphertext: receiptBodies.ciphertext,
+      destroyedAt: vaultKeys.destroyedAt,
+    })
+    .from(receiptBodies)
+    .innerJoin(vaultKeys, eq(vaultKeys.id, receiptBodies.vaultKeyId))
+    .where(eq(receiptBodies.receiptId, receiptId));
+  if (sealed.length === 0) return 'none';
+  const out: Record<string, unknown> = {};
+  for (const { destroyedAt, ...body } of sealed) {
+    if (destroyedAt) return 'destroyed';
+    try {
+      const plaintext = await vault.decrypt({
+        ...body,
+        merchantId,
+        receiptId,
+        kind: body.kind as 'input' | 'output',
+      });
+      out[body.kind] = JSON.parse(fromUtf8(plaintext));
+    } catch (error) {
+      // Another process may have shredded the key after this one cached the row.
+      if (error instanceof VaultError && error.code === 'key_destroyed') return 'destroyed';
+      throw error;
+    }
+  }
+  return { input: out.input, output: out.output };
+}
+
+/** The bodies of one receipt as a key may read them (SPEC §7, §8). */
+export class BodyReader {
+  constructor(private readonly deps: { db: Db; vault: Vault; receipts: ReceiptQueries }) {}
+
+  /** Decrypted bodies; 404 when not visible, 410 once retention destroyed the month's key. */
+  async read(principal: Principal, id: string) {
+    if (principal.role === 'agent')
+      throw new ServiceError('forbidden', 'agent keys may not read bodies');
+    const record = await this.deps.receipts.record(principal, id);
+    if (!record.hasBodies)
+      throw new ServiceError('not_found', `receipt ${id} was issued with hashes only`);
+    const bodies = await openBodies(this.deps.db, this.deps.vault, record.merchantId, id);
+    if (bodies === 'destroyed')
+      throw new ServiceError(
+        'bodies_destroyed',
+        `the bodies of ${id} were destroyed at the end of retention`,
+      );
+    if (bodies === 'none')
+      throw new ServiceError('not_found', `receipt ${id} has no stored bodies`);
+    return { id, ...bodies };
+  }
+}

@@ -1,1 +1,0 @@
-export { runWorker } from './main';

@@ -1,0 +1,127 @@
+import { summarize, validateCheckpoint } from '@quittance/format';
+import { asserted, type Claim, refuted, unknown } from '../claims';
+import type { KeyHistory } from '../key-history';
+import { type CheckpointReport, verifyCheckpoint } from '../verify-checkpoint';
+import { type BundleContents, parseLine } from './contents';
+import { canonicalOf, listed, messageOf, showValue } from './json';
+import { type EvidenceManifest, FILES } from './layout';
+import { LINE_BYTES } from './limits';
+import type { TsaAnchors } from './tsa';
+
+/** A time by which a verified, timestamped checkpoint proves the log up to `seq` existed. */
+export interface CheckpointProof {
+  seq: number;
+  time: string;
+}
+
+export interface CheckpointsRead {
+  /** checkpoints_valid. */
+  claim: Claim;
+  /** seq and rootHash of every well-formed checkpoint: log_consistent recomputes them. */
+  roots: { seq: number; rootHash: string }[];
+  /** seq → entryHash of every checkpoint that verifies: the chain must hold those entries. */
+  entries: Map<number, string>;
+  /** Proven times, from checkpoints whose timestamps chain to roots the auditor pinned. */
+  proofs: CheckpointProof[];
+  /** JCS of an order evidence bundle's checkpoint, when well-formed: its proofs are against it. */
+  evidenceCheckpoint: string | undefined;
+}
+
+/**
+ * checkpoints_valid: every checkpoint of checkpoints.jsonl is well-formed (rootHash included),
+ * signed by a key of the merchant valid at its createdAt, and its timestamp verifies when it
+ * has one. One whose signature or key validity is itself unknown makes the claim unknown. An
+ * order evidence bundle (`evidence` given, or undefined when its manifest is unusable) holds
+ * exactly one checkpoint: the one its manifest names.
+ */
+export async function checkCheckpoints(
+  contents: BundleContents,
+  history: KeyHistory,
+  anchors: TsaAnchors,
+  evidence: { manifest: EvidenceManifest | undefined } | undefined,
+): Promise<CheckpointsRead> {
+  const read: CheckpointsRead = {
+    claim: unknown('the bundle has no checkpoint'),
+    roots: [],
+    entries: new Map(),
+    proofs: [],
+    evidenceCheckpoint: undefined,
+  };
+  const problems: string[] = [];
+  const doubts: string[] = [];
+  let count = 0;
+  let described = '';
+  for await (const line of contents.lines(FILES.checkpoints, LINE_BYTES.record)) {
+    count++;
+    const at = `checkpoints.jsonl line ${line.n}`;
+    if (evidence && count > 1) {
+      problems.push(`${at}: an order evidence bundle holds one checkpoint`);
+      continue;
+    }
+    const parsed = parseLine(line);
+    if (!parsed.ok) {
+      problems.push(`${at} ${parsed.problem}`);
+      continue;
+    }
+    const validation = validateCheckpoint(parsed.value);
+    if (!validation.ok) {
+      problems.push(`${at} is not a checkpoint: ${summarize(validation.issues)}`);
+      continue;
+    }
+    const checkpoint = validation.value;
+    read.roots.push({ seq: checkpoint.seq, rootHash: checkpoint.rootHash });
+    if (evidence) {
+      read.evidenceCheckpoint = canonicalOf(parsed.value);
+      const named = evidence.manifest?.checkpoint;
+      if (named && (named.seq !== checkpoint.seq || named.rootHash !== checkpoint.rootHash))
+        problems.push(
+          `the manifest names the checkpoint at seq ${named.seq}, checkpoints.jsonl holds seq ${checkpoint.seq} with another rootHash`,
+        );
+      if (evidence.manifest && checkpoint.merchantId !== evidence.manifest.merchantId)
+        problems.push(`the checkpoint is of merchant ${showValue(checkpoint.merchantId)}`);
+    }
+    let report: CheckpointReport;
+    try {
+      report = await verifyCheckpoint(checkpoint, history, { tsaTrustAnchors: anchors.certs });
+    } catch (error) {
+      problems.push(`${at} cannot be checked: ${messageOf(error)}`);
+      continue;
+    }
+    const bad = Object.entries(report.claims).filter(
+      ([name, c]) => c.status === 'refuted' && name !== 'chain_linked',
+    );
+    if (bad.length) {
+      problems.push(
+        `checkpoint seq ${report.seq}: ${bad.map(([n, c]) => `${n}: ${c.reason}`).join('; ')}`,
+      );
+      continue;
+    }
+    const { signature_valid: signature, key_valid_at_issuance: key } = report.claims;
+    if (signature.status !== 'asserted' || key.status !== 'asserted')
+      doubts.push(
+        `checkpoint seq ${report.seq}: ${signature.status !== 'asserted' ? signature.reason : key.reason}`,
+      );
+    const timestamp = report.claims.timestamp_valid;
+    described = `the checkpoint at seq ${report.seq} is signed by ${checkpoint.signingKeyKid}, valid at ${checkpoint.createdAt}; ${
+      timestamp.status === 'asserted'
+        ? `timestamped at ${report.provenAt ?? 'its genTime'}`
+        : `its timestamp is ${timestamp.status}: ${timestamp.reason}`
+    }`;
+    read.entries.set(report.seq, checkpoint.entryHash);
+    // Only TSA roots the auditor pinned make a checkpoint's time a proof (see TsaAnchors).
+    if (report.provenAt && signature.status === 'asserted' && !anchors.fromBundle)
+      read.proofs.push({ seq: report.seq, time: report.provenAt });
+  }
+  if (evidence && count === 0)
+    problems.push('the bundle has no checkpoint: its proofs are against nothing');
+  read.claim = problems.length
+    ? refuted(listed(problems, 5))
+    : doubts.length
+      ? unknown(listed(doubts, 5))
+      : evidence
+        ? asserted(described)
+        : count
+          ? asserted(`${count} checkpoints verify, each with a well-formed rootHash`)
+          : unknown('the bundle has no checkpoint');
+  return read;
+}

@@ -1,0 +1,122 @@
+import { canonicalJson, type JsonValue } from '@quittance/format';
+
+/**
+ * Deepest JSON nesting accepted anywhere in a bundle (and in the offline commands' files).
+ * JSON.parse copes with any depth, but canonicalization, validation and structured cloning
+ * recurse; 1,000 is far beyond any real document (a receipt's signed part is at most 4096
+ * bytes of signing input) and far within the stack.
+ */
+export const MAX_JSON_DEPTH = 1_000;
+
+/** True when `text` nests arrays and objects deeper than `max` (strings are skipped). */
+export function nestingExceeds(text: string, max: number = MAX_JSON_DEPTH): boolean {
+  // Valid JSON nested deeper than `max` needs at least 2 × (max + 1) brackets.
+  if (text.length <= 2 * max) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** JSON text parsed with a depth limit: the value, or why it is not acceptable JSON. */
+export function parseJson(
+  text: string,
+  max: number = MAX_JSON_DEPTH,
+): { ok: true; value: unknown } | { ok: false; problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problem: `is not JSON (${(error as Error).message})` };
+  }
+  if (nestingExceeds(text, max)) return { ok: false, problem: `nests deeper than ${max} levels` };
+  return { ok: true, value };
+}
+
+/**
+ * The first member name that occurs twice in one object of valid JSON `text`, if any.
+ * JSON.parse keeps the last of duplicates where other parsers keep the first, so a signed
+ * document with duplicates says different things to different verifiers (I-JSON, RFC 7493,
+ * forbids them).
+ */
+export function duplicateMember(text: string): string | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      let j = i + 1;
+      while (j < text.length) {
+        const d = text.charCodeAt(j);
+        if (d === 0x5c) j += 2;
+        else if (d === 0x22) break;
+        else j++;
+      }
+      const members = stack[stack.length - 1];
+      if (expectKey && members) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (members.has(key)) return key;
+        members.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      stack.push(null);
+      expectKey = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c) {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+  return undefined;
+}
+
+/** A JSON object (not an array, not null): what every bundle document and line must be. */
+export function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A short, safe rendering of an untrusted value for a reason string (never throws). */
+export function showValue(value: unknown): string {
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null)
+    return String(value);
+  if (value === undefined) return 'nothing';
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
+/** JCS of a JSON value, or undefined when it has none (not I-JSON). */
+export function canonicalOf(value: unknown): string | undefined {
+  try {
+    return canonicalJson(value as JsonValue);
+  } catch {
+    return undefined;
+  }
+}
+
+export const isCount = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 0;
+export const isSeq = (value: unknown): value is number =>
+  Number.isSafeInteger(value) && (value as number) >= 1;
+export const messageOf = (error: unknown) =>
+  error instanceof Error ? error.message : String(error);
+
+/** Problems joined for a reason, the first `max` of them and how many more. */
+export const listed = (problems: readonly string[], max: number) =>
+  problems.slice(0, max).join('; ') +
+  (problems.length > max ? ` (+${problems.length - max} more)` : '');

@@ -1,0 +1,117 @@
+import { platform } from '#platform';
+import { type ReceiptReport, refuted, unknown } from '../claims';
+import type { KeyHistory } from '../key-history';
+import { verifyReceipt } from '../verify-receipt';
+import type { TsaAnchors } from './tsa';
+import type { WorkItem } from './work';
+
+/** Verifies one receipt of a bundle; never throws (a receipt that cannot be checked is refuted). */
+export async function verifyWorkItem(
+  item: WorkItem,
+  history: KeyHistory,
+  anchors: { certs: Uint8Array[]; pinned: boolean },
+): Promise<ReceiptReport> {
+  try {
+    return await verifyReceipt(receiptOf(item), history, {
+      tsaTrustAnchors: anchors.certs,
+      timestampProvesExistence: anchors.pinned,
+      ...(item.previousEntry ? { previousEntry: item.previousEntry } : {}),
+      ...(item.existedBy ? { existedBy: item.existedBy } : {}),
+      ...(item.bodies ? { bodies: item.bodies } : {}),
+      ...(item.proof !== undefined ? { proof: item.proof } : {}),
+    });
+  } catch (error) {
+    return uncheckable(receiptOf(item), error);
+  }
+}
+
+const receiptOf = (item: WorkItem) =>
+  item.receipt === undefined && item.receiptJson !== undefined
+    ? JSON.parse(item.receiptJson)
+    : item.receipt;
+
+/** A report for a receipt the verifier could not check (never asserted). */
+export function uncheckable(receipt: unknown, error: unknown): ReceiptReport {
+  const id = (receipt as { id?: unknown } | null)?.id;
+  const why = 'the receipt could not be checked';
+  return {
+    id: typeof id === 'string' ? id : '(no id)',
+    claims: {
+      signature_valid: refuted(
+        `the verifier could not check it: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+      key_valid_at_issuance: unknown(why),
+      timestamp_valid: unknown(why),
+      chain_linked: unknown(why),
+      snapshot_authentic: unknown(why),
+    },
+  };
+}
+
+/** Where a bundle's receipts are verified; `done` gets each report, in the order submitted. */
+export interface ReceiptRunner {
+  submit(item: WorkItem, done: (report: ReceiptReport) => void): Promise<void>;
+  /** Waits for every report, then releases the threads. */
+  finish(): Promise<void>;
+  /** Stops at once, reports still due dropped (the zip became unreadable, or a cancel). */
+  abort(): Promise<void>;
+}
+
+/** Receipts from this many on go to worker threads (below, their start-up costs more). */
+export const PARALLEL_FROM = 2_000;
+
+/**
+ * A runner for `total` receipts: worker threads when the platform has them and the bundle is
+ * large (or `workers` says so), the main thread keeping on reading the zip; inline otherwise.
+ */
+export function receiptRunner(input: {
+  total: number;
+  workers: number | undefined;
+  history: KeyHistory;
+  /** The newest snapshot as JSON text (workers load their own key history from it). */
+  snapshot: string | undefined;
+  publisher: unknown;
+  anchors: TsaAnchors;
+  /** Whether every report is kept or handed on whole (else only counts and failures count). */
+  reportsKept: boolean;
+}): ReceiptRunner {
+  const anchors = { certs: input.anchors.certs, pinned: !input.anchors.fromBundle };
+  const workers = input.workers ?? (input.total >= PARALLEL_FROM ? platform.defaultWorkers() : 0);
+  const pool =
+    workers >= 1 && input.snapshot
+      ? platform.receiptPool(
+          {
+            snapshot: input.snapshot,
+            publisher: input.publisher,
+            anchors: anchors.certs,
+            anchorsPinned: anchors.pinned,
+            refutedReasonsOnly: !input.reportsKept,
+          },
+          workers,
+        )
+      : undefined;
+  if (!pool)
+    return {
+      submit: async (item, done) => done(await verifyWorkItem(item, input.history, anchors)),
+      finish: async () => {},
+      abort: async () => {},
+    };
+  const pending: ((report: ReceiptReport) => void)[] = [];
+  const deliver = (reports: ReceiptReport[]) => {
+    for (const report of reports) (pending.shift() as (report: ReceiptReport) => void)(report);
+  };
+  return {
+    submit: async (item, done) => {
+      pending.push(done);
+      await pool.add(item, deliver);
+    },
+    finish: async () => {
+      try {
+        await pool.drain(deliver);
+      } finally {
+        await pool.close();
+      }
+    },
+    abort: () => pool.close(),
+  };
+}

@@ -1,0 +1,144 @@
+/**
+ * verifyBundle, the orchestrator: the same verdict whatever holds the zip (a path under Node,
+ * a Blob or bytes as in a browser), progress by step, cancellation, and worker threads.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BundleError } from '../../src/bundle/errors';
+import { type BundleProgress, verifyBundle } from '../../src/bundle/verify-bundle';
+import { rawZip, zeroBomb } from '../zip/raw-zip';
+import {
+  type BundleData,
+  evidenceFiles,
+  exportFiles,
+  type Files,
+  makeData,
+  seal,
+  zip,
+} from './make-bundle';
+
+let data: BundleData;
+let dir: string;
+let exported: Uint8Array<ArrayBuffer>;
+beforeAll(async () => {
+  data = await makeData(6);
+  dir = await mkdtemp(join(tmpdir(), 'quittance-verify-bundle-'));
+  exported = zip(await seal(data, await exportFiles(data), 'export'));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const options = () => ({ publisher: data.publisher, keepReceipts: true });
+let serial = 0;
+async function onDisk(bytes: Uint8Array) {
+  const path = join(dir, `b-${++serial}.zip`);
+  await writeFile(path, bytes);
+  return path;
+}
+
+describe('the same verdict from a path, a Blob and bytes', () => {
+  it('a valid export: every claim asserted or unknown, ok', async () => {
+    const fromPath = await verifyBundle(await onDisk(exported), options());
+    expect(fromPath.ok).toBe(true);
+    expect(Object.keys(fromPath.claims)).toEqual([
+      'snapshot_authentic',
+      'manifest_valid',
+      'checkpoints_valid',
+      'log_consistent',
+      'chain_complete',
+      'body_matches',
+      'files_intact',
+    ]);
+    expect(await verifyBundle(new Blob([exported]), options())).toEqual(fromPath);
+    expect(await verifyBundle(exported, options())).toEqual(fromPath);
+  });
+
+  it('an order evidence bundle, and bundles with one file altered each', async () => {
+    const evidence = await seal(data, await evidenceFiles(data), 'order-evidence');
+    const good = await seal(data, await exportFiles(data), 'export');
+    const variants: Files[] = [evidence];
+    for (const name of Object.keys(good)) {
+      const text = good[name] as string;
+      variants.push({ ...good, [name]: `${text.slice(0, 10)}#${text.slice(11)}` });
+    }
+    for (const files of variants) {
+      const bytes = zip(files);
+      const fromPath = await verifyBundle(await onDisk(bytes), options());
+      expect(await verifyBundle(new Blob([bytes]), options())).toEqual(fromPath);
+      if (files !== evidence) expect(fromPath.ok).toBe(false);
+    }
+  });
+
+  it('a zip bomb: the same refusal, with the file’s name, from a path and a Blob', async () => {
+    const bomb = rawZip([
+      { name: 'receipts.jsonl', data: zeroBomb(64), declared: 2 ** 31, raw: true },
+    ]);
+    const path = await onDisk(bomb);
+    const fromPath = await verifyBundle(path, options()).catch((e) => e);
+    const blob = new File([bomb], 'bomb.zip');
+    const fromBlob = await verifyBundle(blob, options()).catch((e) => e);
+    for (const error of [fromPath, fromBlob]) {
+      expect(error).toBeInstanceOf(BundleError);
+      expect(error).toMatchObject({ code: 'too_large' });
+    }
+    expect(fromBlob.message).toBe(fromPath.message.replace(path, 'bomb.zip'));
+  });
+});
+
+describe('progress, cancellation, worker threads', () => {
+  it('reports each step in order, then every receipt', async () => {
+    const seen: BundleProgress[] = [];
+    await verifyBundle(exported, options(), (progress) => seen.push(progress));
+    const steps = seen.map((p) => p.step).filter((s, i, all) => s !== all[i - 1]);
+    expect(steps).toEqual(['manifest', 'snapshots', 'checkpoints', 'chain', 'receipts', 'files']);
+    expect(seen.find((p) => p.step === 'files')).toEqual({
+      step: 'files',
+      receipts: 6,
+      totalReceipts: 6,
+    });
+  });
+
+  it('a cancelled verification rejects with the signal’s reason, before or during', async () => {
+    const before = new AbortController();
+    before.abort(new Error('not wanted'));
+    await expect(verifyBundle(exported, { ...options(), signal: before.signal })).rejects.toThrow(
+      'not wanted',
+    );
+    const during = new AbortController();
+    const result = verifyBundle(exported, { ...options(), signal: during.signal }, (p) => {
+      if (p.step === 'receipts') during.abort(new Error('stopped'));
+    });
+    await expect(result).rejects.toThrow('stopped');
+  });
+
+  it('a broken chain refutes the link of every receipt, though receipts are verified while it is read', async () => {
+    const files = await exportFiles(data);
+    const lines = (files['chain.jsonl'] as string).split('\n');
+    const entry = JSON.parse(lines[4] as string);
+    lines[4] = JSON.stringify({ ...entry, receiptHash: 'b'.repeat(64) });
+    const path = await onDisk(
+      zip(await seal(data, { ...files, 'chain.jsonl': lines.join('\n') }, 'export')),
+    );
+    for (const workers of [0, 2]) {
+      const result = await verifyBundle(path, { ...options(), workers });
+      expect(result.claims.chain_complete?.reason).toContain(
+        'chain entry seq 5: entryHash does not recompute',
+      );
+      expect(result.counts.chain_linked).toEqual({ asserted: 0, refuted: 6, unknown: 0 });
+      expect(result.receipts[0]?.claims.chain_linked.reason).toContain(
+        'the chain around it is broken',
+      );
+    }
+  });
+
+  it('on worker threads: the same reports as inline, with or without reasons kept', async () => {
+    const path = await onDisk(exported);
+    const inline = await verifyBundle(path, { ...options(), workers: 0 });
+    const threads = await verifyBundle(path, { ...options(), workers: 2 });
+    expect(threads).toEqual(inline);
+    const counted = await verifyBundle(path, { publisher: data.publisher, workers: 1 });
+    expect(counted.counts).toEqual(inline.counts);
+    expect(counted.receipts).toEqual([]);
+  });
+});
