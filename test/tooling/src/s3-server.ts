@@ -6,7 +6,7 @@
  * folders. TEST TOOLING ONLY: requests are accepted with any SigV4 signature from its one
  * account (`S3RVER` / `S3RVER`), nothing is encrypted, and lifecycle rules are not applied.
  */
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,15 +33,20 @@ export interface S3TestServer {
   stop(): Promise<void>;
   /** Back on the same port, with the same folder. */
   start(): Promise<void>;
-  /** Stops and removes the folder. */
+  /** Stops, and removes the folder unless it was given. */
   close(): Promise<void>;
 }
 
-/** Starts an S3 endpoint with the given buckets created. */
+/**
+ * Starts an S3 endpoint with the given buckets created, its objects in `directory` when given
+ * (kept after close: what `quittance stack` stores survives a restart), else in a temporary
+ * folder removed on close.
+ */
 export async function startS3Server(
-  options: { buckets?: string[]; port?: number } = {},
+  options: { buckets?: string[]; port?: number; directory?: string } = {},
 ): Promise<S3TestServer> {
-  const directory = await mkdtemp(join(tmpdir(), 'quittance-s3-'));
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'quittance-s3-')));
+  if (options.directory) await mkdir(directory, { recursive: true, mode: 0o700 });
   const port = options.port ?? (await freePort());
   const s3rver = new S3rver({
     directory,
@@ -126,7 +131,7 @@ export async function startS3Server(
     start,
     async close() {
       await stop();
-      await rm(directory, { recursive: true, force: true });
+      if (!options.directory) await rm(directory, { recursive: true, force: true });
     },
   };
 }

@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Launched, prefixingLauncher, startStack } from '../stack';
 import { UsageError } from '../usage';
@@ -25,7 +25,9 @@ export async function stackCommand(argv: string[]): Promise<number> {
   // Every child is stopped on Ctrl-C, also when it comes before the stack is up.
   const children: Launched[] = [];
   const launch = prefixingLauncher(processNames(apis));
-  const s3 = process.env.QUITTANCE_BUNDLE_STORE ? undefined : await startLocalS3();
+  const s3 = process.env.QUITTANCE_BUNDLE_STORE
+    ? undefined
+    : await startLocalS3(join(dataDir, 's3'));
   let stopping: Promise<number> | undefined;
   const stopAll = () => {
     stopping ??= Promise.all(children.map((child) => child.stop('SIGTERM'))).then(async (codes) => {
@@ -64,7 +66,7 @@ export async function stackCommand(argv: string[]): Promise<number> {
       ...stack.apis.map((a) => `  API  ${a.url}   (${a.url}/metrics, ${a.url}/readyz)`),
       `  data folders: ${shown}/api-N, ${shown}/worker-N (one per process, nothing shared on disk)`,
       s3
-        ? `  bundles: S3 endpoint of this stack ${s3.endpoint} (bucket quittance, kept in ${s3.directory} until the stack stops)`
+        ? `  bundles: S3 endpoint of this stack ${s3.endpoint} (bucket quittance, objects in ${s3.directory})`
         : `  bundles: ${process.env.QUITTANCE_BUNDLE_STORE}`,
       `  jobs on Redis; admin token in QUITTANCE_ADMIN_TOKEN or ${shown}/admin-token; keys wrapped by QUITTANCE_LOCAL_KEK or ${shown}/local-kek`,
       ...(demo ? [`  demo merchant "demo" key (shown once): ${demo}`] : []),
@@ -80,9 +82,9 @@ export async function stackCommand(argv: string[]): Promise<number> {
  * 127.0.0.1 (s3rver from the test tooling, loaded only here). It accepts any signature from
  * its one account: for a stack on one's own machine, never as a real bucket.
  */
-async function startLocalS3() {
+async function startLocalS3(directory: string) {
   const { startS3Server } = await import('@quittance/test-tooling');
-  const server = await startS3Server({ buckets: ['quittance'] });
+  const server = await startS3Server({ buckets: ['quittance'], directory });
   return {
     endpoint: server.endpoint,
     directory: server.directory,
