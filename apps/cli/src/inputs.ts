@@ -66,7 +66,7 @@ export async function readText(path: string, what: string, max: number): Promise
 }
 
 /** JSON text, refused when it is not JSON or nests deeper than the bundle limit. */
-export function parseJsonText(text: string, where: string): unknown {
+function parseJsonText(text: string, where: string): unknown {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -11,8 +11,8 @@ export interface StackEntry {
   execArgv: string[];
 }
 
-/** The TypeScript sources through tsx, for tests that start a stack from source. */
-export const SOURCE_ENTRY: StackEntry = {
+/** The TypeScript sources through tsx (the default: tests start a stack from source). */
+const SOURCE_ENTRY: StackEntry = {
   script: resolve(import.meta.dirname, '../bin/quittance.js'),
   execArgv: [],
 };

@@ -12,16 +12,6 @@ export type BundleStoreErrorCode =
   /** A write that did not finish (aborted, its stream failed, or committed too early). */
   | 'write_incomplete';
 
-/** HTTP status an API should answer with for each code (503 tells clients to retry). */
-export const BUNDLE_STORE_STATUS: Record<BundleStoreErrorCode, number> = {
-  invalid_config: 500,
-  invalid_key: 500,
-  not_found: 404,
-  store_unavailable: 503,
-  store_misconfigured: 500,
-  write_incomplete: 500,
-};
-
 /** The one error class of the bundle store. `retryable` tells jobs whether to try again. */
 export class BundleStoreError extends Error {
   override readonly name = 'BundleStoreError';

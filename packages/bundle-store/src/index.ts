@@ -1,5 +1,5 @@
 export type { BundleStoreErrorCode } from './errors';
-export { BUNDLE_STORE_STATUS, BundleStoreError, isBundleStoreError } from './errors';
+export { BundleStoreError, isBundleStoreError } from './errors';
 export type { BundleStoreConfig } from './from-env';
 export {
   bundleStoreConfigFromEnv,

@@ -7,6 +7,7 @@ import {
   isHash,
   type JsonValue,
   periodOfSnapshotUrl,
+  popcount,
   type Receipt,
 } from '@quittance/format';
 import { tokenCertificates, toPem } from '@quittance/tsp';
@@ -135,13 +136,6 @@ function openZip(out: Writable, createdAt: string): ZipWriter {
       return { bytes: zip.pointer(), sha256: zipHash.digest('hex') };
     },
   };
-}
-
-/** Number of set bits: a tree of `size` entries has one frontier hash per set bit. */
-function popcount(size: number): number {
-  let count = 0;
-  for (let n = size; n > 0; n = Math.floor(n / 2)) count += n % 2;
-  return count;
 }
 
 /** log.json's text, after checking the source handed a frontier that fits its size. */

@@ -84,7 +84,6 @@ export {
 } from './merkle';
 export {
   isPeriod,
-  PERIOD_PATTERN,
   periodOf,
   periodOfSnapshotFile,
   periodOfSnapshotUrl,
@@ -109,7 +108,6 @@ export {
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
-  ISSUE_REQUEST_MEMBERS,
   isAbsoluteHttpUrl,
   isHash,
   isIdentifier,

@@ -3,7 +3,7 @@
 // createdAt in jwksSnapshotUrl (SPEC §1).
 
 /** `YYYY-MM` with a real month, 01 to 12. */
-export const PERIOD_PATTERN = /^\d{4}-(?:0[1-9]|1[0-2])$/;
+const PERIOD_PATTERN = /^\d{4}-(?:0[1-9]|1[0-2])$/;
 
 const SNAPSHOT_FILE = /^(\d{4}-(?:0[1-9]|1[0-2]))\.json$/;
 // As the verifier, the bundle writer and the bundle verifier have always read it: whatever

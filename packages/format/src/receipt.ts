@@ -1,4 +1,4 @@
-import { asciiBytes, base64url } from './encoding';
+import { asciiBytes, base64url, concatBytes } from './encoding';
 import { sha256Hex } from './hash';
 import { canonicalBytes } from './jcs';
 import {
@@ -78,11 +78,7 @@ export async function receiptHashOf(
   plan: Pick<SigningPlan, 'signingInput'>,
   signature: Uint8Array,
 ): Promise<string> {
-  const tail = asciiBytes(`.${base64url(signature)}`);
-  const bytes = new Uint8Array(plan.signingInput.length + tail.length);
-  bytes.set(plan.signingInput);
-  bytes.set(tail, plan.signingInput.length);
-  return sha256Hex(bytes);
+  return sha256Hex(concatBytes([plan.signingInput, asciiBytes(`.${base64url(signature)}`)]));
 }
 
 /** receiptHash recomputed from a full receipt: its JWS header and signature and its own members. */

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { canonicalBytes } from '@quittance/format';
+import { canonicalBytes, concatBytes } from '@quittance/format';
 import { KEY_BYTES, open, seal } from './aes-gcm';
 import { VaultError } from './errors';
 
@@ -74,10 +74,7 @@ export class LocalKeyWrapper implements KeyWrapper {
   /** Wraps any secret (a data key, a private key seed, another key-encryption key). */
   wrap(plaintext: Uint8Array, context: WrapContext): Uint8Array {
     const sealed = seal(this.#kek, plaintext, canonicalBytes(context));
-    const wrapped = new Uint8Array(sealed.iv.length + sealed.ciphertext.length);
-    wrapped.set(sealed.iv);
-    wrapped.set(sealed.ciphertext, sealed.iv.length);
-    return wrapped;
+    return concatBytes([sealed.iv, sealed.ciphertext]);
   }
 
   async unwrap(wrapped: Uint8Array, context: WrapContext) {

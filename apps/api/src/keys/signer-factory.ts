@@ -16,7 +16,8 @@ export interface SignerFactory {
 const WRAPPED_REF = 'wrapped:';
 
 /** The name of a local signing key among the wrapped keys. */
-export const signingKeyName = (kid: string) => `signing-key:${kid}`;
+const SIGNING_KEY_PREFIX = 'signing-key:';
+export const signingKeyName = (kid: string) => `${SIGNING_KEY_PREFIX}${kid}`;
 
 /**
  * Local Ed25519 merchant keys. With a {@link WrappedKeyStore} (QUITTANCE_LOCAL_KEK set) they
@@ -79,7 +80,8 @@ export function localSignerFactory(dataDir: string, keys?: WrappedKeyStore): Sig
  * Imports every key file of `<dataDir>/keys` (what an earlier version, or a process without
  * QUITTANCE_LOCAL_KEK, wrote) into the database, so that processes with other data folders
  * can sign with them and receipts they signed keep verifying. Idempotent: a key already
- * stored is kept. Returns the kids it found.
+ * stored is kept and not written again, so a start with nothing new costs one statement.
+ * Returns the kids it imported.
  */
 export async function importSigningKeyFiles(
   dataDir: string,
@@ -90,9 +92,13 @@ export async function importSigningKeyFiles(
     if (error.code === 'ENOENT') return [] as string[];
     throw error;
   });
+  const files = names.filter((n) => n.endsWith('.jwk')).sort();
+  if (files.length === 0) return [];
+  const stored = await keys.namesStartingWith(SIGNING_KEY_PREFIX);
   const kids: string[] = [];
-  for (const name of names.filter((n) => n.endsWith('.jwk')).sort()) {
+  for (const name of files) {
     const signer = await LocalSigner.load(join(folder, name));
+    if (stored.has(signingKeyName(signer.kid))) continue;
     await keys.putIfAbsent(signingKeyName(signer.kid), signer.privateSeed());
     kids.push(signer.kid);
   }

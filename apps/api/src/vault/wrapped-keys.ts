@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Db, wrappedKeys } from '@quittance/db';
 import { type LocalKeyWrapper, VaultError } from '@quittance/vault';
-import { eq } from 'drizzle-orm';
+import { eq, like } from 'drizzle-orm';
 
 /** Where a secret came from when it was asked for (for the start-up log). */
 export type SecretOrigin = 'stored' | 'imported' | 'generated';
@@ -29,6 +29,15 @@ export class WrappedKeyStore {
         `the key "${name}" in the database is wrapped by another QUITTANCE_LOCAL_KEK (id ${row.kekId}; this process has ${this.kek.id}): give every process the same QUITTANCE_LOCAL_KEK`,
       );
     return this.kek.unwrap(row.wrapped, context(name));
+  }
+
+  /** Names stored that start with `prefix` (one statement; nothing is unwrapped). */
+  async namesStartingWith(prefix: string): Promise<Set<string>> {
+    const rows = await this.db
+      .select({ name: wrappedKeys.name })
+      .from(wrappedKeys)
+      .where(like(wrappedKeys.name, `${prefix}%`));
+    return new Set(rows.map((r) => r.name));
   }
 
   /** Stores `secret` under `name` unless a secret is there already; returns the stored one. */

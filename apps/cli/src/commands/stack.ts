@@ -21,7 +21,8 @@ export async function stackCommand(argv: string[]): Promise<number> {
     throw new UsageError((error as Error).message);
   }
   const apis = Number(values.apis ?? 2);
-  const dataDir = resolve(process.env.QUITTANCE_DATA_DIR ?? './.quittance-stack');
+  const shown = process.env.QUITTANCE_DATA_DIR ?? './.quittance-stack';
+  const dataDir = resolve(shown);
   // Every child is stopped on Ctrl-C, also when it comes before the stack is up.
   const children: Launched[] = [];
   const launch = prefixingLauncher(processNames(apis));
@@ -59,7 +60,6 @@ export async function stackCommand(argv: string[]): Promise<number> {
     },
   });
   const demo = await setUpDemo(stack.publicUrl, stack.adminToken);
-  const shown = process.env.QUITTANCE_DATA_DIR ?? './.quittance-stack';
   process.stdout.write(
     [
       `Quittance stack: ${stack.apis.length} API processes, ${stack.workers.length} worker, PostgreSQL and Redis of this machine`,

@@ -1,4 +1,4 @@
-import { concatBytes } from '@quittance/format';
+import { concatBytes, fromHex } from '@quittance/format';
 import { childrenOf, encodingOf, type Tlv } from '../../src/der';
 
 // Building DER by hand, to make the encodings no TSA writes: BER, overruns, deep nesting.
@@ -18,7 +18,7 @@ export function element(tag: number, content: Uint8Array): Uint8Array {
 
 /** Bytes from hex, spaces allowed: `hex('30 03 02 01 05')`. */
 export function hex(text: string): Uint8Array {
-  return Uint8Array.from(Buffer.from(text.replace(/\s+/g, ''), 'hex'));
+  return fromHex(text.replace(/\s+/g, ''));
 }
 
 /**

@@ -2,6 +2,7 @@ import { platform } from '#platform';
 import { type ReceiptReport, refuted, unknown } from '../claims';
 import type { KeyHistory } from '../key-history';
 import { verifyReceipt } from '../verify-receipt';
+import { messageOf } from './json';
 import type { TsaAnchors } from './tsa';
 import type { WorkItem } from './work';
 
@@ -31,15 +32,13 @@ const receiptOf = (item: WorkItem) =>
     : item.receipt;
 
 /** A report for a receipt the verifier could not check (never asserted). */
-export function uncheckable(receipt: unknown, error: unknown): ReceiptReport {
+function uncheckable(receipt: unknown, error: unknown): ReceiptReport {
   const id = (receipt as { id?: unknown } | null)?.id;
   const why = 'the receipt could not be checked';
   return {
     id: typeof id === 'string' ? id : '(no id)',
     claims: {
-      signature_valid: refuted(
-        `the verifier could not check it: ${error instanceof Error ? error.message : String(error)}`,
-      ),
+      signature_valid: refuted(`the verifier could not check it: ${messageOf(error)}`),
       key_valid_at_issuance: unknown(why),
       timestamp_valid: unknown(why),
       chain_linked: unknown(why),
@@ -58,7 +57,7 @@ export interface ReceiptRunner {
 }
 
 /** Receipts from this many on go to worker threads (below, their start-up costs more). */
-export const PARALLEL_FROM = 2_000;
+const PARALLEL_FROM = 2_000;
 
 /**
  * A runner for `total` receipts: worker threads when the platform has them and the bundle is

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { BundleError } from '../bundle/errors';
+import { messageOf } from '../bundle/json';
 import type { BundleLimits } from '../bundle/limits';
 import {
   DeclaredSizes,
@@ -9,8 +10,6 @@ import {
   type ZipEntryInfo,
   type ZipReader,
 } from '../zip/zip-reader';
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /**
  * A zip file read with yauzl (Node): random access to the entries without loading the file,

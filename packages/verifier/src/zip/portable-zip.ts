@@ -1,5 +1,6 @@
 import { Inflate } from 'fflate';
 import { BundleError } from '../bundle/errors';
+import { messageOf } from '../bundle/json';
 import type { BundleLimits } from '../bundle/limits';
 import { CP437 } from './cp437';
 import {
@@ -188,7 +189,6 @@ export class PortableZipReader implements ZipReader {
   close(): void {}
 }
 
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const unreadable = (message: string, cause: unknown) =>
   new BundleError('unreadable', message, { cause });
 
