@@ -1,182 +1,236 @@
 /**
- * Issuance over HTTP against the real PostgreSQL: API processes of `npm run stack` (local
- * signer), 64 concurrent keep-alive clients, 1 KB input and output bodies. Prints receipts/s
- * and latency with one API process and with two, for one merchant and for sixteen, and the
- * raw single-row insert rate of the same PostgreSQL, all measured in the same run.
- * Asserts nothing.   npm run bench:issue   (BENCH_SECONDS=10)
+ * Issuance throughput (issue 14), every figure from one run on this machine with `wrk` as the
+ * load generator (Debian's package; 64 connections, unique callId per request, 1 KB input and
+ * output bodies, see issue.lua):
+ *   - the floor: a bare hono handler that parses, hashes and answers (floor-server.mjs);
+ *   - the compiled service (`npm run build`, dist/app) on the real PostgreSQL, local signer,
+ *     the transparency tree on: one and two API processes, one and sixteen merchants;
+ *   - the same with merchant keys in KMS (the protocol-level test endpoint, 5 ms per call);
+ *   - peak RSS of an API process (VmHWM) after its runs.
+ * Prints each figure and the issue's ratios. Asserts nothing.
+ *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5)
  */
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   createTestDatabase,
   freePort,
+  type KmsTestServer,
   spawnProcess,
+  startKmsServer,
   TEST_REDIS_URL,
 } from '@quittance/test-tooling';
-import postgres from 'postgres';
-import { startStack } from '../apps/cli/src/stack';
+import { type RunningStack, startStack } from '../apps/cli/src/stack';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
+const KMS_DELAY_MS = Number(process.env.BENCH_KMS_DELAY_MS ?? 5);
+const root = resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
 
-const kilobyte = (seed: string) => ({
-  seed,
-  items: Array.from({ length: 16 }, (_, i) => ({
-    sku: `SKU-${i}-${seed}`,
-    qty: i,
-    note: 'x'.repeat(30),
-  })),
-});
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+interface Figure {
+  rate: number;
+  p50: number;
+  p99: number;
+  errors: number;
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS });
-function call(base: string, method: string, path: string, token: string, body?: unknown) {
-  const url = new URL(base);
-  return new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        agent,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(payload
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {}),
+/** wrk's text output: requests/s, latency percentiles (ms) and non-2xx or socket errors. */
+function parseWrk(text: string): Figure {
+  const ms = (label: string) => {
+    const m = text.match(new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm'));
+    if (!m) return Number.NaN;
+    const v = Number(m[1]);
+    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
+  };
+  const non2xx = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  const socket = text.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+  const socketErrors = socket ? socket.slice(1).reduce((n, v) => n + Number(v), 0) : 0;
+  return {
+    rate: Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0),
+    p50: ms('50'),
+    p99: ms('99'),
+    errors: non2xx + socketErrors,
+  };
+}
+
+/** wrk against each base URL at once, the connections split between them; rates summed. */
+async function wrk(bases: string[], tokens: string[], tag: string): Promise<Figure> {
+  const each = Math.max(1, Math.floor(CLIENTS / bases.length));
+  const outputs = await Promise.all(
+    bases.map(async (base, i) => {
+      const { stdout } = await run(
+        'wrk',
+        [
+          '-t1',
+          `-c${each}`,
+          `-d${SECONDS}s`,
+          '--latency',
+          '-s',
+          join(root, 'bench/issue.lua'),
+          base,
+        ],
+        {
+          env: { ...process.env, BENCH_TOKENS: tokens.join(','), BENCH_TAG: `${tag}-${i}` },
+          maxBuffer: 1 << 20,
         },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => {
-          text += c;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+      );
+      return parseWrk(stdout);
+    }),
+  );
+  return {
+    rate: outputs.reduce((n, o) => n + o.rate, 0),
+    p50: Math.max(...outputs.map((o) => o.p50)),
+    p99: Math.max(...outputs.map((o) => o.p99)),
+    errors: outputs.reduce((n, o) => n + o.errors, 0),
+  };
 }
 
-const database = await createTestDatabase();
-const dataDir = await mkdtemp(join(tmpdir(), 'quittance-bench-'));
-const stack = await startStack({
-  databaseUrl: database.url,
-  redisUrl: TEST_REDIS_URL,
-  dataDir,
-  ports: [await freePort(), await freePort()],
-  workers: 0,
-  env: {
-    LOG_LEVEL: 'warn',
-    QUITTANCE_DB_POOL: '16',
-    QUITTANCE_QUEUE_NAME: `bench-${randomUUID()}`,
-  },
-  launch: spawnProcess,
-});
-const admin = stack.apis[0]?.url as string;
+function print(label: string, f: Figure, unit = 'receipts/s') {
+  console.log(
+    `${label.padEnd(40)} ${Math.round(f.rate).toString().padStart(6)} ${unit}   p50 ${f.p50.toFixed(1)} ms   p99 ${f.p99.toFixed(1)} ms${f.errors ? `   errors ${f.errors}` : ''}`,
+  );
+}
 
-async function merchants(n: number, tag: string): Promise<string[]> {
+async function peakRss(pid: number | undefined): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
+}
+
+async function adminCall(stack: RunningStack, path: string, body: unknown) {
+  const r = await fetch(`${stack.apis[0]?.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (r.status !== 201) throw new Error(`set-up failed: ${r.status} ${text}`);
+  return JSON.parse(text);
+}
+
+async function merchants(stack: RunningStack, n: number, tag: string): Promise<string[]> {
   const keys: string[] = [];
   for (let i = 0; i < n; i++) {
     const merchantId = `bench-${tag}-${i}`;
-    const created = await call(admin, 'POST', '/admin/v1/merchants', stack.adminToken, {
-      merchantId,
-      jurisdiction: 'EU',
-    });
-    const key = await call(
-      admin,
-      'POST',
-      `/admin/v1/merchants/${merchantId}/api-keys`,
-      stack.adminToken,
-      { role: 'merchant' },
+    await adminCall(stack, '/admin/v1/merchants', { merchantId, jurisdiction: 'EU' });
+    keys.push(
+      (await adminCall(stack, `/admin/v1/merchants/${merchantId}/api-keys`, { role: 'merchant' }))
+        .apiKey,
     );
-    if (created.status !== 201 || key.status !== 201)
-      throw new Error(`set-up failed: ${created.text} ${key.text}`);
-    keys.push(JSON.parse(key.text).apiKey);
   }
   return keys;
 }
 
-async function load(bases: string[], keys: string[], label: string, tag: string): Promise<number> {
-  let issued = 0;
-  let failed = 0;
-  const latencies: number[] = [];
-  const end = Date.now() + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, client) => {
-      const key = keys[client % keys.length] as string;
-      const base = bases[client % bases.length] as string;
-      for (let i = 0; Date.now() < end; i++) {
-        const started = performance.now();
-        const r = await call(base, 'POST', '/api/v1/trust/receipts', key, {
-          callId: `${tag}-${client}-${i}`,
-          agentId: `agent-${client % 8}`,
-          bucket: 'checkout',
-          tool: 'complete_checkout',
-          orderId: `order-${client}-${i % 10}`,
-          input: kilobyte(`in-${i}`),
-          output: kilobyte(`out-${i}`),
-        });
-        latencies.push(performance.now() - started);
-        if (r.status === 201) issued++;
-        else if (failed++ === 0) console.error(r.status, r.text.slice(0, 300));
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const rate = issued / SECONDS;
-  console.log(
-    `${label.padEnd(34)} ${Math.round(rate).toString().padStart(6)} receipts/s   p50 ${percentile(latencies, 50).toFixed(1)} ms   p99 ${percentile(latencies, 99).toFixed(1)} ms   failed ${failed}`,
-  );
-  return rate;
+async function floor(): Promise<Figure> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(root, 'bench/floor-server.mjs'), String(port)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise((r) => child.stdout?.once('data', r));
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    await wrk([base], ['floor'], 'floor-warmup');
+    return await wrk([base], ['floor'], 'floor');
+  } finally {
+    child.kill();
+  }
 }
 
-try {
-  const [one, two] = [[admin], stack.apis.map((a) => a.url)];
-  console.log(
-    `node ${process.version}; ${CLIENTS} clients; ${SECONDS}s per run; 1 KB input and output; local signer`,
-  );
-  await load(one, await merchants(1, 'warmup'), 'warm-up (discarded)', 'warmup');
-  const r11 = await load(one, await merchants(1, 'a'), '1 API process, 1 merchant', 'a');
-  const r116 = await load(one, await merchants(16, 'b'), '1 API process, 16 merchants', 'b');
-  const r21 = await load(two, await merchants(1, 'c'), '2 API processes, 1 merchant', 'c');
-  const r216 = await load(two, await merchants(16, 'd'), '2 API processes, 16 merchants', 'd');
-
-  const sql = postgres(database.url, { max: 16, onnotice: () => {} });
-  await sql`create table bench_insert (id bigserial primary key, payload text not null)`;
-  let inserts = 0;
-  const end = Date.now() + SECONDS * 1000;
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (Date.now() < end) {
-        await sql`insert into bench_insert (payload) values (${'x'.repeat(200)})`;
-        inserts++;
-      }
-    }),
-  );
-  await sql.end();
-  const raw = inserts / SECONDS;
-  console.log(
-    `${'raw single-row INSERT'.padEnd(34)} ${Math.round(raw).toString().padStart(6)} rows/s (${CLIENTS} clients, autocommit)`,
-  );
-  console.log(
-    `one merchant / sixteen: ${(r11 / r116).toFixed(2)} (1 process), ${(r21 / r216).toFixed(2)} (2 processes); ` +
-      `2 processes / 1: ${(r21 / r11).toFixed(2)} (1 merchant), ${(r216 / r116).toFixed(2)} (16 merchants); ` +
-      `best / raw insert: ${(Math.max(r11, r21) / raw).toFixed(2)}`,
-  );
-} finally {
-  agent.destroy();
-  await stack.stop();
-  await database.drop();
-  await rm(dataDir, { recursive: true, force: true });
+async function withStack<T>(
+  processes: number,
+  env: Record<string, string>,
+  body: (stack: RunningStack) => Promise<T>,
+): Promise<T> {
+  const database = await createTestDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'quittance-bench-'));
+  const ports = await Promise.all(Array.from({ length: processes }, () => freePort()));
+  const stack = await startStack({
+    databaseUrl: database.url,
+    redisUrl: TEST_REDIS_URL,
+    dataDir,
+    ports,
+    workers: 0,
+    env: { LOG_LEVEL: 'warn', QUITTANCE_QUEUE_NAME: `bench-${randomUUID()}`, ...env },
+    entry: { script: join(root, 'dist/app/quittance.js'), execArgv: [] },
+    launch: spawnProcess,
+  });
+  try {
+    return await body(stack);
+  } finally {
+    await stack.stop();
+    await database.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
 }
+
+console.log('building dist/app (npm run build)…');
+await run('npm', ['run', '-s', 'build'], { cwd: root });
+console.log(
+  `node ${process.version}; wrk, ${CLIENTS} connections, ${SECONDS}s per run; 1 KB input and output; tree on`,
+);
+
+const floorFigure = await floor();
+print('floor: bare hono (parse, hash, answer)', floorFigure, 'answers/s ');
+
+const local = await withStack(2, {}, async (stack) => {
+  const one = [stack.apis[0]?.url as string];
+  const two = stack.apis.map((a) => a.url);
+  await wrk(one, await merchants(stack, 1, 'warmup'), 'warmup');
+  const r11 = await wrk(one, await merchants(stack, 1, 'a'), 'a');
+  print('1 API process, 1 merchant', r11);
+  const r116 = await wrk(one, await merchants(stack, 16, 'b'), 'b');
+  print('1 API process, 16 merchants', r116);
+  const rss = await peakRss(stack.apis[0]?.process.child.pid);
+  console.log(`${'peak RSS of that API process'.padEnd(40)} ${rss.toFixed(0)} MB`);
+  const r21 = await wrk(two, await merchants(stack, 1, 'c'), 'c');
+  print('2 API processes, 1 merchant', r21);
+  const r216 = await wrk(two, await merchants(stack, 16, 'd'), 'd');
+  print('2 API processes, 16 merchants', r216);
+  return { r11, r116, r21, r216, rss };
+});
+
+let kms: KmsTestServer | undefined;
+const kmsFigure = await (async () => {
+  kms = await startKmsServer();
+  kms.faults.delayMs = KMS_DELAY_MS;
+  try {
+    return await withStack(
+      1,
+      {
+        QUITTANCE_SIGNING_BACKEND: 'kms',
+        AWS_ENDPOINT_URL_KMS: kms.url,
+        AWS_ACCESS_KEY_ID: 'AKIDTEST',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_REGION: 'us-east-1',
+      },
+      async (stack) => {
+        const one = [stack.apis[0]?.url as string];
+        await wrk(one, await merchants(stack, 1, 'kwarmup'), 'kwarmup');
+        const figure = await wrk(one, await merchants(stack, 1, 'k'), 'k');
+        print(`1 API process, 1 merchant, KMS +${KMS_DELAY_MS} ms`, figure);
+        return figure;
+      },
+    );
+  } finally {
+    await kms.close();
+  }
+})();
+
+const ratio = (a: number, b: number) => (a / b).toFixed(2);
+const { r11, r116, r21, r216, rss } = local;
+console.log('\nratios (issue 14 target in brackets):');
+console.log(
+  `  1 process, 1 merchant / floor        ${ratio(r11.rate, floorFigure.rate)}  [>= 0.35]`,
+);
+console.log(`  p99, 1 process, 1 merchant           ${r11.p99.toFixed(1)} ms  [<= 50 ms]`);
+console.log(`  2 processes / 1, one merchant        ${ratio(r21.rate, r11.rate)}  [>= 1.3]`);
+console.log(`  16 merchants / 1, one process        ${ratio(r116.rate, r11.rate)}  [>= 1]`);
+console.log(`  16 merchants / 1, two processes      ${ratio(r216.rate, r21.rate)}  [>= 1]`);
+console.log(
+  `  KMS +${KMS_DELAY_MS} ms / local signer            ${ratio(kmsFigure.rate, r11.rate)}  [>= 0.8]`,
+);
+console.log(`  peak RSS of one API process          ${rss.toFixed(0)} MB  [<= 200 MB]`);

@@ -1,3 +1,5 @@
+import { merkleFrontier } from '@quittance/format';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkChain } from '../src/chain/chain-check';
 import { createHarness, type Harness, issueBody } from './harness';
@@ -99,5 +101,39 @@ describe('concurrent issuance on real PostgreSQL', () => {
         ok: true,
         checked: 10,
       });
+  });
+
+  it('the tree grows server-side to the frontier format computes; a lost frontier is rebuilt', async () => {
+    const m = await h.merchant();
+    const issue = (from: number, count: number) =>
+      Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          h.call('POST', '/api/v1/trust/receipts', {
+            key: m.merchantKey,
+            body: issueBody({ callId: `tree-${from + i}` }),
+          }),
+        ),
+      );
+    const stored = async () => {
+      const rows = (await h.services.db.execute(
+        sql`select array_to_json(frontier)::text as frontier from chain_heads where merchant_id = ${m.merchantId}`,
+      )) as unknown as { frontier: string }[];
+      return JSON.parse((rows[0] as { frontier: string }).frontier) as string[];
+    };
+    const expected = async () => {
+      const rows = (await h.services.db.execute(
+        sql`select entry_hash from receipts where merchant_id = ${m.merchantId} order by seq`,
+      )) as unknown as { entry_hash: string }[];
+      return merkleFrontier(rows.map((r) => r.entry_hash));
+    };
+    expect((await issue(0, 37)).every((r) => r.status === 201)).toBe(true);
+    expect(await stored()).toEqual(await expected());
+    // A chain written before the frontier was kept: the next append rebuilds it first.
+    await h.services.db.execute(
+      sql`update chain_heads set frontier = '{}' where merchant_id = ${m.merchantId}`,
+    );
+    expect((await issue(37, 6)).every((r) => r.status === 201)).toBe(true);
+    expect(await stored()).toEqual(await expected());
+    expect(await stored()).toHaveLength(4); // 43 = 32 + 8 + 2 + 1
   });
 });

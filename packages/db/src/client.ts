@@ -27,6 +27,11 @@ export interface Database {
    */
   rawTransaction<T>(fn: (query: RawQuery) => Promise<T>): Promise<T>;
   /**
+   * One statement in plain SQL, committed on its own (a prepared statement on PostgreSQL):
+   * for the chain append, whose whole transaction is one server-side function call.
+   */
+  rawQuery: RawQuery;
+  /**
    * The embedded database only: whether an instance is open (not being reopened after an
    * abort) and whether its folder is out of space. PostgreSQL is probed with a query instead.
    */
@@ -74,6 +79,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
         client.begin((sql) =>
           fn((text, params) => sql.unsafe(text, params as never[]) as never),
         ) as never,
+      rawQuery: (text, params) =>
+        client.unsafe(text, params as never[], { prepare: true }) as never,
       close: () => client.end({ timeout: 5 }),
     };
     return (options.strictTransactions ?? strictTransactions()) ? guarded(database) : database;
@@ -90,6 +97,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       client.transaction((tx) =>
         fn(async (text, params) => (await tx.query(text, params)).rows as never),
       ),
+    rawQuery: async (text, params) => (await client.query(text, params)).rows as never,
     status: () => embedded.status(),
     close: () => embedded.close(),
   });

@@ -33,6 +33,7 @@ const QUERY_MEMBERS = new Set([
   '$count',
   'refreshMaterializedView',
   'rawTransaction',
+  'rawQuery',
 ]);
 
 interface Scope {

@@ -160,3 +160,38 @@ describe('nesting depth', () => {
     expect(() => canonicalJson(cycle)).toThrow(FormatError);
   });
 });
+
+describe('the same text as the canonicalize package', () => {
+  // canonicalJson writes JCS itself (one pass, measured faster on the issue path); the
+  // package it replaced is the reference on random I-JSON values.
+  it('on 2,000 random I-JSON values', async () => {
+    const { default: canonicalize } = await import('canonicalize');
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pieces = ['a', 'Z', '0', '€', '😀', '\n', '"', '\\', '\u0001', 'é', '\ufb33', '/', ' '];
+    const text = () =>
+      Array.from(
+        { length: Math.floor(random() * 6) },
+        () => pieces[Math.floor(random() * pieces.length)],
+      ).join('');
+    const value = (depth: number): unknown => {
+      const kind = Math.floor(random() * (depth > 3 ? 4 : 6));
+      if (kind === 0) return text();
+      if (kind === 1) return (random() - 0.5) * 10 ** Math.floor(random() * 40 - 20);
+      if (kind === 2) return random() < 0.5;
+      if (kind === 3) return random() < 0.5 ? null : Math.floor(random() * 1000);
+      if (kind === 4)
+        return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(random() * 5) }, () => [text(), value(depth + 1)]),
+      );
+    };
+    for (let i = 0; i < 2000; i++) {
+      const v = value(0);
+      expect(canonicalJson(v)).toBe(canonicalize(v));
+    }
+  });
+});

@@ -1,6 +1,5 @@
-import type { Database, RawQuery } from '@quittance/db';
-import { appendToFrontier, entryHash, toBase64 } from '@quittance/format';
-import { isValidAt, type KeyWindow } from '../keys/key-ring';
+import type { Database } from '@quittance/db';
+import { toBase64 } from '@quittance/format';
 import { FRONTIER_JSON, frontierAt } from '../transparency/frontier';
 import type { ReceiptRecord } from './record';
 
@@ -28,8 +27,14 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-/** Appends per transaction: large enough to amortize a commit, small enough for parameters. */
+/** Appends per statement: large enough to amortize a commit, small enough to stay short. */
 const MAX_BATCH = 256;
+
+/**
+ * One merchant's batches in flight at once. One would leave the API idle while a commit is
+ * on its way; more overlap signing with committing (issue 14's bench measured 2 and 4).
+ */
+const MAX_IN_FLIGHT = Number(process.env.QUITTANCE_APPEND_IN_FLIGHT ?? 4);
 
 export interface AppendStats {
   batches: number;
@@ -42,81 +47,69 @@ export interface AppendStats {
 
 /**
  * Appends receipts to their merchant's hash chain (SPEC §6). Requests that arrive while a
- * merchant's append is in flight wait and go together in the next transaction, so one
- * merchant's throughput is bounded by batch commits, not by one commit per receipt. The
- * chain-head row lock (`FOR UPDATE`) keeps the chain linear across processes.
+ * merchant's appends are in flight wait and go together in the next statement, so one
+ * merchant's throughput is bounded by batch commits, not by one commit per receipt. Each
+ * batch is one statement; the chain-head row lock it takes server-side keeps the chain
+ * linear across processes and across this process's own batches in flight, without ever
+ * waiting on a client's round trip.
  */
 export class ChainAppender {
-  readonly #queues = new Map<string, Waiting[]>();
+  readonly #queues = new Map<string, { waiting: Waiting[]; inFlight: number }>();
   readonly stats: AppendStats = { batches: 0, appended: 0, transactionMs: 0 };
 
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    /** Batches of one merchant in flight at once: they queue on the head lock server-side. */
+    private readonly maxInFlight = MAX_IN_FLIGHT,
+  ) {}
 
   append(item: AppendItem): Promise<AppendOutcome> {
     return new Promise((resolve, reject) => {
       const merchantId = item.record.merchantId;
-      const queue = this.#queues.get(merchantId);
-      if (queue) {
-        queue.push({ item, resolve, reject });
-        return;
+      let queue = this.#queues.get(merchantId);
+      if (!queue) {
+        queue = { waiting: [], inFlight: 0 };
+        this.#queues.set(merchantId, queue);
       }
-      this.#queues.set(merchantId, [{ item, resolve, reject }]);
-      void this.#drain(merchantId);
+      queue.waiting.push({ item, resolve, reject });
+      this.#pump(merchantId, queue);
     });
   }
 
-  async #drain(merchantId: string): Promise<void> {
-    const queue = this.#queues.get(merchantId) as Waiting[];
-    while (queue.length > 0) {
-      const batch = queue.splice(0, MAX_BATCH);
-      const started = performance.now();
-      try {
-        const outcomes = await this.database.rawTransaction((query) =>
-          this.#appendBatch(
-            query,
-            merchantId,
-            batch.map((w) => w.item),
-          ),
-        );
-        this.stats.batches++;
-        this.stats.transactionMs += performance.now() - started;
-        this.stats.onBatch?.(batch.length);
-        for (const [i, w] of batch.entries()) w.resolve(outcomes[i] as AppendOutcome);
-      } catch (error) {
-        for (const w of batch) w.reject(error);
-      }
+  #pump(merchantId: string, queue: { waiting: Waiting[]; inFlight: number }): void {
+    while (queue.inFlight < this.maxInFlight && queue.waiting.length > 0) {
+      const batch = queue.waiting.splice(0, MAX_BATCH);
+      queue.inFlight++;
+      void this.#run(merchantId, batch).finally(() => {
+        queue.inFlight--;
+        if (queue.inFlight === 0 && queue.waiting.length === 0) this.#queues.delete(merchantId);
+        else this.#pump(merchantId, queue);
+      });
     }
-    this.#queues.delete(merchantId);
   }
 
-  async #appendBatch(
-    query: RawQuery,
-    merchantId: string,
-    items: AppendItem[],
-  ): Promise<AppendOutcome[]> {
-    const callIds = [...new Set(items.map((i) => i.record.callId))];
-    const kids = [...new Set(items.map((i) => i.record.signingKeyKid))];
-    // Pipelined: the head lock, earlier receipts with these callIds, and key validity.
-    const [heads, existingRows, keyRows] = await Promise.all([
-      query<{ seq: string | number; entry_hash: string; frontier: string }>(
-        `select seq, entry_hash, ${FRONTIER_JSON} from chain_heads where merchant_id = $1 for update`,
-        [merchantId],
-      ),
-      query<RawRecord>(
-        `select ${RECORD_COLUMNS} from receipts where merchant_id = $1 and call_id = any($2::text[])`,
-        [merchantId, callIds],
-      ),
-      query<RawWindow>(
-        `select kid, merchant_id as "merchantId", ${iso('nbf')} as nbf, ${iso('exp')} as exp,
-           ${iso('revoked_at')} as "revokedAt" from signing_keys where kid = any($1::text[])`,
-        [kids],
-      ),
-    ]);
-    const head = heads[0];
-    if (!head) throw new Error(`merchant ${merchantId} has no chain head`);
-    const existing = new Map(existingRows.map((r) => [r.callId, fromRawRecord(r)]));
-    const windows = new Map(keyRows.map((k) => [k.kid, fromRawWindow(k)]));
+  async #run(merchantId: string, batch: Waiting[]): Promise<void> {
+    const started = performance.now();
+    try {
+      const outcomes = await this.#appendBatch(
+        merchantId,
+        batch.map((w) => w.item),
+      );
+      this.stats.batches++;
+      this.stats.transactionMs += performance.now() - started;
+      this.stats.onBatch?.(batch.length);
+      for (const [i, w] of batch.entries()) w.resolve(outcomes[i] as AppendOutcome);
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    }
+  }
 
+  /**
+   * One statement, committed on its own: `quittance_append` (migration 0007) takes the head
+   * lock, checks callIds and key windows, links the entries, grows the tree's frontier and
+   * inserts everything server-side, so the lock is never held across a round trip.
+   */
+  async #appendBatch(merchantId: string, items: AppendItem[]): Promise<AppendOutcome[]> {
     // Chain order follows issuance time inside a batch; the outcome keeps request order.
     const order = items
       .map((_, i) => i)
@@ -126,65 +119,123 @@ export class ChainAppender {
           (items[b] as AppendItem).record.createdAt.getTime();
         return d !== 0 ? d : a - b;
       });
-    const outcomes: AppendOutcome[] = new Array(items.length);
-    const created: { record: ReceiptRecord; bodies: AppendItem['bodies'] }[] = [];
-    let seq = Number(head.seq);
-    let prevHash = head.entry_hash;
-    for (const index of order) {
-      const { record, bodies } = items[index] as AppendItem;
-      const first = existing.get(record.callId);
-      if (first) {
-        outcomes[index] =
-          first.contentHash === record.contentHash
-            ? { kind: 'replay', record: first }
-            : { kind: 'conflict', existingId: first.id };
-        continue;
-      }
-      const window = windows.get(record.signingKeyKid);
-      if (!window || window.merchantId !== merchantId || !isValidAt(window, record.createdAt)) {
-        outcomes[index] = { kind: 'key_invalid' };
-        continue;
-      }
-      seq += 1;
-      const hash = await entryHash({
-        seq,
-        prevHash,
-        receiptId: record.id,
-        receiptHash: record.receiptHash,
-      });
-      const full: ReceiptRecord = {
-        ...record,
-        seq,
-        prevHash,
-        entryHash: hash,
-        legalPosture: 'signed',
-        timestamp: null,
-      };
-      created.push({ record: full, bodies });
-      existing.set(record.callId, full);
-      outcomes[index] = { kind: 'created', record: full };
-      prevHash = hash;
+    const params = appendParams(
+      merchantId,
+      order.map((i) => items[i] as AppendItem),
+    );
+    let rows = await this.database.rawQuery<AppendRow>(APPEND, params);
+    if (rows[0]?.outcome === 'fallback') {
+      await this.#rebuildFrontier(merchantId);
+      rows = await this.database.rawQuery<AppendRow>(APPEND, params);
+      if (rows[0]?.outcome === 'fallback')
+        throw new Error(`merchant ${merchantId}'s chain head has no usable frontier`);
     }
-    if (created.length > 0) {
-      // The log tree grows with the chain, in the same transaction (SPEC §6.1).
-      const size = Number(head.seq);
-      const frontier = await appendToFrontier(
-        await frontierAt(size, JSON.parse(head.frontier), async () =>
-          (
-            await query<{ entry_hash: string }>(
-              'select entry_hash from receipts where merchant_id = $1 and seq <= $2 order by seq',
-              [merchantId, size],
+    const replayed = rows.filter((r) => r.outcome === 'replay').map((r) => r.existing_id);
+    const earlier = new Map(
+      replayed.length === 0
+        ? []
+        : (
+            await this.database.rawQuery<RawRecord>(
+              `select ${RECORD_COLUMNS} from receipts where id = any($1::text[])`,
+              [replayed],
             )
-          ).map((r) => r.entry_hash),
-        ),
-        size,
-        created.map((c) => c.record.entryHash),
-      );
-      await query(INSERT_BATCH, [...insertParams(merchantId, created, seq, prevHash), frontier]);
+          ).map((r) => [r.id, fromRawRecord(r)]),
+    );
+    const outcomes: AppendOutcome[] = new Array(items.length);
+    for (const row of rows) {
+      const index = order[row.item - 1] as number;
+      const { record } = items[index] as AppendItem;
+      if (row.outcome === 'created') {
+        this.stats.appended++;
+        outcomes[index] = {
+          kind: 'created',
+          record: {
+            ...record,
+            seq: Number(row.chain_seq),
+            prevHash: row.chain_prev as string,
+            entryHash: row.chain_entry as string,
+            legalPosture: 'signed',
+            timestamp: null,
+          },
+        };
+      } else if (row.outcome === 'replay') {
+        const first = earlier.get(row.existing_id as string);
+        if (!first) throw new Error(`receipt ${row.existing_id} vanished during a replay`);
+        outcomes[index] = { kind: 'replay', record: first };
+      } else if (row.outcome === 'conflict') {
+        outcomes[index] = { kind: 'conflict', existingId: row.existing_id as string };
+      } else {
+        outcomes[index] = { kind: 'key_invalid' };
+      }
     }
-    this.stats.appended += created.length;
     return outcomes;
   }
+
+  /** A chain written before the frontier was kept: its frontier, rebuilt once under the lock. */
+  async #rebuildFrontier(merchantId: string): Promise<void> {
+    await this.database.rawTransaction(async (query) => {
+      const [head] = await query<{ seq: string | number; frontier: string }>(
+        `select seq, ${FRONTIER_JSON} from chain_heads where merchant_id = $1 for update`,
+        [merchantId],
+      );
+      if (!head) throw new Error(`merchant ${merchantId} has no chain head`);
+      const size = Number(head.seq);
+      const frontier = await frontierAt(size, JSON.parse(head.frontier), async () =>
+        (
+          await query<{ entry_hash: string }>(
+            'select entry_hash from receipts where merchant_id = $1 and seq <= $2 order by seq',
+            [merchantId, size],
+          )
+        ).map((r) => r.entry_hash),
+      );
+      await query('update chain_heads set frontier = $2::text[] where merchant_id = $1', [
+        merchantId,
+        frontier,
+      ]);
+    });
+  }
+}
+
+/** One row of `quittance_append`'s answer per item, numbered from 1 in chain order. */
+interface AppendRow {
+  item: number;
+  outcome: 'created' | 'replay' | 'conflict' | 'key_invalid' | 'fallback';
+  chain_seq: string | number | null;
+  chain_prev: string | null;
+  chain_entry: string | null;
+  existing_id: string | null;
+}
+
+const APPEND = `select item, outcome, chain_seq, chain_prev, chain_entry, existing_id
+  from quittance_append($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+    $14::int4[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])`;
+
+/** The function's parameters: one array per column, the items in chain order. */
+function appendParams(merchantId: string, items: AppendItem[]): unknown[] {
+  const column = <T>(pick: (r: AppendItem['record']) => T) => items.map((i) => pick(i.record));
+  const bodies = items.flatMap((i) => i.bodies.map((b) => ({ receiptId: i.record.id, ...b })));
+  return [
+    merchantId,
+    column((r) => r.id),
+    column((r) => r.callId),
+    column((r) => r.agentId),
+    column((r) => r.orderId),
+    column((r) => r.bucket),
+    column((r) => r.tool),
+    column((r) => r.createdAt.toISOString()),
+    column((r) => r.signingKeyKid),
+    column((r) => r.signed),
+    column((r) => r.jws),
+    column((r) => r.receiptHash),
+    column((r) => r.contentHash),
+    column((r) => r.hasBodies),
+    bodies.map((b) => b.receiptId),
+    bodies.map((b) => b.kind),
+    bodies.map((b) => b.vaultKeyId),
+    bodies.map((b) => toBase64(b.iv)),
+    bodies.map((b) => toBase64(b.ciphertext)),
+  ];
 }
 
 /**
@@ -194,29 +245,11 @@ export class ChainAppender {
 const iso = (column: string) =>
   `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-type RawWindow = {
-  kid: string;
-  merchantId: string;
-  nbf: string;
-  exp: string | null;
-  revokedAt: string | null;
-};
 type RawRecord = Omit<ReceiptRecord, 'seq' | 'createdAt' | 'timestamp'> & {
   seq: string | number;
   createdAt: string;
   timestamp: string | null;
 };
-
-function fromRawWindow(k: RawWindow): KeyWindow {
-  const date = (v: string | null) => (v === null ? null : new Date(v));
-  return {
-    kid: k.kid,
-    merchantId: k.merchantId,
-    nbf: new Date(k.nbf),
-    exp: date(k.exp),
-    revokedAt: date(k.revokedAt),
-  };
-}
 
 function fromRawRecord(r: RawRecord): ReceiptRecord {
   return {
@@ -232,68 +265,3 @@ const RECORD_COLUMNS = `id, merchant_id as "merchantId", seq, call_id as "callId
   order_id as "orderId", bucket, tool, ${iso('created_at')} as "createdAt", signing_key_kid as "signingKeyKid",
   signed, jws, legal_posture as "legalPosture", timestamp::text as timestamp, receipt_hash as "receiptHash",
   prev_hash as "prevHash", entry_hash as "entryHash", content_hash as "contentHash", has_bodies as "hasBodies"`;
-
-/**
- * One statement per batch: the receipts, their sealed bodies and pending-timestamp marks, and
- * the new chain head, all from arrays (unnest), whatever the batch size. Times travel as text:
- * the ORM sets postgres.js's timestamptz[] serializer to pass values through untouched.
- */
-const INSERT_BATCH = `
-with new_receipts as (
-  insert into receipts (id, merchant_id, seq, call_id, agent_id, order_id, bucket, tool, created_at,
-    signing_key_kid, signed, jws, legal_posture, receipt_hash, prev_hash, entry_hash, content_hash, has_bodies)
-  select r.id, $1, r.seq, r.call_id, r.agent_id, r.order_id, r.bucket, r.tool, r.created_at::timestamptz,
-    r.kid, r.signed, r.jws, 'signed', r.receipt_hash, r.prev_hash, r.entry_hash, r.content_hash, r.has_bodies
-  from unnest($2::text[], $3::int8[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-    $16::text[], $17::int4[])
-    as r(id, seq, call_id, agent_id, order_id, bucket, tool, created_at, kid, signed, jws, receipt_hash,
-      prev_hash, entry_hash, content_hash, has_bodies)
-  returning id, created_at
-), new_bodies as (
-  insert into receipt_bodies (receipt_id, kind, vault_key_id, iv, ciphertext)
-  select b.receipt_id, b.kind, b.vault_key_id, decode(b.iv, 'base64'), decode(b.ciphertext, 'base64')
-  from unnest($18::text[], $19::text[], $20::text[], $21::text[], $22::text[])
-    as b(receipt_id, kind, vault_key_id, iv, ciphertext)
-  where b.receipt_id in (select id from new_receipts)
-), new_pending as (
-  insert into pending_timestamps (receipt_id, merchant_id, next_attempt_at)
-  select id, $1, created_at from new_receipts
-)
-update chain_heads set seq = $23, entry_hash = $24, frontier = $25::text[] where merchant_id = $1`;
-
-function insertParams(
-  merchantId: string,
-  created: { record: ReceiptRecord; bodies: AppendItem['bodies'] }[],
-  seq: number,
-  entryHash: string,
-): unknown[] {
-  const column = <T>(pick: (r: ReceiptRecord) => T) => created.map((c) => pick(c.record));
-  const bodies = created.flatMap((c) => c.bodies.map((b) => ({ receiptId: c.record.id, ...b })));
-  return [
-    merchantId,
-    column((r) => r.id),
-    column((r) => r.seq),
-    column((r) => r.callId),
-    column((r) => r.agentId),
-    column((r) => r.orderId),
-    column((r) => r.bucket),
-    column((r) => r.tool),
-    column((r) => r.createdAt.toISOString()),
-    column((r) => r.signingKeyKid),
-    column((r) => r.signed),
-    column((r) => r.jws),
-    column((r) => r.receiptHash),
-    column((r) => r.prevHash),
-    column((r) => r.entryHash),
-    column((r) => r.contentHash),
-    column((r) => r.hasBodies),
-    bodies.map((b) => b.receiptId),
-    bodies.map((b) => b.kind),
-    bodies.map((b) => b.vaultKeyId),
-    bodies.map((b) => toBase64(b.iv)),
-    bodies.map((b) => toBase64(b.ciphertext)),
-    seq,
-    entryHash,
-  ];
-}

@@ -1,6 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { readVerifierPage } from '@quittance/verifier-page';
-import { bodyLimit } from 'hono/body-limit';
 import { createApiKey } from '../auth/routes/create-api-key';
 import { revokeApiKey } from '../auth/routes/revoke-api-key';
 import { checkChain } from '../chain/routes/check-chain';
@@ -26,7 +25,7 @@ import { receiptBodies } from '../vault/routes/receipt-bodies';
 import { renderDocsPage } from './docs-page';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
-import { strictJsonBody } from './json-body';
+import { declaredBodyLimit, strictJsonBody } from './json-body';
 import { requestBudget, requestContext, requireAdmin, requireApiKey } from './middleware';
 import { withExamples } from './openapi-examples';
 import { ApiError } from './problem';
@@ -47,14 +46,7 @@ const OPENAPI_INFO = {
 /** The whole HTTP application; routes are tested through `app.request()`. */
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>();
-  const limit = bodyLimit({
-    maxSize: services.config.maxBodyBytes,
-    onError: (c) =>
-      renderError(
-        new ApiError('body_too_large', `the limit is ${services.config.maxBodyBytes} bytes`),
-        c,
-      ),
-  });
+  const limit = declaredBodyLimit(services.config.maxBodyBytes);
 
   app.use('*', requestContext(services));
   // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known.
