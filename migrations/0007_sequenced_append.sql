@@ -1,17 +1,19 @@
--- Appends one merchant's batch of signed receipts to its chain (SPEC §6, §6.1) in a single
--- statement: the chain-head row lock is held only while the server works, never across
--- round trips to a busy API process, so any number of processes append to one merchant's
--- chain at the rate PostgreSQL commits (issue 14). The items arrive in chain order. Per
--- item it answers 'created' (with seq, prevHash, entryHash), 'replay' or 'conflict' (with
--- the earlier receipt's id) or 'key_invalid' (the key was not valid at createdAt: rotated
--- or revoked meanwhile). When the head has no usable frontier (a chain older than the
--- frontier column) it answers one row 'fallback' and changes nothing: the API then appends
--- in its own transaction, which rebuilds the frontier.
--- entryHash = SHA-256 hex of JCS({prevHash, receiptHash, receiptId, seq}): the members in
--- JCS order; receipt ids (ULIDs) and hashes (hex) need no JSON escaping. The frontier grows
--- as in packages/format's appendToFrontier. Both are checked by the chain and tree tests.
+-- Appends a batch of signed receipts, of one merchant or many, to their merchants' chains
+-- (SPEC §6, §6.1) in a single statement: the chain-head row locks are held only while the
+-- server works, never across round trips to a busy API process, so any number of processes
+-- append to one merchant's chain at the rate PostgreSQL commits, and a batch of sixteen
+-- merchants costs one commit, not sixteen (issue 14). Items arrive sorted by merchant, then
+-- in chain order. Per item it answers 'created' (with seq, prevHash, entryHash), 'replay' or
+-- 'conflict' (with the earlier receipt's id), 'key_invalid' (the key was not valid at
+-- createdAt: rotated or revoked meanwhile), or 'fallback' when its merchant's head has no
+-- usable frontier (a chain older than the frontier column): those items are left out, and
+-- the API rebuilds the frontier and sends them again.
+-- Heads are locked in merchant order, so two batches never deadlock. entryHash = SHA-256 hex
+-- of JCS({prevHash, receiptHash, receiptId, seq}): the members in JCS order; receipt ids
+-- (ULIDs) and hashes (hex) need no JSON escaping. The frontier grows as packages/format's
+-- appendToFrontier does; the chain and tree tests check both against format.
 CREATE FUNCTION quittance_append(
-  p_merchant text,
+  p_merchants text[],
   p_ids text[], p_call_ids text[], p_agent_ids text[], p_order_ids text[], p_buckets text[],
   p_tools text[], p_created_at text[], p_kids text[], p_signed text[], p_jws text[],
   p_receipt_hashes text[], p_content_hashes text[], p_has_bodies int4[],
@@ -21,12 +23,16 @@ CREATE FUNCTION quittance_append(
   existing_id text)
 LANGUAGE plpgsql AS $$
 DECLARE
+  v_merchant text;
+  v_usable boolean;
+  v_changed boolean := false;
   v_seq int8;
   v_hash text;
   v_frontier text[];
   v_at timestamptz;
   v_node bytea;
   v_size int8;
+  v_key text;
   v_found_id text;
   v_found_content text;
   v_kid text;
@@ -35,50 +41,63 @@ DECLARE
   v_exp timestamptz;
   v_revoked timestamptz;
   v_pos int4;
-  -- receipts already in the chain with one of the batch's callIds
-  e_calls text[];
+  -- receipts already in the chains with one of the batch's (merchant, callId) pairs
+  e_keys text[];
   e_ids text[];
   e_contents text[];
-  -- what was created in this batch: item numbers, their call ids, chain positions
+  -- what was created in this batch: item numbers, (merchant, callId) keys, chain positions
   c_items int4[] := '{}';
-  c_calls text[] := '{}';
+  c_keys text[] := '{}';
   c_seq int8[] := '{}';
   c_prev text[] := '{}';
   c_entry text[] := '{}';
   -- the answer, one row per item
-  o_item int4[] := '{}';
   o_outcome text[] := '{}';
   o_seq int8[] := '{}';
   o_prev text[] := '{}';
   o_entry text[] := '{}';
   o_existing text[] := '{}';
 BEGIN
-  SELECT h.seq, h.entry_hash, h.frontier INTO v_seq, v_hash, v_frontier
-    FROM chain_heads h WHERE h.merchant_id = p_merchant FOR UPDATE;
-  IF NOT FOUND OR cardinality(v_frontier)
-      <> length(replace(v_seq::bit(64)::text, '0', '')) THEN
-    RETURN QUERY SELECT 0, 'fallback'::text, NULL::int8, NULL::text, NULL::text, NULL::text;
-    RETURN;
-  END IF;
-
-  -- The batch's callIds already in the chain, read after the lock: one statement, planned
-  -- afresh each time (EXECUTE), so it always takes the (merchant_id, call_id) index; a plan
-  -- cached while the table was empty once scanned a whole merchant per item.
-  EXECUTE 'SELECT coalesce(array_agg(r.call_id), ''{}''), coalesce(array_agg(r.id), ''{}''),
-      coalesce(array_agg(r.content_hash), ''{}'')
-    FROM receipts r WHERE r.merchant_id = $1 AND r.call_id = ANY ($2)'
-    INTO e_calls, e_ids, e_contents USING p_merchant, p_call_ids;
+  PERFORM 1 FROM chain_heads h
+    WHERE h.merchant_id = ANY (p_merchants) ORDER BY h.merchant_id FOR UPDATE;
+  -- Read after the locks, planned afresh each time (EXECUTE) so it always takes the
+  -- (merchant_id, call_id) index: a plan cached while the table was empty once scanned a
+  -- whole merchant per item.
+  EXECUTE 'SELECT coalesce(array_agg(r.merchant_id || chr(31) || r.call_id), ''{}''),
+      coalesce(array_agg(r.id), ''{}''), coalesce(array_agg(r.content_hash), ''{}'')
+    FROM receipts r JOIN unnest($1::text[], $2::text[]) AS k(m, c)
+      ON r.merchant_id = k.m AND r.call_id = k.c'
+    INTO e_keys, e_ids, e_contents USING p_merchants, p_call_ids;
 
   FOR i IN 1 .. coalesce(cardinality(p_ids), 0) LOOP
-    o_item := o_item || i;
+    IF p_merchants[i] IS DISTINCT FROM v_merchant THEN
+      IF v_changed THEN
+        UPDATE chain_heads SET seq = v_seq, entry_hash = v_hash, frontier = v_frontier
+          WHERE merchant_id = v_merchant;
+      END IF;
+      v_merchant := p_merchants[i];
+      v_changed := false;
+      SELECT h.seq, h.entry_hash, h.frontier INTO v_seq, v_hash, v_frontier
+        FROM chain_heads h WHERE h.merchant_id = v_merchant;
+      v_usable := FOUND AND cardinality(v_frontier)
+        = length(replace(v_seq::bit(64)::text, '0', ''));
+    END IF;
+    IF NOT v_usable THEN
+      o_outcome := o_outcome || 'fallback'::text;
+      o_seq := o_seq || NULL::int8; o_prev := o_prev || NULL::text;
+      o_entry := o_entry || NULL::text; o_existing := o_existing || NULL::text;
+      CONTINUE;
+    END IF;
+
     -- An earlier receipt with this callId, in the chain or earlier in this batch.
+    v_key := v_merchant || chr(31) || p_call_ids[i];
     v_found_id := NULL;
-    v_pos := array_position(c_calls, p_call_ids[i]);
+    v_pos := array_position(c_keys, v_key);
     IF v_pos IS NOT NULL THEN
       v_found_id := p_ids[c_items[v_pos]];
       v_found_content := p_content_hashes[c_items[v_pos]];
     ELSE
-      v_pos := array_position(e_calls, p_call_ids[i]);
+      v_pos := array_position(e_keys, v_key);
       IF v_pos IS NOT NULL THEN
         v_found_id := e_ids[v_pos];
         v_found_content := e_contents[v_pos];
@@ -102,7 +121,7 @@ BEGIN
       IF NOT FOUND THEN v_key_merchant := NULL; END IF;
     END IF;
     v_at := p_created_at[i]::timestamptz;
-    IF v_key_merchant IS DISTINCT FROM p_merchant OR v_at < v_nbf
+    IF v_key_merchant IS DISTINCT FROM v_merchant OR v_at < v_nbf
         OR (v_exp IS NOT NULL AND v_at >= v_exp)
         OR (v_revoked IS NOT NULL AND v_at >= v_revoked) THEN
       o_outcome := o_outcome || 'key_invalid'::text;
@@ -126,22 +145,27 @@ BEGIN
       v_size := v_size / 2;
     END LOOP;
     v_frontier := v_frontier || encode(v_node, 'hex');
+    v_changed := true;
 
-    c_items := c_items || i; c_calls := c_calls || p_call_ids[i];
+    c_items := c_items || i; c_keys := c_keys || v_key;
     c_seq := c_seq || v_seq; c_entry := c_entry || v_hash;
     o_outcome := o_outcome || 'created'::text; o_seq := o_seq || v_seq;
     o_prev := o_prev || c_prev[cardinality(c_prev)]; o_entry := o_entry || v_hash;
     o_existing := o_existing || NULL::text;
   END LOOP;
+  IF v_changed THEN
+    UPDATE chain_heads SET seq = v_seq, entry_hash = v_hash, frontier = v_frontier
+      WHERE merchant_id = v_merchant;
+  END IF;
 
   IF cardinality(c_items) > 0 THEN
     INSERT INTO receipts (id, merchant_id, seq, call_id, agent_id, order_id, bucket, tool,
         created_at, signing_key_kid, signed, jws, legal_posture, receipt_hash, prev_hash,
         entry_hash, content_hash, has_bodies)
-      SELECT p_ids[c.i], p_merchant, c.seq, p_call_ids[c.i], p_agent_ids[c.i], p_order_ids[c.i],
-          p_buckets[c.i], p_tools[c.i], p_created_at[c.i]::timestamptz, p_kids[c.i],
-          p_signed[c.i], p_jws[c.i], 'signed', p_receipt_hashes[c.i], c.prev, c.entry,
-          p_content_hashes[c.i], p_has_bodies[c.i]
+      SELECT p_ids[c.i], p_merchants[c.i], c.seq, p_call_ids[c.i], p_agent_ids[c.i],
+          p_order_ids[c.i], p_buckets[c.i], p_tools[c.i], p_created_at[c.i]::timestamptz,
+          p_kids[c.i], p_signed[c.i], p_jws[c.i], 'signed', p_receipt_hashes[c.i], c.prev,
+          c.entry, p_content_hashes[c.i], p_has_bodies[c.i]
         FROM unnest(c_items, c_seq, c_prev, c_entry) AS c(i, seq, prev, entry);
     INSERT INTO receipt_bodies (receipt_id, kind, vault_key_id, iv, ciphertext)
       SELECT b.receipt_id, b.kind, b.vault_key_id, decode(b.iv, 'base64'),
@@ -150,11 +174,12 @@ BEGIN
           p_body_ciphertexts) AS b(receipt_id, kind, vault_key_id, iv, ciphertext)
         WHERE b.receipt_id = ANY (SELECT p_ids[x.i] FROM unnest(c_items) AS x(i));
     INSERT INTO pending_timestamps (receipt_id, merchant_id, next_attempt_at)
-      SELECT p_ids[x.i], p_merchant, p_created_at[x.i]::timestamptz FROM unnest(c_items) AS x(i);
-    UPDATE chain_heads SET seq = v_seq, entry_hash = v_hash, frontier = v_frontier
-      WHERE merchant_id = p_merchant;
+      SELECT p_ids[x.i], p_merchants[x.i], p_created_at[x.i]::timestamptz
+        FROM unnest(c_items) AS x(i);
   END IF;
 
-  RETURN QUERY SELECT * FROM unnest(o_item, o_outcome, o_seq, o_prev, o_entry, o_existing);
+  RETURN QUERY SELECT o.n::int4, o.outcome, o.seq, o.prev, o.entry, o.existing
+    FROM unnest(o_outcome, o_seq, o_prev, o_entry, o_existing)
+      WITH ORDINALITY AS o(outcome, seq, prev, entry, existing, n);
 END;
 $$;
