@@ -1,4 +1,5 @@
 import { KMSClient } from '@aws-sdk/client-kms';
+import { rememberDeadlines } from './kms-sign-call';
 
 export interface KmsClientOptions {
   region?: string;
@@ -23,18 +24,22 @@ export function createKmsClient(options: KmsClientOptions = {}): KMSClient {
     const value = Number(process.env[name]);
     return Number.isFinite(value) && value > 0 ? value : undefined;
   };
-  return new KMSClient({
+  const connectionTimeoutMs =
+    options.connectionTimeoutMs ?? env('QUITTANCE_KMS_CONNECT_TIMEOUT_MS') ?? 1_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? env('QUITTANCE_KMS_TIMEOUT_MS') ?? 2_000;
+  const client = new KMSClient({
     region:
       options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     maxAttempts: options.maxAttempts ?? 2,
     requestHandler: {
-      connectionTimeout:
-        options.connectionTimeoutMs ?? env('QUITTANCE_KMS_CONNECT_TIMEOUT_MS') ?? 1_000,
-      requestTimeout: options.requestTimeoutMs ?? env('QUITTANCE_KMS_TIMEOUT_MS') ?? 2_000,
+      connectionTimeout: connectionTimeoutMs,
+      requestTimeout: requestTimeoutMs,
       // Without it, smithy only logs a warning when the deadline passes and keeps waiting.
       throwOnRequestTimeout: true,
     },
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
     ...(options.credentials ? { credentials: options.credentials } : {}),
   });
+  rememberDeadlines(client, { connectionTimeoutMs, requestTimeoutMs });
+  return client;
 }

@@ -11,6 +11,7 @@ import { MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
 import { spkiToOkpJwk, verifyEd25519 } from './ed25519';
 import { SignerError } from './errors';
 import { toSignerError } from './kms-errors';
+import { leanSign, prepareLeanSign } from './kms-sign-call';
 import { assertSignableMessage, assertSignatureLength, type Signer } from './signer';
 
 export const KMS_KEY_SPEC = 'ECC_NIST_EDWARDS25519';
@@ -40,6 +41,7 @@ export class KmsSigner implements Signer {
 
   constructor(options: KmsSignerOptions) {
     this.#client = options.client;
+    prepareLeanSign(options.client);
     this.keyId = options.keyId;
     this.kid = options.kid;
   }
@@ -79,15 +81,19 @@ export class KmsSigner implements Signer {
     const publicKey = await this.#loadPublicKey();
     let signature: Uint8Array | undefined;
     try {
-      const out = await this.#client.send(
-        new SignCommand({
-          KeyId: this.keyId,
-          Message: message,
-          MessageType: 'RAW',
-          SigningAlgorithm: KMS_SIGNING_ALGORITHM,
-        }),
-      );
-      signature = out.Signature;
+      // The lean call once the SDK has resolved the endpoint (the public key fetch above).
+      signature =
+        (await leanSign(this.#client, this.keyId, message, KMS_SIGNING_ALGORITHM)) ??
+        (
+          await this.#client.send(
+            new SignCommand({
+              KeyId: this.keyId,
+              Message: message,
+              MessageType: 'RAW',
+              SigningAlgorithm: KMS_SIGNING_ALGORITHM,
+            }),
+          )
+        ).Signature;
     } catch (error) {
       throw toSignerError(error, 'Sign');
     }

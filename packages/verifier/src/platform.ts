@@ -1,5 +1,5 @@
 import type { BundleLimits } from './bundle/limits';
-import type { ReceiptPool, WorkerInit } from './bundle/work';
+import type { LocalVerifier, ReceiptPool, WorkerInit } from './bundle/work';
 import type { ZipReader } from './zip/zip-reader';
 
 /**
@@ -14,8 +14,11 @@ export interface Platform {
   sha256(): IncrementalHash;
   /** Threads that verify receipts of a large bundle when the caller does not say (0: inline). */
   defaultWorkers(): number;
-  /** Verifies receipts on `size` threads, or undefined where the runtime has none to offer. */
-  receiptPool(init: WorkerInit, size: number): ReceiptPool | undefined;
+  /**
+   * Verifies receipts on `size` threads, the calling thread helping with `local`; undefined
+   * where the runtime has no threads to offer.
+   */
+  receiptPool(init: WorkerInit, size: number, local: LocalVerifier): ReceiptPool | undefined;
 }
 
 export interface IncrementalHash {

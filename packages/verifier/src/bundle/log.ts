@@ -55,6 +55,9 @@ export class LogReplay {
   #size: number;
   #pending: string[] = [];
   #first = true;
+  /** The last seq a root is asked for: entries after it change no root (nothing to replay). */
+  readonly #last: number;
+  #past = false;
 
   constructor(
     log: LogFrontier,
@@ -62,6 +65,9 @@ export class LogReplay {
   ) {
     this.#frontier = log.frontier;
     this.#size = log.size;
+    let last = 0;
+    for (const seq of targets) last = Math.max(last, seq);
+    this.#last = last;
   }
 
   async start() {
@@ -70,7 +76,7 @@ export class LogReplay {
   }
 
   async add(entry: ChainEntry) {
-    if (this.broken) return;
+    if (this.broken || this.#past) return;
     const size = this.#size;
     if (this.#first) {
       this.#first = false;
@@ -94,6 +100,10 @@ export class LogReplay {
     const next = this.#size + this.#pending.length + 1;
     if (entry.seq !== next) {
       this.broken = `chain.jsonl has seq ${entry.seq} where seq ${next} should be`;
+      return;
+    }
+    if (entry.seq > this.#last) {
+      this.#past = true;
       return;
     }
     this.#pending.push(entry.entryHash);

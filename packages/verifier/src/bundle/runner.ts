@@ -26,6 +26,17 @@ export async function verifyWorkItem(
   }
 }
 
+/** A batch of {@link verifyWorkItem}, in order: what a worker thread does with each job. */
+export async function verifyWorkItems(
+  items: WorkItem[],
+  history: KeyHistory,
+  anchors: { certs: Uint8Array[]; pinned: boolean },
+): Promise<ReceiptReport[]> {
+  const reports: ReceiptReport[] = [];
+  for (const item of items) reports.push(await verifyWorkItem(item, history, anchors));
+  return reports;
+}
+
 const receiptOf = (item: WorkItem) =>
   item.receipt === undefined && item.receiptJson !== undefined
     ? JSON.parse(item.receiptJson)
@@ -87,6 +98,7 @@ export function receiptRunner(input: {
             refutedReasonsOnly: !input.reportsKept,
           },
           workers,
+          (items) => verifyWorkItems(items, input.history, anchors),
         )
       : undefined;
   if (!pool)

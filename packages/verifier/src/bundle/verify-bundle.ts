@@ -33,8 +33,9 @@ export interface BundleVerificationOptions {
   onReceipt?: ((report: ReceiptReport) => void) | undefined;
   keepReceipts?: boolean | undefined;
   /**
-   * Worker threads for receipts; by default one per core under Node for bundles of 2,000
-   * receipts or more, none elsewhere (a page runs the whole verification in a Web Worker).
+   * Worker threads for receipts, the main thread verifying too when it would otherwise wait;
+   * by default one per core but one under Node for bundles of 2,000 receipts or more, none
+   * elsewhere (a page runs the whole verification in a Web Worker).
    */
   workers?: number | undefined;
   /** Caps on what the zip may declare and inflate; see {@link DEFAULT_LIMITS}. */

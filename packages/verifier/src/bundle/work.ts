@@ -31,6 +31,9 @@ export interface WorkerInit {
   refutedReasonsOnly: boolean;
 }
 
+/** Verifies a batch on the calling thread (a pool's main thread when its workers are busy). */
+export type LocalVerifier = (items: WorkItem[]) => Promise<ReceiptReport[]>;
+
 /** Receipts verified elsewhere (worker threads), reports handed back in the order given. */
 export interface ReceiptPool {
   /** Queues a receipt; resolves when the queue is short enough to take more (back-pressure). */

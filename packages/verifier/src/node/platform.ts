@@ -16,6 +16,7 @@ export const platform: Platform = {
       hex: () => hash.digest('hex'),
     };
   },
-  defaultWorkers: () => availableParallelism(),
-  receiptPool: (init, size) => new NodeReceiptPool(init, size),
+  // The main thread verifies receipts too when it has nothing else to do (NodeReceiptPool).
+  defaultWorkers: () => Math.max(1, availableParallelism() - 1),
+  receiptPool: (init, size, local) => new NodeReceiptPool(init, size, local),
 };

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { verifyWorkItem } from '../bundle/runner';
+import { verifyWorkItems } from '../bundle/runner';
 import type { WorkerInit } from '../bundle/work';
 import { loadKeyHistory, parsePublisherKeys } from '../key-history';
 import type { WorkerJob } from './receipt-pool';
@@ -13,7 +13,6 @@ const history = await loadKeyHistory(JSON.parse(init.snapshot), {
 const anchors = { certs: init.anchors.map((a) => new Uint8Array(a)), pinned: init.anchorsPinned };
 
 parentPort?.on('message', async (job: WorkerJob) => {
-  const reports = [];
-  for (const item of job.items) reports.push(await verifyWorkItem(item, history, anchors));
+  const reports = await verifyWorkItems(job.items, history, anchors);
   parentPort?.postMessage({ id: job.id, reports: encodeReports(reports, init.refutedReasonsOnly) });
 });
