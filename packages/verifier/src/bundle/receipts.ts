@@ -207,8 +207,7 @@ export async function checkExportReceipts(input: {
     if (firstPassFailed || held.length > HELD_REPORTS) await firstPassDone;
     const read = readReceiptLine(line, input.snapshotAuthentic);
     if (!read.ok) {
-      const { report } = read;
-      deliver(() => tally.record(report));
+      runner.pass(read.report, (report) => deliver(() => tally.record(report)));
       continue;
     }
     const { receipt, id, seq } = read;

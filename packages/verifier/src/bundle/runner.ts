@@ -61,6 +61,11 @@ function uncheckable(receipt: unknown, error: unknown): ReceiptReport {
 /** Where a bundle's receipts are verified; `done` gets each report, in the order submitted. */
 export interface ReceiptRunner {
   submit(item: WorkItem, done: (report: ReceiptReport) => void): Promise<void>;
+  /**
+   * Hands back a report known without verifying (a line that is no receipt) in its turn: after
+   * those submitted before it, so that reports keep the file's order however they are verified.
+   */
+  pass(report: ReceiptReport, done: (report: ReceiptReport) => void): void;
   /** Waits for every report, then releases the threads. */
   finish(): Promise<void>;
   /** Stops at once, reports still due dropped (the zip became unreadable, or a cancel). */
@@ -72,7 +77,8 @@ const PARALLEL_FROM = 2_000;
 
 /**
  * A runner for `total` receipts: worker threads when the platform has them and the bundle is
- * large (or `workers` says so), the main thread keeping on reading the zip; inline otherwise.
+ * large (or `workers` says so), the main thread reading the zip and verifying batches whenever
+ * the workers have enough queued; inline otherwise.
  */
 export function receiptRunner(input: {
   total: number;
@@ -104,6 +110,7 @@ export function receiptRunner(input: {
   if (!pool)
     return {
       submit: async (item, done) => done(await verifyWorkItem(item, input.history, anchors)),
+      pass: (report, done) => done(report),
       finish: async () => {},
       abort: async () => {},
     };
@@ -115,6 +122,14 @@ export function receiptRunner(input: {
     submit: async (item, done) => {
       pending.push(done);
       await pool.add(item, deliver);
+    },
+    pass: (report, done) => {
+      const last = pending.at(-1);
+      if (!last) return done(report);
+      pending[pending.length - 1] = (before) => {
+        last(before);
+        done(report);
+      };
     },
     finish: async () => {
       try {

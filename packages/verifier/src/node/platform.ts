@@ -16,7 +16,7 @@ export const platform: Platform = {
       hex: () => hash.digest('hex'),
     };
   },
-  // The main thread verifies receipts too when it has nothing else to do (NodeReceiptPool).
+  // One worker per core but one: the main thread verifies batches too (NodeReceiptPool).
   defaultWorkers: () => Math.max(1, availableParallelism() - 1),
   receiptPool: (init, size, local) => new NodeReceiptPool(init, size, local),
 };

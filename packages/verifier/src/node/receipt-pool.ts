@@ -23,25 +23,25 @@ const WORKER_ENTRY =
 /** Receipts sent to a worker at once. */
 const BATCH = 256;
 
-interface Waiting {
-  job: WorkerJob;
-  resolve: (reports: ReceiptReport[]) => void;
-  reject: (error: unknown) => void;
+/**
+ * Batches posted to a worker ahead of time: it goes on to the next one by itself while the
+ * main thread is busy (verifying a batch of its own, reading the zip).
+ */
+const DEPTH = 2;
+
+interface Thread {
+  worker: Worker;
+  /** Jobs posted and not answered yet, by id. */
+  jobs: Map<number, { resolve: (r: ReceiptReport[]) => void; reject: (e: unknown) => void }>;
 }
 
 /**
  * Verifies receipts on worker threads in batches; results come back in the order the receipts
  * were given. The main thread keeps reading the zip and walking the chain, and verifies a batch
- * itself (`local`) whenever every worker already has one queued: it would otherwise wait.
+ * itself (`local`) when every worker has {@link DEPTH} batches already: it would otherwise wait.
  */
 export class NodeReceiptPool implements ReceiptPool {
-  readonly #workers: Worker[];
-  readonly #idle: Worker[] = [];
-  readonly #waiting: Waiting[] = [];
-  readonly #running = new Map<
-    Worker,
-    { resolve: (r: ReceiptReport[]) => void; reject: (e: unknown) => void }
-  >();
+  readonly #threads: Thread[];
   readonly #results: Promise<ReceiptReport[]>[] = [];
   #batch: WorkItem[] = [];
   #ids = 0;
@@ -49,26 +49,30 @@ export class NodeReceiptPool implements ReceiptPool {
   constructor(
     init: WorkerInit,
     size: number,
-    private readonly local?: LocalVerifier,
+    private readonly local: LocalVerifier,
   ) {
-    this.#workers = Array.from({ length: size }, () => {
-      const worker = new Worker(WORKER_ENTRY, {
-        workerData: init,
+    this.#threads = Array.from({ length: size }, () => {
+      const thread: Thread = {
+        worker: new Worker(WORKER_ENTRY, { workerData: init }),
+        jobs: new Map(),
+      };
+      thread.worker.on('message', (message: { id: number; reports: string }) => {
+        thread.jobs.get(message.id)?.resolve(decodeReports(message.reports));
+        thread.jobs.delete(message.id);
       });
-      worker.on('message', (message: { reports: string }) =>
-        this.#done(worker, null, decodeReports(message.reports)),
-      );
-      worker.on('error', (error) => this.#done(worker, error, []));
-      this.#idle.push(worker);
-      return worker;
+      thread.worker.on('error', (error) => {
+        for (const job of thread.jobs.values()) job.reject(error);
+        thread.jobs.clear();
+      });
+      return thread;
     });
   }
 
   async add(item: WorkItem, onReports: (reports: ReceiptReport[]) => void): Promise<void> {
     this.#batch.push(item);
     if (this.#batch.length >= BATCH) this.#flush();
-    // Hand finished batches back in order, and keep at most two batches per worker in flight.
-    while (this.#results.length > this.#workers.length * 2)
+    // Hand finished batches back in order, and keep at most one batch beyond those in flight.
+    while (this.#results.length > this.#threads.length * DEPTH + 1)
       onReports(await (this.#results.shift() as Promise<ReceiptReport[]>));
   }
 
@@ -79,19 +83,20 @@ export class NodeReceiptPool implements ReceiptPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.#workers.map((w) => w.terminate()));
+    await Promise.all(this.#threads.map((t) => t.worker.terminate()));
   }
 
   #flush() {
     if (this.#batch.length === 0) return;
     const items = this.#batch;
     this.#batch = [];
-    if (this.local && this.#idle.length === 0 && this.#waiting.length >= this.#workers.length) {
+    const thread = this.#threads.reduce((a, b) => (b.jobs.size < a.jobs.size ? b : a));
+    if (thread.jobs.size >= DEPTH) {
       this.#results.push(this.local(items));
       return;
     }
     // The receipt's text, when there is one, crosses to the worker instead of the object.
-    const job = {
+    const job: WorkerJob = {
       id: ++this.#ids,
       items: items.map((item) =>
         item.receiptJson !== undefined ? { ...item, receipt: undefined } : item,
@@ -99,29 +104,9 @@ export class NodeReceiptPool implements ReceiptPool {
     };
     this.#results.push(
       new Promise((resolve, reject) => {
-        this.#waiting.push({ job, resolve, reject });
-        this.#dispatch();
+        thread.jobs.set(job.id, { resolve, reject });
+        thread.worker.postMessage(job);
       }),
     );
-  }
-
-  #dispatch() {
-    while (this.#idle.length && this.#waiting.length) {
-      const worker = this.#idle.shift() as Worker;
-      const next = this.#waiting.shift() as Waiting;
-      this.#running.set(worker, next);
-      worker.postMessage(next.job);
-    }
-  }
-
-  #done(worker: Worker, error: unknown, reports: ReceiptReport[]) {
-    const running = this.#running.get(worker);
-    this.#running.delete(worker);
-    if (running) {
-      if (error) running.reject(error);
-      else running.resolve(reports);
-    }
-    this.#idle.push(worker);
-    this.#dispatch();
   }
 }

@@ -141,4 +141,16 @@ describe('progress, cancellation, worker threads', () => {
     expect(counted.counts).toEqual(inline.counts);
     expect(counted.receipts).toEqual([]);
   });
+
+  it('on worker threads: a line that is no receipt keeps its place among the reports', async () => {
+    const files = await exportFiles(data);
+    const lines = (files['receipts.jsonl'] as string).split('\n');
+    lines[2] = '{not json';
+    const path = await onDisk(
+      zip(await seal(data, { ...files, 'receipts.jsonl': lines.join('\n') }, 'export')),
+    );
+    const inline = await verifyBundle(path, { ...options(), workers: 0 });
+    expect(inline.receipts[2]?.id).toBe('(receipts.jsonl line 3)');
+    expect(await verifyBundle(path, { ...options(), workers: 1 })).toEqual(inline);
+  });
 });
