@@ -31,10 +31,11 @@ interface Waiting {
 const MAX_BATCH = 256;
 
 /**
- * Batches in flight at once. One would leave the API idle while a commit is on its way;
- * more overlap signing with committing (issue 14's bench measured 1, 2, 4 and 8).
+ * Batches in flight at once. More than one lets a batch be sent while another commits;
+ * many make batches small, and PostgreSQL's cost per statement then dominates. Issue 14's
+ * bench measured 1, 2 and 4 within its noise of each other; 2 is the middle.
  */
-const MAX_IN_FLIGHT = Number(process.env.QUITTANCE_APPEND_IN_FLIGHT ?? 4);
+const MAX_IN_FLIGHT = Number(process.env.QUITTANCE_APPEND_IN_FLIGHT ?? 2);
 
 export interface AppendStats {
   batches: number;
