@@ -40,6 +40,8 @@ const EnvSchema = z.object({
   QUITTANCE_LOCAL_KEK: optionalString,
   QUITTANCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
   QUITTANCE_DB_POOL: z.coerce.number().int().positive().default(16),
+  /** Chain append statements in flight per process (chain-appender.ts). */
+  QUITTANCE_APPEND_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
   QUITTANCE_TSA_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   /** Concurrent requests to the TSA per job process. */
   QUITTANCE_TSA_CONCURRENCY: z.coerce.number().int().positive().default(8),
@@ -90,6 +92,7 @@ export interface Config {
   bundleStore: BundleStoreConfig;
   maxBodyBytes: number;
   dbPool: number;
+  appendInFlight: number;
   tsaTimeoutMs: number;
   tsaConcurrency: number;
   checkpointEvery: number;
@@ -160,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bundleStore,
     maxBodyBytes: e.QUITTANCE_MAX_BODY_BYTES,
     dbPool: e.QUITTANCE_DB_POOL,
+    appendInFlight: e.QUITTANCE_APPEND_IN_FLIGHT,
     tsaTimeoutMs: e.QUITTANCE_TSA_TIMEOUT_MS,
     tsaConcurrency: e.QUITTANCE_TSA_CONCURRENCY,
     checkpointEvery: e.QUITTANCE_CHECKPOINT_EVERY,

@@ -151,7 +151,7 @@ export async function createServices(
       ? kmsSignerFactory(kmsClient as KMSClient)
       : localSignerFactory(config.dataDir, localKeys);
   const keyRing = new KeyRing(db, factory, snapshots, publisher, clock);
-  const appender = new ChainAppender(database);
+  const appender = new ChainAppender(database, config.appendInFlight);
   const metrics = new Metrics(db);
   appender.stats.onBatch = (size) => metrics.appendBatchSize.observe(size);
   const receipts = new ReceiptQueries(db);

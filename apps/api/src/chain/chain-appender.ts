@@ -30,13 +30,6 @@ interface Waiting {
 /** Appends per statement: large enough to amortize a commit, small enough to stay short. */
 const MAX_BATCH = 256;
 
-/**
- * Batches in flight at once. More than one lets a batch be sent while another commits;
- * many make batches small, and PostgreSQL's cost per statement then dominates. Issue 14's
- * bench measured 1, 2 and 4 within its noise of each other; 2 is the middle.
- */
-const MAX_IN_FLIGHT = Number(process.env.QUITTANCE_APPEND_IN_FLIGHT ?? 2);
-
 export interface AppendStats {
   batches: number;
   appended: number;
@@ -63,7 +56,13 @@ export class ChainAppender {
 
   constructor(
     private readonly database: Database,
-    private readonly maxInFlight = MAX_IN_FLIGHT,
+    /**
+     * Statements in flight at once (QUITTANCE_APPEND_IN_FLIGHT). More than one lets a batch
+     * be sent while another commits; many make batches small, and PostgreSQL's cost per
+     * statement then dominates. Issue 14's bench measured 1, 2 and 4 within its noise of
+     * each other; 2 is the default.
+     */
+    private readonly maxInFlight = 2,
   ) {}
 
   append(item: AppendItem): Promise<AppendOutcome> {
