@@ -17,7 +17,9 @@ const client = (maxAttempts = 1) =>
   createKmsClient({ endpoint: kms.url, maxAttempts, credentials });
 
 beforeAll(async () => {
-  kms = await startKmsServer();
+  // Every request of this file must carry a SigV4 signature that the endpoint's own
+  // implementation of the specification checks, the SDK's requests and the lean Sign's alike.
+  kms = await startKmsServer({ secretAccessKey: credentials.secretAccessKey });
 });
 afterAll(async () => {
   await kms.close();
@@ -53,6 +55,30 @@ function claims(kid: string) {
 }
 
 describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () => {
+  it('signs with valid SigV4 through the SDK and the lean Sign; a wrong secret is refused', async () => {
+    const signer = await KmsSigner.create({ client: client(), kid: 'acme-sigv4' });
+    const before = kms.counts.Sign ?? 0;
+    const message = new TextEncoder().encode('x'.repeat(3000));
+    // The first Sign follows the SDK's GetPublicKey, so both go through the lean call.
+    for (let i = 0; i < 3; i++) expect(await signer.sign(message)).toHaveLength(64);
+    expect(kms.counts.Sign).toBe(before + 3);
+    expect(kms.withoutSdk.Sign).toBeGreaterThanOrEqual(3);
+    expect(kms.withoutSdk.GetPublicKey).toBeUndefined();
+    expect(kms.signatureFailures).toBe(0);
+
+    const forged = new KmsSigner({
+      client: createKmsClient({
+        endpoint: kms.url,
+        maxAttempts: 1,
+        credentials: { ...credentials, secretAccessKey: 'not-the-secret' },
+      }),
+      keyId: signer.keyId,
+      kid: signer.kid,
+    });
+    await expect(forged.sign(message)).rejects.toThrow(/InvalidSignatureException/);
+    expect(kms.signatureFailures).toBeGreaterThan(0);
+  });
+
   it('creates an Ed25519 key, signs a receipt that the verifier and plain jose accept', async () => {
     const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
     expect(kms.counts.CreateKey).toBeGreaterThanOrEqual(1);

@@ -7,6 +7,8 @@
 import {
   createCipheriv,
   createDecipheriv,
+  createHash,
+  createHmac,
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
@@ -53,6 +55,10 @@ export interface KmsTestServer {
   /** Requests seen per operation, e.g. `counts.Sign`. */
   readonly counts: Record<string, number>;
   readonly faults: KmsFaults;
+  /** Requests per operation sent without the AWS SDK (no `amz-sdk-invocation-id` header). */
+  readonly withoutSdk: Record<string, number>;
+  /** Requests refused because their SigV4 signature did not check (with `secretAccessKey`). */
+  readonly signatureFailures: number;
   close(): Promise<void>;
 }
 
@@ -66,7 +72,61 @@ class KmsFault extends Error {
   }
 }
 
-export async function startKmsServer(options: { port?: number } = {}): Promise<KmsTestServer> {
+/**
+ * AWS Signature Version 4 (AWS's "Create a signed AWS API request"), written out here from
+ * the specification and independent of the SDK's signer: the signature the request should
+ * carry, or a reason it cannot be checked. Single-chunk bodies; the path is used as sent.
+ */
+export function expectedSigV4(
+  request: { method: string; path: string; headers: IncomingMessage['headers']; body: Buffer },
+  secretAccessKey: string,
+): { signature: string } | { problem: string } {
+  const authorization = String(request.headers.authorization ?? '');
+  const match =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=[0-9a-f]{64}$/.exec(
+      authorization,
+    );
+  if (!match) return { problem: 'no AWS4-HMAC-SHA256 Authorization header' };
+  const [, , day, region, service, signedHeaders] = match as unknown as string[];
+  const amzDate = String(request.headers['x-amz-date'] ?? '');
+  if (!amzDate.startsWith(day as string)) return { problem: 'x-amz-date is not the scope day' };
+  const names = (signedHeaders as string).split(';');
+  if (!names.includes('host') || !names.includes('x-amz-date'))
+    return { problem: 'host and x-amz-date must be signed' };
+  const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+  const hmac = (key: string | Buffer, data: string) =>
+    createHmac('sha256', key).update(data).digest();
+  const canonicalHeaders = names
+    .map(
+      (name) =>
+        `${name}:${String(request.headers[name] ?? '')
+          .trim()
+          .replace(/\s+/g, ' ')}\n`,
+    )
+    .join('');
+  const [path, query = ''] = request.path.split('?');
+  const canonicalRequest = [
+    request.method,
+    path,
+    query.split('&').filter(Boolean).sort().join('&'),
+    canonicalHeaders,
+    signedHeaders,
+    sha256(request.body),
+  ].join('\n');
+  const scope = `${day}/${region}/${service}/aws4_request`;
+  const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonicalRequest)].join('\n');
+  let key = hmac(`AWS4${secretAccessKey}`, day as string);
+  for (const part of [region, service, 'aws4_request']) key = hmac(key, part as string);
+  return { signature: createHmac('sha256', key).update(stringToSign).digest('hex') };
+}
+
+export async function startKmsServer(
+  options: {
+    port?: number;
+    /** Refuse requests whose SigV4 signature does not check with this secret key (403). */
+    secretAccessKey?: string;
+  } = {},
+): Promise<KmsTestServer> {
   const keys = new Map<string, KmsKey>();
   const counts: Record<string, number> = {};
   const faults: KmsFaults = {
@@ -78,6 +138,8 @@ export async function startKmsServer(options: { port?: number } = {}): Promise<K
     hang: false,
   };
   const hung = new Set<ServerResponse>();
+  let signatureFailures = 0;
+  const withoutSdk: Record<string, number> = {};
 
   const findKey = (id: unknown): KmsKey => {
     if (typeof id !== 'string') throw new KmsFault('ValidationException', 'KeyId is required');
@@ -290,12 +352,34 @@ export async function startKmsServer(options: { port?: number } = {}): Promise<K
     const target = String(req.headers['x-amz-target'] ?? '');
     const op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : '';
     counts[op] = (counts[op] ?? 0) + 1;
+    if (req.headers['amz-sdk-invocation-id'] === undefined)
+      withoutSdk[op] = (withoutSdk[op] ?? 0) + 1;
     if (faults.hang) {
       hung.add(res);
       return;
     }
     if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
     try {
+      if (options.secretAccessKey !== undefined) {
+        const expected = expectedSigV4(
+          {
+            method: req.method ?? '',
+            path: req.url ?? '/',
+            headers: req.headers,
+            body: Buffer.concat(chunks),
+          },
+          options.secretAccessKey,
+        );
+        const sent = /Signature=([0-9a-f]{64})/.exec(String(req.headers.authorization))?.[1];
+        if ('problem' in expected || expected.signature !== sent) {
+          signatureFailures++;
+          throw new KmsFault(
+            'InvalidSignatureException',
+            'problem' in expected ? expected.problem : 'the request signature does not match',
+            403,
+          );
+        }
+      }
       const operation = operations[op];
       if (req.method !== 'POST' || !operation) {
         throw new KmsFault('UnknownOperationException', `unsupported operation ${target}`);
@@ -333,6 +417,10 @@ export async function startKmsServer(options: { port?: number } = {}): Promise<K
     url: `http://127.0.0.1:${port}`,
     counts,
     faults,
+    withoutSdk,
+    get signatureFailures() {
+      return signatureFailures;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const res of hung) res.destroy();
