@@ -100,7 +100,7 @@ export class KmsSigner implements Signer {
     if (!signature)
       throw new SignerError('invalid_signature', `KMS returned no signature for ${this.kid}`);
     assertSignatureLength(signature, this.kid);
-    if (!verifyEd25519(publicKey, message, signature)) {
+    if (!(await verifyEd25519(publicKey, message, signature))) {
       throw new SignerError('invalid_signature', `KMS signature for ${this.kid} does not verify`);
     }
     return signature;

@@ -135,7 +135,15 @@ export class LocalSigner implements Signer {
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
     assertSignableMessage(message, this.maxMessageBytes);
-    const signature = new Uint8Array(sign(null, message, this.#privateKey));
+    // On libuv's thread pool (node:crypto's callback form): the event loop goes on with
+    // other requests meanwhile, and the pool's threads can use another core.
+    const signature = new Uint8Array(
+      await new Promise<Buffer>((resolve, reject) =>
+        sign(null, message, this.#privateKey, (error, out) =>
+          error ? reject(error) : resolve(out),
+        ),
+      ),
+    );
     assertSignatureLength(signature, this.kid);
     return signature;
   }
