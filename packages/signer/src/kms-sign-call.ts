@@ -3,6 +3,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { toSignerError } from './kms-errors';
 
 /**
  * KMS `Sign` without the SDK's per-call machinery. Measured on issue 14's bench, one
@@ -13,8 +14,8 @@ import { SignatureV4 } from '@smithy/signature-v4';
  * attempts, and the endpoint, taken from the SDK's own first request (the signer's
  * GetPublicKey), so AWS_ENDPOINT_URL_KMS, FIPS and custom endpoints resolve as the SDK does.
  * Errors are shaped like the SDK's (`name`, `$metadata.httpStatusCode`), so the same
- * classifier maps them; retries follow the SDK's standard mode (throttling, 5xx, network,
- * timeouts; exponential backoff with full jitter).
+ * classifier maps them and decides what is retried (throttling, 5xx, network, timeouts),
+ * with the SDK's standard backoff (exponential, full jitter).
  */
 
 /** Deadlines of one attempt, as createKmsClient sets them on the SDK's handler. */
@@ -68,8 +69,8 @@ const bytesOf = (data: string | ArrayBuffer | ArrayBufferView): string | Uint8Ar
       : new Uint8Array(data);
 
 function leanOf(client: KMSClient): Lean {
-  let lean = leans.get(client);
-  if (lean) return lean;
+  const known = leans.get(client);
+  if (known) return known;
   const created: Lean = {
     signer: new SignatureV4({
       service: 'kms',
@@ -98,8 +99,7 @@ function leanOf(client: KMSClient): Lean {
     { step: 'finalizeRequest', name: 'quittanceLeanSignEndpoint' },
   );
   leans.set(client, created);
-  lean = created;
-  return lean;
+  return created;
 }
 
 /** Installs the endpoint capture: call before the client's first request. */
@@ -135,31 +135,12 @@ export async function leanSign(
         ? new Uint8Array(Buffer.from(signature, 'base64'))
         : new Uint8Array(0);
     } catch (error) {
-      if (attempt >= attempts || !retryable(error)) throw error;
+      // The same classification as every other KMS error (kms-errors.ts).
+      if (attempt >= attempts || !toSignerError(error, 'Sign').retryable) throw error;
       // Full jitter over an exponential base of 100 ms, as the SDK's standard mode.
       await new Promise((r) => setTimeout(r, Math.random() * Math.min(20_000, 100 * 2 ** attempt)));
     }
   }
-}
-
-const RETRYABLE_NAMES = new Set([
-  'ThrottlingException',
-  'LimitExceededException',
-  'TooManyRequestsException',
-  'KMSInternalException',
-  'DependencyTimeoutException',
-  'ServiceUnavailableException',
-  'InternalFailure',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-
-function retryable(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  return (
-    RETRYABLE_NAMES.has(e.name ?? '') || status === undefined || status >= 500 || status === 429
-  );
 }
 
 /** An error shaped as the SDK shapes service errors. */

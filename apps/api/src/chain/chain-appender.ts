@@ -1,6 +1,7 @@
-import type { Database } from '@quittance/db';
+import { chainHeads, type Database } from '@quittance/db';
 import { toBase64 } from '@quittance/format';
-import { FRONTIER_JSON, frontierAt } from '../transparency/frontier';
+import { eq } from 'drizzle-orm';
+import { entriesThrough, frontierAt } from '../transparency/frontier';
 import type { ReceiptRecord } from './record';
 
 /** A signed receipt waiting for its place in the merchant's chain. */
@@ -168,27 +169,24 @@ export class ChainAppender {
     return outcomes;
   }
 
-  /** A chain written before the frontier was kept: its frontier, rebuilt once under the lock. */
+  /**
+   * A chain written before the frontier was kept: its frontier, rebuilt once under the lock,
+   * as the checkpoint signer rebuilds one (frontier.ts).
+   */
   async #rebuildFrontier(merchantId: string): Promise<void> {
-    await this.database.rawTransaction(async (query) => {
-      const [head] = await query<{ seq: string | number; frontier: string }>(
-        `select seq, ${FRONTIER_JSON} from chain_heads where merchant_id = $1 for update`,
-        [merchantId],
-      );
+    await this.database.db.transaction(async (tx) => {
+      const [head] = await tx
+        .select({ seq: chainHeads.seq, frontier: chainHeads.frontier })
+        .from(chainHeads)
+        .where(eq(chainHeads.merchantId, merchantId))
+        .for('update');
       if (!head) throw new Error(`merchant ${merchantId} has no chain head`);
-      const size = Number(head.seq);
-      const frontier = await frontierAt(size, JSON.parse(head.frontier), async () =>
-        (
-          await query<{ entry_hash: string }>(
-            'select entry_hash from receipts where merchant_id = $1 and seq <= $2 order by seq',
-            [merchantId, size],
-          )
-        ).map((r) => r.entry_hash),
+      const frontier = await frontierAt(
+        head.seq,
+        head.frontier,
+        entriesThrough(tx, merchantId, head.seq),
       );
-      await query('update chain_heads set frontier = $2::text[] where merchant_id = $1', [
-        merchantId,
-        frontier,
-      ]);
+      await tx.update(chainHeads).set({ frontier }).where(eq(chainHeads.merchantId, merchantId));
     });
   }
 }

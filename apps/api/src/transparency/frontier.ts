@@ -29,6 +29,3 @@ export function entriesThrough(db: Db | Tx, merchantId: string, seq: number) {
         .orderBy(asc(receipts.seq))
     ).map((r) => r.entryHash);
 }
-
-/** The frontier column as text: both drivers parse JSON the same way, arrays not. */
-export const FRONTIER_JSON = 'array_to_json(frontier)::text as frontier';
