@@ -157,7 +157,7 @@ export async function createServices(
   const receipts = new ReceiptQueries(db);
   const proofs = new ProofService(
     db,
-    receipts,
+    database.rawQuery,
     // Retry-After of a receipt no checkpoint covers yet: the next one is at most this far.
     Math.max(1, Math.ceil(config.checkpointIntervalMs / 1000)),
   );

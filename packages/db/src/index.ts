@@ -2,6 +2,7 @@ export type { Database, Db, OpenDatabaseOptions, RawQuery, Schema, Tx } from './
 export { openDatabase } from './client';
 export type { MigrationResult } from './migrate';
 export { MIGRATIONS_DIR, migrate, rowsOf } from './migrate';
+export { rawQueryOver } from './raw-query';
 export {
   apiKeys,
   chainHeads,

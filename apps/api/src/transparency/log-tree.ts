@@ -1,6 +1,14 @@
-import { type Db, logSubtrees, receipts, rowsOf, type Tx } from '@quittance/db';
+import {
+  type Db,
+  logSubtrees,
+  type RawQuery,
+  rawQueryOver,
+  receipts,
+  rowsOf,
+  type Tx,
+} from '@quittance/db';
 import { fromHex, merkleNodeHash, merkleRoot, type RangeRoot, splitPoint } from '@quittance/format';
-import { and, asc, eq, gt, lte, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
 import {
   baseOf,
   completedBy,
@@ -19,6 +27,26 @@ const FILL_NODES = 4096;
 const isPowerOfTwo = (n: number) => n >= 1 && 2 ** Math.round(Math.log2(n)) === n;
 
 const keyOf = (level: number, index: number) => `${level}:${index}`;
+const placeKey = (p: NodePlace) => `${p.tileLevel}:${p.tileIndex}:${p.offset}:${p.count}`;
+const PLACEHOLDER = '0'.repeat(64);
+/** Room per tile in the keys `#load` gives stored nodes: more than the 30 hashes a tile holds. */
+const TILE_NODES = 32;
+
+/**
+ * The hashes of proof nodes, one statement for any proof (`#load`): $2..$4 name each stored
+ * node (level 4 and up) by its tile and place in it, cut out there (empty past a tile's end);
+ * $5 lists 16-entry blocks whose entry hashes come from the receipts. Node rows carry tile
+ * index × 32 + place as their index, so that two nodes of one tile stay apart.
+ */
+const LOAD = `select t.level, t.index * ${TILE_NODES} + p.at as index,
+    encode(substring(t.hashes from p.at * 32 + 1 for 32), 'hex') as hex
+  from unnest($2::int[], $3::bigint[], $4::int[]) as p(level, tile, at)
+  join log_subtrees t on t.merchant_id = $1 and t.level = p.level and t.index = p.tile
+union all
+select 0, r.seq, r.entry_hash
+  from unnest($5::bigint[]) as b(block)
+  join receipts r on r.merchant_id = $1
+    and r.seq between b.block * ${TILE_WIDTH} + 1 and b.block * ${TILE_WIDTH} + ${TILE_WIDTH}`;
 
 /** The 32-byte hashes of a tile, hex, from the hex of the row. */
 function hashesIn(hex: string): string[] {
@@ -43,7 +71,11 @@ interface OpenTile {
  * the tree's right edge; a checkpoint older than the tiles has them filled by its first proof.
  */
 export class LogTree {
-  constructor(private readonly db: Db | Tx) {}
+  constructor(
+    private readonly db: Db | Tx,
+    /** How proofs read (a prepared statement on PostgreSQL); the ORM's handle when not given. */
+    private readonly query: RawQuery = rawQueryOver(db),
+  ) {}
 
   /**
    * Stores the tiles of entries 1..size not stored yet, in rounds of 65,536 entries, each
@@ -85,12 +117,14 @@ export class LogTree {
    * made before they were kept are filled, once, up to the largest range asked.
    */
   async rootsFor(merchantId: string, plan: (root: RangeRoot) => Promise<unknown>) {
-    const places: NodePlace[] = [];
+    const places = new Map<string, NodePlace>();
     let size = 0;
     const decompose = (from: number, to: number) => {
       const width = to - from;
-      if (isPowerOfTwo(width) && from % width === 0)
-        return void places.push(placeOf(Math.log2(width), from / width));
+      if (isPowerOfTwo(width) && from % width === 0) {
+        const place = placeOf(Math.log2(width), from / width);
+        return void places.set(placeKey(place), place);
+      }
       const k = splitPoint(width);
       decompose(from, from + k);
       decompose(from + k, to);
@@ -98,14 +132,12 @@ export class LogTree {
     await plan(async (from, to) => {
       decompose(from, to);
       size = Math.max(size, to);
-      return '0'.repeat(64);
+      return PLACEHOLDER;
     });
-    let tiles = await this.#load(merchantId, places);
-    const hashesOf = (p: NodePlace) =>
-      tiles.get(keyOf(p.tileLevel, p.tileIndex))?.slice(p.offset, p.offset + p.count) ?? [];
-    if (!places.every((p) => hashesOf(p).length === p.count)) {
+    let hashesOf = await this.#load(merchantId, [...places.values()]);
+    if (![...places.values()].every((p) => hashesOf(p).length === p.count)) {
       await this.fill(merchantId, size);
-      tiles = await this.#load(merchantId, places);
+      hashesOf = await this.#load(merchantId, [...places.values()]);
     }
     const perfect = async (level: number, index: number) => {
       const place = placeOf(level, index);
@@ -127,49 +159,47 @@ export class LogTree {
   }
 
   /**
-   * The tiles `places` lie in, as hex hashes by tile key: stored tiles, and the 16-entry
-   * blocks of level 0 from the receipts, in one statement of index probes.
+   * The hashes at `places`: each stored node (level 4 and up) cut out of its tile by the
+   * database, and the 16-entry blocks of level 0 from the receipts, in one statement of
+   * index probes whose text never changes (prepared once per connection on PostgreSQL).
    */
-  async #load(merchantId: string, places: readonly NodePlace[]): Promise<Map<string, string[]>> {
-    const wanted = new Map(places.map((p) => [keyOf(p.tileLevel, p.tileIndex), p]));
-    const stored = [...wanted.values()].filter((p) => p.tileLevel > 0);
-    const blocks = [...wanted.values()].filter((p) => p.tileLevel === 0);
-    const parts: SQL[] = [];
-    // Keys listed one by one and a range per block: even a generic plan probes the indexes.
-    if (stored.length > 0)
-      parts.push(sql`select level, index, encode(hashes, 'hex') as hex from log_subtrees
-        where merchant_id = ${merchantId} and (level, index) in (${sql.join(
-          stored.map((p) => sql`(${p.tileLevel}::int, ${p.tileIndex}::bigint)`),
-          sql`, `,
-        )})`);
-    if (blocks.length > 0)
-      parts.push(sql`select 0 as level, seq as index, entry_hash as hex from receipts
-        where merchant_id = ${merchantId} and (${sql.join(
-          blocks.map(
-            (p) =>
-              sql`seq between ${p.tileIndex * TILE_WIDTH + 1}::bigint and ${(p.tileIndex + 1) * TILE_WIDTH}::bigint`,
-          ),
-          sql` or `,
-        )})`);
-    const tiles = new Map<string, string[]>();
-    if (parts.length === 0) return tiles;
-    const rows = rowsOf<{ level: number; index: number | string; hex: string }>(
-      await this.db.execute(sql.join(parts, sql` union all `)),
-    ).map((row) => ({ level: Number(row.level), index: Number(row.index), hex: row.hex }));
-    // Sorted here, not by the statement: entries in seq order, for their blocks.
-    rows.sort((a, b) => a.level - b.level || a.index - b.index);
-    for (const { level, index, hex } of rows) {
-      if (level === 0) {
-        // One entry per row, in seq order: appended to its block.
-        const key = keyOf(0, Math.floor((index - 1) / TILE_WIDTH));
-        const block = tiles.get(key);
-        if (block) block.push(hex);
-        else tiles.set(key, [hex]);
-      } else {
-        tiles.set(keyOf(level, index), hashesIn(hex));
+  async #load(
+    merchantId: string,
+    places: readonly NodePlace[],
+  ): Promise<(place: NodePlace) => string[]> {
+    const nodes = places.filter((p) => p.tileLevel > 0);
+    const blocks = [...new Set(places.filter((p) => p.tileLevel === 0).map((p) => p.tileIndex))];
+    const rows = await this.query<{ level: number; index: number | string; hex: string }>(LOAD, [
+      merchantId,
+      nodes.map((p) => p.tileLevel),
+      nodes.map((p) => p.tileIndex),
+      nodes.map((p) => p.offset),
+      blocks,
+    ]);
+    const stored = new Map<string, string>();
+    const entries = new Map<number, string[]>();
+    // Entries arrive in no particular order: their seq places them in their block.
+    for (const row of rows) {
+      const index = Number(row.index);
+      if (Number(row.level) > 0) {
+        stored.set(keyOf(Number(row.level), index), row.hex);
+        continue;
       }
+      const block = Math.floor((index - 1) / TILE_WIDTH);
+      let hashes = entries.get(block);
+      if (!hashes) entries.set(block, (hashes = []));
+      hashes[(index - 1) % TILE_WIDTH] = row.hex;
     }
-    return tiles;
+    return (p) => {
+      if (p.tileLevel > 0) {
+        const hex = stored.get(keyOf(p.tileLevel, p.tileIndex * TILE_NODES + p.offset));
+        return hex ? [hex] : [];
+      }
+      const block = entries.get(p.tileIndex) ?? [];
+      const hashes = block.slice(p.offset, p.offset + p.count);
+      // A hole (an entry not there) counts as missing, as a short block does.
+      return hashes.filter((h) => h !== undefined);
+    };
   }
 
   /** The last stored tile of each level, by level (one statement, a probe per level). */
