@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { apiKeys, type Db } from '@quittance/db';
 import { base64url, ulid } from '@quittance/format';
 import { and, eq, isNull } from 'drizzle-orm';
@@ -22,7 +22,7 @@ const KEY_PATTERN = /^(qtk_[0-9A-HJKMNP-TV-Z]{16})_([A-Za-z0-9_-]{43})$/;
 const CACHE_TTL_MS = 5_000;
 
 function sha256(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /**
