@@ -59,7 +59,7 @@ try {
       )[0]?.n ?? 0,
     );
   const started = performance.now();
-  const jobs = await startJobs(services, createQueue(services, `bench-${randomUUID()}`));
+  const jobs = await startJobs(services, await createQueue(services, `bench-${randomUUID()}`));
   while ((await count()) < N) await new Promise((r) => setTimeout(r, 100));
   const seconds = (performance.now() - started) / 1000;
   await jobs.close();

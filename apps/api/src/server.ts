@@ -22,7 +22,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const services = await createServices(config, options);
   // Without Redis the jobs run here; with it, in `quittance worker` processes (worker.ts).
-  const jobs = config.redisUrl ? undefined : await startJobs(services, createQueue(services));
+  const jobs = config.redisUrl ? undefined : await startJobs(services, await createQueue(services));
   const app = createApp(services);
   const server = await new Promise<Server>((resolve) => {
     const s = serve(

@@ -84,7 +84,7 @@ export async function createServices(
     config.signingBackend === 'kms' ||
     config.vaultKmsKeyId !== undefined ||
     config.publisherKmsKeyId !== undefined;
-  const kmsClient = options.kmsClient ?? (needsKms ? createKmsClient() : undefined);
+  const kmsClient = options.kmsClient ?? (needsKms ? await createKmsClient() : undefined);
 
   const database = await openDatabase({
     url: config.databaseUrl,
@@ -162,7 +162,7 @@ export async function createServices(
     Math.max(1, Math.ceil(config.checkpointIntervalMs / 1000)),
   );
   const state = { shuttingDown: false };
-  const bundles = openBundleStore(config.bundleStore);
+  const bundles = await openBundleStore(config.bundleStore);
 
   return {
     config,

@@ -26,7 +26,7 @@ export async function runWorker(
     return 2;
   }
   const services = await createServices(config, {});
-  const jobs = await startJobs(services, createQueue(services));
+  const jobs = await startJobs(services, await createQueue(services));
   // On stdout, not in the log: a launcher waits for this line whatever LOG_LEVEL says.
   process.stdout.write(
     `Quittance worker started (queue ${config.queueName}, ${services.timestamper ? `TSA ${config.tsaUrl}` : 'no TSA: receipts stay signed'})\n`,

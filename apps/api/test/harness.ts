@@ -57,7 +57,7 @@ export async function createHarness(
   });
   const services = await createServices(config, options);
   const jobs = options.jobs
-    ? await startJobs(services, createQueue(services, `test-${randomUUID()}`))
+    ? await startJobs(services, await createQueue(services, `test-${randomUUID()}`))
     : undefined;
   const app = createApp(services);
 

@@ -30,7 +30,7 @@ let dir: string;
 beforeAll(async () => {
   kms = await startKmsServer();
   dir = await mkdtemp(join(tmpdir(), 'quittance-kms-large-'));
-  const client = createKmsClient({
+  const client = await createKmsClient({
     endpoint: kms.url,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
   });

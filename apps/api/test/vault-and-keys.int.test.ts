@@ -13,7 +13,7 @@ let kms: KmsTestServer;
 
 beforeAll(async () => {
   kms = await startKmsServer();
-  const client = createKmsClient({
+  const client = await createKmsClient({
     endpoint: kms.url,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
   });

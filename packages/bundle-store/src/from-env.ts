@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import type { ServerSideEncryption } from '@aws-sdk/client-s3';
 import { BundleStoreError } from './errors';
 import { LocalBundleStore } from './local-store';
-import { createS3Client, type S3ClientOptions } from './s3-client';
-import { S3BundleStore } from './s3-store';
+import type { S3ClientOptions } from './s3-client';
 import { assertBundleKey, type BundleStore } from './store';
 
 type Env = Record<string, string | undefined>;
@@ -124,9 +123,17 @@ export function bundleStoreConfigFromEnv(env: Env, dataDir: string): BundleStore
   };
 }
 
-/** Opens the store a {@link BundleStoreConfig} describes (an S3 client, or nothing to open). */
-export function openBundleStore(config: BundleStoreConfig): BundleStore {
+/**
+ * Opens the store a {@link BundleStoreConfig} describes (an S3 client, or nothing to open).
+ * The S3 store and the AWS SDK are loaded only for an S3 store: a process writing bundles to
+ * its data folder never loads them (the SDK's S3 modules hold some 20 MB resident).
+ */
+export async function openBundleStore(config: BundleStoreConfig): Promise<BundleStore> {
   if (config.kind === 'local') return new LocalBundleStore(config.root);
+  const [{ createS3Client }, { S3BundleStore }] = await Promise.all([
+    import('./s3-client'),
+    import('./s3-store'),
+  ]);
   const client = createS3Client({
     region: config.region,
     endpoint: config.endpoint,
@@ -146,6 +153,6 @@ export function openBundleStore(config: BundleStoreConfig): BundleStore {
 }
 
 /** {@link bundleStoreConfigFromEnv}, then {@link openBundleStore}. */
-export function bundleStoreFromEnv(env: Env, dataDir: string): BundleStore {
+export function bundleStoreFromEnv(env: Env, dataDir: string): Promise<BundleStore> {
   return openBundleStore(bundleStoreConfigFromEnv(env, dataDir));
 }

@@ -3,9 +3,9 @@ import { bundleStoreFromEnv, parseS3Location } from '../src';
 
 const config = (error: unknown) => error as { code: string; message: string };
 
-function refusal(env: Record<string, string>): { code: string; message: string } {
+async function refusal(env: Record<string, string>): Promise<{ code: string; message: string }> {
   try {
-    bundleStoreFromEnv(env, '/data');
+    await bundleStoreFromEnv(env, '/data');
   } catch (error) {
     return config(error);
   }
@@ -13,15 +13,15 @@ function refusal(env: Record<string, string>): { code: string; message: string }
 }
 
 describe('bundleStoreFromEnv', () => {
-  it('is the data folder when QUITTANCE_BUNDLE_STORE is unset or empty', () => {
-    expect(bundleStoreFromEnv({}, '/data').location).toBe('file:///data/exports');
-    expect(bundleStoreFromEnv({ QUITTANCE_BUNDLE_STORE: ' ' }, '/data').location).toBe(
+  it('is the data folder when QUITTANCE_BUNDLE_STORE is unset or empty', async () => {
+    expect((await bundleStoreFromEnv({}, '/data')).location).toBe('file:///data/exports');
+    expect((await bundleStoreFromEnv({ QUITTANCE_BUNDLE_STORE: ' ' }, '/data')).location).toBe(
       'file:///data/exports',
     );
   });
 
-  it('is S3 for s3://BUCKET/PREFIX, with or without a prefix', () => {
-    const store = bundleStoreFromEnv(
+  it('is S3 for s3://BUCKET/PREFIX, with or without a prefix', async () => {
+    const store = await bundleStoreFromEnv(
       { QUITTANCE_BUNDLE_STORE: 's3://quittance-bundles/prod/exports/', AWS_REGION: 'eu-west-1' },
       '/data',
     );
@@ -32,7 +32,7 @@ describe('bundleStoreFromEnv', () => {
     });
   });
 
-  it('names the variable that is wrong', () => {
+  it('names the variable that is wrong', async () => {
     const s3 = { QUITTANCE_BUNDLE_STORE: 's3://quittance-bundles/x' };
     const cases: [Record<string, string>, RegExp][] = [
       [{ QUITTANCE_BUNDLE_STORE: 's3://Bad_Bucket/x' }, /^QUITTANCE_BUNDLE_STORE:/],
@@ -46,14 +46,14 @@ describe('bundleStoreFromEnv', () => {
       [{ ...s3, AWS_ENDPOINT_URL_S3: 'minio:9000' }, /^AWS_ENDPOINT_URL_S3:/],
     ];
     for (const [env, message] of cases) {
-      const error = refusal(env);
+      const error = await refusal(env);
       expect(error.code).toBe('invalid_config');
       expect(error.message).toMatch(message);
     }
   });
 
-  it('accepts SSE-KMS with a key', () => {
-    const store = bundleStoreFromEnv(
+  it('accepts SSE-KMS with a key', async () => {
+    const store = await bundleStoreFromEnv(
       {
         QUITTANCE_BUNDLE_STORE: 's3://quittance-bundles',
         QUITTANCE_BUNDLE_STORE_SSE: 'aws:kms',

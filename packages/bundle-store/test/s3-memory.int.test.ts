@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { type S3TestServer, spawnProcess, startS3Server, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, S3BundleStore } from '../src';
+import { createS3Client, S3BundleStore } from '../src/s3';
 import { digestOf } from './helpers';
 
 const BUCKET = 'quittance';

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type S3TestServer, startS3Server, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client, S3BundleStore } from '../src';
+import { createS3Client, S3BundleStore } from '../src/s3';
 import { digestOf, put, rejection, sha256 } from './helpers';
 
 const BUCKET = 'quittance';

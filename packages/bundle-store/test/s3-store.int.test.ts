@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { writeBundle } from '@quittance/bundle';
 import { type S3TestServer, startS3Server, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BundleStore, bundleStoreFromEnv, createS3Client, S3BundleStore } from '../src';
+import { type BundleStore, bundleStoreFromEnv } from '../src';
+import { createS3Client, S3BundleStore } from '../src/s3';
 import { describeBundleStore } from './contract';
 import { digestOf, put, rejection, sha256 } from './helpers';
 
@@ -41,7 +42,7 @@ describe('S3BundleStore through the real AWS SDK and an S3-protocol server', () 
 
   beforeAll(async () => {
     s3 = await startS3Server({ buckets: [BUCKET] });
-    store = bundleStoreFromEnv({ ...env(), QUITTANCE_BUNDLE_URL_TTL_S: '120' }, '/unused');
+    store = await bundleStoreFromEnv({ ...env(), QUITTANCE_BUNDLE_URL_TTL_S: '120' }, '/unused');
   });
   afterAll(async () => {
     await store.close();
@@ -129,13 +130,13 @@ describe('S3BundleStore through the real AWS SDK and an S3-protocol server', () 
     expect(answer.headers.get('content-disposition')).toBe('attachment; filename="bundle.zip"');
     expect(sha256(Buffer.from(await answer.arrayBuffer()))).toBe(sha256(data));
 
-    const streaming = bundleStoreFromEnv(env(), '/unused');
+    const streaming = await bundleStoreFromEnv(env(), '/unused');
     expect(await streaming.downloadUrl('US/acme/exp_url.zip')).toBeNull();
     await streaming.close();
   });
 
   it('maps a missing bucket to store_misconfigured and a closed port to store_unavailable', async () => {
-    const noBucket = bundleStoreFromEnv(
+    const noBucket = await bundleStoreFromEnv(
       { ...env(), QUITTANCE_BUNDLE_STORE: 's3://no-such-bucket/x' },
       '/unused',
     );
@@ -146,7 +147,7 @@ describe('S3BundleStore through the real AWS SDK and an S3-protocol server', () 
     await write.abort();
     await noBucket.close();
 
-    const closed = bundleStoreFromEnv(
+    const closed = await bundleStoreFromEnv(
       { ...env(), AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', QUITTANCE_S3_MAX_ATTEMPTS: '2' },
       '/unused',
     );

@@ -4,7 +4,7 @@
  * one JSON line with the bundle's SHA-256 and the memory figures (MiB).
  */
 import { pipeline } from 'node:stream/promises';
-import { createS3Client, S3BundleStore } from '../src';
+import { createS3Client, S3BundleStore } from '../src/s3';
 import { put, randomContent } from './helpers';
 
 const MiB = 1024 * 1024;

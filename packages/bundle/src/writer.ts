@@ -11,7 +11,7 @@ import {
   type Receipt,
 } from '@quittance/format';
 import { tokenCertificates, toPem } from '@quittance/tsp';
-import { ZipArchive } from 'archiver';
+import type { ZipArchive } from 'archiver';
 import {
   type BodyLine,
   type ChainEntry,
@@ -93,9 +93,13 @@ interface ZipWriter {
   finish(): Promise<{ bytes: number; sha256: string }>;
 }
 
-/** The zip rules every bundle shares: streamed entries with back-pressure, deflate level 1. */
-function openZip(out: Writable, createdAt: string): ZipWriter {
-  const zip = new ZipArchive({ zlib: { level: 1 } });
+/**
+ * The zip rules every bundle shares: streamed entries with back-pressure, deflate level 1.
+ * archiver loads with the first bundle, not with the service (some 13 MB resident).
+ */
+async function openZip(out: Writable, createdAt: string): Promise<ZipWriter> {
+  const { ZipArchive: Archive } = await import('archiver');
+  const zip: ZipArchive = new Archive({ zlib: { level: 1 } });
   const written = new Map<string, () => void>();
   zip.on('entry', (entry) => written.get(entry.name)?.());
   const failed = new Promise<never>((_, reject) => {
@@ -161,7 +165,7 @@ export async function writeBundle(
   sign: (manifest: Manifest) => Promise<string>,
   onProgress?: (receipts: number) => void,
 ): Promise<WriteResult> {
-  const zip = openZip(out, header.createdAt);
+  const zip = await openZip(out, header.createdAt);
   const add = zip.add;
 
   const counts: Manifest['counts'] = {
@@ -393,7 +397,7 @@ export async function writeEvidenceBundle(
   sign: (manifest: EvidenceManifest) => Promise<string>,
 ): Promise<EvidenceWriteResult> {
   const proofLines = checkEvidence(header, content);
-  const zip = openZip(out, header.createdAt);
+  const zip = await openZip(out, header.createdAt);
   const counts: EvidenceManifest['counts'] = {
     receipts: 0,
     proofs: 0,

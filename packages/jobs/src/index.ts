@@ -1,5 +1,6 @@
-export type { BullMqQueueOptions } from './bullmq-queue';
-export { BullMqQueue } from './bullmq-queue';
+// BullMqQueue is '@quittance/jobs/bullmq': importing this entry must not load BullMQ and
+// ioredis (about 18 MB resident), which `npm start` without Redis never uses.
+export type { BullMqQueue, BullMqQueueOptions } from './bullmq-queue';
 export { InProcessQueue } from './in-process-queue';
 export type {
   AddOptions,

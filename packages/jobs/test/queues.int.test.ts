@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { startOwnRedis, TEST_REDIS_URL } from '@quittance/test-tooling';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BullMqQueue, InProcessQueue, type JobQueue, PermanentJobError } from '../src';
+import { InProcessQueue, type JobQueue, PermanentJobError } from '../src';
+import { BullMqQueue } from '../src/bullmq-queue';
 
 const retry = { attempts: 3, baseDelayMs: 20 };
 const queues: JobQueue[] = [];

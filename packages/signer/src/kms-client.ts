@@ -1,4 +1,4 @@
-import { KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { rememberDeadlines } from './kms-sign-call';
 
 export interface KmsClientOptions {
@@ -18,8 +18,13 @@ export interface KmsClientOptions {
  * answers would hold its caller forever. Ed25519 signing answers in milliseconds; the defaults
  * (1 s to connect, 2 s to answer, 2 attempts) bound a call to about 5 s, well under the
  * database's lock and idle-transaction timeouts (10 s and 15 s).
+ *
+ * The SDK is loaded here, on first use, not when this package is: a process that signs with
+ * local keys and a local bundle store never loads the AWS SDK (about 25 MB of resident memory
+ * for KMS and S3 together, measured).
  */
-export function createKmsClient(options: KmsClientOptions = {}): KMSClient {
+export async function createKmsClient(options: KmsClientOptions = {}): Promise<KMSClient> {
+  const { KMSClient } = await import('@aws-sdk/client-kms');
   const env = (name: string) => {
     const value = Number(process.env[name]);
     return Number.isFinite(value) && value > 0 ? value : undefined;

@@ -1,12 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import {
-  CreateKeyCommand,
-  GetPublicKeyCommand,
-  type GetPublicKeyCommandOutput,
-  type KMSClient,
-  SignCommand,
-  type Tag,
-} from '@aws-sdk/client-kms';
+import type { GetPublicKeyCommandOutput, KMSClient, Tag } from '@aws-sdk/client-kms';
 import { MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
 import { spkiToOkpJwk, verifyEd25519 } from './ed25519';
 import { SignerError } from './errors';
@@ -55,6 +48,8 @@ export class KmsSigner implements Signer {
   }): Promise<KmsSigner> {
     let keyId: string | undefined;
     try {
+      // The SDK's commands load on first use (kms-client.ts says why).
+      const { CreateKeyCommand } = await import('@aws-sdk/client-kms');
       const out = await options.client.send(
         new CreateKeyCommand({
           KeySpec: KMS_KEY_SPEC,
@@ -84,16 +79,7 @@ export class KmsSigner implements Signer {
       // The lean call once the SDK has resolved the endpoint (the public key fetch above).
       signature =
         (await leanSign(this.#client, this.keyId, message, KMS_SIGNING_ALGORITHM)) ??
-        (
-          await this.#client.send(
-            new SignCommand({
-              KeyId: this.keyId,
-              Message: message,
-              MessageType: 'RAW',
-              SigningAlgorithm: KMS_SIGNING_ALGORITHM,
-            }),
-          )
-        ).Signature;
+        (await this.#sdkSign(message));
     } catch (error) {
       throw toSignerError(error, 'Sign');
     }
@@ -125,9 +111,24 @@ export class KmsSigner implements Signer {
     return this.#publicKey;
   }
 
+  /** Sign through the SDK's own middleware, for clients the lean call cannot serve. */
+  async #sdkSign(message: Uint8Array): Promise<Uint8Array | undefined> {
+    const { SignCommand } = await import('@aws-sdk/client-kms');
+    const out = await this.#client.send(
+      new SignCommand({
+        KeyId: this.keyId,
+        Message: message,
+        MessageType: 'RAW',
+        SigningAlgorithm: KMS_SIGNING_ALGORITHM,
+      }),
+    );
+    return out.Signature;
+  }
+
   async #fetchPublicKey(): Promise<KeyObject> {
     let out: GetPublicKeyCommandOutput;
     try {
+      const { GetPublicKeyCommand } = await import('@aws-sdk/client-kms');
       out = await this.#client.send(new GetPublicKeyCommand({ KeyId: this.keyId }));
     } catch (error) {
       throw toSignerError(error, 'GetPublicKey');

@@ -56,7 +56,7 @@ function claims(kid: string) {
 
 describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () => {
   it('signs with valid SigV4 through the SDK and the lean Sign; a wrong secret is refused', async () => {
-    const signer = await KmsSigner.create({ client: client(), kid: 'acme-sigv4' });
+    const signer = await KmsSigner.create({ client: await client(), kid: 'acme-sigv4' });
     const before = kms.counts.Sign ?? 0;
     const message = new TextEncoder().encode('x'.repeat(3000));
     // The first Sign follows the SDK's GetPublicKey, so both go through the lean call.
@@ -67,7 +67,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
     expect(kms.signatureFailures).toBe(0);
 
     const forged = new KmsSigner({
-      client: createKmsClient({
+      client: await createKmsClient({
         endpoint: kms.url,
         maxAttempts: 1,
         credentials: { ...credentials, secretAccessKey: 'not-the-secret' },
@@ -80,7 +80,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
   });
 
   it('creates an Ed25519 key, signs a receipt that the verifier and plain jose accept', async () => {
-    const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    const signer = await KmsSigner.create({ client: await client(), kid: 'acme-2026Q4' });
     expect(kms.counts.CreateKey).toBeGreaterThanOrEqual(1);
     const jwk = await signer.publicJwk();
     expect(jwk).toMatchObject({
@@ -124,7 +124,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
   });
 
   it('refuses a signature that is not 64 bytes, or that does not verify', async () => {
-    const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    const signer = await KmsSigner.create({ client: await client(), kid: 'acme-2026Q4' });
     kms.faults.shortSignature = 1;
     await expect(signer.sign(new Uint8Array(10))).rejects.toMatchObject({
       code: 'invalid_signature',
@@ -137,7 +137,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
   });
 
   it('surfaces throttling and outages as typed, retryable errors', async () => {
-    const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    const signer = await KmsSigner.create({ client: await client(), kid: 'acme-2026Q4' });
     await signer.publicJwk();
     kms.faults.throttle = 1;
     await expect(signer.sign(new Uint8Array(1))).rejects.toMatchObject({
@@ -152,7 +152,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
   });
 
   it('lets the SDK retry throttling when attempts remain', async () => {
-    const signer = await KmsSigner.create({ client: client(3), kid: 'acme-2026Q4' });
+    const signer = await KmsSigner.create({ client: await client(3), kid: 'acme-2026Q4' });
     await signer.publicJwk();
     const before = kms.counts.Sign ?? 0;
     kms.faults.throttle = 2;
@@ -162,7 +162,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
 
   it('maps unknown, disabled and wrong-type keys to typed errors', async () => {
     const missing = new KmsSigner({
-      client: client(),
+      client: await client(),
       keyId: '00000000-0000-0000-0000-000000000000',
       kid: 'x-2026Q4',
     });
@@ -171,15 +171,15 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
       retryable: false,
     });
 
-    const disabled = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    const disabled = await KmsSigner.create({ client: await client(), kid: 'acme-2026Q4' });
     await disabled.publicJwk();
     const { DisableKeyCommand, CreateKeyCommand } = await import('@aws-sdk/client-kms');
-    await client().send(new DisableKeyCommand({ KeyId: disabled.keyId }));
+    await (await client()).send(new DisableKeyCommand({ KeyId: disabled.keyId }));
     await expect(disabled.sign(new Uint8Array(1))).rejects.toMatchObject({ code: 'key_disabled' });
 
-    const symmetric = await client().send(new CreateKeyCommand({}));
+    const symmetric = await (await client()).send(new CreateKeyCommand({}));
     const wrong = new KmsSigner({
-      client: client(),
+      client: await client(),
       keyId: symmetric.KeyMetadata?.KeyId as string,
       kid: 'y-2026Q4',
     });
@@ -191,7 +191,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
     const url = down.url;
     await down.close();
     const signer = new KmsSigner({
-      client: createKmsClient({ endpoint: url, maxAttempts: 1, credentials }),
+      client: await createKmsClient({ endpoint: url, maxAttempts: 1, credentials }),
       keyId: 'k',
       kid: 'acme-2026Q4',
     });
@@ -202,7 +202,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
   });
 
   it('refuses a 4097-byte signing input before KMS is called', async () => {
-    const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    const signer = await KmsSigner.create({ client: await client(), kid: 'acme-2026Q4' });
     const before = kms.counts.Sign ?? 0;
     const big = { ...claims(signer.kid), trust_provider_assertions: [{ blob: 'x'.repeat(4000) }] };
     expect(() => planReceiptSignature(big)).toThrow(FormatError);
@@ -216,7 +216,7 @@ describe('KmsSigner through the real AWS SDK and the KMS-protocol endpoint', () 
 
 describe('KMS that accepts requests and never answers', () => {
   it('a signature fails within the client deadline as a retryable error, then works again', async () => {
-    const signer = await KmsSigner.create({ client: client(), kid: 'acme-2026Q4' });
+    const signer = await KmsSigner.create({ client: await client(), kid: 'acme-2026Q4' });
     kms.faults.hang = true;
     const started = Date.now();
     const failure = await signer.sign(new Uint8Array([1, 2, 3])).catch((e) => e);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { canonicalBytes, concatBytes } from '@quittance/format';
 import { KEY_BYTES, open, seal } from './aes-gcm';
 import { VaultError } from './errors';
@@ -117,6 +117,8 @@ export class KmsKeyWrapper implements KeyWrapper {
 
   async generateDataKey(context: WrapContext) {
     try {
+      // Loaded on first use: a process without KMS never loads the SDK (signer's kms-client.ts).
+      const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms');
       const out = await this.client.send(
         new GenerateDataKeyCommand({
           KeyId: this.keyId,
@@ -135,6 +137,7 @@ export class KmsKeyWrapper implements KeyWrapper {
 
   async unwrap(wrapped: Uint8Array, context: WrapContext) {
     try {
+      const { DecryptCommand } = await import('@aws-sdk/client-kms');
       const out = await this.client.send(
         new DecryptCommand({
           KeyId: this.keyId,

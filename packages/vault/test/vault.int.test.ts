@@ -94,7 +94,7 @@ describe('key wrappers', () => {
   it('kms: GenerateDataKey and Decrypt with the encryption context, through the real SDK', async () => {
     const kms = await startKmsServer();
     try {
-      const client = createKmsClient({
+      const client = await createKmsClient({
         endpoint: kms.url,
         credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
       });

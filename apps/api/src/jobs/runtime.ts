@@ -1,4 +1,4 @@
-import { BullMqQueue, InProcessQueue, type JobQueue } from '@quittance/jobs';
+import { InProcessQueue, type JobQueue } from '@quittance/jobs';
 import { describeError } from '../describe-error';
 import { deleteExpiredBundles } from '../exports/retention';
 import { rotateDueKeys } from '../keys/rotation';
@@ -25,20 +25,20 @@ export interface JobRuntime {
   close(): Promise<void>;
 }
 
-/** BullMQ when REDIS_URL is set, else the in-process queue of `npm start`. */
-export function createQueue(services: Services, name?: string): JobQueue {
+/** BullMQ when REDIS_URL is set (loaded only then), else the in-process queue of `npm start`. */
+export async function createQueue(services: Services, name?: string): Promise<JobQueue> {
   const onError = (error: unknown, job: { name: string; id: string; attempt: number }) =>
     services.logger.warn(
       { job: job.name, jobId: job.id, attempt: job.attempt, err: describeError(error) },
       'job failed',
     );
-  return services.config.redisUrl
-    ? new BullMqQueue({
-        redisUrl: services.config.redisUrl,
-        name: name ?? services.config.queueName,
-        onError,
-      })
-    : new InProcessQueue(undefined, onError);
+  if (!services.config.redisUrl) return new InProcessQueue(undefined, onError);
+  const { BullMqQueue } = await import('@quittance/jobs/bullmq');
+  return new BullMqQueue({
+    redisUrl: services.config.redisUrl,
+    name: name ?? services.config.queueName,
+    onError,
+  });
 }
 
 /**
