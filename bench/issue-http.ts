@@ -8,7 +8,8 @@
  *   - the same with merchant keys in KMS (the protocol-level test endpoint, 5 ms per call);
  *   - peak RSS of an API process (VmHWM) after its runs.
  * Prints each figure and the issue's ratios. Asserts nothing.
- *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5)
+ *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5;
+ *                          BENCH_NODE_FLAGS="--flag …" for the API processes' node)
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -29,6 +30,7 @@ import { type RunningStack, startStack } from '../apps/cli/src/stack';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const KMS_DELAY_MS = Number(process.env.BENCH_KMS_DELAY_MS ?? 5);
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const root = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 
@@ -155,7 +157,7 @@ async function withStack<T>(
     ports,
     workers: 0,
     env: { LOG_LEVEL: 'warn', QUITTANCE_QUEUE_NAME: `bench-${randomUUID()}`, ...env },
-    entry: { script: join(root, 'dist/app/quittance.js'), execArgv: [] },
+    entry: { script: join(root, 'dist/app/quittance.js'), execArgv: NODE_FLAGS },
     launch: spawnProcess,
   });
   try {
