@@ -4,7 +4,7 @@
  * that other zip tools would open (or refuse) the same way.
  */
 import { createWriteStream } from 'node:fs';
-import { deflateRawSync, constants as zlib } from 'node:zlib';
+import { rawZip, zeroBomb } from '@quittance/test-tooling';
 import { ZipArchive } from 'archiver';
 import yauzl from 'yauzl';
 
@@ -96,48 +96,10 @@ export async function zipEntries(path: string, entries: Iterable<[string, Buffer
 }
 
 /**
- * A one-entry zip written by hand, so that its header can say anything: `data` is the raw
- * deflate stream, `declared` the uncompressed size both headers claim.
+ * A one-entry zip whose headers can say anything: `data` is the raw deflate stream,
+ * `declared` the uncompressed size both headers claim.
  */
-export function handMadeZip(name: string, data: Buffer, declared: number): Buffer {
-  const fileName = Buffer.from(name, 'utf8');
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt16LE(0x0800, 6); // UTF-8 names
-  local.writeUInt16LE(8, 8); // deflate
-  local.writeUInt32LE(0, 14); // CRC-32: yauzl does not check it; nothing here relies on it
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(declared, 22);
-  local.writeUInt16LE(fileName.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt16LE(0x0800, 8);
-  central.writeUInt16LE(8, 10);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(declared, 24);
-  central.writeUInt16LE(fileName.length, 28);
-  central.writeUInt32LE(0, 42);
-  const centralStart = local.length + fileName.length + data.length;
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(1, 8);
-  eocd.writeUInt16LE(1, 10);
-  eocd.writeUInt32LE(central.length + fileName.length, 12);
-  eocd.writeUInt32LE(centralStart, 16);
-  return Buffer.concat([local, fileName, data, central, fileName, eocd]);
-}
+export const handMadeZip = (name: string, data: Uint8Array, declared: number): Buffer =>
+  Buffer.from(rawZip([{ name, data, raw: true, declared }]));
 
-/**
- * A raw deflate stream of `mib` MiB of zeros, made without inflating anything: after a full
- * flush the compressor starts afresh, so every further MiB compresses to the same bytes.
- * 2,048 MiB take about 2 MB.
- */
-export function zeroBomb(mib: number): Buffer {
-  const zeros = Buffer.alloc(1024 * 1024);
-  const one = deflateRawSync(zeros, { level: 9, finishFlush: zlib.Z_FULL_FLUSH });
-  const last = deflateRawSync(Buffer.alloc(0), { level: 9 });
-  return Buffer.concat([...Array.from({ length: mib }, () => one), last]);
-}
+export { zeroBomb };

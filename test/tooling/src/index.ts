@@ -10,6 +10,8 @@ export type { TestDatabase } from './postgres';
 export { createTestDatabase, TEST_POSTGRES_URL } from './postgres';
 export type { Spawned } from './processes';
 export { freePort, spawnProcess, until } from './processes';
+export type { RawEntry } from './raw-zip';
+export { rawZip, zeroBomb } from './raw-zip';
 export type { HistoryKeyInput, ReceiptOptions } from './receipt-factory';
 export {
   makeReceipt,

@@ -5,10 +5,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rawZip, zeroBomb } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleError } from '../../src/bundle/errors';
 import { type BundleProgress, verifyBundle } from '../../src/bundle/verify-bundle';
-import { rawZip, zeroBomb } from '../zip/raw-zip';
 import {
   type BundleData,
   evidenceFiles,

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8 } from '@quittance/format';
+import { rawZip, zeroBomb } from '@quittance/test-tooling';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleError } from '../../src/bundle/errors';
@@ -15,7 +16,6 @@ import { type BundleLimits, DEFAULT_LIMITS } from '../../src/bundle/limits';
 import { YauzlZipReader } from '../../src/node/yauzl-zip';
 import { byteSourceOf, PortableZipReader } from '../../src/zip/portable-zip';
 import type { ZipReader } from '../../src/zip/zip-reader';
-import { rawZip, zeroBomb } from './raw-zip';
 
 let dir: string;
 let serial = 0;
