@@ -186,8 +186,8 @@ export class LogTree {
         continue;
       }
       const block = Math.floor((index - 1) / TILE_WIDTH);
-      let hashes = entries.get(block);
-      if (!hashes) entries.set(block, (hashes = []));
+      const hashes = entries.get(block) ?? [];
+      entries.set(block, hashes);
       hashes[(index - 1) % TILE_WIDTH] = row.hex;
     }
     return (p) => {
