@@ -10,7 +10,6 @@ import {
   popcount,
   type Receipt,
 } from '@quittance/format';
-import { tokenCertificates, toPem } from '@quittance/tsp';
 import type { ZipArchive } from 'archiver';
 import {
   type BodyLine,
@@ -27,6 +26,7 @@ import {
   snapshotPath,
   tsaPath,
 } from './layout';
+import { TsaCertificates } from './tsa-certificates';
 import { evidenceMarkdown, verifyMarkdown } from './verify-md';
 
 /** A receipt ready for receipts.jsonl: its JSON text, and what the writer needs of it. */
@@ -184,16 +184,14 @@ export async function writeBundle(
   await add(FILES.log, [logJson(await source.log())]);
 
   const periods = new Set<string>();
-  const tsaCertificates = new Map<string, Uint8Array>();
-  const seenCertificates = new Set<Uint8Array>();
+  const tsaCertificates = await TsaCertificates.open();
   await add(
     FILES.receipts,
     textLines(source.receipts(), (receipt) => {
       counts.receipts++;
       const period = periodOfSnapshotUrl(receipt.jwksSnapshotUrl);
       if (period) periods.add(period);
-      if (receipt.timestampToken)
-        collectCertificates(receipt.timestampToken, tsaCertificates, seenCertificates);
+      if (receipt.timestampToken) tsaCertificates.collect(receipt.timestampToken);
       if (counts.receipts % 1000 === 0) onProgress?.(counts.receipts);
     }),
   );
@@ -202,8 +200,7 @@ export async function writeBundle(
     FILES.checkpoints,
     lines(source.checkpoints(), (checkpoint) => {
       counts.checkpoints++;
-      if (checkpoint.timestamp)
-        collectCertificates(checkpoint.timestamp.token, tsaCertificates, seenCertificates);
+      if (checkpoint.timestamp) tsaCertificates.collect(checkpoint.timestamp.token);
     }),
   );
   for (const { period, document } of await source.snapshots([...periods].sort())) {
@@ -246,11 +243,11 @@ export async function writeBundle(
 /** tsa/: one PEM file per certificate, in the order of their hashes; returns how many. */
 async function addCertificates(
   add: ZipWriter['add'],
-  certificates: Map<string, Uint8Array>,
+  certificates: TsaCertificates,
 ): Promise<number> {
   let count = 0;
-  for (const [sha256, der] of [...certificates].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    await add(tsaPath(sha256), [toPem(der, 'CERTIFICATE')]);
+  for (const [sha256, pem] of certificates.pems()) {
+    await add(tsaPath(sha256), [pem]);
     count++;
   }
   return count;
@@ -407,10 +404,7 @@ export async function writeEvidenceBundle(
     bodies: 0,
     bodiesUnavailable: 0,
   };
-  const tsaCertificates = new Map<string, Uint8Array>();
-  const seen = new Set<Uint8Array>();
-  for (const der of content.tsaCertificates ?? [])
-    tsaCertificates.set(createHash('sha256').update(der).digest('hex'), der);
+  const tsaCertificates = await TsaCertificates.open(content.tsaCertificates);
   const each = async function* <T>(items: readonly T[]) {
     yield* items;
   };
@@ -418,8 +412,7 @@ export async function writeEvidenceBundle(
     FILES.receipts,
     textLines(each(content.receipts), (receipt) => {
       counts.receipts++;
-      if (receipt.timestampToken)
-        collectCertificates(receipt.timestampToken, tsaCertificates, seen);
+      if (receipt.timestampToken) tsaCertificates.collect(receipt.timestampToken);
     }),
   );
   await zip.add(
@@ -431,7 +424,7 @@ export async function writeEvidenceBundle(
     FILES.checkpoints,
     lines(each([checkpoint]), () => counts.checkpoints++),
   );
-  if (checkpoint.timestamp) collectCertificates(checkpoint.timestamp.token, tsaCertificates, seen);
+  if (checkpoint.timestamp) tsaCertificates.collect(checkpoint.timestamp.token);
   const periods = snapshotPeriods(content.receipts);
   const snapshots = new Map(content.snapshots.map((s) => [s.period, s.document]));
   const missing = periods.filter((p) => !snapshots.has(p));
@@ -510,23 +503,4 @@ async function* batched<T>(
     }
   }
   if (batch) yield batch;
-}
-
-/** Adds the certificates a token embeds; tsp hands back the same bytes for a certificate it has seen. */
-function collectCertificates(
-  tokenBase64: string,
-  into: Map<string, Uint8Array>,
-  seen: Set<Uint8Array>,
-) {
-  let certificates: Uint8Array[];
-  try {
-    certificates = tokenCertificates(Buffer.from(tokenBase64, 'base64'));
-  } catch {
-    return; // an unreadable token is the verifier's finding, not the exporter's
-  }
-  for (const der of certificates) {
-    if (seen.has(der)) continue;
-    seen.add(der);
-    into.set(createHash('sha256').update(der).digest('hex'), der);
-  }
 }

@@ -2,7 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import { toSignerError } from './kms-errors';
 
 /**
@@ -33,7 +33,8 @@ interface Endpoint {
 
 interface Lean {
   endpoint?: Endpoint;
-  signer: SignatureV4;
+  /** Made with the first lean call: a process without KMS never loads the SigV4 module. */
+  signer?: SignatureV4;
   agent: HttpAgent;
 }
 
@@ -71,15 +72,7 @@ const bytesOf = (data: string | ArrayBuffer | ArrayBufferView): string | Uint8Ar
 function leanOf(client: KMSClient): Lean {
   const known = leans.get(client);
   if (known) return known;
-  const created: Lean = {
-    signer: new SignatureV4({
-      service: 'kms',
-      region: client.config.region,
-      credentials: client.config.credentials,
-      sha256: NodeSha256,
-    }),
-    agent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
-  };
+  const created: Lean = { agent: new HttpAgent({ keepAlive: true, maxSockets: 256 }) };
   // The SDK's resolved endpoint, read off the first request it sends through this client.
   client.middlewareStack.add(
     (next) => async (args) => {
@@ -120,6 +113,7 @@ export async function leanSign(
   const lean = leanOf(client);
   const endpoint = lean.endpoint;
   if (!endpoint) return undefined;
+  const signer = lean.signer ?? (await sigV4For(lean, client));
   const body = JSON.stringify({
     KeyId: keyId,
     Message: Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('base64'),
@@ -129,7 +123,12 @@ export async function leanSign(
   const attempts = Math.max(1, Number(await client.config.maxAttempts()) || 1);
   for (let attempt = 1; ; attempt++) {
     try {
-      const answer = await send(lean, endpoint, body, deadlines.get(client) ?? DEFAULT_DEADLINES);
+      const answer = await send(
+        { signer, agent: lean.agent },
+        endpoint,
+        body,
+        deadlines.get(client) ?? DEFAULT_DEADLINES,
+      );
       const signature = (answer as { Signature?: unknown }).Signature;
       return typeof signature === 'string'
         ? new Uint8Array(Buffer.from(signature, 'base64'))
@@ -148,8 +147,19 @@ function serviceError(name: string, message: string, status: number | undefined)
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
 }
 
+async function sigV4For(lean: Lean, client: KMSClient): Promise<SignatureV4> {
+  const { SignatureV4 } = await import('@smithy/signature-v4');
+  lean.signer = new SignatureV4({
+    service: 'kms',
+    region: client.config.region,
+    credentials: client.config.credentials,
+    sha256: NodeSha256,
+  });
+  return lean.signer;
+}
+
 async function send(
-  lean: Lean,
+  lean: Required<Pick<Lean, 'signer' | 'agent'>>,
   endpoint: Endpoint,
   body: string,
   limits: KmsDeadlines,

@@ -1,7 +1,7 @@
 import { checkpoints, type Db, pendingTimestamps, receipts } from '@quittance/db';
 import { earliestGenTime, type ReceiptTimestamp, timestampImprint } from '@quittance/format';
 import { backoffMs, PermanentJobError } from '@quittance/jobs';
-import { TspError } from '@quittance/tsp';
+import { TspError } from '@quittance/tsp/errors';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { leaseFor, leaseIsFree } from '../lease';
 import type { Metrics } from '../metrics';

@@ -1,11 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { type ReceiptTimestamp, toBase64 } from '@quittance/format';
-import {
-  createTimestampRequest,
-  parsePemCertificates,
-  requestTimestamp,
-  verifyTimestampResponse,
-} from '@quittance/tsp';
+import type * as Tsp from '@quittance/tsp';
 
 /** Gets RFC 3161 evidence over an imprint, verified before it is returned (SPEC §4). */
 export interface Timestamper {
@@ -15,9 +10,13 @@ export interface Timestamper {
   ): Promise<ReceiptTimestamp>;
 }
 
-/** Any RFC 3161 TSA by URL, its tokens checked against the configured trust anchors. */
+/**
+ * Any RFC 3161 TSA by URL, its tokens checked against the configured trust anchors. The tsp
+ * package (pkijs) loads when a TSA is configured, not with every process.
+ */
 export class TsaTimestamper implements Timestamper {
   constructor(
+    private readonly tsp: typeof Tsp,
     private readonly url: string,
     private readonly trustAnchors: Uint8Array[],
     private readonly timeoutMs: number,
@@ -28,18 +27,21 @@ export class TsaTimestamper implements Timestamper {
     trustPath: string,
     timeoutMs: number,
   ): Promise<TsaTimestamper> {
-    const anchors = parsePemCertificates(await readFile(trustPath, 'utf8'));
+    const tsp = await import('@quittance/tsp');
+    const anchors = tsp.parsePemCertificates(await readFile(trustPath, 'utf8'));
     if (anchors.length === 0) throw new Error(`${trustPath} holds no PEM certificate`);
-    return new TsaTimestamper(url, anchors, timeoutMs);
+    return new TsaTimestamper(tsp, url, anchors, timeoutMs);
   }
 
   async stamp(
     imprint: Uint8Array,
     window: { notBefore: Date; notAfter: Date },
   ): Promise<ReceiptTimestamp> {
-    const request = createTimestampRequest(imprint);
-    const response = await requestTimestamp(this.url, request, { timeoutMs: this.timeoutMs });
-    const verified = await verifyTimestampResponse(response, {
+    const request = this.tsp.createTimestampRequest(imprint);
+    const response = await this.tsp.requestTimestamp(this.url, request, {
+      timeoutMs: this.timeoutMs,
+    });
+    const verified = await this.tsp.verifyTimestampResponse(response, {
       imprint,
       nonce: request.nonce,
       trustAnchors: this.trustAnchors,
