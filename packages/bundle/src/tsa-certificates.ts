@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type * as Tsp from '@quittance/tsp';
 
-const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
+const sha256Hex = (der: Uint8Array) => hash('sha256', der, 'hex');
 
 /**
  * The TSA certificates a bundle carries in tsa/: those its timestamp tokens embed, and any

@@ -98,16 +98,20 @@ interface ZipWriter {
  * archiver loads with the first bundle, not with the service (some 13 MB resident).
  */
 async function openZip(out: Writable, createdAt: string): Promise<ZipWriter> {
+  // The output is watched before anything is awaited: an error it emits while archiver
+  // loads would otherwise go unseen and the bundle would wait forever.
+  const outFailed = new Promise<never>((_, reject) => out.on('error', reject));
+  outFailed.catch(() => {});
+  const closed = new Promise<void>((resolve) => out.on('close', resolve));
   const { ZipArchive: Archive } = await import('archiver');
   const zip: ZipArchive = new Archive({ zlib: { level: 1 } });
   const written = new Map<string, () => void>();
   zip.on('entry', (entry) => written.get(entry.name)?.());
-  const failed = new Promise<never>((_, reject) => {
-    zip.on('error', reject);
-    out.on('error', reject);
-  });
+  const failed = Promise.race([
+    outFailed,
+    new Promise<never>((_, reject) => zip.on('error', reject)),
+  ]);
   failed.catch(() => {});
-  const closed = new Promise<void>((resolve) => out.on('close', resolve));
   const zipHash = createHash('sha256');
   const hashing = new PassThrough();
   hashing.on('data', (chunk: Buffer) => zipHash.update(chunk));

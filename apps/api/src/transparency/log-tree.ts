@@ -31,6 +31,8 @@ const placeKey = (p: NodePlace) => `${p.tileLevel}:${p.tileIndex}:${p.offset}:${
 const PLACEHOLDER = '0'.repeat(64);
 /** Room per tile in the keys `#load` gives stored nodes: more than the 30 hashes a tile holds. */
 const TILE_NODES = 32;
+/** Bytes of one SHA-256 hash in a tile row. */
+const HASH_BYTES = 32;
 
 /**
  * The hashes of proof nodes, one statement for any proof (`#load`): $2..$4 name each stored
@@ -39,7 +41,7 @@ const TILE_NODES = 32;
  * index × 32 + place as their index, so that two nodes of one tile stay apart.
  */
 const LOAD = `select t.level, t.index * ${TILE_NODES} + p.at as index,
-    encode(substring(t.hashes from p.at * 32 + 1 for 32), 'hex') as hex
+    encode(substring(t.hashes from p.at * ${HASH_BYTES} + 1 for ${HASH_BYTES}), 'hex') as hex
   from unnest($2::int[], $3::bigint[], $4::int[]) as p(level, tile, at)
   join log_subtrees t on t.merchant_id = $1 and t.level = p.level and t.index = p.tile
 union all
@@ -169,6 +171,7 @@ export class LogTree {
   ): Promise<(place: NodePlace) => string[]> {
     const nodes = places.filter((p) => p.tileLevel > 0);
     const blocks = [...new Set(places.filter((p) => p.tileLevel === 0).map((p) => p.tileIndex))];
+    if (places.length === 0) return () => []; // a proof of no nodes (from = to, or size 1)
     const rows = await this.query<{ level: number; index: number | string; hex: string }>(LOAD, [
       merchantId,
       nodes.map((p) => p.tileLevel),

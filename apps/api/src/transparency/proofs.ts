@@ -34,17 +34,19 @@ export function checkpointView(row: Omit<ProvenRow, 'seq'>): Checkpoint {
  * as text because the two drivers return jsonb differently to plain SQL.
  */
 const PROVEN = 'seq, signed, jws, "timestamp"::text as "timestamp"';
-/** Checkpoint $2 of merchant $1 or the newest before it; the newest of all when $2 is null. */
-const CHECKPOINT = `select ${PROVEN} from checkpoints
-  where merchant_id = $1 and seq <= coalesce($2::bigint, ${Number.MAX_SAFE_INTEGER})
+/** Merchant $1's checkpoint $n, or the newest before it; the newest of all when $n is null. */
+const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints
+  where merchant_id = $1 and seq <= coalesce($${n}::bigint, ${Number.MAX_SAFE_INTEGER})
   order by seq desc limit 1`;
+const CHECKPOINT = checkpointAt(2);
 /**
- * Receipt $2's seq where principal ($1, agent $3 or any agent when null) may see it, with
- * what CHECKPOINT answers for $4: one round trip instead of two.
+ * Receipt $2's seq where the principal may see it (merchant $1; when $3, only agent $4's, so
+ * an agent without an id sees nothing), with what checkpointAt answers for $5: one round trip
+ * instead of two.
  */
 const RECEIPT_AND_CHECKPOINT = `select r.seq as receipt_seq, c.*
-  from receipts r left join lateral (${CHECKPOINT.replaceAll('$2', '$4')}) c on true
-  where r.merchant_id = $1 and r.id = $2 and ($3::text is null or r.agent_id = $3)`;
+  from receipts r left join lateral (${checkpointAt(5)}) c on true
+  where r.merchant_id = $1 and r.id = $2 and (not $3::boolean or r.agent_id = $4)`;
 /** Checkpoints of merchant $1 at the seqs $2. */
 const CHECKPOINTS_AT = `select ${PROVEN} from checkpoints where merchant_id = $1 and seq = any($2::bigint[])`;
 
@@ -85,7 +87,8 @@ export class ProofService {
       [
         principal.merchantId,
         receiptId,
-        principal.role === 'agent' ? principal.agentId : null,
+        principal.role === 'agent',
+        principal.agentId ?? null,
         checkpointSeq ?? null,
       ],
     );

@@ -1,0 +1,49 @@
+/**
+ * An output that fails before anything is written: the bundle's promise rejects with the
+ * stream's error instead of waiting forever. Its own file, so that archiver is loaded here
+ * for the first time, while the output's error is on its way (the writer awaits that load).
+ */
+import { createWriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type BundleSource, writeBundle } from '../src/index';
+
+const empty: BundleSource = {
+  async *chainEntries() {},
+  async *receipts() {},
+  async *checkpoints() {},
+  async snapshots() {
+    return [];
+  },
+  async *bodies() {},
+  async log() {
+    return { size: 0, frontier: [] };
+  },
+};
+
+describe('writeBundle on an output that fails at once', () => {
+  it('rejects with the output stream’s error', async () => {
+    const out = createWriteStream(join(tmpdir(), `no-such-folder-${process.pid}`, 'bundle.zip'));
+    const written = writeBundle(
+      out,
+      {
+        bundleId: 'exp_fails',
+        merchantId: 'acme',
+        jurisdiction: 'EU',
+        range: {
+          from: '2026-01-01T00:00:00.000Z',
+          to: '2026-02-01T00:00:00.000Z',
+          orderId: null,
+          firstSeq: 1,
+          lastSeq: 0,
+        },
+        createdAt: '2026-02-01T00:00:00.000Z',
+        includeBodies: false,
+      },
+      empty,
+      async () => 'header..signature',
+    );
+    await expect(written).rejects.toMatchObject({ code: 'ENOENT' });
+  }, 10_000);
+});
