@@ -205,13 +205,14 @@ describe('npm start on a bare machine (embedded PGlite, local signer, no Redis)'
   it('stops with one readable line when the demo merchant cannot be created (KMS unreachable)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'quittance-e2e-fail-'));
     dirs.push(dir);
-    const closed = await freePort();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: String(await freePort()),
       QUITTANCE_DATA_DIR: join(dir, 'data'),
       QUITTANCE_SIGNING_BACKEND: 'kms',
-      AWS_ENDPOINT_URL_KMS: `http://127.0.0.1:${closed}`,
+      // Port 9 (discard), which nothing here listens on: a free port picked by freePort could
+      // be taken by another test's server before the process calls it (seen once in CI).
+      AWS_ENDPOINT_URL_KMS: 'http://127.0.0.1:9',
       AWS_ACCESS_KEY_ID: 'AKIDTEST',
       AWS_SECRET_ACCESS_KEY: 'x',
       AWS_MAX_ATTEMPTS: '1',
