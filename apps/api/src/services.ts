@@ -157,8 +157,7 @@ export async function createServices(
   const receipts = new ReceiptQueries(db);
   const proofs = new ProofService(
     db,
-    // Read at each call, so that the transaction guard sees every proof query.
-    (text, params) => database.rawQuery(text, params),
+    database.rawQuery,
     // Retry-After of a receipt no checkpoint covers yet: the next one is at most this far.
     Math.max(1, Math.ceil(config.checkpointIntervalMs / 1000)),
   );

@@ -130,10 +130,7 @@ export function bundleStoreConfigFromEnv(env: Env, dataDir: string): BundleStore
  */
 export async function openBundleStore(config: BundleStoreConfig): Promise<BundleStore> {
   if (config.kind === 'local') return new LocalBundleStore(config.root);
-  const [{ createS3Client }, { S3BundleStore }] = await Promise.all([
-    import('./s3-client'),
-    import('./s3-store'),
-  ]);
+  const { createS3Client, S3BundleStore } = await import('./s3');
   const client = createS3Client({
     region: config.region,
     endpoint: config.endpoint,

@@ -68,6 +68,12 @@ export function guardTransactions<T extends object>(
       const value = Reflect.get(object, member, receiver);
       if (typeof member !== 'string' || !QUERY_MEMBERS.has(member)) return value;
       if (storage.getStore()?.open) throw new OuterHandleInTransactionError(member);
+      // A plain function that callers keep (a proof service holds rawQuery): checked when called.
+      if (member === 'rawQuery')
+        return (...args: unknown[]) => {
+          if (storage.getStore()?.open) throw new OuterHandleInTransactionError(member);
+          return (value as (...a: unknown[]) => unknown).apply(object, args);
+        };
       if (member !== 'transaction' && member !== 'rawTransaction') return value;
       return (fn: (handle: unknown) => Promise<unknown>, ...rest: unknown[]) =>
         (value as (...args: unknown[]) => Promise<unknown>).call(

@@ -26,26 +26,25 @@ const FILL_NODES = 4096;
 
 const isPowerOfTwo = (n: number) => n >= 1 && 2 ** Math.round(Math.log2(n)) === n;
 
-const keyOf = (level: number, index: number) => `${level}:${index}`;
+/** A stored node's key: its tile and its place in it. */
+const nodeKey = (level: number, tile: number, at: number) => `${level}:${tile}:${at}`;
 const placeKey = (p: NodePlace) => `${p.tileLevel}:${p.tileIndex}:${p.offset}:${p.count}`;
 const PLACEHOLDER = '0'.repeat(64);
-/** Room per tile in the keys `#load` gives stored nodes: more than the 30 hashes a tile holds. */
-const TILE_NODES = 32;
 /** Bytes of one SHA-256 hash in a tile row. */
 const HASH_BYTES = 32;
 
 /**
  * The hashes of proof nodes, one statement for any proof (`#load`): $2..$4 name each stored
  * node (level 4 and up) by its tile and place in it, cut out there (empty past a tile's end);
- * $5 lists 16-entry blocks whose entry hashes come from the receipts. Node rows carry tile
- * index × 32 + place as their index, so that two nodes of one tile stay apart.
+ * $5 lists 16-entry blocks whose entry hashes come from the receipts (level 0, `index` their
+ * seq).
  */
-const LOAD = `select t.level, t.index * ${TILE_NODES} + p.at as index,
+const LOAD = `select t.level, t.index, p.at,
     encode(substring(t.hashes from p.at * ${HASH_BYTES} + 1 for ${HASH_BYTES}), 'hex') as hex
   from unnest($2::int[], $3::bigint[], $4::int[]) as p(level, tile, at)
   join log_subtrees t on t.merchant_id = $1 and t.level = p.level and t.index = p.tile
 union all
-select 0, r.seq, r.entry_hash
+select 0, r.seq, 0, r.entry_hash
   from unnest($5::bigint[]) as b(block)
   join receipts r on r.merchant_id = $1
     and r.seq between b.block * ${TILE_WIDTH} + 1 and b.block * ${TILE_WIDTH} + ${TILE_WIDTH}`;
@@ -136,10 +135,11 @@ export class LogTree {
       size = Math.max(size, to);
       return PLACEHOLDER;
     });
-    let hashesOf = await this.#load(merchantId, [...places.values()]);
-    if (![...places.values()].every((p) => hashesOf(p).length === p.count)) {
+    const wanted = [...places.values()];
+    let hashesOf = await this.#load(merchantId, wanted);
+    if (!wanted.every((p) => hashesOf(p).length === p.count)) {
       await this.fill(merchantId, size);
-      hashesOf = await this.#load(merchantId, [...places.values()]);
+      hashesOf = await this.#load(merchantId, wanted);
     }
     const perfect = async (level: number, index: number) => {
       const place = placeOf(level, index);
@@ -169,10 +169,11 @@ export class LogTree {
     merchantId: string,
     places: readonly NodePlace[],
   ): Promise<(place: NodePlace) => string[]> {
+    if (places.length === 0) return () => []; // a proof of no nodes (from = to, or size 1)
     const nodes = places.filter((p) => p.tileLevel > 0);
     const blocks = [...new Set(places.filter((p) => p.tileLevel === 0).map((p) => p.tileIndex))];
-    if (places.length === 0) return () => []; // a proof of no nodes (from = to, or size 1)
-    const rows = await this.query<{ level: number; index: number | string; hex: string }>(LOAD, [
+    type Row = { level: number; index: number | string; at: number; hex: string };
+    const rows = await this.query<Row>(LOAD, [
       merchantId,
       nodes.map((p) => p.tileLevel),
       nodes.map((p) => p.tileIndex),
@@ -185,7 +186,7 @@ export class LogTree {
     for (const row of rows) {
       const index = Number(row.index);
       if (Number(row.level) > 0) {
-        stored.set(keyOf(Number(row.level), index), row.hex);
+        stored.set(nodeKey(Number(row.level), index, Number(row.at)), row.hex);
         continue;
       }
       const block = Math.floor((index - 1) / TILE_WIDTH);
@@ -195,7 +196,7 @@ export class LogTree {
     }
     return (p) => {
       if (p.tileLevel > 0) {
-        const hex = stored.get(keyOf(p.tileLevel, p.tileIndex * TILE_NODES + p.offset));
+        const hex = stored.get(nodeKey(p.tileLevel, p.tileIndex, p.offset));
         return hex ? [hex] : [];
       }
       const block = entries.get(p.tileIndex) ?? [];
