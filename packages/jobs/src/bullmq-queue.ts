@@ -2,12 +2,14 @@ import { type ConnectionOptions, Queue, UnrecoverableError, Worker } from 'bullm
 import { Redis } from 'ioredis';
 import {
   type AddOptions,
+  CLOSE_TIMEOUT_MS,
   DEFAULT_RETRY,
   type JobHandler,
   type JobQueue,
   PermanentJobError,
   type QueueCounts,
   type RetryPolicy,
+  settlesWithin,
 } from './queue';
 
 export interface BullMqQueueOptions {
@@ -18,6 +20,8 @@ export interface BullMqQueueOptions {
   onError?: (error: unknown, job: { name: string; id: string; attempt: number }) => void;
   /** How long `add` may wait for Redis before giving up (the sweep will add it again). */
   addTimeoutMs?: number;
+  /** How long `close` waits for running jobs (CLOSE_TIMEOUT_MS by default). */
+  closeTimeoutMs?: number;
 }
 
 /**
@@ -34,6 +38,8 @@ export class BullMqQueue implements JobQueue {
   readonly #addTimeoutMs: number;
   #worker: Worker | undefined;
   #workerConnection: Redis | undefined;
+  /** This process's running jobs, which close() waits for, boundedly. */
+  readonly #running = new Set<Promise<void>>();
   readonly #schedules = new Map<string, { everyMs: number; data: unknown }>();
 
   constructor(private readonly options: BullMqQueueOptions) {
@@ -92,8 +98,10 @@ export class BullMqQueue implements JobQueue {
       async (job) => {
         const handler = handlers[job.name];
         if (!handler) throw new UnrecoverableError(`no handler for job ${job.name}`);
+        const run = handler(job.data, { attempt: job.attemptsMade + 1, jobId: job.id ?? '' });
+        this.#running.add(run);
         try {
-          await handler(job.data, { attempt: job.attemptsMade + 1, jobId: job.id ?? '' });
+          await run;
         } catch (error) {
           this.options.onError?.(error, {
             name: job.name,
@@ -102,6 +110,8 @@ export class BullMqQueue implements JobQueue {
           });
           if (error instanceof PermanentJobError) throw new UnrecoverableError(error.message);
           throw error;
+        } finally {
+          this.#running.delete(run);
         }
       },
       {
@@ -137,8 +147,18 @@ export class BullMqQueue implements JobQueue {
   }
 
   async close(): Promise<void> {
-    await this.#worker?.close();
-    await this.#queue.close().catch(() => {});
+    const timeoutMs = this.options.closeTimeoutMs ?? CLOSE_TIMEOUT_MS;
+    if (this.#worker) {
+      // BullMQ's own close waits for running jobs without a bound, and cannot be forced once
+      // begun: take no new jobs, wait a while here, then close, forced when jobs still run.
+      // A job left running loses its lock and is run again, here or elsewhere, as stalled.
+      await this.#worker.pause(true);
+      const finished = await settlesWithin(Promise.allSettled([...this.#running]), timeoutMs);
+      // Unforced, it waits for the finished jobs' results to be stored: bounded too, as Redis
+      // may be gone (disconnecting below then ends what it waits for).
+      await settlesWithin(this.#worker.close(!finished), timeoutMs);
+    }
+    await settlesWithin(this.#queue.close(), timeoutMs);
     // BullMQ leaves connections it was given open: close them, or the process cannot exit.
     this.#workerConnection?.disconnect();
     this.#connection.disconnect();

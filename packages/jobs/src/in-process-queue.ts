@@ -1,12 +1,14 @@
 import {
   type AddOptions,
   backoffMs,
+  CLOSE_TIMEOUT_MS,
   DEFAULT_RETRY,
   type JobHandler,
   type JobQueue,
   PermanentJobError,
   type QueueCounts,
   type RetryPolicy,
+  settlesWithin,
 } from './queue';
 
 interface Job {
@@ -40,6 +42,7 @@ export class InProcessQueue implements JobQueue {
       error: unknown,
       job: { name: string; id: string; attempt: number },
     ) => void = () => {},
+    private readonly closeTimeoutMs = CLOSE_TIMEOUT_MS,
   ) {}
 
   async add(name: string, data: unknown, options: AddOptions = {}): Promise<void> {
@@ -84,7 +87,7 @@ export class InProcessQueue implements JobQueue {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#ready.length = 0;
-    await Promise.allSettled([...this.#running]);
+    await settlesWithin(Promise.allSettled([...this.#running]), this.closeTimeoutMs);
   }
 
   #enqueue(job: Job, delayMs: number) {

@@ -31,7 +31,11 @@ export interface JobQueue {
   /** A repeating job, registered once however many processes ask. */
   schedule(name: string, everyMs: number, data?: unknown): Promise<void>;
   counts(): Promise<QueueCounts>;
-  /** Stops taking jobs and waits for running ones. */
+  /**
+   * Stops taking jobs and waits for running ones, at most the queue's close timeout: a job
+   * still running then is left (and done again, by the sweep or as a stalled BullMQ job)
+   * rather than holding the process open for ever.
+   */
   close(): Promise<void>;
 }
 
@@ -47,6 +51,28 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 1_000 };
+
+/** How long close() waits for running jobs by default. */
+export const CLOSE_TIMEOUT_MS = 10_000;
+
+/** Whether `work` settles (either way) within `ms`. */
+export async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Exponential backoff with jitter, so that retries of many jobs do not arrive together. */
 export function backoffMs(

@@ -11,8 +11,14 @@ afterEach(async () => {
 });
 
 const make = {
-  'in-process': () => new InProcessQueue(retry),
-  bullmq: () => new BullMqQueue({ redisUrl: TEST_REDIS_URL, name: `test-${randomUUID()}`, retry }),
+  'in-process': (closeTimeoutMs?: number) => new InProcessQueue(retry, undefined, closeTimeoutMs),
+  bullmq: (closeTimeoutMs?: number) =>
+    new BullMqQueue({
+      redisUrl: TEST_REDIS_URL,
+      name: `test-${randomUUID()}`,
+      retry,
+      ...(closeTimeoutMs ? { closeTimeoutMs } : {}),
+    }),
 };
 
 async function until(check: () => boolean, timeoutMs = 10_000) {
@@ -63,6 +69,34 @@ describe.each(Object.entries(make))('%s queue', (kind, create) => {
     await until(() => ticks >= 3, 5_000);
     expect(ticks).toBeLessThanOrEqual(6);
     await b.close();
+  });
+
+  it('close waits for a running job, but not for ever: a stuck one is left after the timeout', async () => {
+    const queue = create(500);
+    const finished: string[] = [];
+    const started: string[] = [];
+    queue.process(
+      {
+        work: async (data) => {
+          const { id, ms } = data as { id: string; ms: number | null };
+          started.push(id);
+          // null: a job that never ends (a peer that never answers).
+          await new Promise((resolve) => ms !== null && setTimeout(resolve, ms));
+          finished.push(id);
+        },
+      },
+      { concurrency: 2 },
+    );
+    await queue.add('work', { id: 'quick', ms: 150 }, { jobId: 'quick' });
+    await queue.add('work', { id: 'stuck', ms: null }, { jobId: 'stuck' });
+    await until(() => started.length === 2);
+    const closing = Date.now();
+    await queue.close();
+    const tookMs = Date.now() - closing;
+    // The quick job was waited for; the stuck one for the timeout, not longer.
+    expect(finished).toEqual(['quick']);
+    expect(tookMs).toBeGreaterThanOrEqual(450);
+    expect(tookMs).toBeLessThan(5_000);
   });
 });
 
