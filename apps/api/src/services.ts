@@ -154,7 +154,7 @@ export async function createServices(
   const appender = new ChainAppender(database, config.appendInFlight);
   const metrics = new Metrics(db);
   appender.stats.onBatch = (size) => metrics.appendBatchSize.observe(size);
-  const receipts = new ReceiptQueries(db);
+  const receipts = new ReceiptQueries(db, database.rawQuery);
   const proofs = new ProofService(
     db,
     database.rawQuery,

@@ -1,4 +1,4 @@
-import { type Db, receipts } from '@quittance/db';
+import { type Db, type RawQuery, receipts } from '@quittance/db';
 import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import { ServiceError } from '../service-error';
@@ -25,12 +25,57 @@ function visibleTo(principal: Principal): SQL {
   return merchant;
 }
 
+/**
+ * The plain-SQL form of visibleTo, for statements of fixed text: `$1` the merchant, and when
+ * `$3`, only agent `$4`'s receipts (an agent without an id sees nothing). Its parameters come
+ * from visibilityParams.
+ */
+export const VISIBLE = `merchant_id = $1 and (not $3::boolean or agent_id = $4)`;
+
+/** $1, $3 and $4 of VISIBLE for a principal, around `second` as $2. */
+export function visibilityParams(principal: Principal, second: unknown): unknown[] {
+  return [principal.merchantId, second, principal.role === 'agent', principal.agentId ?? null];
+}
+
+/**
+ * One receipt's answer in a prepared statement of fixed text: the most frequent read, whose
+ * query built through the ORM cost about a quarter of its CPU. `timestamp` and `seq` are read
+ * as text because the two drivers return jsonb and bigint differently to plain SQL.
+ */
+const ENVELOPE = `select signed, jws, legal_posture, "timestamp"::text as "timestamp", seq::text as seq,
+    prev_hash, entry_hash
+  from receipts where id = $2 and ${VISIBLE}`;
+
+interface RawEnvelope {
+  signed: string;
+  jws: string;
+  legal_posture: string;
+  timestamp: string | null;
+  seq: string;
+  prev_hash: string;
+  entry_hash: string;
+}
+
 /** Reads receipts, always through the principal's visibility. */
 export class ReceiptQueries {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** How get() reads (a prepared statement on PostgreSQL). */
+    private readonly query: RawQuery,
+  ) {}
 
   async get(principal: Principal, id: string) {
-    return toReceipt(await this.record(principal, id));
+    const [row] = await this.query<RawEnvelope>(ENVELOPE, visibilityParams(principal, id));
+    if (!row) throw new ServiceError('not_found', `no receipt ${id}`);
+    return toReceipt({
+      signed: row.signed,
+      jws: row.jws,
+      legalPosture: row.legal_posture,
+      timestamp: row.timestamp === null ? null : JSON.parse(row.timestamp),
+      seq: Number(row.seq),
+      prevHash: row.prev_hash,
+      entryHash: row.entry_hash,
+    });
   }
 
   async list(principal: Principal, filter: ListFilter) {

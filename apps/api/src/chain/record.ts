@@ -3,8 +3,14 @@ import type { Receipt, ReceiptTimestamp } from '@quittance/format';
 
 export type ReceiptRecord = typeof receipts.$inferSelect;
 
+/** What a receipt's answer is made of. */
+export type EnvelopeRecord = Pick<
+  ReceiptRecord,
+  'signed' | 'jws' | 'legalPosture' | 'timestamp' | 'seq' | 'prevHash' | 'entryHash'
+>;
+
 /** The receipt as SPEC §1 shapes it: signed members, then the envelope. */
-export function toReceipt(record: ReceiptRecord): Receipt {
+export function toReceipt(record: EnvelopeRecord): Receipt {
   return {
     ...JSON.parse(record.signed),
     jws: record.jws,

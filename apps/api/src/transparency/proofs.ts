@@ -8,6 +8,7 @@ import {
   type RangeRoot,
 } from '@quittance/format';
 import type { Principal } from '../auth/api-keys';
+import { VISIBLE, visibilityParams } from '../chain/queries';
 import { ServiceError } from '../service-error';
 import { LogTree } from './log-tree';
 
@@ -40,13 +41,12 @@ const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints
   order by seq desc limit 1`;
 const CHECKPOINT = checkpointAt(2);
 /**
- * Receipt $2's seq where the principal may see it (merchant $1; when $3, only agent $4's, so
- * an agent without an id sees nothing), with what checkpointAt answers for $5: one round trip
- * instead of two.
+ * Receipt $2's seq where the principal may see it (VISIBLE, $1, $3 and $4), with what
+ * checkpointAt answers for $5: one round trip instead of two.
  */
 const RECEIPT_AND_CHECKPOINT = `select r.seq as receipt_seq, c.*
   from receipts r left join lateral (${checkpointAt(5)}) c on true
-  where r.merchant_id = $1 and r.id = $2 and (not $3::boolean or r.agent_id = $4)`;
+  where r.id = $2 and ${VISIBLE}`;
 /** Checkpoints of merchant $1 at the seqs $2. */
 const CHECKPOINTS_AT = `select ${PROVEN} from checkpoints where merchant_id = $1 and seq = any($2::bigint[])`;
 
@@ -84,13 +84,7 @@ export class ProofService {
     // after: visibility is the receipt's, another merchant's or agent's is 404.
     const [row] = await this.query<RawProven & { receipt_seq: number | string }>(
       RECEIPT_AND_CHECKPOINT,
-      [
-        principal.merchantId,
-        receiptId,
-        principal.role === 'agent',
-        principal.agentId ?? null,
-        checkpointSeq ?? null,
-      ],
+      [...visibilityParams(principal, receiptId), checkpointSeq ?? null],
     );
     if (!row) throw new ServiceError('not_found', `no receipt ${receiptId}`);
     const seq = Number(row.receipt_seq);
