@@ -403,6 +403,61 @@ describe.each(DRIVERS)('hostile input on %s', (_driver, options) => {
       expectProblem(r, 400, 'invalid_request');
     });
   });
+
+  describe('h. values the database cannot hold or read back', () => {
+    const issueKid = async () => {
+      const r = await h.call('POST', ISSUE, { key: m.merchantKey, body: issueBody() });
+      expect(r.status).toBe(201);
+      return r.body.signingKeyKid as string;
+    };
+    const revoke = (kid: string, body: unknown) =>
+      h.call('POST', `/admin/v1/signing-keys/${kid}/revoke`, { key: ADMIN_TOKEN, body });
+
+    // Years 0001–0099 came back from the driver as 20xx or 19xx: the key's row disagreed
+    // with its signed revocation statement, and every later snapshot failed to verify.
+    it.each(['0001-01-01T00:00:00.000Z', '0099-06-30T00:00:00.000Z', '2020-01-01T00:00:00.000Z'])(
+      'revokedAt %s, before the key existed, is refused and the key keeps signing',
+      async (revokedAt) => {
+        const kid = await issueKid();
+        const r = await revoke(kid, { reason: 'test', revokedAt });
+        expectProblem(r, 400, 'invalid_request');
+        expect(r.body.detail).toMatch(/before the key's nbf/);
+        expect(await issueKid()).toBe(kid);
+      },
+    );
+
+    it('a NUL in a revocation reason is 400, and the key keeps signing', async () => {
+      const kid = await issueKid();
+      const r = await revoke(kid, { reason: 'a\u0000b' });
+      expectProblem(r, 400, 'invalid_request');
+      expect(await issueKid()).toBe(kid);
+    });
+
+    it('a NUL in a merchant name is 400, and no merchant is made', async () => {
+      const r = await h.call('POST', '/admin/v1/merchants', {
+        key: ADMIN_TOKEN,
+        body: { merchantId: 'nul-name', jurisdiction: 'EU', name: 'a\u0000b' },
+      });
+      expectProblem(r, 400, 'invalid_request');
+      const again = await h.call('POST', '/admin/v1/merchants', {
+        key: ADMIN_TOKEN,
+        body: { merchantId: 'nul-name', jurisdiction: 'EU', name: 'a b' },
+      });
+      expect(again.status).toBe(201);
+    });
+
+    it.each(['2147483648', '9007199254740991'])(
+      'a snapshot version of %s (past the integer column) is 400, not 500',
+      async (version) => {
+        const month = new Date().toISOString().slice(0, 7);
+        const r = await h.call(
+          'GET',
+          `/.well-known/jwks/snapshot/${month}.json?version=${version}`,
+        );
+        expectProblem(r, 400, 'invalid_request');
+      },
+    );
+  });
 });
 
 describe.each(DRIVERS)('g. logs of a failing query on %s', (_driver, options) => {

@@ -275,15 +275,26 @@ export const SnapshotFileParam = z.strictObject({
 });
 
 export const SnapshotVersionQuery = z.strictObject({
-  version: z.coerce.number().int().min(1).optional(),
+  // The column is a PostgreSQL integer: larger numbers are no version, not a server error.
+  version: z.coerce.number().int().min(1).max(2_147_483_647).optional(),
 });
 
 export const SnapshotDocumentSchema = z.unknown();
 
 export const RotatedKeySchema = z.object({ kid: z.string() });
 
+/**
+ * A short free text (a merchant's name, a revocation's reason): any characters but U+0000,
+ * which PostgreSQL's text cannot hold.
+ */
+const FreeText = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((text) => !text.includes('\u0000'), { message: 'must not contain U+0000 (NUL)' });
+
 export const RevokeSigningKeyRequest = z.strictObject({
-  reason: z.string().min(1).max(200).openapi({ example: 'key_compromise' }),
+  reason: FreeText.openapi({ example: 'key_compromise' }),
   revokedAt: z
     .string()
     .refine(isTimestampMs, { message: 'must be RFC 3339 UTC with milliseconds and Z' })
@@ -302,7 +313,7 @@ export const RevokedKeySchema = z.object({
 export const CreateMerchantRequest = z.strictObject({
   merchantId: Identifier.openapi({ example: 'acme' }),
   jurisdiction: z.enum(JURISDICTIONS),
-  name: z.string().min(1).max(200).optional(),
+  name: FreeText.optional(),
 });
 
 export const MerchantSchema = z.object({

@@ -120,6 +120,15 @@ export class KeyRing {
     if (revokedAt && revokedAt.getTime() > this.clock().getTime()) {
       throw new ServiceError('invalid_request', 'revokedAt must not be in the future');
     }
+    // Before its nbf the key did not exist. (Such times also reach years below 100, which
+    // the database driver reads back as 19xx or 20xx: the key's row would then disagree with
+    // its signed revocation statement, and every snapshot after it would fail to verify.)
+    if (revokedAt && revokedAt.getTime() < key.nbf.getTime()) {
+      throw new ServiceError(
+        'invalid_request',
+        `revokedAt must not be before the key's nbf (${key.nbf.toISOString()})`,
+      );
+    }
     const replacement =
       key.status === 'active'
         ? await this.#prepareReplacement(key.merchantId, this.clock())
