@@ -210,3 +210,51 @@ describe('quittance monitor', () => {
     expect(unreachable.stderr).toMatch(/cannot reach/);
   }, 120_000);
 });
+
+describe('quittance monitor refuses inputs it cannot trust, exit 2', () => {
+  it.each([
+    ['no rootHash', { rootHash: undefined }],
+    ['a seq past 2^53', { seq: 1e300 }],
+    ['a fractional seq', { seq: 0.5 }],
+    ['a negative seq', { seq: -3 }],
+    ['a root that is not hex', { rootHash: 'x'.repeat(64) }],
+  ])(
+    'a state file with %s is no verdict on the log, and is left as it was',
+    async (_what, change) => {
+      const path = join(dir, 'damaged-state.json');
+      // A state as the monitor writes it, but for the one damaged member.
+      const checkpoint = {
+        seq: 1,
+        rootHash: 'a'.repeat(64),
+        createdAt: '2026-11-01T00:00:00.000Z',
+      };
+      const text = JSON.stringify({ url: server.url, checkpoint: { ...checkpoint, ...change } });
+      await writeFile(path, text);
+      const result = await monitor(server.url, 'damaged-state.json');
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/is not a monitor state file/);
+      expect(await readFile(path, 'utf8')).toBe(text);
+    },
+  );
+
+  it.each(['abc', '0', '1.5', '3000000'])(
+    '--interval-s %s is a usage error at once, not a loop',
+    async (interval) => {
+      const result = await run(
+        bin,
+        ['monitor', '--url', server.url, '--key', agentKey, '--publisher', 'p.json'].concat([
+          '--state',
+          join(dir, 'interval-state.json'),
+          '--interval-s',
+          interval,
+        ]),
+        { timeout: 20_000 },
+      ).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/--interval-s must be whole seconds/);
+    },
+  );
+});

@@ -37,7 +37,7 @@ export async function monitorCommand(argv: string[]): Promise<number> {
   for (const name of ['url', 'key', 'publisher', 'state'] as const)
     if (!values[name]) throw new UsageError(`monitor needs --${name}`);
   const url = (values.url as string).replace(/\/+$/, '');
-  const interval = Number(values['interval-s'] ?? 60) * 1000;
+  const interval = intervalMs(values['interval-s']);
   for (;;) {
     let code: number;
     try {
@@ -59,6 +59,19 @@ export async function monitorCommand(argv: string[]): Promise<number> {
     if (values.once || code === 1) return code;
     await new Promise((resolve) => setTimeout(resolve, interval));
   }
+}
+
+/** The longest wait a timer takes (2^31 - 1 ms), in whole seconds: about 24 days. */
+const MAX_INTERVAL_S = Math.floor((2 ** 31 - 1) / 1000);
+
+/** --interval-s: whole seconds from 1 to MAX_INTERVAL_S (60 when not given). */
+function intervalMs(value: string | undefined): number {
+  const seconds = Number(value ?? 60);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_INTERVAL_S)
+    throw new UsageError(
+      `--interval-s must be whole seconds from 1 to ${MAX_INTERVAL_S}, not ${JSON.stringify(value)}`,
+    );
+  return seconds * 1000;
 }
 
 function parse(argv: string[]) {
@@ -157,7 +170,16 @@ export async function monitorOnce(options: {
   // Every earlier checkpoint, the recorded one included, must be a prefix of the newest.
   const earlier = [...(state ? [state.checkpoint] : []), ...fresh.slice(0, -1)];
   for (const older of earlier) {
-    const answer = await get(`${API}/checkpoints/consistency?from=${older.seq}&to=${newest.seq}`);
+    let answer: Record<string, unknown>;
+    try {
+      answer = await get(`${API}/checkpoints/consistency?from=${older.seq}&to=${newest.seq}`);
+    } catch (error) {
+      // A failure found already must not turn into "could not check" (exit 2) because the
+      // server then refuses a proof: that refusal is reported with it.
+      if (report.ok || !(error instanceof Unreachable)) throw error;
+      fail(`no consistency proof from seq ${older.seq} to ${newest.seq}: ${error.message}`);
+      continue;
+    }
     const check = await verifyConsistency({
       from: older.seq,
       to: newest.seq,
@@ -226,9 +248,25 @@ async function readState(path: string): Promise<MonitorState | null> {
   }
   try {
     const state = JSON.parse(text) as MonitorState;
-    if (typeof state.url === 'string' && typeof state.checkpoint?.seq === 'number') return state;
+    if (isState(state)) return state;
   } catch {}
+  // Exit 2 (its input is unreadable), never a verdict: a damaged state is no fork or rollback.
   throw new Unreachable(`${path} is not a monitor state file`);
+}
+
+/** What writeState writes: the log's URL and a checkpoint with a seq, a root and a time. */
+function isState(state: MonitorState | null): boolean {
+  const checkpoint = state?.checkpoint;
+  return (
+    typeof state?.url === 'string' &&
+    typeof checkpoint === 'object' &&
+    checkpoint !== null &&
+    Number.isSafeInteger(checkpoint.seq) &&
+    checkpoint.seq >= 1 &&
+    typeof checkpoint.rootHash === 'string' &&
+    /^[0-9a-f]{64}$/.test(checkpoint.rootHash) &&
+    typeof checkpoint.createdAt === 'string'
+  );
 }
 
 /** Written whole or not at all: a crash never leaves half a state. */
