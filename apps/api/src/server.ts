@@ -4,6 +4,7 @@ import { serve } from '@hono/node-server';
 import type { Config } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
+import { answerClientErrors } from './http/client-errors';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
@@ -41,6 +42,7 @@ export async function startServer(
       () => resolve(s as Server),
     );
   });
+  answerClientErrors(server);
   server.keepAliveTimeout = 65_000;
   server.maxConnections = config.maxConnections;
   const port = (server.address() as AddressInfo).port;

@@ -67,6 +67,9 @@ function rawClient(send: (socket: Socket) => void): Promise<{ ms: number; reply:
   });
 }
 
+/** The problem+json body of a raw HTTP reply. */
+const problemOf = (reply: string) => JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4));
+
 const head = (length: number) =>
   'POST /api/v1/trust/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
   `Authorization: Bearer ${apiKey}\r\nContent-Length: ${length}\r\n\r\n`;
@@ -81,6 +84,39 @@ describe('slow clients', () => {
     clearInterval(timer);
     expect(result.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
     expect(result.reply).toMatch(/^HTTP\/1\.1 408/);
+    expect(problemOf(result.reply)).toMatchObject({ status: 408, code: 'request_timeout' });
+  });
+
+  it.each([
+    [
+      'a request line without a slash',
+      'GET healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      400,
+      'malformed_http',
+    ],
+    [
+      'Content-Length with Transfer-Encoding',
+      `${head(5)}`.replace('\r\n\r\n', '\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      400,
+      'malformed_http',
+    ],
+    [
+      'a NUL in a header',
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n',
+      400,
+      'malformed_http',
+    ],
+    [
+      'headers over 16 KB',
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ${'a'.repeat(20_000)}\r\n\r\n`,
+      431,
+      'headers_too_large',
+    ],
+  ])('%s is answered as problem+json by the HTTP parser', async (_what, request, status, code) => {
+    const result = await rawClient((socket) => socket.write(request));
+    expect(result.reply).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(result.reply).toMatch(/content-type: application\/problem\+json/i);
+    expect(problemOf(result.reply)).toMatchObject({ status, code });
   });
 
   it('a Content-Length larger than the bytes sent is cut off the same way', async () => {
