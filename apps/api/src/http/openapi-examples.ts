@@ -383,6 +383,10 @@ const SPECIFIC = new Set<ProblemCode>([
   'export_not_ready',
   'merchant_exists',
   'key_revoked',
+  // Answered by Node's HTTP parser before any route (http/client-errors.ts).
+  'malformed_http',
+  'headers_too_large',
+  'request_timeout',
 ]);
 /** Problems about a request body, answered only by routes that take one. */
 const BODY = new Set<ProblemCode>([
