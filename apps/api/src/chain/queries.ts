@@ -39,7 +39,7 @@ export function visibilityParams(principal: Principal, second: unknown): unknown
 
 /**
  * One receipt's answer in a prepared statement of fixed text: the most frequent read, whose
- * query built through the ORM cost about a quarter of its CPU. `timestamp` and `seq` are read
+ * query built through the ORM cost about half of its CPU. `timestamp` and `seq` are read
  * as text because the two drivers return jsonb and bigint differently to plain SQL.
  */
 const ENVELOPE = `select signed, jws, legal_posture, "timestamp"::text as "timestamp", seq::text as seq,

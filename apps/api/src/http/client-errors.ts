@@ -5,9 +5,9 @@ import { ApiError, problemBody } from './problem';
 /**
  * Requests Node's HTTP parser refuses before the app sees them (a bad request line or header,
  * Content-Length with Transfer-Encoding, headers over 16 KB, a request not received within
- * the request timeout) are answered as problem+json too,
- * where Node's default answer is a bare status line. Written to the socket, as there is no
- * response object yet, and the connection is closed.
+ * the request timeout) are answered as problem+json too, where Node's default answer is a
+ * bare status line. Written to the socket, as there may be no response object yet, and the
+ * connection is closed.
  */
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
