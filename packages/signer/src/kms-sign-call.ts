@@ -123,12 +123,8 @@ export async function leanSign(
   const attempts = Math.max(1, Number(await client.config.maxAttempts()) || 1);
   for (let attempt = 1; ; attempt++) {
     try {
-      const answer = await send(
-        { signer, agent: lean.agent },
-        endpoint,
-        body,
-        deadlines.get(client) ?? DEFAULT_DEADLINES,
-      );
+      const limits = deadlines.get(client) ?? DEFAULT_DEADLINES;
+      const answer = await send(signer, lean.agent, endpoint, body, limits);
       const signature = (answer as { Signature?: unknown }).Signature;
       return typeof signature === 'string'
         ? new Uint8Array(Buffer.from(signature, 'base64'))
@@ -159,13 +155,14 @@ async function sigV4For(lean: Lean, client: KMSClient): Promise<SignatureV4> {
 }
 
 async function send(
-  lean: Required<Pick<Lean, 'signer' | 'agent'>>,
+  signer: SignatureV4,
+  agent: HttpAgent,
   endpoint: Endpoint,
   body: string,
   limits: KmsDeadlines,
 ): Promise<unknown> {
   const host = endpoint.port ? `${endpoint.hostname}:${endpoint.port}` : endpoint.hostname;
-  const signed = await lean.signer.sign({
+  const signed = await signer.sign({
     method: 'POST',
     protocol: endpoint.protocol,
     hostname: endpoint.hostname,
@@ -204,7 +201,7 @@ async function send(
         port: endpoint.port,
         path: endpoint.path,
         method: 'POST',
-        agent: lean.agent,
+        agent,
         headers: { ...signed.headers, 'content-length': Buffer.byteLength(body) },
       },
       (res: IncomingMessage) => {
