@@ -49,6 +49,72 @@ select 0, r.seq, 0, r.entry_hash
   join receipts r on r.merchant_id = $1
     and r.seq between b.block * ${TILE_WIDTH} + 1 and b.block * ${TILE_WIDTH} + ${TILE_WIDTH}`;
 
+/**
+ * Hashes read for proofs: stored nodes (level 4 and up) by their place in their tile
+ * (`tileLevel:tileIndex:offset`), entry hashes by seq.
+ */
+export interface ProofHashes {
+  nodes: Record<string, string>;
+  entries: Record<string, string>;
+}
+
+/**
+ * SQL of one row, `nodes` and `entries` (ProofHashes' two members as json text, null when
+ * none), with every hash an inclusion proof of entry `seq` in the tree of the first `size`
+ * entries of merchant $1 can ask for (`seq` and `size` SQL expressions of type bigint): the
+ * complete siblings of the entry's path and the complete subtrees `size` splits into (the
+ * tree's right edge), cut out of their tiles from level 4 up, and below that the 16-entry
+ * blocks of the entry and of the tree's end. It lets a proof be read in the statement that
+ * finds the receipt. The rules here are a superset of what RFC 9162's PATH asks for, and
+ * rootsFor uses them only when they cover the proof's plan: were they wrong, a proof would
+ * cost its usual second round trip, never a wrong hash.
+ */
+export function inclusionHashesSql(seq: string, size: string): string {
+  const [m, n] = [`(${seq} - 1)`, `(${size})`];
+  // A node's place in its tile (placeOf and positionIn in tiles.ts), h its height there.
+  const h = 'w.level % 4';
+  const k = `w.index % (16 >> ${h})`;
+  const b = `((${k} + 1) * (1 << ${h}) - 1)`;
+  return `select
+    (select json_object_agg(p.tile_level || ':' || p.tile || ':' || p.at,
+        encode(substring(t.hashes from p.at * ${HASH_BYTES} + 1 for ${HASH_BYTES}), 'hex'))::text
+      from (select w.level - ${h} as tile_level, w.index / (16 >> ${h}) as tile,
+          (${b} + ${b} / 2 + ${b} / 4 + ${b} / 8 + ${h})::int as at
+        from (select l as level, (${m} >> l) # 1 as index from generate_series(4, 52) l
+            where (((${m} >> l) # 1) + 1) << l <= ${n}
+          union
+          select l, (${n} >> l) - 1 from generate_series(4, 52) l where (${n} >> l) & 1 = 1) w
+      ) p
+      join log_subtrees t on t.merchant_id = $1 and t.level = p.tile_level and t.index = p.tile
+    ) as nodes,
+    (select json_object_agg(e.seq, e.entry_hash)::text
+      from (select distinct block from (values (${m} >> 4),
+          (case when ${n} & 15 <> 0 then ${n} >> 4 end)) v(block) where block is not null) blocks
+      join receipts e on e.merchant_id = $1
+        and e.seq between blocks.block * ${TILE_WIDTH} + 1 and blocks.block * ${TILE_WIDTH} + ${TILE_WIDTH}
+    ) as entries`;
+}
+
+/** Whether `hashes` hold each of `places` whole. */
+function holds(hashes: ProofHashes, places: readonly NodePlace[]): boolean {
+  return places.every((p) => hashesAt(hashes, p).length === p.count);
+}
+
+/** The hashes `hashes` hold of `place`: one node's, or a block's entries; fewer when missing. */
+function hashesAt(hashes: ProofHashes, place: NodePlace): string[] {
+  if (place.tileLevel > 0) {
+    const hex = hashes.nodes[nodeKey(place.tileLevel, place.tileIndex, place.offset)];
+    return hex ? [hex] : []; // empty past a tile's end
+  }
+  const found: string[] = [];
+  const first = place.tileIndex * TILE_WIDTH + place.offset + 1;
+  for (let seq = first; seq < first + place.count; seq++) {
+    const hex = hashes.entries[seq];
+    if (hex !== undefined) found.push(hex); // a hole counts as missing, as a short block does
+  }
+  return found;
+}
+
 /** The 32-byte hashes of a tile, hex, from the hex of the row. */
 function hashesIn(hex: string): string[] {
   const hashes: string[] = [];
@@ -113,11 +179,16 @@ export class LogTree {
 
   /**
    * The subtree roots `plan` (a proof's construction) will ask for, from the entries and tiles
-   * that hold them, read in one statement: a proof costs one round trip whatever the log's
-   * size. `plan` runs once on placeholders to learn the ranges; tiles missing from a tree
-   * made before they were kept are filled, once, up to the largest range asked.
+   * that hold them: `read` when it holds them all (read with the receipt, inclusionHashesSql),
+   * else read in one statement, so that a proof costs one round trip whatever the log's size.
+   * `plan` runs once on placeholders to learn the ranges; tiles missing from a tree made
+   * before they were kept are filled, once, up to the largest range asked.
    */
-  async rootsFor(merchantId: string, plan: (root: RangeRoot) => Promise<unknown>) {
+  async rootsFor(
+    merchantId: string,
+    plan: (root: RangeRoot) => Promise<unknown>,
+    read?: ProofHashes,
+  ): Promise<RangeRoot> {
     const places = new Map<string, NodePlace>();
     let size = 0;
     const decompose = (from: number, to: number) => {
@@ -136,19 +207,19 @@ export class LogTree {
       return PLACEHOLDER;
     });
     const wanted = [...places.values()];
-    let hashesOf = await this.#load(merchantId, wanted);
-    if (!wanted.every((p) => hashesOf(p).length === p.count)) {
+    let hashes = read && holds(read, wanted) ? read : await this.#load(merchantId, wanted);
+    if (!holds(hashes, wanted)) {
       await this.fill(merchantId, size);
-      hashesOf = await this.#load(merchantId, wanted);
+      hashes = await this.#load(merchantId, wanted);
     }
     const perfect = async (level: number, index: number) => {
       const place = placeOf(level, index);
-      const hashes = hashesOf(place);
-      if (hashes.length !== place.count)
+      const found = hashesAt(hashes, place);
+      if (found.length !== place.count)
         throw new Error(
           `log of ${merchantId}: the ${place.tileLevel === 0 ? 'entries' : 'tile'} of node ${level}:${index} are missing`,
         );
-      return place.tileLevel === 0 ? merkleRoot(hashes) : (hashes[0] as string);
+      return place.tileLevel === 0 ? merkleRoot(found) : (found[0] as string);
     };
     const root: RangeRoot = async (from, to) => {
       const width = to - from;
@@ -165,11 +236,9 @@ export class LogTree {
    * database, and the 16-entry blocks of level 0 from the receipts, in one statement of
    * index probes whose text never changes (prepared once per connection on PostgreSQL).
    */
-  async #load(
-    merchantId: string,
-    places: readonly NodePlace[],
-  ): Promise<(place: NodePlace) => string[]> {
-    if (places.length === 0) return () => []; // a proof of no nodes (from = to, or size 1)
+  async #load(merchantId: string, places: readonly NodePlace[]): Promise<ProofHashes> {
+    const hashes: ProofHashes = { nodes: {}, entries: {} };
+    if (places.length === 0) return hashes; // a proof of no nodes (from = to, or size 1)
     const nodes = places.filter((p) => p.tileLevel > 0);
     const blocks = [...new Set(places.filter((p) => p.tileLevel === 0).map((p) => p.tileIndex))];
     type Row = { level: number; index: number | string; at: number; hex: string };
@@ -180,30 +249,12 @@ export class LogTree {
       nodes.map((p) => p.offset),
       blocks,
     ]);
-    const stored = new Map<string, string>();
-    const entries = new Map<number, string[]>();
-    // Entries arrive in no particular order: their seq places them in their block.
     for (const row of rows) {
-      const index = Number(row.index);
-      if (Number(row.level) > 0) {
-        stored.set(nodeKey(Number(row.level), index, Number(row.at)), row.hex);
-        continue;
-      }
-      const block = Math.floor((index - 1) / TILE_WIDTH);
-      const hashes = entries.get(block) ?? [];
-      entries.set(block, hashes);
-      hashes[(index - 1) % TILE_WIDTH] = row.hex;
+      if (Number(row.level) > 0)
+        hashes.nodes[nodeKey(Number(row.level), Number(row.index), Number(row.at))] = row.hex;
+      else hashes.entries[Number(row.index)] = row.hex;
     }
-    return (p) => {
-      if (p.tileLevel > 0) {
-        const hex = stored.get(nodeKey(p.tileLevel, p.tileIndex, p.offset));
-        return hex ? [hex] : [];
-      }
-      const block = entries.get(p.tileIndex) ?? [];
-      const hashes = block.slice(p.offset, p.offset + p.count);
-      // A hole (an entry not there) counts as missing, as a short block does.
-      return hashes.filter((h) => h !== undefined);
-    };
+    return hashes;
   }
 
   /** The last stored tile of each level, by level (one statement, a probe per level). */

@@ -10,7 +10,7 @@ import {
 import type { Principal } from '../auth/api-keys';
 import { VISIBLE, visibilityParams } from '../chain/queries';
 import { ServiceError } from '../service-error';
-import { LogTree } from './log-tree';
+import { inclusionHashesSql, LogTree, type ProofHashes } from './log-tree';
 
 /** What a proof needs of a checkpoint: its size and what checkpointView publishes. */
 interface ProvenRow {
@@ -42,10 +42,12 @@ const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints
 const CHECKPOINT = checkpointAt(2);
 /**
  * Receipt $2's seq where the principal may see it (VISIBLE, $1, $3 and $4), with what
- * checkpointAt answers for $5: one round trip instead of two.
+ * checkpointAt answers for $5 and the tree's hashes a proof of it there needs: a proof in one
+ * round trip. Which checkpoint does not depend on the receipt; it is judged after.
  */
-const RECEIPT_AND_CHECKPOINT = `select r.seq as receipt_seq, c.*
+const INCLUSION = `select r.seq as receipt_seq, c.*, h.nodes, h.entries
   from receipts r left join lateral (${checkpointAt(5)}) c on true
+  left join lateral (${inclusionHashesSql('r.seq', 'c.seq')}) h on true
   where r.id = $2 and ${VISIBLE}`;
 /** Checkpoints of merchant $1 at the seqs $2. */
 const CHECKPOINTS_AT = `select ${PROVEN} from checkpoints where merchant_id = $1 and seq = any($2::bigint[])`;
@@ -80,12 +82,10 @@ export class ProofService {
     receiptId: string,
     checkpointSeq?: number,
   ): Promise<InclusionProof> {
-    // The checkpoint is read with the receipt (which one does not depend on it), and judged
-    // after: visibility is the receipt's, another merchant's or agent's is 404.
-    const [row] = await this.query<RawProven & { receipt_seq: number | string }>(
-      RECEIPT_AND_CHECKPOINT,
-      [...visibilityParams(principal, receiptId), checkpointSeq ?? null],
-    );
+    const [row] = await this.query<
+      RawProven & { receipt_seq: number | string; nodes: string | null; entries: string | null }
+    >(INCLUSION, [...visibilityParams(principal, receiptId), checkpointSeq ?? null]);
+    // Visibility is the receipt's: another merchant's or agent's is 404.
     if (!row) throw new ServiceError('not_found', `no receipt ${receiptId}`);
     const seq = Number(row.receipt_seq);
     const checkpoint = this.#covering(
@@ -93,10 +93,12 @@ export class ProofService {
       seq,
       checkpointSeq,
     );
+    const read = { nodes: JSON.parse(row.nodes ?? '{}'), entries: JSON.parse(row.entries ?? '{}') };
     const [proof] = await this.#proofs(
       principal.merchantId,
       [{ id: receiptId, chain: { seq } }],
       checkpoint,
+      read,
     );
     return proof as InclusionProof;
   }
@@ -141,15 +143,19 @@ export class ProofService {
     return row as ProvenRow;
   }
 
-  /** Proofs of `receipts` against `checkpoint`, from one read of the tree for them all. */
+  /**
+   * Proofs of `receipts` against `checkpoint`, from one read of the tree for them all, or
+   * from the hashes already `read` when they hold every one needed.
+   */
   async #proofs(
     merchantId: string,
     receipts: readonly { id: string; chain: { seq: number } }[],
     checkpoint: ProvenRow,
+    read?: ProofHashes,
   ): Promise<InclusionProof[]> {
     const paths = (root: RangeRoot) =>
       Promise.all(receipts.map((r) => inclusionPath(r.chain.seq, checkpoint.seq, root)));
-    const auditPaths = await paths(await this.#tree.rootsFor(merchantId, paths));
+    const auditPaths = await paths(await this.#tree.rootsFor(merchantId, paths, read));
     return receipts.map((r, i) => ({
       receiptId: r.id,
       seq: r.chain.seq,
