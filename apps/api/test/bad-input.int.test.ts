@@ -160,6 +160,7 @@ describe('bad input: a clear problem, nothing stored', () => {
 
   it.each([
     ['limit over 500', '?limit=501'],
+    ...['0x10', '1e1', '%2016', '', '+5'].map((limit) => [`limit=${limit}`, `?limit=${limit}`]),
     ['unknown query parameter', '?color=red'],
     ['bad time', '?from=yesterday'],
     ['bad cursor', '?cursor=garbage'],

@@ -446,8 +446,8 @@ describe.each(DRIVERS)('hostile input on %s', (_driver, options) => {
       expect(again.status).toBe(201);
     });
 
-    it.each(['2147483648', '9007199254740991'])(
-      'a snapshot version of %s (past the integer column) is 400, not 500',
+    it.each(['2147483648', '9007199254740991', '0x1', '1e0'])(
+      'a snapshot version of %s (past the integer column, or not decimal digits) is 400, not 500',
       async (version) => {
         const month = new Date().toISOString().slice(0, 7);
         const r = await h.call(

@@ -80,7 +80,7 @@ describe.each([
     expect(early.status).toBe(404);
     expect(early.body.code).toBe('not_checkpointed');
     expect(early.headers.get('retry-after')).toBe('3600');
-    for (const bad of ['0', '-1', 'x', '1.5', '99999999999999999999'])
+    for (const bad of ['0', '-1', 'x', '1.5', '99999999999999999999', '0x10', '1e3', ''])
       expect(
         (
           await h.call('GET', `/api/v1/trust/receipts/${id}/proof?checkpoint=${bad}`, {

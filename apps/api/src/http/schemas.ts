@@ -147,13 +147,21 @@ export const ConsistencyProofSchema = z
   .object({ from: CheckpointSchema, to: CheckpointSchema, proof: z.array(z.string()) })
   .openapi('ConsistencyProof');
 
+/**
+ * A whole number in a query string, in decimal digits only: coercion would also read "0x10",
+ * "1e3", " 7" and the empty string as numbers, which a client never means.
+ */
+const queryInteger = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^[0-9]{1,16}$/.test(value) ? Number(value) : value),
+    z.number({ error: 'expected a whole number in decimal digits' }).int().min(min).max(max),
+  );
+
 /** A checkpoint's seq in a query: a positive integer, else 400. */
-export const CheckpointSeq = z.coerce
-  .number()
-  .int()
-  .min(1)
-  .max(Number.MAX_SAFE_INTEGER)
-  .openapi({ description: "A checkpoint's seq", example: 1000 });
+export const CheckpointSeq = queryInteger(1, Number.MAX_SAFE_INTEGER).openapi({
+  description: "A checkpoint's seq",
+  example: 1000,
+});
 
 export const ProblemSchema = z
   .object({
@@ -247,7 +255,7 @@ export function zipContent(description: string) {
 }
 
 /** Page size of the lists (SPEC §8: at most 500). */
-const PageLimit = z.coerce.number().int().min(1).max(500).default(100);
+const PageLimit = queryInteger(1, 500).default(100);
 
 // Operations
 
@@ -276,7 +284,7 @@ export const SnapshotFileParam = z.strictObject({
 
 export const SnapshotVersionQuery = z.strictObject({
   // The column is a PostgreSQL integer: larger numbers are no version, not a server error.
-  version: z.coerce.number().int().min(1).max(2_147_483_647).optional(),
+  version: queryInteger(1, 2_147_483_647).optional(),
 });
 
 export const SnapshotDocumentSchema = z.unknown();
