@@ -52,10 +52,15 @@ export async function openFile(path: string, what: string, max: number): Promise
   }
 }
 
+/**
+ * A file's UTF-8 text without a leading byte order mark, as the verifier page's File.text()
+ * reads it: RFC 8259 §8.1 lets a JSON parser ignore one, and editors on Windows add it.
+ */
 export async function readText(path: string, what: string, max: number): Promise<string> {
   const handle = await openFile(path, what, max);
   try {
-    return await handle.readFile('utf8');
+    const text = await handle.readFile('utf8');
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   } catch (error) {
     throw new UnreadableInput(
       `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,

@@ -58,6 +58,18 @@ describe('quittance verify RECEIPT.json', () => {
     expect(result.code).toBe(0);
   });
 
+  it('reads files that start with a UTF-8 byte order mark, as the verifier page does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-bom-'));
+    for (const name of ['receipt.json', 'snapshot.json', 'publisher.json'])
+      await writeFile(
+        join(dir, name),
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), await readFile(join(external, name))]),
+      );
+    const result = await quittance(...args(dir));
+    expect(result.stdout).toMatch(/ok +snapshot_authentic +asserted/);
+    expect(result.code).toBe(0);
+  });
+
   it('fails a tampered receipt with exit status 1', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'quittance-tamper-'));
     const receipt = JSON.parse(await readFile(join(external, 'receipt.json'), 'utf8'));
