@@ -9,5 +9,7 @@ export type AppEnv = {
     services: Services;
     logger: Logger;
     principal: Principal;
+    /** Set while strictJsonBody waits for the body: the client is slow, not a dependency. */
+    readingBody: boolean;
   };
 };

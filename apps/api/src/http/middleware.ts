@@ -94,7 +94,9 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
  * Every API answer within the request budget: a request whose work is still waiting then (a
  * database being reconnected to, a slow signer) gets 503 with Retry-After instead of a hang.
  * The work itself is not abandoned; an issue that commits afterwards is found again by
- * retrying with the same callId (200, the same receipt).
+ * retrying with the same callId (200, the same receipt). A request whose body has not all
+ * arrived by then is the client's delay, not a dependency's: 408, and the connection closes
+ * (the rest of the body would otherwise be read as the next request).
  */
 export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -104,7 +106,13 @@ export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
     });
     try {
       const late = await Promise.race([next().then(() => false), expired]);
-      if (late) {
+      if (late && c.get('readingBody')) {
+        c.res = renderError(
+          new ApiError('request_timeout', `the request body did not arrive within ${budgetMs} ms`),
+          c,
+        );
+        c.res.headers.set('connection', 'close');
+      } else if (late) {
         c.res = renderError(
           new ApiError(
             'service_unavailable',

@@ -53,11 +53,14 @@ afterAll(async () => {
 });
 
 /** Opens a raw connection; resolves with when and how the server ended it. */
-function rawClient(send: (socket: Socket) => void): Promise<{ ms: number; reply: string }> {
+function rawClient(
+  send: (socket: Socket) => void,
+  port = running.port,
+): Promise<{ ms: number; reply: string }> {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     let reply = '';
-    const socket = connect(running.port, '127.0.0.1', () => send(socket));
+    const socket = connect(port, '127.0.0.1', () => send(socket));
     socket.on('data', (chunk) => {
       reply += chunk;
     });
@@ -150,5 +153,41 @@ describe('slow clients', () => {
     expect(extra.ms).toBeLessThan(1_000);
     expect(extra.reply).toBe('');
     for (const s of sockets) s.destroy();
+  });
+});
+
+describe('a body that has not arrived when the request budget ends', () => {
+  const BUDGET_MS = 1_000;
+  let budgeted: RunningServer;
+  let folder: string;
+  beforeAll(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'quittance-slow-'));
+    // The defaults' order: the request budget (5 s) ends long before the request timeout (30 s).
+    budgeted = await startServer(
+      loadConfig({
+        DATABASE_URL: database.url,
+        QUITTANCE_DATA_DIR: folder,
+        QUITTANCE_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+        QUITTANCE_REQUEST_TIMEOUT_MS: '20000',
+        QUITTANCE_REQUEST_BUDGET_MS: String(BUDGET_MS),
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+      }),
+    );
+  });
+  afterAll(async () => {
+    await budgeted?.close();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it("is the client's delay: 408 request_timeout and the connection closed, not 503", async () => {
+    const result = await rawClient(
+      (socket) => socket.write(`${head(5_000)}{"callId":`),
+      budgeted.port,
+    );
+    expect(result.ms).toBeLessThan(BUDGET_MS + 2_500);
+    expect(result.reply).toMatch(/^HTTP\/1\.1 408/);
+    expect(result.reply).toMatch(/^connection: close/im);
+    expect(problemOf(result.reply)).toMatchObject({ status: 408, code: 'request_timeout' });
   });
 });
