@@ -171,6 +171,17 @@ describe('bad input: a clear problem, nothing stored', () => {
     expect(r.body.code).toBe('invalid_request');
   });
 
+  it('says which rule a query number broke: its range, or that it is not decimal digits', async () => {
+    const messages = async (query: string) =>
+      (
+        await h.call('GET', `/api/v1/trust/receipts${query}`, { key: m.merchantKey })
+      ).body.errors.map((e: { message: string }) => e.message);
+    expect(await messages('?limit=501')).toEqual([expect.stringContaining('<=500')]);
+    expect(await messages('?limit=0x10')).toEqual([
+      'limit: expected a whole number in decimal digits',
+    ]);
+  });
+
   it('unknown routes and receipts are 404 problems', async () => {
     expect((await h.call('GET', '/api/v1/trust/nope', { key: m.merchantKey })).body.code).toBe(
       'not_found',

@@ -154,8 +154,12 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
   if (hasBody(c.req.method) && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
     c.set('readingBody', true);
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    c.set('readingBody', false);
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await c.req.arrayBuffer());
+    } finally {
+      c.set('readingBody', false);
+    }
     if (bytes.length > 0) {
       const value = parseRequestJson(bytes);
       // What the validators of @hono/zod-openapi read; HonoRequest has no cache for it.

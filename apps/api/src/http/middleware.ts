@@ -96,7 +96,7 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
  * The work itself is not abandoned; an issue that commits afterwards is found again by
  * retrying with the same callId (200, the same receipt). A request whose body has not all
  * arrived by then is the client's delay, not a dependency's: 408, and the connection closes
- * (the rest of the body would otherwise be read as the next request).
+ * rather than stay held while the rest of the body trickles in.
  */
 export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {

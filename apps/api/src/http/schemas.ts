@@ -154,7 +154,15 @@ export const ConsistencyProofSchema = z
 const queryInteger = (min: number, max: number) =>
   z.preprocess(
     (value) => (typeof value === 'string' && /^[0-9]{1,16}$/.test(value) ? Number(value) : value),
-    z.number({ error: 'expected a whole number in decimal digits' }).int().min(min).max(max),
+    z
+      // Only a value that is not a number gets this message; range checks keep their own.
+      .number({
+        error: (issue) =>
+          issue.code === 'invalid_type' ? 'expected a whole number in decimal digits' : undefined,
+      })
+      .int()
+      .min(min)
+      .max(max),
   );
 
 /** A checkpoint's seq in a query: a positive integer, else 400. */
