@@ -13,8 +13,8 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -98,24 +98,64 @@ function print(label: string, f: Figure, unit = 'receipts/s') {
   );
 }
 
-/** CPU seconds a process has used (user + system, all threads), from /proc. */
-async function cpuSeconds(pid: number | undefined): Promise<number> {
+/** The 14th to 17th fields of /proc/PID/stat (utime, stime, cutime, cstime), in seconds. */
+async function cpuFields(pid: number | string): Promise<number[]> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+  // Fields after the command's closing parenthesis start at the 3rd.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  return fields.slice(11, 15).map((f) => Number(f) / 100); // USER_HZ is 100 on Linux
 }
 
-/** A wrk run with the CPU the API process (and this process) used per receipt, in µs. */
+/** CPU seconds a process has used (user + system, all threads), from /proc. */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const [user, system] = await cpuFields(pid ?? 'self');
+  return (user as number) + (system as number);
+}
+
+/** CPU seconds of every PostgreSQL process (backends and background), from /proc. */
+async function postgresCpuSeconds(): Promise<number> {
+  let total = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes(' (postgres) ')) continue;
+      const [user, system] = await cpuFields(pid);
+      total += (user as number) + (system as number);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+/** CPU seconds of this process's finished children (wrk, once it has exited). */
+async function childrenCpuSeconds(): Promise<number> {
+  const [, , user, system] = await cpuFields('self');
+  return (user as number) + (system as number);
+}
+
+/**
+ * A wrk run with the CPU per receipt, in µs, of the API process, of this process (the KMS
+ * test endpoint when there is one), of PostgreSQL and of wrk itself: what the two cores spend.
+ */
 async function wrkWithCpu(base: string, tokens: string[], tag: string, pid: number | undefined) {
-  const [api, own] = [await cpuSeconds(pid), process.cpuUsage()];
+  const [api, own, postgres, children] = [
+    await cpuSeconds(pid),
+    process.cpuUsage(),
+    await postgresCpuSeconds(),
+    await childrenCpuSeconds(),
+  ];
   const figure = await wrk([base], tokens, tag);
   const receipts = figure.rate * SECONDS;
   const used = process.cpuUsage(own);
+  const perReceipt = (seconds: number) => (seconds * 1e6) / receipts;
   return {
     figure,
-    apiUs: (((await cpuSeconds(pid)) - api) * 1e6) / receipts,
+    apiUs: perReceipt((await cpuSeconds(pid)) - api),
     benchUs: (used.user + used.system) / receipts,
+    postgresUs: perReceipt((await postgresCpuSeconds()) - postgres),
+    wrkUs: perReceipt((await childrenCpuSeconds()) - children),
   };
 }
 
@@ -204,7 +244,7 @@ const local = await withStack(2, {}, async (stack) => {
   const two = stack.apis.map((a) => a.url);
   await wrk(one, await merchants(stack, 1, 'warmup'), 'warmup');
   const pid = stack.apis[0]?.process.child.pid;
-  const { figure: r11, apiUs } = await wrkWithCpu(
+  const { figure: r11, ...cpu } = await wrkWithCpu(
     one[0] as string,
     await merchants(stack, 1, 'a'),
     'a',
@@ -219,7 +259,7 @@ const local = await withStack(2, {}, async (stack) => {
   print('2 API processes, 1 merchant', r21);
   const r216 = await wrk(two, await merchants(stack, 16, 'd'), 'd');
   print('2 API processes, 16 merchants', r216);
-  return { r11, r116, r21, r216, rss, apiUs };
+  return { r11, r116, r21, r216, rss, cpu };
 });
 
 let kms: KmsTestServer | undefined;
@@ -256,11 +296,20 @@ const kmsFigure = await (async () => {
 })();
 
 const ratio = (a: number, b: number) => (a / b).toFixed(2);
-const { r11, r116, r21, r216, rss, apiUs } = local;
+const { r11, r116, r21, r216, rss, cpu } = local;
 // Where the KMS figure's CPU goes on this machine: the KMS test endpoint runs in this process
 // (HTTP, JSON, an Ed25519 signature per call), work AWS would do elsewhere.
 console.log(
-  `\nCPU per receipt: API process ${apiUs.toFixed(0)} µs with the local signer, ${kmsFigure.apiUs.toFixed(0)} µs with KMS; the KMS test endpoint (in the bench process) ${kmsFigure.benchUs.toFixed(0)} µs`,
+  `\nCPU per receipt: API process ${cpu.apiUs.toFixed(0)} µs with the local signer, ${kmsFigure.apiUs.toFixed(0)} µs with KMS; the KMS test endpoint (in the bench process) ${kmsFigure.benchUs.toFixed(0)} µs`,
+);
+// What bounds the ratios here: one process is held by about one core (its event loop); two
+// share this machine's cores with PostgreSQL and wrk, at the costs measured above.
+const cores = availableParallelism();
+const machineUs = cpu.apiUs + cpu.postgresUs + cpu.wrkUs;
+console.log(
+  `  with the local signer, 1 process: PostgreSQL ${cpu.postgresUs.toFixed(0)} µs, wrk ${cpu.wrkUs.toFixed(0)} µs, ${machineUs.toFixed(0)} µs in all; ` +
+    `${cores} cores hold at most ${Math.round((cores * 1e6) / machineUs)} receipts/s at that cost, ` +
+    `so with one process held by one core, 2 processes / 1 ≤ ${Math.min(2, (cores * cpu.apiUs) / machineUs).toFixed(2)} here`,
 );
 console.log('\nratios (issue 14 target in brackets):');
 console.log(
