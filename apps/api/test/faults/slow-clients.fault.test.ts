@@ -19,20 +19,26 @@ let running: RunningServer;
 let dataDir: string;
 let apiKey: string;
 
+/** A server on the test database with its own data folder and these settings. */
+const serve = (folder: string, settings: Record<string, string>) =>
+  startServer(
+    loadConfig({
+      DATABASE_URL: database.url,
+      QUITTANCE_DATA_DIR: folder,
+      QUITTANCE_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      ...settings,
+    }),
+  );
+
 beforeAll(async () => {
   database = await createTestDatabase();
   dataDir = await mkdtemp(join(tmpdir(), 'quittance-slow-'));
-  running = await startServer(
-    loadConfig({
-      DATABASE_URL: database.url,
-      QUITTANCE_DATA_DIR: dataDir,
-      QUITTANCE_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
-      QUITTANCE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
-      QUITTANCE_MAX_CONNECTIONS: '40',
-      PORT: '0',
-      LOG_LEVEL: 'silent',
-    }),
-  );
+  running = await serve(dataDir, {
+    QUITTANCE_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+    QUITTANCE_MAX_CONNECTIONS: '40',
+  });
   // A valid key, so that the issue handler really waits for the body.
   const admin = (path: string, body: unknown) =>
     fetch(`http://127.0.0.1:${running.port}/admin/v1${path}`, {
@@ -163,17 +169,10 @@ describe('a body that has not arrived when the request budget ends', () => {
   beforeAll(async () => {
     folder = await mkdtemp(join(tmpdir(), 'quittance-slow-'));
     // The defaults' order: the request budget (5 s) ends long before the request timeout (30 s).
-    budgeted = await startServer(
-      loadConfig({
-        DATABASE_URL: database.url,
-        QUITTANCE_DATA_DIR: folder,
-        QUITTANCE_ADMIN_TOKEN: 'test-admin-token-0123456789abcdef',
-        QUITTANCE_REQUEST_TIMEOUT_MS: '20000',
-        QUITTANCE_REQUEST_BUDGET_MS: String(BUDGET_MS),
-        PORT: '0',
-        LOG_LEVEL: 'silent',
-      }),
-    );
+    budgeted = await serve(folder, {
+      QUITTANCE_REQUEST_TIMEOUT_MS: '20000',
+      QUITTANCE_REQUEST_BUDGET_MS: String(BUDGET_MS),
+    });
   });
   afterAll(async () => {
     await budgeted?.close();
