@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import {
   MAX_JSON_DEPTH,
@@ -24,7 +25,9 @@ export const MAX_KEY_FILE = 64 * MiB;
 export async function openFile(path: string, what: string, max: number): Promise<FileHandle> {
   let handle: FileHandle;
   try {
-    handle = await open(path, 'r');
+    // Non-blocking, so that a FIFO is refused below instead of waiting for a writer; a
+    // regular file reads as usual.
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why: Record<string, string> = {

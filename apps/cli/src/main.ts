@@ -57,6 +57,9 @@ export async function main(argv: string[]): Promise<number> {
         ? `${(error as Error).stack}\n`
         : `quittance: ${(error as Error).message}\n`,
     );
-    return 1;
+    // A file or a server that could not be read (inputs.ts, http.ts, by name: they load with
+    // their commands) is exit 2, as for verify and monitor.
+    const name = (error as Error)?.name;
+    return name === 'UnreadableInput' || name === 'ServerUnreadable' ? 2 : 1;
   }
 }

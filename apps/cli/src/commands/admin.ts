@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { jsonOf, printable, request as send } from '../http';
 import { UsageError } from '../usage';
 
 export const ADMIN_USAGE = `  admin merchants create MERCHANT_ID --jurisdiction EU|US|BR|OTHER [--name NAME]
@@ -24,26 +25,30 @@ export async function adminCommand(argv: string[]): Promise<number> {
     `http://127.0.0.1:${process.env.PORT ?? 8787}`
   ).replace(/\/+$/, '');
   const token = values.token ?? (await defaultToken());
-  let res: Response;
-  try {
-    res = await fetch(`${url}/admin/v1${request.path}`, {
-      method: request.method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(request.body ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(request.body ? { body: JSON.stringify(request.body) } : {}),
-    });
-  } catch (error) {
-    throw new UsageError(
-      `cannot reach ${url}: ${(error as Error).cause ?? (error as Error).message}`,
-    );
+  const endpoint = `${url}/admin/v1${request.path}`;
+  // Bounded (time, size) like every request of the CLI; a failure on the way is exit 2.
+  const answer = await send(endpoint, {
+    method: request.method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(request.body ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(request.body ? { body: JSON.stringify(request.body) } : {}),
+  });
+  if (!answer.text) {
+    process.stdout.write(`${answer.status}\n`);
+    return answer.ok ? 0 : 1;
   }
-  const text = await res.text();
-  process.stdout.write(
-    text ? `${JSON.stringify(JSON.parse(text), null, 2)}\n` : `${res.status} ${res.statusText}\n`,
-  );
-  return res.ok ? 0 : 1;
+  let shown: string;
+  try {
+    shown = JSON.stringify(jsonOf(endpoint, answer), null, 2);
+  } catch (error) {
+    // The admin API answers JSON: a success that is not is no success.
+    if (answer.ok) throw error;
+    shown = `${answer.status} ${printable(answer.text)}`;
+  }
+  process.stdout.write(`${shown}\n`);
+  return answer.ok ? 0 : 1;
 }
 
 type Values = ReturnType<typeof parse>['values'];

@@ -1,4 +1,4 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Checkpoint, periodOf, snapshotUrlPath, verifyConsistency } from '@quittance/format';
 import {
@@ -7,7 +7,8 @@ import {
   type PublisherKeys,
   verifyCheckpoint,
 } from '@quittance/verifier';
-import { readPublisher, readTsaTrust, UnreadableInput } from '../inputs';
+import { jsonOf, printable, request, ServerUnreadable } from '../http';
+import { MiB, readPublisher, readTsaTrust, UnreadableInput } from '../inputs';
 import { UsageError } from '../usage';
 
 /** What the monitor keeps between runs: the newest checkpoint it verified. */
@@ -25,9 +26,6 @@ interface MonitorReport {
   newest: { seq: number; rootHash: string; createdAt: string } | null;
   failures: string[];
 }
-
-/** The input could not be read or reached: exit 2, not a verdict on the log. */
-class Unreachable extends Error {}
 
 const API = '/api/v1/trust';
 
@@ -51,8 +49,10 @@ export async function monitorCommand(argv: string[]): Promise<number> {
       process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : render(report));
       code = report.ok ? 0 : 1;
     } catch (error) {
-      if (!(error instanceof Unreachable || error instanceof UnreadableInput)) throw error;
-      process.stderr.write(`quittance monitor: ${error.message}\n`);
+      // Whatever stopped the round (an input or the server unreadable, or a fault of this
+      // code), it is no verdict on the log: exit 2, and a watch tries again.
+      const message = (error as Error).message ?? String(error);
+      process.stderr.write(`quittance monitor: ${printable(message, 1_000)}\n`);
       code = 2;
     }
     // A failed check ends the watch (someone must look); an unreachable server is retried.
@@ -94,10 +94,17 @@ function parse(argv: string[]) {
   }
 }
 
+/** Every request of one round together: a server that trickles its pages cannot hold it. */
+const ROUND_MS = 10 * 60_000;
+/** Pages of 500 checkpoints one round reads at most: half a million checkpoints. */
+const MAX_PAGES = 1_000;
+
 /**
  * One round: fetch the checkpoints newer than the state, verify each one's signature against
  * the published key history, prove each consistent with the newest, and the newest with the
- * state's; record the newest only when all of that holds.
+ * state's; record the newest only when all of that holds. An answer that is not what the API
+ * answers is "cannot read" (exit 2); a checkpoint that does not verify, a fork, a rewrite or a
+ * rollback is a failure (exit 1).
  */
 export async function monitorOnce(options: {
   url: string;
@@ -109,13 +116,29 @@ export async function monitorOnce(options: {
   const { url, key, publisher, statePath } = options;
   const state = await readState(statePath);
   if (state && state.url !== url)
-    throw new Unreachable(`${statePath} is the state of ${state.url}, not of ${url}`);
-  const get = (path: string) => fetchJson(`${url}${path}`, key);
-  const fresh = await newerCheckpoints(get, state?.checkpoint.seq ?? 0);
+    throw new UnreadableInput(`${statePath} is the state of ${state.url}, not of ${url}`);
+  const round = AbortSignal.timeout(ROUND_MS);
+  const get = async (path: string) => {
+    const answer = await request(`${url}${path}`, {
+      headers: { authorization: `Bearer ${key}` },
+      signal: round,
+    }).catch((error: unknown) => {
+      if (!round.aborted) throw error;
+      throw new ServerUnreadable(
+        `the round did not finish within ${ROUND_MS / 60_000} minutes (waiting for ${url}${path})`,
+      );
+    });
+    if (!answer.ok)
+      throw new ServerUnreadable(
+        `${url}${path} answered ${answer.status}: ${printable(answer.text)}`,
+      );
+    return jsonOf(`${url}${path}`, answer);
+  };
+  const { fresh, top } = await newerCheckpoints(get, state?.checkpoint.seq ?? 0);
   const report: MonitorReport = {
     ok: true,
     url,
-    merchantId: fresh[0]?.merchantId ?? state?.checkpoint.merchantId ?? null,
+    merchantId: state?.checkpoint.merchantId ?? null,
     checked: 0,
     newest: null,
     failures: [],
@@ -124,59 +147,99 @@ export async function monitorOnce(options: {
     report.ok = false;
     report.failures.push(message);
   };
-  const newest = fresh.at(-1);
-  if (!newest) {
-    // Nothing newer: the newest the server shows must still be the recorded one.
-    const [top] = (await get(`${API}/checkpoints?limit=1`)).checkpoints as Checkpoint[];
-    if (state && (!top || top.seq < state.checkpoint.seq))
-      fail(
-        `rollback: the newest checkpoint is ${top ? `seq ${top.seq}` : 'none'}, but seq ${state.checkpoint.seq} was verified before`,
-      );
-    else if (state && top && top.rootHash !== state.checkpoint.rootHash)
-      fail(`fork: checkpoint seq ${top.seq} now has root ${top.rootHash}, not the one verified`);
-    const last = state?.checkpoint;
-    report.newest = last
-      ? { seq: last.seq, rootHash: last.rootHash, createdAt: last.createdAt }
-      : null;
-    return report;
-  }
+  const view = (c: Checkpoint) => ({ seq: c.seq, rootHash: c.rootHash, createdAt: c.createdAt });
+  report.newest = state ? view(state.checkpoint) : null;
 
   const histories = new Map<string, Promise<KeyHistory>>();
   const historyFor = (checkpoint: Checkpoint) => {
     const period = periodOf(checkpoint.createdAt);
     let history = histories.get(period);
     if (!history) {
-      history = get(snapshotUrlPath(period)).then((doc) => loadKeyHistory(doc, { publisher }));
+      history = keyHistoryOf(period);
       histories.set(period, history);
     }
     return history;
   };
-  for (const checkpoint of fresh) {
+  const keyHistoryOf = async (period: string) => {
+    const document = await get(snapshotUrlPath(period));
+    try {
+      return await loadKeyHistory(document, { publisher });
+    } catch (error) {
+      throw new ServerUnreadable(
+        `the key snapshot of ${period} cannot be read: ${printable((error as Error).message)}`,
+      );
+    }
+  };
+  /** What is wrong with a checkpoint the server lists: nothing when it verifies. */
+  const problemsOf = async (item: Record<string, unknown>, name: string): Promise<string[]> => {
+    const shape = malformed(item);
+    if (shape) return [`${name} is not a checkpoint: ${shape}`];
+    const checkpoint = item as unknown as Checkpoint;
     const verdict = await verifyCheckpoint(checkpoint, await historyFor(checkpoint), {
       publisher,
       tsaTrustAnchors: options.tsaTrustAnchors,
     });
-    for (const claim of [
-      'snapshot_authentic',
-      'signature_valid',
-      'key_valid_at_issuance',
-    ] as const) {
-      const c = verdict.claims[claim];
-      if (c.status !== 'asserted')
-        fail(`checkpoint seq ${checkpoint.seq}: ${claim} ${c.status}: ${c.reason}`);
+    return (['snapshot_authentic', 'signature_valid', 'key_valid_at_issuance'] as const)
+      .filter((claim) => verdict.claims[claim].status !== 'asserted')
+      .map((claim) => {
+        const c = verdict.claims[claim];
+        return `${name}: ${claim} ${c.status}: ${printable(c.reason)}`;
+      });
+  };
+
+  if (state) {
+    // The newest the server lists may not be older than the recorded one, nor another at its seq.
+    const recorded = state.checkpoint;
+    if (!top || (top.seq as number) < recorded.seq) {
+      fail(
+        `rollback: the newest checkpoint is ${top ? `seq ${top.seq}` : 'none'}, but seq ${recorded.seq} was verified before`,
+      );
+    } else if (top.seq === recorded.seq && top.rootHash !== recorded.rootHash) {
+      const problems = await problemsOf(top, `checkpoint seq ${top.seq}`);
+      if (problems.length > 0) problems.forEach(fail);
+      else
+        fail(
+          `fork: checkpoint seq ${top.seq} is signed with root ${top.rootHash}, not the ${recorded.rootHash} verified before`,
+        );
     }
-    report.checked++;
   }
+  if (fresh.length === 0) return report;
+
+  // Each newer checkpoint verified; the same seq twice with two signed roots is a fork.
+  const verified = new Map<number, Checkpoint>();
+  for (const [i, item] of fresh.entries()) {
+    const name = Number.isSafeInteger(item.seq)
+      ? `checkpoint seq ${item.seq}`
+      : `checkpoint ${i + 1} of the list`;
+    const problems = await problemsOf(item, name);
+    problems.forEach(fail);
+    if (problems.length > 0) continue;
+    const checkpoint = item as unknown as Checkpoint;
+    const twin = verified.get(checkpoint.seq);
+    if (twin && twin.rootHash !== checkpoint.rootHash)
+      fail(
+        `fork: two signed checkpoints at seq ${checkpoint.seq}, with roots ${twin.rootHash} and ${checkpoint.rootHash}`,
+      );
+    else verified.set(checkpoint.seq, checkpoint);
+  }
+  const ordered = [...verified.values()].sort((a, b) => a.seq - b.seq);
+  report.checked = ordered.length;
+  const newest = ordered.at(-1);
+  if (!newest) return report;
+  report.merchantId ??= newest.merchantId;
+  report.newest = view(newest);
+
   // Every earlier checkpoint, the recorded one included, must be a prefix of the newest.
-  const earlier = [...(state ? [state.checkpoint] : []), ...fresh.slice(0, -1)];
+  const earlier = [...(state ? [state.checkpoint] : []), ...ordered.slice(0, -1)];
   for (const older of earlier) {
-    let answer: Record<string, unknown>;
+    const path = `${API}/checkpoints/consistency?from=${older.seq}&to=${newest.seq}`;
+    let proof: string[];
     try {
-      answer = await get(`${API}/checkpoints/consistency?from=${older.seq}&to=${newest.seq}`);
+      proof = proofIn(await get(path), `${url}${path}`);
     } catch (error) {
       // A failure found already must not turn into "could not check" (exit 2) because the
-      // server then refuses a proof: that refusal is reported with it.
-      if (report.ok || !(error instanceof Unreachable)) throw error;
+      // server then gives no proof: that is reported with it.
+      if (report.ok || !(error instanceof ServerUnreadable)) throw error;
       fail(`no consistency proof from seq ${older.seq} to ${newest.seq}: ${error.message}`);
       continue;
     }
@@ -185,73 +248,111 @@ export async function monitorOnce(options: {
       to: newest.seq,
       fromRoot: older.rootHash,
       toRoot: newest.rootHash,
-      proof: Array.isArray(answer.proof) ? answer.proof : [],
+      proof,
     });
     if (!check.ok)
       fail(
         `the log at seq ${newest.seq} does not extend checkpoint seq ${older.seq} (root ${older.rootHash}): ${check.reason}`,
       );
   }
-  report.newest = { seq: newest.seq, rootHash: newest.rootHash, createdAt: newest.createdAt };
-  if (report.ok) await writeState(statePath, { url, checkpoint: newest });
+  if (report.ok) {
+    try {
+      await writeState(statePath, { url, checkpoint: newest });
+    } catch (error) {
+      throw new UnreadableInput(
+        `the log is consistent up to seq ${newest.seq}, but ${statePath} cannot be written: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
+    }
+  }
   return report;
 }
 
-/** Checkpoints with seq above `after`, oldest first (the API lists newest first). */
-async function newerCheckpoints(
-  get: (path: string) => Promise<Record<string, unknown>>,
-  after: number,
-): Promise<Checkpoint[]> {
-  const found: Checkpoint[] = [];
-  let cursor: string | null = null;
-  for (let page = 0; page < 1_000; page++) {
-    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-    const body = await get(`${API}/checkpoints?limit=500${query}`);
-    const list = (body.checkpoints ?? []) as Checkpoint[];
-    for (const checkpoint of list) {
-      if (checkpoint.seq <= after) return found.reverse();
-      found.push(checkpoint);
-    }
-    cursor = (body.nextCursor as string | null) ?? null;
-    if (!cursor) break;
-  }
-  return found.reverse();
+/** Why `item` cannot be a checkpoint (SPEC §6), before anything reads its members. */
+function malformed(item: Record<string, unknown>): string | undefined {
+  if (!Number.isSafeInteger(item.seq) || (item.seq as number) < 1)
+    return `seq ${printable(JSON.stringify(item.seq) ?? 'missing', 40)} is not a positive integer`;
+  if (typeof item.rootHash !== 'string' || !/^[0-9a-f]{64}$/.test(item.rootHash))
+    return 'rootHash is not 64 lowercase hex digits';
+  if (typeof item.createdAt !== 'string' || Number.isNaN(Date.parse(item.createdAt)))
+    return 'createdAt is not a time';
+  if (typeof item.merchantId !== 'string') return 'merchantId is not a string';
+  return undefined;
 }
 
-async function fetchJson(url: string, key: string): Promise<Record<string, unknown>> {
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { authorization: `Bearer ${key}` },
-      signal: AbortSignal.timeout(30_000),
-    });
-  } catch (error) {
-    throw new Unreachable(`cannot reach ${url}: ${(error as Error).message}`);
-  }
-  const text = await response.text();
-  if (!response.ok)
-    throw new Unreachable(`${url} answered ${response.status}: ${text.slice(0, 200)}`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Unreachable(`${url} did not answer JSON`);
-  }
+/** The proof of a consistency answer, or ServerUnreadable when it has none. */
+function proofIn(answer: unknown, url: string): string[] {
+  const proof = (answer as { proof?: unknown } | null)?.proof;
+  if (!Array.isArray(proof) || !proof.every((hash) => typeof hash === 'string'))
+    throw new ServerUnreadable(`${url} answered no proof (a list of hashes)`);
+  return proof;
 }
+
+/**
+ * The checkpoints the server lists with seq above `after` (or with no valid seq, to be judged),
+ * and the one with the highest seq it lists (its newest). The API lists newest first, so the
+ * pages stop at the one that reaches `after`; the whole of that page is read, so an order
+ * the API would not answer still loses nothing. Pages that are not what the API answers,
+ * that loop, or more than MAX_PAGES of them, are a server that cannot be read.
+ */
+async function newerCheckpoints(
+  get: (path: string) => Promise<unknown>,
+  after: number,
+): Promise<{ fresh: Record<string, unknown>[]; top: Record<string, unknown> | undefined }> {
+  const fresh: Record<string, unknown>[] = [];
+  let top: Record<string, unknown> | undefined;
+  const cursors = new Set<string>();
+  let cursor: string | null = null;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const path: string = `${API}/checkpoints?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    const body = (await get(path)) as { checkpoints?: unknown; nextCursor?: unknown } | null;
+    const list = body?.checkpoints;
+    const next = body?.nextCursor ?? null;
+    if (
+      !Array.isArray(list) ||
+      !list.every((c) => typeof c === 'object' && c !== null && !Array.isArray(c)) ||
+      (next !== null && typeof next !== 'string')
+    )
+      throw new ServerUnreadable(`${path} did not answer a list of checkpoints`);
+    let reached = false;
+    for (const item of list as Record<string, unknown>[]) {
+      const seq =
+        Number.isSafeInteger(item.seq) && (item.seq as number) >= 1 ? (item.seq as number) : 0;
+      if (seq > ((top?.seq as number | undefined) ?? 0)) top = item;
+      if (seq >= 1 && seq <= after) reached = true;
+      else fresh.push(item);
+    }
+    if (reached || next === null) return { fresh, top };
+    if (cursors.has(next)) throw new ServerUnreadable(`${path}: the pages of checkpoints loop`);
+    cursors.add(next);
+    cursor = next;
+  }
+  throw new ServerUnreadable(
+    `more than ${MAX_PAGES} pages of new checkpoints (${MAX_PAGES * 500} checkpoints) in one round`,
+  );
+}
+
+/** A state larger than this is not one the monitor wrote. */
+const MAX_STATE_BYTES = MiB;
 
 async function readState(path: string): Promise<MonitorState | null> {
   let text: string;
   try {
+    // Judged before it is opened: opening a FIFO would wait for a writer.
+    const stats = await stat(path);
+    if (!stats.isFile() || stats.size > MAX_STATE_BYTES)
+      throw new UnreadableInput(`${path} is not a monitor state file`);
     text = await readFile(path, 'utf8');
   } catch (error) {
+    if (error instanceof UnreadableInput) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Unreachable(`cannot read ${path}: ${(error as Error).message}`);
+    throw new UnreadableInput(`cannot read ${path}: ${(error as Error).message}`);
   }
   try {
     const state = JSON.parse(text) as MonitorState;
     if (isState(state)) return state;
   } catch {}
   // Exit 2 (its input is unreadable), never a verdict: a damaged state is no fork or rollback.
-  throw new Unreachable(`${path} is not a monitor state file`);
+  throw new UnreadableInput(`${path} is not a monitor state file`);
 }
 
 /** What writeState writes: the log's URL and a checkpoint with a seq, a root and a time. */
