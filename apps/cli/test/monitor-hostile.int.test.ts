@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, poster } from './live-server';
 
 /**
  * `quittance monitor` and `quittance admin` against a server that answers what the API never
@@ -19,7 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'node_modules/.bin/quittance');
 const run = promisify(execFile);
-const ADMIN = 'test-admin-token-0123456789abcdef';
 const LIST = '/api/v1/trust/checkpoints';
 
 let database: TestDatabase;
@@ -31,14 +31,7 @@ let merchantKey: string;
 /** What the proxy answers instead of the API, for requests whose path and query match. */
 let replace: ((path: string, res: ServerResponse) => boolean) | undefined;
 
-async function post(path: string, body: unknown, key = ADMIN) {
-  const r = await fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return r.json();
-}
+const post = poster(() => server.url);
 
 async function forward(req: IncomingMessage, res: ServerResponse) {
   const answer = await fetch(`${server.url}${req.url}`, {

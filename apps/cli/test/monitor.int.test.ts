@@ -14,6 +14,7 @@ import {
 import { and, eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, poster } from './live-server';
 
 /**
  * `quittance monitor` (SPEC §12) against a live server: it accepts a log that only grows,
@@ -24,7 +25,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const root = resolve(import.meta.dirname, '../../..');
 const bin = join(root, 'node_modules/.bin/quittance');
 const run = promisify(execFile);
-const ADMIN = 'test-admin-token-0123456789abcdef';
 
 let database: TestDatabase;
 let backup: string;
@@ -33,14 +33,7 @@ let dir: string;
 let agentKey: string;
 let merchantKey: string;
 
-async function post(path: string, body: unknown, key = ADMIN) {
-  const r = await fetch(`${server.url}${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return r.json();
-}
+const post = poster(() => server.url);
 
 async function issue(n: number) {
   for (let i = 0; i < n; i++)
