@@ -12,9 +12,41 @@ const optionalString = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
+/** The longest a Node timer waits (2^31 - 1 ms); a longer one fires at once, in a loop. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000);
+
+/**
+ * A number in the environment in decimal digits (a whole number, or with a fraction when
+ * `fraction`), within min..max; empty or unset is `fallback`. Coercion would read "0x10",
+ * "1e3" and " 7" as numbers, and an empty value as 0.
+ */
+function envNumber(min: number, max: number, fallback: number, fraction = false) {
+  const digits = fraction ? /^[0-9]{1,15}(\.[0-9]{1,9})?$/ : /^[0-9]{1,16}$/;
+  const kind = fraction ? 'a number' : 'a whole number';
+  return z.preprocess(
+    (value) =>
+      value === ''
+        ? undefined
+        : typeof value === 'string' && digits.test(value)
+          ? Number(value)
+          : value,
+    z
+      .number({
+        error: (issue) =>
+          issue.code === 'invalid_type'
+            ? `expected ${kind} in decimal digits, not ${JSON.stringify(issue.input)}`
+            : undefined,
+      })
+      .min(min)
+      .max(max)
+      .default(fallback),
+  );
+}
+
 /** Environment of SPEC §11 plus Quittance's own settings, validated once at start-up. */
 const EnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65_535).default(8787),
+  PORT: envNumber(0, 65_535, 8787),
   HOST: z.string().default('127.0.0.1'),
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
@@ -38,38 +70,38 @@ const EnvSchema = z.object({
    * Unset: they are files in the data folder (one process).
    */
   QUITTANCE_LOCAL_KEK: optionalString,
-  QUITTANCE_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_048_576),
-  QUITTANCE_DB_POOL: z.coerce.number().int().positive().default(16),
+  QUITTANCE_MAX_BODY_BYTES: envNumber(1, Number.MAX_SAFE_INTEGER, 1_048_576),
+  QUITTANCE_DB_POOL: envNumber(1, 10_000, 16),
   /** Chain append statements in flight per process (chain-appender.ts). */
-  QUITTANCE_APPEND_IN_FLIGHT: z.coerce.number().int().min(1).max(64).default(2),
-  QUITTANCE_TSA_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  QUITTANCE_APPEND_IN_FLIGHT: envNumber(1, 64, 2),
+  QUITTANCE_TSA_TIMEOUT_MS: envNumber(1, MAX_TIMER_MS, 10_000),
   /** Concurrent requests to the TSA per job process. */
-  QUITTANCE_TSA_CONCURRENCY: z.coerce.number().int().positive().default(8),
+  QUITTANCE_TSA_CONCURRENCY: envNumber(1, 10_000, 8),
   /** A checkpoint every this many receipts… */
-  QUITTANCE_CHECKPOINT_EVERY: z.coerce.number().int().positive().default(1_000),
+  QUITTANCE_CHECKPOINT_EVERY: envNumber(1, Number.MAX_SAFE_INTEGER, 1_000),
   /** …or this many seconds after the last one, when receipts were added since. */
-  QUITTANCE_CHECKPOINT_INTERVAL_S: z.coerce.number().positive().default(60),
+  QUITTANCE_CHECKPOINT_INTERVAL_S: envNumber(0.001, MAX_TIMER_S, 60, true),
   /** How often durable state is swept for work a crash or a Redis outage dropped. */
-  QUITTANCE_SWEEP_INTERVAL_MS: z.coerce.number().int().positive().default(1_000),
+  QUITTANCE_SWEEP_INTERVAL_MS: envNumber(1, MAX_TIMER_MS, 1_000),
   /** Upper bound of the backoff between timestamp attempts of one receipt. */
-  QUITTANCE_RETRY_MAX_MS: z.coerce.number().int().positive().default(300_000),
+  QUITTANCE_RETRY_MAX_MS: envNumber(1, MAX_TIMER_MS, 300_000),
   /** BullMQ queue name: processes that share it share the work. */
   QUITTANCE_QUEUE_NAME: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
     .default('quittance'),
   /** How long /readyz reports unready before the listener closes on SIGTERM. */
-  QUITTANCE_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  QUITTANCE_SHUTDOWN_DELAY_MS: envNumber(0, MAX_TIMER_MS, 0),
   /** Past this, shutdown stops waiting (for a hung KMS call, a slow client) and exits. */
-  QUITTANCE_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(25_000),
+  QUITTANCE_SHUTDOWN_TIMEOUT_MS: envNumber(1, MAX_TIMER_MS, 25_000),
   /** A client must send its whole request (headers and body) within this time. */
-  QUITTANCE_REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  QUITTANCE_REQUEST_TIMEOUT_MS: envNumber(1, MAX_TIMER_MS, 30_000),
   /** An API answer within this time: work still pending then answers 503 with Retry-After. */
-  QUITTANCE_REQUEST_BUDGET_MS: z.coerce.number().int().positive().default(5_000),
+  QUITTANCE_REQUEST_BUDGET_MS: envNumber(1, MAX_TIMER_MS, 5_000),
   /** An export build's lease, renewed every third of it while the build runs. */
-  QUITTANCE_EXPORT_LEASE_S: z.coerce.number().int().positive().default(60),
+  QUITTANCE_EXPORT_LEASE_S: envNumber(1, MAX_TIMER_S, 60),
   /** Open connections one process accepts; more are refused at once. */
-  QUITTANCE_MAX_CONNECTIONS: z.coerce.number().int().positive().default(1_024),
+  QUITTANCE_MAX_CONNECTIONS: envNumber(1, Number.MAX_SAFE_INTEGER, 1_024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

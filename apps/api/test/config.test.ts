@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config';
+
+/**
+ * Numbers in the environment are decimal digits, or start-up stops naming the variable
+ * (found by probing): coercion read "0x10" as 16 and an empty PORT as 0 (a random port),
+ * and an interval past a Node timer's limit fired at once, in a loop.
+ */
+describe('numbers in the environment', () => {
+  it.each([
+    ['PORT', '0x10'],
+    ['PORT', ' 5'],
+    ['PORT', '1.5'],
+    ['PORT', '-1'],
+    ['PORT', '70000'],
+    ['QUITTANCE_DB_POOL', '1e1'],
+    ['QUITTANCE_CHECKPOINT_INTERVAL_S', '1e3'],
+    ['QUITTANCE_CHECKPOINT_INTERVAL_S', '0'],
+    ['QUITTANCE_SWEEP_INTERVAL_MS', '3000000000'],
+    ['QUITTANCE_EXPORT_LEASE_S', '2147484'],
+    ['QUITTANCE_REQUEST_BUDGET_MS', '5ms'],
+  ])('%s=%j stops start-up, naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(
+      new RegExp(`^invalid environment:\\n  ${name}: `),
+    );
+  });
+
+  it('empty is unset; decimal digits are read as written, a fraction where one is allowed', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(8787);
+    expect(loadConfig({ PORT: '8080' }).port).toBe(8080);
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ QUITTANCE_CHECKPOINT_INTERVAL_S: '0.5' }).checkpointIntervalMs).toBe(500);
+    expect(loadConfig({ QUITTANCE_SWEEP_INTERVAL_MS: '2147483647' }).sweepIntervalMs).toBe(
+      2147483647,
+    );
+  });
+});
