@@ -9,16 +9,48 @@ import { join } from 'node:path';
  */
 export async function prepareDataFolder(dir: string): Promise<void> {
   process.umask(0o077);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await restrict(dir);
+  let entries: string[];
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    entries = await readdir(dir);
+  } catch (error) {
+    throw new Error(
+      `the data folder ${dir} (QUITTANCE_DATA_DIR) cannot be used: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  // Never someone's home or project folder: the walk below would take its modes away.
+  if (entries.length > 0 && !entries.some((name) => OWN_ENTRIES.has(name)))
+    throw new Error(
+      `the data folder ${dir} (QUITTANCE_DATA_DIR) holds other files and none of a Quittance data folder: give a new or empty folder`,
+    );
+  await restrictOwn(dir);
 }
+
+/** What the service keeps in its data folder: the walk that mends modes goes nowhere else. */
+const OWN_ENTRIES = new Set([
+  'admin-token',
+  'pglite',
+  'keys',
+  'exports',
+  's3',
+  'vault.key',
+  'publisher.jwk',
+  'local-kek',
+]);
 
 /**
  * PGlite sets some modes itself, past the umask (its relation-cache files come out 0644).
  * The folder is 0700, so nobody else can reach them meanwhile; they are mended on each stop.
  */
 export async function restrictDataFolder(dir: string): Promise<void> {
-  await restrict(dir).catch(() => {});
+  await restrictOwn(dir).catch(() => {});
+}
+
+/** The folder itself and what the service keeps in it, each to this user only. */
+async function restrictOwn(dir: string): Promise<void> {
+  const stat = await lstat(dir);
+  if ((stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
+  for (const name of await readdir(dir)) if (OWN_ENTRIES.has(name)) await restrict(join(dir, name));
 }
 
 async function restrict(path: string): Promise<void> {

@@ -25,7 +25,7 @@ export async function startServer(
   // Without Redis the jobs run here; with it, in `quittance worker` processes (worker.ts).
   const jobs = config.redisUrl ? undefined : await startJobs(services, await createQueue(services));
   const app = createApp(services);
-  const server = await new Promise<Server>((resolve) => {
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = serve(
       {
         fetch: app.fetch,
@@ -39,7 +39,18 @@ export async function startServer(
           connectionsCheckingInterval: 1_000,
         },
       },
-      () => resolve(s as Server),
+      () => {
+        s.off('error', reject);
+        resolve(s as Server);
+      },
+    );
+    // A port in use or a host that is not this machine's: one line, after closing what opened.
+    s.once('error', reject);
+  }).catch(async (error: NodeJS.ErrnoException) => {
+    await jobs?.close();
+    await services.close().catch(() => {});
+    throw new Error(
+      `cannot listen on ${config.host} port ${config.port} (HOST, PORT): ${error.code ?? error.message}`,
     );
   });
   answerClientErrors(server);

@@ -1,0 +1,57 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config';
+import { startServer } from '../src/server';
+
+/**
+ * Start-up on the embedded database refuses, in one line and having closed what it opened,
+ * a data folder that is someone else's and a port that is taken (found by probing: the first
+ * took the modes of every file under the current folder, the second crashed with a stack).
+ */
+describe('start-up refuses what it must not take', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'quittance-start-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const start = (dataDir: string, port = 0) =>
+    startServer(
+      loadConfig({ QUITTANCE_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'silent' }),
+    );
+
+  it('a folder with other files is not made a data folder, and keeps its modes', async () => {
+    const notes = join(dir, 'notes.txt');
+    await writeFile(notes, 'mine', { mode: 0o644 });
+    await expect(start(dir)).rejects.toThrow(
+      /holds other files and none of a Quittance data folder: give a new or empty folder/,
+    );
+    expect((await stat(notes)).mode & 0o777).toBe(0o644);
+    expect(await readFile(notes, 'utf8')).toBe('mine');
+  });
+
+  it('a data folder that is a file: one line naming the variable', async () => {
+    await expect(start(join(dir, 'notes.txt'))).rejects.toThrow(
+      /the data folder .*notes\.txt \(QUITTANCE_DATA_DIR\) cannot be used: EEXIST/,
+    );
+  });
+
+  it('a port in use: one line, and the data folder opens again at once', async () => {
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const port = (taken.address() as { port: number }).port;
+    const data = join(dir, 'data');
+    try {
+      await expect(start(data, port)).rejects.toThrow(
+        `cannot listen on 127.0.0.1 port ${port} (HOST, PORT): EADDRINUSE`,
+      );
+    } finally {
+      taken.close();
+    }
+    const running = await start(data);
+    expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    await running.close();
+  });
+});
