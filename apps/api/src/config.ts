@@ -47,15 +47,27 @@ function envNumber(min: number, max: number, fallback: number, fraction = false)
 /** Environment of SPEC §11 plus Quittance's own settings, validated once at start-up. */
 const EnvSchema = z.object({
   PORT: envNumber(0, 65_535, 8787),
-  HOST: z.string().default('127.0.0.1'),
+  // Empty is unset: an empty HOST would listen on every interface.
+  HOST: optionalString.pipe(z.string().default('127.0.0.1')),
   DATABASE_URL: optionalString,
-  REDIS_URL: optionalString,
-  QUITTANCE_DATA_DIR: z.string().default('./.quittance'),
-  QUITTANCE_PUBLIC_URL: optionalString,
-  QUITTANCE_ADMIN_TOKEN: optionalString.refine((v) => v === undefined || v.length >= 24, {
-    message: 'must be at least 24 characters',
+  REDIS_URL: optionalString.refine((v) => v === undefined || /^rediss?:\/\/[^\s]+$/.test(v), {
+    message: 'must be a redis:// or rediss:// URL',
   }),
-  QUITTANCE_TSA_URL: optionalString,
+  // Empty is unset: an empty folder name would be the current folder.
+  QUITTANCE_DATA_DIR: optionalString.pipe(z.string().default('./.quittance')),
+  QUITTANCE_PUBLIC_URL: optionalString,
+  QUITTANCE_ADMIN_TOKEN: optionalString
+    .refine((v) => v === undefined || v.length >= 24, { message: 'must be at least 24 characters' })
+    // What a Bearer header can carry (RFC 6750 b64token), so that the token can be used at all.
+    .refine((v) => v === undefined || /^[A-Za-z0-9._~+/-]+=*$/.test(v), {
+      message: 'must be letters, digits and -._~+/ only (it is sent as a Bearer token)',
+    }),
+  QUITTANCE_TSA_URL: optionalString.refine(
+    (v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v),
+    {
+      message: 'must be an http:// or https:// URL',
+    },
+  ),
   QUITTANCE_TSA_TRUST: optionalString,
   /** Where merchant signing keys live: local keys (files, or wrapped in the database with
    * QUITTANCE_LOCAL_KEK), or AWS KMS. */

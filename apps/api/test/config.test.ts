@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { createKmsClient } from '@quittance/signer';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config';
 
 /**
@@ -35,4 +36,34 @@ describe('numbers in the environment', () => {
       2147483647,
     );
   });
+});
+
+describe('other settings that would start a service nobody meant', () => {
+  it.each([
+    ['REDIS_URL', 'notaurl', /must be a redis:\/\/ or rediss:\/\/ URL/],
+    ['QUITTANCE_TSA_URL', 'garbage', /must be an http:\/\/ or https:\/\/ URL/],
+    ['QUITTANCE_ADMIN_TOKEN', 'correct horse battery staple now', /sent as a Bearer token/],
+    ['QUITTANCE_ADMIN_TOKEN', `${'a'.repeat(24)}\nb`, /sent as a Bearer token/],
+  ])('%s=%j stops start-up', (name, value, message) => {
+    expect(() => loadConfig({ [name]: value, QUITTANCE_TSA_TRUST: '/tsa.pem' })).toThrow(message);
+  });
+
+  it('an empty HOST or QUITTANCE_DATA_DIR is unset, not every interface or the current folder', () => {
+    const config = loadConfig({ HOST: '', QUITTANCE_DATA_DIR: '' });
+    expect(config.host).toBe('127.0.0.1');
+    expect(config.dataDir).toMatch(/\/\.quittance$/);
+  });
+
+  afterEach(() => {
+    delete process.env.QUITTANCE_KMS_TIMEOUT_MS;
+  });
+  it.each(['5ms', '0x10', '99999999999'])(
+    'QUITTANCE_KMS_TIMEOUT_MS=%s stops the KMS client, naming the variable',
+    async (value) => {
+      process.env.QUITTANCE_KMS_TIMEOUT_MS = value;
+      await expect(createKmsClient()).rejects.toThrow(
+        /^invalid environment: QUITTANCE_KMS_TIMEOUT_MS: /,
+      );
+    },
+  );
 });

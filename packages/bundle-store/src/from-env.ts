@@ -34,10 +34,14 @@ export function parseS3Location(value: string): { bucket: string; prefix: string
   return { bucket, prefix };
 }
 
+/** The longest a Node timer waits (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A whole number in decimal digits (not "0x10", "1e3" or " 3"), in 1..max; empty is unset. */
 function positiveInteger(env: Env, name: string, max = Number.MAX_SAFE_INTEGER) {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
+  const value = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value <= 0 || value > max)
     throw new BundleStoreError('invalid_config', `${name}: ${raw} is not an integer in 1..${max}`);
   return value;
@@ -117,8 +121,8 @@ export function bundleStoreConfigFromEnv(env: Env, dataDir: string): BundleStore
     serverSideEncryption: sse as ServerSideEncryption | undefined,
     kmsKeyId,
     downloadUrlTtlS: positiveInteger(env, 'QUITTANCE_BUNDLE_URL_TTL_S', MAX_URL_TTL_S),
-    connectionTimeoutMs: positiveInteger(env, 'QUITTANCE_S3_CONNECT_TIMEOUT_MS'),
-    requestTimeoutMs: positiveInteger(env, 'QUITTANCE_S3_TIMEOUT_MS'),
+    connectionTimeoutMs: positiveInteger(env, 'QUITTANCE_S3_CONNECT_TIMEOUT_MS', MAX_TIMER_MS),
+    requestTimeoutMs: positiveInteger(env, 'QUITTANCE_S3_TIMEOUT_MS', MAX_TIMER_MS),
     maxAttempts: positiveInteger(env, 'QUITTANCE_S3_MAX_ATTEMPTS', 10),
   };
 }

@@ -43,6 +43,10 @@ describe('bundleStoreFromEnv', () => {
       [{ ...s3, QUITTANCE_BUNDLE_URL_TTL_S: '0' }, /^QUITTANCE_BUNDLE_URL_TTL_S:/],
       [{ ...s3, QUITTANCE_BUNDLE_URL_TTL_S: '604801' }, /^QUITTANCE_BUNDLE_URL_TTL_S:/],
       [{ ...s3, QUITTANCE_S3_TIMEOUT_MS: 'soon' }, /^QUITTANCE_S3_TIMEOUT_MS:/],
+      [{ ...s3, QUITTANCE_S3_TIMEOUT_MS: '0x10' }, /^QUITTANCE_S3_TIMEOUT_MS:/],
+      [{ ...s3, QUITTANCE_S3_CONNECT_TIMEOUT_MS: '99999999999' }, /^QUITTANCE_S3_CONNECT_TIMEOUT/],
+      [{ ...s3, QUITTANCE_S3_MAX_ATTEMPTS: ' 3' }, /^QUITTANCE_S3_MAX_ATTEMPTS:/],
+      [{ ...s3, QUITTANCE_BUNDLE_URL_TTL_S: '1e3' }, /^QUITTANCE_BUNDLE_URL_TTL_S:/],
       [{ ...s3, AWS_ENDPOINT_URL_S3: 'minio:9000' }, /^AWS_ENDPOINT_URL_S3:/],
     ];
     for (const [env, message] of cases) {

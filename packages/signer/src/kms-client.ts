@@ -25,9 +25,17 @@ export interface KmsClientOptions {
  */
 export async function createKmsClient(options: KmsClientOptions = {}): Promise<KMSClient> {
   const { KMSClient } = await import('@aws-sdk/client-kms');
+  // Whole milliseconds in decimal digits up to a Node timer's limit, or start-up stops: a
+  // value read otherwise ("5ms", "0x10", past 2^31 - 1) would be a deadline nobody meant.
   const env = (name: string) => {
-    const value = Number(process.env[name]);
-    return Number.isFinite(value) && value > 0 ? value : undefined;
+    const raw = process.env[name];
+    if (raw === undefined || raw === '') return undefined;
+    const value = /^[0-9]{1,10}$/.test(raw) ? Number(raw) : 0;
+    if (value < 1 || value > 2 ** 31 - 1)
+      throw new Error(
+        `invalid environment: ${name}: ${JSON.stringify(raw)} is not whole milliseconds from 1 to ${2 ** 31 - 1}`,
+      );
+    return value;
   };
   const connectionTimeoutMs =
     options.connectionTimeoutMs ?? env('QUITTANCE_KMS_CONNECT_TIMEOUT_MS') ?? 1_000;
