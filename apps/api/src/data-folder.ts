@@ -30,6 +30,7 @@ export async function prepareDataFolder(dir: string): Promise<void> {
 const OWN_ENTRIES = new Set([
   'admin-token',
   'pglite',
+  'pglite.lock',
   'keys',
   'exports',
   's3',

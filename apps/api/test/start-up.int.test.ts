@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 import { startServer } from '../src/server';
@@ -53,5 +55,27 @@ describe('start-up refuses what it must not take', () => {
     const running = await start(data);
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
     await running.close();
+  });
+
+  it('a second process on the same embedded data folder is refused while the first runs', async () => {
+    const data = join(dir, 'shared');
+    const first = await start(data);
+    const bin = resolve(import.meta.dirname, '../../../node_modules/.bin/quittance');
+    const second = await promisify(execFile)(bin, ['serve'], {
+      env: { ...process.env, QUITTANCE_DATA_DIR: data, PORT: '0', LOG_LEVEL: 'silent' },
+      timeout: 60_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(
+      `is in use by process ${process.pid}: one process per data folder`,
+    );
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+    await first.close();
+    // Released on close: the folder opens again.
+    const again = await start(data);
+    await again.close();
   });
 });

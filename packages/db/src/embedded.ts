@@ -1,6 +1,7 @@
 import { stat, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { PGlite, QueryOptions, Results, Transaction } from '@electric-sql/pglite';
+import { lockFolder } from './folder-lock';
 
 /**
  * The embedded PGlite on a file system that fills up.
@@ -101,6 +102,8 @@ export class EmbeddedDatabase {
   #stoppedAt = 0;
   #recovery: Promise<void> | undefined;
   #closed = false;
+  /** Releases the folder's lock (folder-lock.ts). */
+  #unlock: (() => Promise<void>) | undefined;
   #free: number | undefined;
   #freeAt = 0;
   /** Ends the reopen loop's current wait (on close). */
@@ -124,6 +127,18 @@ export class EmbeddedDatabase {
       database.#current = await database.#openInstance();
       return database;
     }
+    database.#unlock = await lockFolder(folder);
+    try {
+      await database.#openFolder(folder);
+    } catch (error) {
+      await database.#unlock();
+      throw error;
+    }
+    return database;
+  }
+
+  /** Opens an instance on `folder`, saying why when the disk is too full for it. */
+  async #openFolder(folder: string): Promise<void> {
     const existing = await stat(join(folder, 'PG_VERSION')).then(
       () => true,
       () => false,
@@ -138,7 +153,7 @@ export class EmbeddedDatabase {
       );
     }
     try {
-      database.#current = await database.#openInstance();
+      this.#current = await this.#openInstance();
     } catch (error) {
       const after = await freeBytes(folder);
       if (after !== undefined && after < EMBEDDED_SPACE.reopen) {
@@ -154,7 +169,6 @@ export class EmbeddedDatabase {
         cause: error,
       });
     }
-    return database;
   }
 
   /** Every call goes to the live instance, or fails at once while there is none. */
@@ -184,6 +198,7 @@ export class EmbeddedDatabase {
     // A dead instance is only dropped: closing it would run its code (see `discard`).
     if (instance && !instance.dead) await instance.pg.close();
     else if (instance) discard(instance.pg);
+    await this.#unlock?.();
   }
 
   async #use<T>(fn: (pg: PGlite) => Promise<T>): Promise<T> {
