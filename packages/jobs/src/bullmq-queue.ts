@@ -22,7 +22,15 @@ export interface BullMqQueueOptions {
   addTimeoutMs?: number;
   /** How long `close` waits for running jobs (CLOSE_TIMEOUT_MS by default). */
   closeTimeoutMs?: number;
+  /**
+   * Told when Redis cannot be reached, at most once per REDIS_ERROR_EVERY_MS: the clients
+   * retry for ever, and a process waiting on them must not look hung and silent.
+   */
+  onRedisError?: (error: Error) => void;
 }
+
+/** How often an unreachable Redis is reported through `onRedisError`. */
+const REDIS_ERROR_EVERY_MS = 10_000;
 
 /**
  * BullMQ on Redis: any number of workers share the queue, each job runs once at a time,
@@ -42,6 +50,13 @@ export class BullMqQueue implements JobQueue {
   readonly #running = new Set<Promise<void>>();
   readonly #schedules = new Map<string, { everyMs: number; data: unknown }>();
 
+  #redisErrorAt = Number.NEGATIVE_INFINITY;
+  readonly #redisError = (error: Error) => {
+    if (Date.now() - this.#redisErrorAt < REDIS_ERROR_EVERY_MS) return;
+    this.#redisErrorAt = Date.now();
+    this.options.onRedisError?.(error);
+  };
+
   constructor(private readonly options: BullMqQueueOptions) {
     this.name = options.name ?? 'quittance';
     this.#retry = options.retry ?? DEFAULT_RETRY;
@@ -52,7 +67,7 @@ export class BullMqQueue implements JobQueue {
       enableOfflineQueue: false,
       lazyConnect: false,
     });
-    this.#connection.on('error', () => {});
+    this.#connection.on('error', this.#redisError);
     // Redis without persistence forgets schedulers when it restarts: register them again.
     this.#connection.on('ready', () => {
       for (const [name, { everyMs, data }] of this.#schedules)
@@ -91,7 +106,7 @@ export class BullMqQueue implements JobQueue {
   process(handlers: Record<string, JobHandler>, options: { concurrency: number }): void {
     // Workers block on Redis and must retry for ever (BullMQ requires maxRetriesPerRequest null).
     const connection = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
-    connection.on('error', () => {});
+    connection.on('error', this.#redisError);
     this.#workerConnection = connection;
     this.#worker = new Worker(
       this.name,

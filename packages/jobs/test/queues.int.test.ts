@@ -103,18 +103,25 @@ describe.each(Object.entries(make))('%s queue', (kind, create) => {
 describe('BullMQ with Redis down', () => {
   it('add fails fast instead of hanging, and works again once Redis is back', async () => {
     const redis = await startOwnRedis();
+    const reported: Error[] = [];
     const queue = new BullMqQueue({
       redisUrl: redis.url,
       name: `test-${randomUUID()}`,
       retry,
       addTimeoutMs: 1_000,
+      onRedisError: (error) => reported.push(error),
     });
     try {
       await queue.add('work', {}, { jobId: 'x' });
+      expect(reported).toEqual([]);
       await redis.stop();
       const started = Date.now();
       await expect(queue.add('work', {}, { jobId: 'y' })).rejects.toThrow();
       expect(Date.now() - started).toBeLessThan(3_000);
+      // Said, not hidden (a worker waiting on Redis looked hung), and not once per retry.
+      await until(() => reported.length > 0);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(reported).toHaveLength(1);
       await redis.start();
       let ok = false;
       for (let i = 0; i < 50 && !ok; i++) {

@@ -38,6 +38,11 @@ export async function createQueue(services: Services, name?: string): Promise<Jo
     redisUrl: services.config.redisUrl,
     name: name ?? services.config.queueName,
     onError,
+    onRedisError: (error) =>
+      services.logger.warn(
+        { err: describeError(error) },
+        'Redis (REDIS_URL) does not answer; retrying, and jobs wait',
+      ),
   });
 }
 
