@@ -78,4 +78,22 @@ describe('start-up refuses what it must not take', () => {
     const again = await start(data);
     await again.close();
   });
+
+  it.each([
+    ['a FIFO', 'fifo', /QUITTANCE_TSA_TRUST .*fifo is not a PEM file/],
+    ['missing', 'missing.pem', /QUITTANCE_TSA_TRUST .*missing\.pem cannot be read: ENOENT/],
+  ])(
+    'a TSA trust file that is %s: one line naming the variable, no hang',
+    async (_what, name, message) => {
+      await promisify(execFile)('mkfifo', [join(dir, 'fifo')]).catch(() => {});
+      const config = loadConfig({
+        QUITTANCE_DATA_DIR: join(dir, `tsa-${name}`),
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        QUITTANCE_TSA_URL: 'http://127.0.0.1:1/tsa',
+        QUITTANCE_TSA_TRUST: join(dir, name),
+      });
+      await expect(startServer(config)).rejects.toThrow(message);
+    },
+  );
 });

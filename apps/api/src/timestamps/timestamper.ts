@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { type ReceiptTimestamp, toBase64 } from '@quittance/format';
 import type * as Tsp from '@quittance/tsp';
 
@@ -28,8 +28,15 @@ export class TsaTimestamper implements Timestamper {
     timeoutMs: number,
   ): Promise<TsaTimestamper> {
     const tsp = await import('@quittance/tsp');
+    // Judged before it is read (a FIFO would wait for a writer), and named when it cannot be.
+    const where = `QUITTANCE_TSA_TRUST ${trustPath}`;
+    const file = await stat(trustPath).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`${where} cannot be read: ${error.code ?? error.message}`);
+    });
+    if (!file.isFile() || file.size > 16 * 1024 * 1024)
+      throw new Error(`${where} is not a PEM file of at most 16 MiB`);
     const anchors = tsp.parsePemCertificates(await readFile(trustPath, 'utf8'));
-    if (anchors.length === 0) throw new Error(`${trustPath} holds no PEM certificate`);
+    if (anchors.length === 0) throw new Error(`${where} holds no PEM certificate`);
     return new TsaTimestamper(tsp, url, anchors, timeoutMs);
   }
 
