@@ -49,7 +49,10 @@ const EnvSchema = z.object({
   PORT: envNumber(0, 65_535, 8787),
   // Empty is unset: an empty HOST would listen on every interface.
   HOST: optionalString.pipe(z.string().default('127.0.0.1')),
-  DATABASE_URL: optionalString,
+  DATABASE_URL: optionalString.refine(
+    (v) => v === undefined || (/^postgres(ql)?:\/\//.test(v) && URL.canParse(v)),
+    { message: 'must be a postgres:// or postgresql:// URL' },
+  ),
   REDIS_URL: optionalString.refine((v) => v === undefined || /^rediss?:\/\/[^\s]+$/.test(v), {
     message: 'must be a redis:// or rediss:// URL',
   }),
@@ -185,11 +188,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw error;
   }
   const publicUrl = (e.QUITTANCE_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
-  try {
-    new URL(publicUrl);
-  } catch {
-    throw new ConfigError(`invalid environment:\n  QUITTANCE_PUBLIC_URL: not an absolute URL`);
-  }
+  if (!/^https?:\/\//.test(publicUrl) || !URL.canParse(publicUrl))
+    throw new ConfigError(
+      `invalid environment:\n  QUITTANCE_PUBLIC_URL: not an absolute http:// or https:// URL`,
+    );
   return {
     port: e.PORT,
     host: e.HOST,

@@ -44,6 +44,9 @@ describe('other settings that would start a service nobody meant', () => {
     ['QUITTANCE_TSA_URL', 'garbage', /must be an http:\/\/ or https:\/\/ URL/],
     ['QUITTANCE_ADMIN_TOKEN', 'correct horse battery staple now', /sent as a Bearer token/],
     ['QUITTANCE_ADMIN_TOKEN', `${'a'.repeat(24)}\nb`, /sent as a Bearer token/],
+    ['DATABASE_URL', 'notaurl', /DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/],
+    ['DATABASE_URL', 'mysql://127.0.0.1/db', /DATABASE_URL: must be a postgres/],
+    ['QUITTANCE_PUBLIC_URL', 'ftp://x', /QUITTANCE_PUBLIC_URL: not an absolute http/],
   ])('%s=%j stops start-up', (name, value, message) => {
     expect(() => loadConfig({ [name]: value, QUITTANCE_TSA_TRUST: '/tsa.pem' })).toThrow(message);
   });

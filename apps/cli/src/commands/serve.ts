@@ -18,7 +18,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   try {
     config = loadConfig();
   } catch (error) {
-    if (error instanceof ConfigError) throw new UsageError(error.message);
+    // The variables that are wrong, without the usage text: it would bury them.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`quittance: ${error.message}\n`);
+      return 2;
+    }
     throw error;
   }
   const running = await startServer(config).catch((error: unknown) => {
