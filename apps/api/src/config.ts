@@ -120,6 +120,34 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
+/** QUITTANCE_ variables read outside this schema: bundle store, KMS client, CLI, builds, tests. */
+const READ_ELSEWHERE = new Set([
+  'QUITTANCE_BUNDLE_STORE',
+  'QUITTANCE_BUNDLE_STORE_SSE',
+  'QUITTANCE_BUNDLE_STORE_KMS_KEY_ID',
+  'QUITTANCE_BUNDLE_URL_TTL_S',
+  'QUITTANCE_S3_CONNECT_TIMEOUT_MS',
+  'QUITTANCE_S3_TIMEOUT_MS',
+  'QUITTANCE_S3_MAX_ATTEMPTS',
+  'QUITTANCE_KMS_TIMEOUT_MS',
+  'QUITTANCE_KMS_CONNECT_TIMEOUT_MS',
+  'QUITTANCE_URL',
+  'QUITTANCE_DEBUG',
+  'QUITTANCE_BUILD',
+  'QUITTANCE_STRICT_TRANSACTIONS',
+]);
+
+/**
+ * QUITTANCE_ variables nothing reads: most likely a typo (QUITTANCE_DB_POOOL), which would
+ * otherwise leave the default in force without a word. Start-up logs them.
+ */
+export function unknownVariables(env: Record<string, string | undefined> = process.env): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith('QUITTANCE_'))
+    .filter((name) => !(name in EnvSchema.shape) && !READ_ELSEWHERE.has(name))
+    .sort();
+}
+
 export interface Config {
   port: number;
   host: string;

@@ -14,4 +14,4 @@ export type { ServiceErrorCode } from './service-error';
 export { ServiceError } from './service-error';
 export type { ServiceOptions, Services } from './services';
 export { createServices } from './services';
-export { runWorker } from './worker';
+export { runWorker, warnUnknownVariables } from './worker';

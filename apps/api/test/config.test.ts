@@ -1,6 +1,6 @@
 import { createKmsClient } from '@quittance/signer';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, loadConfig, unknownVariables } from '../src/config';
 
 /**
  * Numbers in the environment are decimal digits, or start-up stops naming the variable
@@ -69,4 +69,16 @@ describe('other settings that would start a service nobody meant', () => {
       );
     },
   );
+});
+
+it('names the QUITTANCE_ variables nothing reads (a typo leaves the default in force)', () => {
+  expect(
+    unknownVariables({
+      QUITTANCE_DB_POOOL: '4',
+      QUITTANCE_DB_POOL: '4',
+      QUITTANCE_S3_TIMEOUT_MS: '1000',
+      QUITTANCE_ADMIN_TOKNE: 'x',
+      PATH: '/bin',
+    }),
+  ).toEqual(['QUITTANCE_ADMIN_TOKNE', 'QUITTANCE_DB_POOOL']);
 });

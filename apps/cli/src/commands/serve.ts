@@ -7,6 +7,7 @@ import {
   type RunningServer,
   ServiceError,
   startServer,
+  warnUnknownVariables,
 } from '@quittance/api';
 import { UsageError } from '../usage';
 
@@ -28,6 +29,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const running = await startServer(config).catch((error: unknown) => {
     throw startFailure(config, error);
   });
+  warnUnknownVariables(running.services);
   try {
     process.stdout.write(await banner(config, running));
   } catch (error) {
