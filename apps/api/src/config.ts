@@ -154,7 +154,12 @@ export interface Config {
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   dataDir: string;
+  /**
+   * Base of `jwksSnapshotUrl`. Without QUITTANCE_PUBLIC_URL it is this host and PORT; with
+   * PORT=0 startServer sets it to the port bound (`publicUrlFollowsPort`).
+   */
   publicUrl: string;
+  publicUrlFollowsPort: boolean;
   adminToken: string | undefined;
   tsaUrl: string | undefined;
   tsaTrust: string | undefined;
@@ -227,6 +232,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     dataDir,
     publicUrl,
+    publicUrlFollowsPort: e.QUITTANCE_PUBLIC_URL === undefined,
     adminToken: e.QUITTANCE_ADMIN_TOKEN,
     tsaUrl: e.QUITTANCE_TSA_URL,
     tsaTrust: e.QUITTANCE_TSA_TRUST,

@@ -58,6 +58,9 @@ export async function startServer(
   server.maxConnections = config.maxConnections;
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.
+  if (config.port === 0 && config.publicUrlFollowsPort)
+    services.config.publicUrl = `http://127.0.0.1:${port}`;
   let closing: Promise<void> | undefined;
   const drain = async () => {
     services.state.shuttingDown = true;

@@ -145,7 +145,7 @@ export async function createServices(
       'data-folder keys imported into the database (wrapped by QUITTANCE_LOCAL_KEK)',
     );
   const vault = new Vault({ wrapper, store: databaseKeyStore(db) });
-  const snapshots = new SnapshotService(publisher, config.publicUrl);
+  const snapshots = new SnapshotService(publisher, config);
   const factory =
     config.signingBackend === 'kms'
       ? kmsSignerFactory(kmsClient as KMSClient)

@@ -54,6 +54,10 @@ describe('start-up refuses what it must not take', () => {
     }
     const running = await start(data);
     expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    // PORT=0: receipts name the port bound, not port 0.
+    expect(running.services.snapshots.urlOf('2026-12')).toBe(
+      `http://127.0.0.1:${running.port}/.well-known/jwks/snapshot/2026-12.json`,
+    );
     await running.close();
   });
 

@@ -42,11 +42,12 @@ export class SnapshotService {
 
   constructor(
     private readonly publisher: Signer,
-    private readonly publicUrl: string,
+    /** The configuration's, read at each use: startServer may set it once bound (PORT=0). */
+    private readonly config: { publicUrl: string },
   ) {}
 
   urlOf(period: string): string {
-    return `${this.publicUrl}${snapshotUrlPath(period)}`;
+    return `${this.config.publicUrl}${snapshotUrlPath(period)}`;
   }
 
   /** Writes the next version for the period of `now` inside `tx`. */
