@@ -201,6 +201,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`invalid environment:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
+  if (e.REDIS_URL && !e.DATABASE_URL) {
+    // With Redis the jobs run in `quittance worker` processes, and no other process can open
+    // this one's embedded database: checkpoints and timestamps would never be made.
+    throw new ConfigError(
+      "invalid environment:\n  REDIS_URL: needs DATABASE_URL (workers share PostgreSQL; the embedded database is one process's)",
+    );
+  }
   if (e.QUITTANCE_TSA_URL && !e.QUITTANCE_TSA_TRUST) {
     // Tokens are verified before they are attached; without anchors none could be.
     throw new ConfigError(

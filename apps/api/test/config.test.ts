@@ -41,6 +41,7 @@ describe('numbers in the environment', () => {
 describe('other settings that would start a service nobody meant', () => {
   it.each([
     ['REDIS_URL', 'notaurl', /must be a redis:\/\/ or rediss:\/\/ URL/],
+    ['REDIS_URL', 'redis://127.0.0.1:6379', /REDIS_URL: needs DATABASE_URL/],
     ['QUITTANCE_TSA_URL', 'garbage', /must be an http:\/\/ or https:\/\/ URL/],
     ['QUITTANCE_ADMIN_TOKEN', 'correct horse battery staple now', /sent as a Bearer token/],
     ['QUITTANCE_ADMIN_TOKEN', `${'a'.repeat(24)}\nb`, /sent as a Bearer token/],
