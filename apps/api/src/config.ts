@@ -6,6 +6,7 @@ import {
 } from '@quittance/bundle-store';
 import { parseLocalKek, VaultError } from '@quittance/vault';
 import { z } from 'zod';
+import { decimalNumber } from './decimal-schema';
 
 const optionalString = z
   .string()
@@ -18,29 +19,16 @@ const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000);
 
 /**
  * A number in the environment in decimal digits (a whole number, or with a fraction when
- * `fraction`), within min..max; empty or unset is `fallback`. Coercion would read "0x10",
- * "1e3" and " 7" as numbers, and an empty value as 0.
+ * `fraction`), within min..max; empty or unset is `fallback`.
  */
 function envNumber(min: number, max: number, fallback: number, fraction = false) {
-  const digits = fraction ? /^[0-9]{1,15}(\.[0-9]{1,9})?$/ : /^[0-9]{1,16}$/;
   const kind = fraction ? 'a number' : 'a whole number';
   return z.preprocess(
-    (value) =>
-      value === ''
-        ? undefined
-        : typeof value === 'string' && digits.test(value)
-          ? Number(value)
-          : value,
-    z
-      .number({
-        error: (issue) =>
-          issue.code === 'invalid_type'
-            ? `expected ${kind} in decimal digits, not ${JSON.stringify(issue.input)}`
-            : undefined,
-      })
-      .min(min)
-      .max(max)
-      .default(fallback),
+    (value) => (value === '' ? undefined : value),
+    decimalNumber(min, max, {
+      fraction,
+      message: (input) => `expected ${kind} in decimal digits, not ${JSON.stringify(input)}`,
+    }).default(fallback),
   );
 }
 
@@ -148,6 +136,19 @@ export function unknownVariables(env: Record<string, string | undefined> = proce
     .sort();
 }
 
+/** Logs the QUITTANCE_ variables nothing reads (unknownVariables): a typo is said. */
+export function warnUnknownVariables(
+  logger: { warn(details: object, message: string): void },
+  env: Record<string, string | undefined> = process.env,
+): void {
+  const variables = unknownVariables(env);
+  if (variables.length > 0)
+    logger.warn({ variables }, 'QUITTANCE_ variables nothing reads are ignored (a typo?)');
+}
+
+/** The base of `jwksSnapshotUrl` when QUITTANCE_PUBLIC_URL is not set. */
+export const defaultPublicUrl = (port: number) => `http://127.0.0.1:${port}`;
+
 export interface Config {
   port: number;
   host: string;
@@ -227,7 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       throw new ConfigError(`invalid environment:\n  ${(error as Error).message}`);
     throw error;
   }
-  const publicUrl = (e.QUITTANCE_PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/+$/, '');
+  const publicUrl = (e.QUITTANCE_PUBLIC_URL ?? defaultPublicUrl(e.PORT)).replace(/\/+$/, '');
   if (!/^https?:\/\//.test(publicUrl) || !URL.canParse(publicUrl))
     throw new ConfigError(
       `invalid environment:\n  QUITTANCE_PUBLIC_URL: not an absolute http:// or https:// URL`,

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { Config } from './config';
+import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
 import { answerClientErrors } from './http/client-errors';
@@ -60,7 +60,7 @@ export async function startServer(
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.
   if (config.port === 0 && config.publicUrlFollowsPort)
-    services.config.publicUrl = `http://127.0.0.1:${port}`;
+    services.config.publicUrl = defaultPublicUrl(port);
   let closing: Promise<void> | undefined;
   const drain = async () => {
     services.state.shuttingDown = true;

@@ -1,6 +1,6 @@
-import { type Config, ConfigError, loadConfig, unknownVariables } from './config';
+import { type Config, ConfigError, loadConfig, warnUnknownVariables } from './config';
 import { createQueue, startJobs } from './jobs/runtime';
-import { createServices, type Services } from './services';
+import { createServices } from './services';
 
 /**
  * The job process of the production shape: the same handlers the API runs in-process without
@@ -26,7 +26,7 @@ export async function runWorker(
     return 2;
   }
   const services = await createServices(config, {});
-  warnUnknownVariables(services, env);
+  warnUnknownVariables(services.logger, env);
   const jobs = await startJobs(services, await createQueue(services));
   // On stdout, not in the log: a launcher waits for this line whatever LOG_LEVEL says.
   process.stdout.write(
@@ -44,14 +44,4 @@ export async function runWorker(
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   });
-}
-
-/** Logs QUITTANCE_ variables nothing reads (config.ts, unknownVariables): a typo is said. */
-export function warnUnknownVariables(
-  services: Pick<Services, 'logger'>,
-  env: Record<string, string | undefined> = process.env,
-): void {
-  const variables = unknownVariables(env);
-  if (variables.length > 0)
-    services.logger.warn({ variables }, 'QUITTANCE_ variables nothing reads are ignored (a typo?)');
 }

@@ -15,6 +15,13 @@ import {
  */
 export class UnreadableInput extends Error {
   override readonly name = 'UnreadableInput';
+  constructor(
+    message: string,
+    /** The system's error code when opening failed (ENOENT: there is no such file). */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
 }
 
 export const MiB = 1024 * 1024;
@@ -37,6 +44,7 @@ export async function openFile(path: string, what: string, max: number): Promise
     };
     throw new UnreadableInput(
       `cannot read ${what}${what ? ' ' : ''}${path}: ${code ?? error}${code && why[code] ? ` (${why[code]})` : ''}`,
+      code,
     );
   }
   try {

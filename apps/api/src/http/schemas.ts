@@ -16,6 +16,7 @@ import {
   RECEIPT_ID_PATTERN,
 } from '@quittance/format';
 import { ROLES } from '../auth/api-keys';
+import { decimalNumber } from '../decimal-schema';
 
 /**
  * Every request and response schema of the API, in one place: they validate requests and
@@ -147,23 +148,9 @@ export const ConsistencyProofSchema = z
   .object({ from: CheckpointSchema, to: CheckpointSchema, proof: z.array(z.string()) })
   .openapi('ConsistencyProof');
 
-/**
- * A whole number in a query string, in decimal digits only: coercion would also read "0x10",
- * "1e3", " 7" and the empty string as numbers, which a client never means.
- */
+/** A whole number in a query string, in decimal digits only (decimal-schema.ts). */
 const queryInteger = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && /^[0-9]{1,16}$/.test(value) ? Number(value) : value),
-    z
-      // Only a value that is not a number gets this message; range checks keep their own.
-      .number({
-        error: (issue) =>
-          issue.code === 'invalid_type' ? 'expected a whole number in decimal digits' : undefined,
-      })
-      .int()
-      .min(min)
-      .max(max),
-  );
+  decimalNumber(min, max, { message: () => 'expected a whole number in decimal digits' });
 
 /** A checkpoint's seq in a query: a positive integer, else 400. */
 export const CheckpointSeq = queryInteger(1, Number.MAX_SAFE_INTEGER).openapi({

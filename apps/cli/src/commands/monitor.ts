@@ -1,4 +1,4 @@
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { type Checkpoint, periodOf, snapshotUrlPath, verifyConsistency } from '@quittance/format';
 import {
@@ -8,7 +8,7 @@ import {
   verifyCheckpoint,
 } from '@quittance/verifier';
 import { jsonOf, printable, request, ServerUnreadable } from '../http';
-import { MiB, readPublisher, readTsaTrust, UnreadableInput } from '../inputs';
+import { MiB, readPublisher, readText, readTsaTrust, UnreadableInput } from '../inputs';
 import { UsageError } from '../usage';
 
 /** What the monitor keeps between runs: the newest checkpoint it verified. */
@@ -337,15 +337,11 @@ const MAX_STATE_BYTES = MiB;
 async function readState(path: string): Promise<MonitorState | null> {
   let text: string;
   try {
-    // Judged before it is opened: opening a FIFO would wait for a writer.
-    const stats = await stat(path);
-    if (!stats.isFile() || stats.size > MAX_STATE_BYTES)
-      throw new UnreadableInput(`${path} is not a monitor state file`);
-    text = await readFile(path, 'utf8');
+    text = await readText(path, 'monitor state', MAX_STATE_BYTES);
   } catch (error) {
-    if (error instanceof UnreadableInput) throw error;
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new UnreadableInput(`cannot read ${path}: ${(error as Error).message}`);
+    // No state yet: the first round.
+    if (error instanceof UnreadableInput && error.code === 'ENOENT') return null;
+    throw error;
   }
   try {
     const state = JSON.parse(text) as MonitorState;

@@ -29,7 +29,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const running = await startServer(config).catch((error: unknown) => {
     throw startFailure(config, error);
   });
-  warnUnknownVariables(running.services);
+  warnUnknownVariables(running.services.logger);
   try {
     process.stdout.write(await banner(config, running));
   } catch (error) {
