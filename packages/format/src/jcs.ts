@@ -117,9 +117,75 @@ function findNonIJsonAt(value: unknown, path: string, depth: number): string | n
  * code units, which is Array.prototype.sort's default order (§3.2.3).
  */
 export function canonicalJson(value: unknown): string {
-  const text = canonicalAt(value, 0);
+  const text =
+    (typeof value === 'object' && value !== null ? viaMemberList(value) : undefined) ??
+    canonicalAt(value, 0);
   if (text === undefined) throw notIJson(value);
   return text;
+}
+
+/**
+ * The fast path for objects and arrays. JSON.stringify given a property list writes each
+ * object's members in that list's order (ECMA-262 SerializeJSONObject), so the sorted list of
+ * every member name in the value yields RFC 8785's order, written natively: about half of
+ * {@link canonicalAt}'s time on issue request bodies. Undefined (take canonicalAt) for
+ * anything it might write differently: a value that is not I-JSON; a name absent from some
+ * object that JSON.stringify would then read through Object.prototype as a non-function
+ * (`__proto__`, a polluted prototype); a `toJSON` it would call; or a list so long that
+ * checking it against every object would cost more than canonicalAt's sorts.
+ */
+function viaMemberList(value: object): string | undefined {
+  const scan: MemberScan = { names: new Set(), objects: 0, members: 0 };
+  if (!scanMembers(value, 0, scan)) return undefined;
+  if (scan.names.size * scan.objects > 4 * scan.members + 64) return undefined;
+  if ('toJSON' in Object.prototype || 'toJSON' in Array.prototype) return undefined;
+  const prototype = Object.prototype as Record<string, unknown>;
+  for (const name of scan.names) {
+    if (name in prototype && typeof prototype[name] !== 'function') return undefined;
+  }
+  return JSON.stringify(value, [...scan.names].sort());
+}
+
+interface MemberScan {
+  names: Set<string>;
+  objects: number;
+  members: number;
+}
+
+/** Checks what {@link canonicalAt} checks, gathering member names instead of writing. */
+function scanMembers(value: unknown, depth: number, scan: MemberScan): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !hasLoneSurrogate(value);
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_JSON_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !scanMembers(value[i], depth + 1, scan)) return false;
+        }
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      scan.objects++;
+      for (const key of Object.keys(value)) {
+        if (!scan.names.has(key)) {
+          if (hasLoneSurrogate(key)) return false;
+          scan.names.add(key);
+        }
+        scan.members++;
+        if (!scanMembers((value as Record<string, unknown>)[key], depth + 1, scan)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 /** The canonical text, or undefined where `value` is not I-JSON (the caller finds where). */

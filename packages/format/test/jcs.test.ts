@@ -195,3 +195,50 @@ describe('the same text as the canonicalize package', () => {
     }
   });
 });
+
+describe('objects written through a member list (the fast path)', () => {
+  // canonicalJson hands objects to JSON.stringify with the sorted list of every member name;
+  // these are the cases where that list would read something the object does not own.
+  it('leaves __proto__ out of the objects that do not have it', () => {
+    const value = JSON.parse('{"b":{"__proto__":1},"a":{},"c":[{"x":1},{"__proto__":{"y":2}}]}');
+    expect(canonicalJson(value)).toBe(
+      '{"a":{},"b":{"__proto__":1},"c":[{"x":1},{"__proto__":{"y":2}}]}',
+    );
+  });
+
+  it('writes members named as Object.prototype methods only where they are', () => {
+    const value = JSON.parse('{"a":{"toString":1,"constructor":"c"},"b":{},"c":{"valueOf":null}}');
+    expect(canonicalJson(value)).toBe(
+      '{"a":{"constructor":"c","toString":1},"b":{},"c":{"valueOf":null}}',
+    );
+  });
+
+  it('ignores a polluted Object.prototype, as the member-by-member path does', () => {
+    const prototype = Object.prototype as Record<string, unknown>;
+    prototype.polluted = 'inherited';
+    prototype.toJSON = () => 'replaced';
+    try {
+      expect(canonicalJson(JSON.parse('{"b":{"polluted":1},"a":{}}'))).toBe(
+        '{"a":{},"b":{"polluted":1}}',
+      );
+      expect(canonicalJson({ a: [{ z: 1 }] })).toBe('{"a":[{"z":1}]}');
+    } finally {
+      delete prototype.polluted;
+      delete prototype.toJSON;
+    }
+  });
+
+  it('sorts integer-like names as strings, not in the order objects keep them', () => {
+    const value = JSON.parse('{"10":1,"9":2,"a":3,"1":0,"b":{"2":0,"10":0}}');
+    expect(Object.keys(value)).toEqual(['1', '9', '10', 'a', 'b']);
+    expect(canonicalJson(value)).toBe('{"1":0,"10":1,"9":2,"a":3,"b":{"10":0,"2":0}}');
+  });
+
+  it('gives the same text when the list is too long to check against every object', async () => {
+    const { default: canonicalize } = await import('canonicalize');
+    const wide = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, { v: i }]));
+    const many = Array.from({ length: 300 }, (_, i) => ({ [`n${i}`]: i }));
+    expect(canonicalJson(wide)).toBe(canonicalize(wide));
+    expect(canonicalJson(many)).toBe(canonicalize(many));
+  });
+});
