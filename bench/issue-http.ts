@@ -7,9 +7,12 @@
  *     the transparency tree on: one and two API processes, one and sixteen merchants;
  *   - the same with merchant keys in KMS (the protocol-level test endpoint, 5 ms per call);
  *   - peak RSS of an API process (VmHWM) after its runs.
- * Prints each figure and the issue's ratios. Asserts nothing.
- *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5;
- *                          BENCH_NODE_FLAGS="--flag …" for the API processes' node)
+ * The floor, one process, two processes and KMS are measured in rounds, one run after the
+ * other, and each ratio is taken within a round: the host's speed drifts between runs by more
+ * than most changes worth measuring. Prints each figure, then each ratio's median over the
+ * rounds and its range. Asserts nothing.
+ *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5,
+ *                          BENCH_ROUNDS=3; BENCH_NODE_FLAGS="--flag …" for the API processes)
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -30,6 +33,7 @@ import { type RunningStack, startStack } from '../apps/cli/src/stack';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const KMS_DELAY_MS = Number(process.env.BENCH_KMS_DELAY_MS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const root = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -188,7 +192,8 @@ async function merchants(stack: RunningStack, n: number, tag: string): Promise<s
   return keys;
 }
 
-async function floor(): Promise<Figure> {
+/** The floor server (floor-server.mjs), kept running so that its runs interleave with the others. */
+async function withFloor<T>(body: (base: string) => Promise<T>): Promise<T> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(root, 'bench/floor-server.mjs'), String(port)], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -197,7 +202,7 @@ async function floor(): Promise<Figure> {
   try {
     const base = `http://127.0.0.1:${port}`;
     await wrk([base], ['floor'], 'floor-warmup');
-    return await wrk([base], ['floor'], 'floor');
+    return await body(base);
   } finally {
     child.kill();
   }
@@ -233,74 +238,102 @@ async function withStack<T>(
 console.log('building dist/app (npm run build)…');
 await run('npm', ['run', '-s', 'build'], { cwd: root });
 console.log(
-  `node ${process.version}; wrk, ${CLIENTS} connections, ${SECONDS}s per run; 1 KB input and output; tree on`,
+  `node ${process.version}; wrk, ${CLIENTS} connections, ${SECONDS}s per run, ${ROUNDS} rounds; 1 KB input and output; tree on`,
 );
 
-const floorFigure = await floor();
-print('floor: bare hono (parse, hash, answer)', floorFigure, 'answers/s ');
-
-const local = await withStack(2, {}, async (stack) => {
-  const one = [stack.apis[0]?.url as string];
-  const two = stack.apis.map((a) => a.url);
-  await wrk(one, await merchants(stack, 1, 'warmup'), 'warmup');
-  const pid = stack.apis[0]?.process.child.pid;
-  const { figure: r11, ...cpu } = await wrkWithCpu(
-    one[0] as string,
-    await merchants(stack, 1, 'a'),
-    'a',
-    pid,
-  );
-  print('1 API process, 1 merchant', r11);
-  const r116 = await wrk(one, await merchants(stack, 16, 'b'), 'b');
-  print('1 API process, 16 merchants', r116);
-  const rss = await peakRss(stack.apis[0]?.process.child.pid);
-  console.log(`${'peak RSS of that API process'.padEnd(40)} ${rss.toFixed(0)} MB`);
-  const r21 = await wrk(two, await merchants(stack, 1, 'c'), 'c');
-  print('2 API processes, 1 merchant', r21);
-  const r216 = await wrk(two, await merchants(stack, 16, 'd'), 'd');
-  print('2 API processes, 16 merchants', r216);
-  return { r11, r116, r21, r216, rss, cpu };
+const kmsEnv = (kms: KmsTestServer) => ({
+  QUITTANCE_SIGNING_BACKEND: 'kms',
+  AWS_ENDPOINT_URL_KMS: kms.url,
+  AWS_ACCESS_KEY_ID: 'AKIDTEST',
+  AWS_SECRET_ACCESS_KEY: 'x',
+  AWS_REGION: 'us-east-1',
 });
 
-let kms: KmsTestServer | undefined;
-const kmsFigure = await (async () => {
-  kms = await startKmsServer();
-  kms.faults.delayMs = KMS_DELAY_MS;
-  try {
-    return await withStack(
-      1,
-      {
-        QUITTANCE_SIGNING_BACKEND: 'kms',
-        AWS_ENDPOINT_URL_KMS: kms.url,
-        AWS_ACCESS_KEY_ID: 'AKIDTEST',
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_REGION: 'us-east-1',
-      },
-      async (stack) => {
-        const one = [stack.apis[0]?.url as string];
-        await wrk(one, await merchants(stack, 1, 'kwarmup'), 'kwarmup');
-        const pid = stack.apis[0]?.process.child.pid;
-        const measured = await wrkWithCpu(
+type Cpu = Omit<Awaited<ReturnType<typeof wrkWithCpu>>, 'figure'>;
+interface Round {
+  floor: Figure;
+  r11: Figure;
+  r21: Figure;
+  kms: Figure;
+  cpu: Cpu;
+  kmsCpu: Cpu;
+}
+
+const kms = await startKmsServer();
+kms.faults.delayMs = KMS_DELAY_MS;
+// Every figure a ratio is taken of is measured in the same round, one run after the other:
+// this host is shared, and its speed drifts by more than the changes worth measuring.
+const { rounds, r116, r216, rss } = await withFloor((floorBase) =>
+  withStack(2, {}, (local) =>
+    withStack(1, kmsEnv(kms), async (kmsStack) => {
+      const one = [local.apis[0]?.url as string];
+      const two = local.apis.map((a) => a.url);
+      const kmsOne = kmsStack.apis[0]?.url as string;
+      await wrk(one, await merchants(local, 1, 'warmup'), 'warmup');
+      await wrk(two, await merchants(local, 1, 'warmup2'), 'warmup2');
+      await wrk([kmsOne], await merchants(kmsStack, 1, 'kwarmup'), 'kwarmup');
+      const pid = local.apis[0]?.process.child.pid;
+      const kmsPid = kmsStack.apis[0]?.process.child.pid;
+      const rounds: Round[] = [];
+      for (let r = 1; r <= ROUNDS; r++) {
+        const floor = await wrk([floorBase], ['floor'], `floor-${r}`);
+        const { figure: r11, ...cpu } = await wrkWithCpu(
           one[0] as string,
-          await merchants(stack, 1, 'k'),
-          'k',
+          await merchants(local, 1, `a${r}`),
+          `a${r}`,
           pid,
         );
-        print(`1 API process, 1 merchant, KMS +${KMS_DELAY_MS} ms`, measured.figure);
-        return measured;
-      },
-    );
-  } finally {
-    await kms.close();
-  }
-})();
+        const r21 = await wrk(two, await merchants(local, 1, `c${r}`), `c${r}`);
+        const { figure: kmsFigure, ...kmsCpu } = await wrkWithCpu(
+          kmsOne,
+          await merchants(kmsStack, 1, `k${r}`),
+          `k${r}`,
+          kmsPid,
+        );
+        rounds.push({ floor, r11, r21, kms: kmsFigure, cpu, kmsCpu });
+        console.log(`round ${r}`);
+        print('  floor: bare hono (parse, hash, answer)', floor, 'answers/s ');
+        print('  1 API process, 1 merchant', r11);
+        print('  2 API processes, 1 merchant', r21);
+        print(`  1 API process, 1 merchant, KMS +${KMS_DELAY_MS} ms`, kmsFigure);
+      }
+      const r116 = await wrk(one, await merchants(local, 16, 'b'), 'b');
+      const r216 = await wrk(two, await merchants(local, 16, 'd'), 'd');
+      print('1 API process, 16 merchants', r116);
+      print('2 API processes, 16 merchants', r216);
+      const rss = await peakRss(pid);
+      console.log(`${'peak RSS of that API process'.padEnd(40)} ${rss.toFixed(0)} MB`);
+      return { rounds, r116, r216, rss };
+    }),
+  ),
+);
+await kms.close();
 
-const ratio = (a: number, b: number) => (a / b).toFixed(2);
-const { r11, r116, r21, r216, rss, cpu } = local;
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+/** Median over the rounds, and the range, of a figure taken per round. */
+const summary = (values: number[], digits = 2) =>
+  `${median(values).toFixed(digits)}${values.length > 1 ? ` (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})` : ''}`;
+const per = (pick: (r: Round) => number) => rounds.map(pick);
+const cpu = {
+  apiUs: median(per((r) => r.cpu.apiUs)),
+  postgresUs: median(per((r) => r.cpu.postgresUs)),
+  wrkUs: median(per((r) => r.cpu.wrkUs)),
+  kmsApiUs: median(per((r) => r.kmsCpu.apiUs)),
+  kmsBenchUs: median(per((r) => r.kmsCpu.benchUs)),
+};
+const r11 = median(per((r) => r.r11.rate));
+const r21 = median(per((r) => r.r21.rate));
+
 // Where the KMS figure's CPU goes on this machine: the KMS test endpoint runs in this process
 // (HTTP, JSON, an Ed25519 signature per call), work AWS would do elsewhere.
 console.log(
-  `\nCPU per receipt: API process ${cpu.apiUs.toFixed(0)} µs with the local signer, ${kmsFigure.apiUs.toFixed(0)} µs with KMS; the KMS test endpoint (in the bench process) ${kmsFigure.benchUs.toFixed(0)} µs`,
+  `\nCPU per receipt (medians): API process ${cpu.apiUs.toFixed(0)} µs with the local signer, ${cpu.kmsApiUs.toFixed(0)} µs with KMS; the KMS test endpoint (in the bench process) ${cpu.kmsBenchUs.toFixed(0)} µs`,
 );
 // What bounds the ratios here: one process is held by about one core (its event loop); two
 // share this machine's cores with PostgreSQL and wrk, at the costs measured above.
@@ -311,15 +344,26 @@ console.log(
     `${cores} cores hold at most ${Math.round((cores * 1e6) / machineUs)} receipts/s at that cost, ` +
     `so with one process held by one core, 2 processes / 1 ≤ ${Math.min(2, (cores * cpu.apiUs) / machineUs).toFixed(2)} here`,
 );
-console.log('\nratios (issue 14 target in brackets):');
+console.log(`\nratios, median of ${ROUNDS} rounds (range) (issue 14 target in brackets):`);
 console.log(
-  `  1 process, 1 merchant / floor        ${ratio(r11.rate, floorFigure.rate)}  [>= 0.35]`,
+  `  1 process, 1 merchant / floor        ${summary(per((r) => r.r11.rate / r.floor.rate))}  [>= 0.35]`,
 );
-console.log(`  p99, 1 process, 1 merchant           ${r11.p99.toFixed(1)} ms  [<= 50 ms]`);
-console.log(`  2 processes / 1, one merchant        ${ratio(r21.rate, r11.rate)}  [>= 1.3]`);
-console.log(`  16 merchants / 1, one process        ${ratio(r116.rate, r11.rate)}  [>= 1]`);
-console.log(`  16 merchants / 1, two processes      ${ratio(r216.rate, r21.rate)}  [>= 1]`);
 console.log(
-  `  KMS +${KMS_DELAY_MS} ms / local signer            ${ratio(kmsFigure.figure.rate, r11.rate)}  [>= 0.8]`,
+  `  p99, 1 process, 1 merchant           ${summary(
+    per((r) => r.r11.p99),
+    1,
+  )} ms  [<= 50 ms]`,
+);
+console.log(
+  `  2 processes / 1, one merchant        ${summary(per((r) => r.r21.rate / r.r11.rate))}  [>= 1.3]`,
+);
+console.log(
+  `  16 merchants / 1, one process        ${(r116.rate / r11).toFixed(2)}  [>= 1]  (against the median)`,
+);
+console.log(
+  `  16 merchants / 1, two processes      ${(r216.rate / r21).toFixed(2)}  [>= 1]  (against the median)`,
+);
+console.log(
+  `  KMS +${KMS_DELAY_MS} ms / local signer            ${summary(per((r) => r.kms.rate / r.r11.rate))}  [>= 0.8]`,
 );
 console.log(`  peak RSS of one API process          ${rss.toFixed(0)} MB  [<= 200 MB]`);
