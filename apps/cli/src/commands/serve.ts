@@ -9,12 +9,14 @@ import {
   startServer,
   warnUnknownVariables,
 } from '@quittance/api';
+import { boundHeapGrowth } from '../heap-growth';
 import { UsageError } from '../usage';
 
 /** `quittance serve`: what `npm start` runs. Stops gracefully on SIGTERM and SIGINT. */
 export async function serveCommand(argv: string[]): Promise<number> {
   if (argv.length > 0)
     throw new UsageError(`serve takes no arguments (configure it by environment)`);
+  boundHeapGrowth();
   let config: Config;
   try {
     config = loadConfig();
