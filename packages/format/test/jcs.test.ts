@@ -197,41 +197,90 @@ describe('the same text as the canonicalize package', () => {
 });
 
 describe('objects written through a member list (the fast path)', () => {
-  // canonicalJson hands objects to JSON.stringify with the sorted list of every member name;
-  // these are the cases where that list would read something the object does not own.
+  // canonicalJson hands values of 8 members or more to JSON.stringify with the sorted list of
+  // every member name; these are the cases where that list, or JSON.stringify itself, would
+  // read something the value's members do not say. PAD makes each value large enough to be
+  // written that way; "~" sorts after every other name here.
+  const PAD = '"~":{"p0":0,"p1":0,"p2":0,"p3":0,"p4":0,"p5":0,"p6":0,"p7":0}';
+  const parsed = (members: string) => JSON.parse(`{${members},${PAD}}`);
+  const text = (members: string) => `{${members},${PAD}}`;
+
   it('leaves __proto__ out of the objects that do not have it', () => {
-    const value = JSON.parse('{"b":{"__proto__":1},"a":{},"c":[{"x":1},{"__proto__":{"y":2}}]}');
+    const value = parsed('"b":{"__proto__":1},"a":{},"c":[{"x":1},{"__proto__":{"y":2}}]');
     expect(canonicalJson(value)).toBe(
-      '{"a":{},"b":{"__proto__":1},"c":[{"x":1},{"__proto__":{"y":2}}]}',
+      text('"a":{},"b":{"__proto__":1},"c":[{"x":1},{"__proto__":{"y":2}}]'),
     );
   });
 
   it('writes members named as Object.prototype methods only where they are', () => {
-    const value = JSON.parse('{"a":{"toString":1,"constructor":"c"},"b":{},"c":{"valueOf":null}}');
+    const value = parsed('"a":{"toString":1,"constructor":"c"},"b":{},"c":{"valueOf":null}');
     expect(canonicalJson(value)).toBe(
-      '{"a":{"constructor":"c","toString":1},"b":{},"c":{"valueOf":null}}',
+      text('"a":{"constructor":"c","toString":1},"b":{},"c":{"valueOf":null}'),
     );
   });
 
   it('ignores a polluted Object.prototype, as the member-by-member path does', () => {
     const prototype = Object.prototype as Record<string, unknown>;
     prototype.polluted = 'inherited';
-    prototype.toJSON = () => 'replaced';
     try {
-      expect(canonicalJson(JSON.parse('{"b":{"polluted":1},"a":{}}'))).toBe(
-        '{"a":{},"b":{"polluted":1}}',
+      expect(canonicalJson(parsed('"b":{"polluted":1},"a":{}'))).toBe(
+        text('"a":{},"b":{"polluted":1}'),
       );
-      expect(canonicalJson({ a: [{ z: 1 }] })).toBe('{"a":[{"z":1}]}');
     } finally {
       delete prototype.polluted;
-      delete prototype.toJSON;
     }
   });
 
+  it('calls no toJSON: on a prototype, on an array or on an object', () => {
+    const prototype = Object.prototype as Record<string, unknown>;
+    const arrays = Array.prototype as unknown as Record<string, unknown>;
+    prototype.toJSON = () => 'replaced';
+    try {
+      expect(canonicalJson(parsed('"a":[{"z":1}]'))).toBe(text('"a":[{"z":1}]'));
+    } finally {
+      delete prototype.toJSON;
+    }
+    arrays.toJSON = () => 'replaced';
+    try {
+      expect(canonicalJson(parsed('"a":[1]'))).toBe(text('"a":[1]'));
+    } finally {
+      delete arrays.toJSON;
+    }
+    const array = parsed('"a":[1]');
+    Object.defineProperty(array.a, 'toJSON', { value: () => 'replaced' });
+    expect(canonicalJson(array)).toBe(text('"a":[1]'));
+    const object = parsed('"b":{"c":1}');
+    Object.defineProperty(object.b, 'toJSON', { value: () => 'replaced' });
+    expect(canonicalJson(object)).toBe(text('"b":{"c":1}'));
+    // A member named toJSON is data, written as such.
+    expect(canonicalJson(parsed('"toJSON":"x"'))).toBe(text('"toJSON":"x"'));
+  });
+
+  it('writes array subclasses, boxed primitives and arguments as the member-by-member path does', () => {
+    class Listed extends Array<number> {
+      toJSON() {
+        return 'replaced';
+      }
+    }
+    const inside = (member: unknown) => Object.assign(parsed('"a":0'), { a: member });
+    expect(canonicalJson(inside(Listed.from([1])))).toBe(text('"a":[1]'));
+    expect(canonicalJson(inside(Object.setPrototypeOf(new Number(5), Object.prototype)))).toBe(
+      text('"a":{}'),
+    );
+    expect(canonicalJson(inside(Object.setPrototypeOf(Object(1n), Object.prototype)))).toBe(
+      text('"a":{}'),
+    );
+    const args = (function (this: unknown) {
+      // biome-ignore lint/complexity/noArguments: the arguments object is the case
+      return arguments;
+    })();
+    expect(canonicalJson(inside(args))).toBe(text('"a":{}'));
+  });
+
   it('sorts integer-like names as strings, not in the order objects keep them', () => {
-    const value = JSON.parse('{"10":1,"9":2,"a":3,"1":0,"b":{"2":0,"10":0}}');
-    expect(Object.keys(value)).toEqual(['1', '9', '10', 'a', 'b']);
-    expect(canonicalJson(value)).toBe('{"1":0,"10":1,"9":2,"a":3,"b":{"10":0,"2":0}}');
+    const value = parsed('"10":1,"9":2,"a":3,"1":0,"b":{"2":0,"10":0}');
+    expect(Object.keys(value)).toEqual(['1', '9', '10', 'a', 'b', '~']);
+    expect(canonicalJson(value)).toBe(text('"1":0,"10":1,"9":2,"a":3,"b":{"10":0,"2":0}'));
   });
 
   it('gives the same text when the list is too long to check against every object', async () => {
