@@ -141,17 +141,17 @@ export function canonicalJson(value: unknown): string {
 /**
  * The fast path for objects and arrays. JSON.stringify given a property list writes each
  * object's members in that list's order (ECMA-262 SerializeJSONObject), so the sorted list of
- * every member name in the value yields RFC 8785's order, written natively: about two thirds
- * of {@link canonicalAt}'s time on issue request bodies. Undefined (take canonicalAt) for
+ * every member name in the value yields RFC 8785's order, written natively: about 60 % of
+ * {@link canonicalAt}'s time on issue request bodies. Undefined (take canonicalAt) for
  * anything it might write differently: a value that is not I-JSON; a name absent from some
  * object that JSON.stringify would then read through Object.prototype as a non-function
  * (`__proto__`, a polluted prototype); a `toJSON` it would call, on the value's objects or
  * arrays or their prototypes; an object with an internal class (boxed primitives,
- * `arguments`), which JSON.stringify would unwrap or read differently; a list so long that checking it against every object
- * would cost more than canonicalAt's sorts; and values of a few members, where the list's
- * fixed cost outweighs the gain. Both paths are for data: JSON.parse's output and object
- * literals. Getters, non-enumerable properties and Proxies are read by JSON.stringify as it
- * reads them, which may differ from the scan.
+ * `arguments`), which JSON.stringify would unwrap or read differently; a list so long that
+ * checking it against every object would cost more than canonicalAt's sorts; and values of
+ * few members, where the list's fixed cost outweighs the gain. Both paths are for data:
+ * JSON.parse's output and object literals. Getters, non-enumerable properties and Proxies
+ * are read by JSON.stringify as it reads them, which may differ from the scan.
  */
 function viaMemberList(value: object): string | undefined {
   const scan: MemberScan = { names: new Set(), objects: 0, members: 0 };
