@@ -29,6 +29,7 @@ import {
   TEST_REDIS_URL,
 } from '@quittance/test-tooling';
 import { type RunningStack, startStack } from '../apps/cli/src/stack';
+import { median } from './median';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
@@ -306,16 +307,8 @@ const { rounds, r116, r216, rss } = await withFloor((floorBase) =>
       return { rounds, r116, r216, rss };
     }),
   ),
-);
-await kms.close();
+).finally(() => kms.close());
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-};
 /** Median over the rounds, and the range, of a figure taken per round. */
 const summary = (values: number[], digits = 2) =>
   `${median(values).toFixed(digits)}${values.length > 1 ? ` (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})` : ''}`;

@@ -11,6 +11,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, freePort, TEST_REDIS_URL } from '@quittance/test-tooling';
+import { median } from './median';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const ROOT = join(import.meta.dirname, '..');
@@ -85,8 +86,6 @@ async function workerOnce(entry: string, databaseUrl: string) {
     await rm(dataDir, { recursive: true, force: true });
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 const database = await createTestDatabase();
 try {

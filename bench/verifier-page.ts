@@ -14,12 +14,12 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { launchBrowser } from '@quittance/test-tooling';
 import { buildVerifierPage } from '../packages/verifier-page/src/build';
+import { median } from './median';
 
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, '..');
 const N = Number(process.env.BENCH_RECEIPTS ?? 10_000);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1] ?? 0;
 
 const work = await mkdtemp(join(tmpdir(), 'quittance-bench-page-'));
 try {

@@ -4,6 +4,7 @@ import {
   BundleStoreError,
   bundleStoreConfigFromEnv,
 } from '@quittance/bundle-store';
+import { MAX_TIMER_MS } from '@quittance/format';
 import { parseLocalKek, VaultError } from '@quittance/vault';
 import { z } from 'zod';
 import { decimalNumber } from './decimal-schema';
@@ -13,8 +14,6 @@ const optionalString = z
   .optional()
   .transform((v) => (v === '' ? undefined : v));
 
-/** The longest a Node timer waits (2^31 - 1 ms); a longer one fires at once, in a loop. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_TIMER_S = Math.floor(MAX_TIMER_MS / 1000);
 
 /**

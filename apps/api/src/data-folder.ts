@@ -23,7 +23,7 @@ export async function prepareDataFolder(dir: string): Promise<void> {
     throw new Error(
       `the data folder ${dir} (QUITTANCE_DATA_DIR) holds other files and none of a Quittance data folder: give a new or empty folder`,
     );
-  await restrictOwn(dir);
+  await restrictOwn(dir, entries);
 }
 
 /** What the service keeps in its data folder: the walk that mends modes goes nowhere else. */
@@ -47,11 +47,12 @@ export async function restrictDataFolder(dir: string): Promise<void> {
   await restrictOwn(dir).catch(() => {});
 }
 
-/** The folder itself and what the service keeps in it, each to this user only. */
-async function restrictOwn(dir: string): Promise<void> {
+/** The folder itself and what the service keeps in it (`entries`, when read already), each to this user only. */
+async function restrictOwn(dir: string, entries?: string[]): Promise<void> {
   const stat = await lstat(dir);
   if ((stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);
-  for (const name of await readdir(dir)) if (OWN_ENTRIES.has(name)) await restrict(join(dir, name));
+  for (const name of entries ?? (await readdir(dir)))
+    if (OWN_ENTRIES.has(name)) await restrict(join(dir, name));
 }
 
 async function restrict(path: string): Promise<void> {

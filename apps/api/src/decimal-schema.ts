@@ -1,12 +1,11 @@
+import { DECIMAL_INTEGER_PATTERN } from '@quittance/format';
 import { z } from 'zod';
 
-const WHOLE = /^[0-9]{1,16}$/;
 const WITH_FRACTION = /^[0-9]{1,15}(\.[0-9]{1,9})?$/;
 
 /**
  * A number written in decimal digits (with a fraction when `fraction`), within min..max, for
- * text that carries numbers: query strings and the environment. Coercion would also read
- * "0x10", "1e3", " 7" and the empty string as numbers, which nobody means. Text that is not
+ * text that carries numbers: query strings and the environment (DECIMAL_INTEGER_PATTERN). Text that is not
  * digits is left as it is, for the schema to refuse with `message(input)`; range checks keep
  * their own messages.
  */
@@ -15,7 +14,7 @@ export function decimalNumber(
   max: number,
   options: { fraction?: boolean; message: (input: unknown) => string },
 ) {
-  const digits = options.fraction ? WITH_FRACTION : WHOLE;
+  const digits = options.fraction ? WITH_FRACTION : DECIMAL_INTEGER_PATTERN;
   const number = z.number({
     error: (issue) => (issue.code === 'invalid_type' ? options.message(issue.input) : undefined),
   });

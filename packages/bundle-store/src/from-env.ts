@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ServerSideEncryption } from '@aws-sdk/client-s3';
+import { DECIMAL_INTEGER_PATTERN, MAX_TIMER_MS } from '@quittance/format';
 import { BundleStoreError } from './errors';
 import { LocalBundleStore } from './local-store';
 import type { S3ClientOptions } from './s3-client';
@@ -34,14 +35,11 @@ export function parseS3Location(value: string): { bucket: string; prefix: string
   return { bucket, prefix };
 }
 
-/** The longest a Node timer waits (2^31 - 1 ms); a longer one fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** A whole number in decimal digits (not "0x10", "1e3" or " 3"), in 1..max; empty is unset. */
 function positiveInteger(env: Env, name: string, max = Number.MAX_SAFE_INTEGER) {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
-  const value = /^[0-9]{1,16}$/.test(raw) ? Number(raw) : Number.NaN;
+  const value = DECIMAL_INTEGER_PATTERN.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value <= 0 || value > max)
     throw new BundleStoreError('invalid_config', `${name}: ${raw} is not an integer in 1..${max}`);
   return value;

@@ -104,6 +104,7 @@ export type { Jurisdiction } from './retention';
 export { isJurisdiction, JURISDICTIONS, RETENTION_YEARS, retentionStart } from './retention';
 export type { IssueRequestMember } from './rules';
 export {
+  DECIMAL_INTEGER_PATTERN,
   DETACHED_JWS_PATTERN,
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
@@ -116,6 +117,7 @@ export {
   isTimestampMs,
   KID_PATTERN,
   MAX_ASSERTIONS,
+  MAX_TIMER_MS,
   NONCE_MAX_LENGTH,
   NONCE_PATTERN,
   OID_PATTERN,

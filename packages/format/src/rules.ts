@@ -14,6 +14,15 @@ export const KID_PATTERN = /^([A-Za-z0-9._:~-]{1,128})-(\d{4})Q([1-4])(?:-([1-9]
 export const DETACHED_JWS_PATTERN = /^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$/;
 export const OID_PATTERN = /^[0-2](?:\.(?:0|[1-9]\d*))+$/;
 
+/**
+ * A whole number as text that carries numbers should write it (query strings, the
+ * environment): decimal digits only. Number() would also read "0x10", "1e3", " 7" and the
+ * empty string as numbers, which nobody means.
+ */
+export const DECIMAL_INTEGER_PATTERN = /^[0-9]{1,16}$/;
+/** The longest a JavaScript timer waits (2^31 - 1 ms); a longer delay fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The members of an issue request (SPEC §8), in the order the API documents them. */
 export const ISSUE_REQUEST_MEMBERS = [
   'callId',

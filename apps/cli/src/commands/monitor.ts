@@ -1,6 +1,12 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { type Checkpoint, periodOf, snapshotUrlPath, verifyConsistency } from '@quittance/format';
+import {
+  type Checkpoint,
+  MAX_TIMER_MS,
+  periodOf,
+  snapshotUrlPath,
+  verifyConsistency,
+} from '@quittance/format';
 import {
   type KeyHistory,
   loadKeyHistory,
@@ -62,7 +68,7 @@ export async function monitorCommand(argv: string[]): Promise<number> {
 }
 
 /** The longest wait a timer takes (2^31 - 1 ms), in whole seconds: about 24 days. */
-const MAX_INTERVAL_S = Math.floor((2 ** 31 - 1) / 1000);
+const MAX_INTERVAL_S = Math.floor(MAX_TIMER_MS / 1000);
 
 /** --interval-s: whole seconds from 1 to MAX_INTERVAL_S (60 when not given). */
 function intervalMs(value: string | undefined): number {
