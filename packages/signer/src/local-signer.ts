@@ -3,12 +3,11 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
-  sign,
 } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
-import { toOkpJwk } from './ed25519';
+import { signEd25519, toOkpJwk } from './ed25519';
 import { SignerError } from './errors';
 import { assertSignableMessage, assertSignatureLength, type Signer } from './signer';
 
@@ -135,15 +134,7 @@ export class LocalSigner implements Signer {
 
   async sign(message: Uint8Array): Promise<Uint8Array> {
     assertSignableMessage(message, this.maxMessageBytes);
-    // On libuv's thread pool (node:crypto's callback form): the event loop goes on with
-    // other requests meanwhile, and the pool's threads can use another core.
-    const signature = new Uint8Array(
-      await new Promise<Buffer>((resolve, reject) =>
-        sign(null, message, this.#privateKey, (error, out) =>
-          error ? reject(error) : resolve(out),
-        ),
-      ),
-    );
+    const signature = await signEd25519(this.#privateKey, message);
     assertSignatureLength(signature, this.kid);
     return signature;
   }
