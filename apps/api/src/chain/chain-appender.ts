@@ -1,5 +1,5 @@
 import { chainHeads, type Database } from '@quittance/db';
-import { toBase64 } from '@quittance/format';
+import { concatBytes, toBase64 } from '@quittance/format';
 import { eq } from 'drizzle-orm';
 import { entriesThrough, frontierAt } from '../transparency/frontier';
 import type { ReceiptRecord } from './record';
@@ -44,7 +44,7 @@ export interface AppendStats {
  * Appends receipts to their merchants' hash chains (SPEC §6). Requests that arrive while
  * appends are in flight wait and go together in the next statement, whatever their merchant,
  * so throughput is bounded by batch commits, not by one commit per receipt or per merchant.
- * Each batch is one statement (`quittance_append`, migration 0007): it takes the chain-head
+ * Each batch is one statement (`quittance_append`, migrations 0007 and 0008): it takes the chain-head
  * row locks, checks callIds and key windows, links the entries, grows each merchant's tree
  * frontier and inserts everything server-side. The locks keep every chain linear across
  * processes and across this process's own batches in flight, and are never held while the
@@ -204,12 +204,24 @@ interface AppendRow {
 const APPEND = `select item, outcome, chain_seq, chain_prev, chain_entry, existing_id
   from quittance_append($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-    $14::int4[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])`;
+    $14::int4[], $15::text[], $16::text[], $17::text[], $18::text, $19::int4[], $20::int4[],
+    $21::int4[])`;
 
-/** The function's parameters: one array per column, the items in the order to append. */
+/**
+ * The function's parameters: one array per column, the items in the order to append. The
+ * sealed bodies travel as one base64 text (each body's IV and ciphertext, one body after the
+ * other) with each body's offset and lengths: PostgreSQL decodes one text instead of parsing
+ * two arrays of long strings (migration 0008).
+ */
 function appendParams(items: AppendItem[]): unknown[] {
   const column = <T>(pick: (r: AppendItem['record']) => T) => items.map((i) => pick(i.record));
   const bodies = items.flatMap((i) => i.bodies.map((b) => ({ receiptId: i.record.id, ...b })));
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const b of bodies) {
+    offsets.push(offset);
+    offset += b.iv.byteLength + b.ciphertext.byteLength;
+  }
   return [
     column((r) => r.merchantId),
     column((r) => r.id),
@@ -228,8 +240,10 @@ function appendParams(items: AppendItem[]): unknown[] {
     bodies.map((b) => b.receiptId),
     bodies.map((b) => b.kind),
     bodies.map((b) => b.vaultKeyId),
-    bodies.map((b) => toBase64(b.iv)),
-    bodies.map((b) => toBase64(b.ciphertext)),
+    toBase64(concatBytes(bodies.flatMap((b) => [b.iv, b.ciphertext]))),
+    offsets,
+    bodies.map((b) => b.iv.byteLength),
+    bodies.map((b) => b.ciphertext.byteLength),
   ];
 }
 
