@@ -75,7 +75,7 @@ const EnvSchema = z.object({
   QUITTANCE_MAX_BODY_BYTES: envNumber(1, Number.MAX_SAFE_INTEGER, 1_048_576),
   QUITTANCE_DB_POOL: envNumber(1, 10_000, 16),
   /** Chain append statements in flight per process (chain-appender.ts). */
-  QUITTANCE_APPEND_IN_FLIGHT: envNumber(1, 64, 2),
+  QUITTANCE_APPEND_IN_FLIGHT: envNumber(1, 64, 1),
   QUITTANCE_TSA_TIMEOUT_MS: envNumber(1, MAX_TIMER_MS, 10_000),
   /** Concurrent requests to the TSA per job process. */
   QUITTANCE_TSA_CONCURRENCY: envNumber(1, 10_000, 8),

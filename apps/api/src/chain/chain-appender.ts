@@ -59,11 +59,13 @@ export class ChainAppender {
     private readonly database: Database,
     /**
      * Statements in flight at once (QUITTANCE_APPEND_IN_FLIGHT). More than one lets a batch
-     * be sent while another commits; many make batches small, and PostgreSQL's cost per
-     * statement then dominates. Issue 14's bench measured 1, 2 and 4 within its noise of
-     * each other; 2 is the default.
+     * be sent while another commits, but halves the batches, and each statement costs
+     * PostgreSQL a transaction, a commit and a wait on the chain-head lock. Interleaved A/Bs
+     * of 1 against 2 (bench:issue's load, after migration 0008): one process ×1.055 the
+     * receipts/s, PostgreSQL CPU per receipt 141 → 111 µs, mean batch 15 → 30; two
+     * processes on one merchant ×1.16, 207 → 152 µs, p99 67 → 45 ms.
      */
-    private readonly maxInFlight = 2,
+    private readonly maxInFlight = 1,
   ) {}
 
   append(item: AppendItem): Promise<AppendOutcome> {
