@@ -230,7 +230,7 @@ describe('quittance monitor refuses inputs it cannot trust, exit 2', () => {
     },
   );
 
-  it.each(['abc', '0', '1.5', '3000000'])(
+  it.each(['abc', '0', '1.5', '3000000', '0x10', '1e3', ' 8', ''])(
     '--interval-s %s is a usage error at once, not a loop',
     async (interval) => {
       const result = await run(
@@ -247,7 +247,7 @@ describe('quittance monitor refuses inputs it cannot trust, exit 2', () => {
         (error: { code: number; stderr: string }) => error,
       );
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/--interval-s must be whole seconds/);
+      expect(result.stderr).toMatch(/--interval-s must be a whole number from 1 to 2147483/);
     },
   );
 });

@@ -15,7 +15,7 @@ import {
 } from '@quittance/verifier';
 import { jsonOf, printable, request, ServerUnreadable } from '../http';
 import { MiB, readPublisher, readText, readTsaTrust, UnreadableInput } from '../inputs';
-import { UsageError } from '../usage';
+import { UsageError, wholeNumber } from '../usage';
 
 /** What the monitor keeps between runs: the newest checkpoint it verified. */
 interface MonitorState {
@@ -72,12 +72,7 @@ const MAX_INTERVAL_S = Math.floor(MAX_TIMER_MS / 1000);
 
 /** --interval-s: whole seconds from 1 to MAX_INTERVAL_S (60 when not given). */
 function intervalMs(value: string | undefined): number {
-  const seconds = Number(value ?? 60);
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_INTERVAL_S)
-    throw new UsageError(
-      `--interval-s must be whole seconds from 1 to ${MAX_INTERVAL_S}, not ${JSON.stringify(value)}`,
-    );
-  return seconds * 1000;
+  return wholeNumber('--interval-s', value, { min: 1, max: MAX_INTERVAL_S, fallback: 60 }) * 1000;
 }
 
 function parse(argv: string[]) {

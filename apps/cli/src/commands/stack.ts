@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Launched, prefixingLauncher, startStack } from '../stack';
-import { UsageError } from '../usage';
+import { UsageError, wholeNumber } from '../usage';
 
 /**
  * `quittance stack` (`npm run stack`): two API processes and a worker, each with its own data
@@ -10,6 +10,9 @@ import { UsageError } from '../usage';
  * 127.0.0.1 (s3rver, as the tests use). Children run the same script as this command (the
  * compiled build, or the sources through tsx). Ctrl-C stops them gracefully.
  */
+/** API processes or workers one stack starts, at most: a machine's worth. */
+const MAX_PROCESSES = 64;
+
 export async function stackCommand(argv: string[]): Promise<number> {
   let values: { apis?: string; workers?: string };
   try {
@@ -20,7 +23,19 @@ export async function stackCommand(argv: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  const apis = Number(values.apis ?? 2);
+  // Checked before anything starts: a bad count or port is one line, not a half-started stack.
+  const apis = wholeNumber('--apis', values.apis, { min: 1, max: MAX_PROCESSES, fallback: 2 });
+  const workers = wholeNumber('--workers', values.workers, {
+    min: 0,
+    max: MAX_PROCESSES,
+    fallback: 1,
+  });
+  // One port per API process, from PORT up.
+  const basePort = wholeNumber('PORT', process.env.PORT, {
+    min: 1,
+    max: 65_536 - apis,
+    fallback: 8787,
+  });
   const shown = process.env.QUITTANCE_DATA_DIR ?? './.quittance-stack';
   const dataDir = resolve(shown);
   // Every child is stopped on Ctrl-C, also when it comes before the stack is up.
@@ -41,13 +56,12 @@ export async function stackCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', () => void stopAll().then(resolveStop));
     process.once('SIGTERM', () => void stopAll().then(resolveStop));
   });
-  const basePort = Number(process.env.PORT ?? 8787);
   const stack = await startStack({
     databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/quittance',
     redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
     dataDir,
     ports: Array.from({ length: apis }, (_, i) => basePort + i),
-    workers: Number(values.workers ?? 1),
+    workers,
     bundleStore: s3?.env ?? {},
     env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
     // The children run what this process runs: `node dist/app/quittance.js` after

@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { wholeNumber } from '../src/usage';
+
+const root = resolve(import.meta.dirname, '../../..');
+const bin = join(root, 'node_modules/.bin/quittance');
+const run = promisify(execFile);
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('whole numbers on the command line and in the environment', () => {
+  const bounds = { min: 1, max: 64, fallback: 2 };
+  it('takes decimal digits within bounds, and the fallback when absent', () => {
+    expect(wholeNumber('--n', '1', bounds)).toBe(1);
+    expect(wholeNumber('--n', '064', bounds)).toBe(64);
+    expect(wholeNumber('--n', undefined, bounds)).toBe(2);
+  });
+  it.each(['0', '65', '0x10', '1e1', '1.5', '-1', ' 8', '8 ', '', 'two', '99999999999999999'])(
+    'refuses %j with the name and the bounds',
+    (value) => {
+      expect(() => wholeNumber('--n', value, bounds)).toThrow(
+        `--n must be a whole number from 1 to 64, not ${JSON.stringify(value)}`,
+      );
+    },
+  );
+});
+
+describe('quittance stack with a bad count or port', () => {
+  it.each([
+    [['--apis=-1'], {}, /--apis must be a whole number from 1 to 64, not "-1"/],
+    [['--apis', 'x'], {}, /--apis must be a whole number/],
+    [['--workers', '0x2'], {}, /--workers must be a whole number from 0 to 64/],
+    [[], { PORT: '65535' }, /PORT must be a whole number from 1 to 65534/],
+    [[], { PORT: '80a' }, /PORT must be a whole number/],
+  ] as const)('%j %j: exit 2, the reason first, nothing started', async (args, env, message) => {
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-stack-usage-'));
+    dirs.push(dir);
+    const result = await run(bin, ['stack', ...args], {
+      env: { ...process.env, ...env, QUITTANCE_DATA_DIR: join(dir, 'stack') },
+      timeout: 20_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result.code).toBe(2);
+    // The reason on the first line, then the usage text, as every usage error.
+    expect(result.stderr.split('\n')[0]).toMatch(message);
+    // Checked before anything starts: no data folder, no S3 server's objects.
+    expect(await readdir(dir)).toEqual([]);
+  });
+});
