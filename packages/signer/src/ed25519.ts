@@ -30,8 +30,8 @@ export function spkiToOkpJwk(spki: Uint8Array): OkpPublicJwk {
  * Messages up to this size are signed and checked on the event loop; larger ones on libuv's
  * thread pool (node:crypto's callback form). Handing a job to the pool wakes one of its
  * threads and wakes the loop again for the answer: on a 2-core host that cost more than a
- * small signature (bench:issue, interleaved A/B: 453 against 413 µs of CPU per receipt with
- * the local signer). Ed25519 reads the message twice (SHA-512), so at 16 KiB a signature
+ * small signature (bench:issue's load, interleaved A/Bs in both orders: 30–40 µs less CPU
+ * per receipt with the local signer, of about 400). Ed25519 reads the message twice (SHA-512), so at 16 KiB a signature
  * takes about 80 µs here and a check about 110 µs; beyond that the pool keeps the loop free.
  * Signers sign at most 4096 bytes by default (SPEC §2.1's digest statements for the rest).
  */

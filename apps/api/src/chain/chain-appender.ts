@@ -61,9 +61,9 @@ export class ChainAppender {
      * Statements in flight at once (QUITTANCE_APPEND_IN_FLIGHT). More than one lets a batch
      * be sent while another commits, but halves the batches, and each statement costs
      * PostgreSQL a transaction, a commit and a wait on the chain-head lock. Interleaved A/Bs
-     * of 1 against 2 (bench:issue's load, after migration 0008): one process ×1.055 the
-     * receipts/s, PostgreSQL CPU per receipt 141 → 111 µs, mean batch 15 → 30; two
-     * processes on one merchant ×1.16, 207 → 152 µs, p99 67 → 45 ms.
+     * of 1 against 2, in both orders (bench:issue's load, after migration 0008): one
+     * process, PostgreSQL CPU per receipt 141 → 111 µs, mean batch 15 → 30, receipts/s
+     * about 5 % more; two processes on one merchant, 207 → 152 µs, receipts/s 8–16 % more.
      */
     private readonly maxInFlight = 1,
   ) {}
