@@ -333,40 +333,45 @@ const summary = (values: number[], digits = 2) =>
 const per = (pick: (r: Round) => number) => rounds.map(pick);
 const r11 = median(per((r) => r.r11.rate));
 const r21 = median(per((r) => r.r21.rate));
-const cpu = {
-  apiUs: median(per((r) => r.cpu.apiUs)),
-  postgresUs: median(per((r) => r.cpu.postgresUs)),
-  wrkUs: median(per((r) => r.cpu.wrkUs)),
-  apiUs2: median(per((r) => r.cpu2.apiUs)),
-  postgresUs2: median(per((r) => r.cpu2.postgresUs)),
-  wrkUs2: median(per((r) => r.cpu2.wrkUs)),
-  kmsApiUs: median(per((r) => r.kmsCpu.apiUs)),
-  kmsBenchUs: median(per((r) => r.kmsCpu.benchUs)),
-};
+/** A CPU measurement's medians over the rounds, and what it costs the machine in all. */
+function medianCpu(pick: (r: Round) => Cpu) {
+  const of = (field: keyof Cpu) => median(per((r) => pick(r)[field]));
+  const [apiUs, postgresUs, wrkUs, benchUs] = [
+    of('apiUs'),
+    of('postgresUs'),
+    of('wrkUs'),
+    of('benchUs'),
+  ];
+  return { apiUs, postgresUs, wrkUs, benchUs, machineUs: apiUs + postgresUs + wrkUs };
+}
+const one = medianCpu((r) => r.cpu);
+const two = medianCpu((r) => r.cpu2);
+const kmsCpu = medianCpu((r) => r.kmsCpu);
 
 // Where the KMS figure's CPU goes on this machine: the KMS test endpoint runs in this process
 // (HTTP, JSON, an Ed25519 signature per call), work AWS would do elsewhere.
 console.log(
-  `\nCPU per receipt (medians): API process ${cpu.apiUs.toFixed(0)} µs with the local signer, ${cpu.kmsApiUs.toFixed(0)} µs with KMS; the KMS test endpoint (in the bench process) ${cpu.kmsBenchUs.toFixed(0)} µs`,
+  `\nCPU per receipt (medians): API process ${one.apiUs.toFixed(0)} µs with the local signer, ${kmsCpu.apiUs.toFixed(0)} µs with KMS; the KMS test endpoint (in the bench process) ${kmsCpu.benchUs.toFixed(0)} µs`,
 );
 // What bounds the ratios here: one process is held by about one core (its event loop); two
 // share this machine's cores with PostgreSQL and wrk, at the costs measured above.
 const cores = availableParallelism();
-const machineUs = cpu.apiUs + cpu.postgresUs + cpu.wrkUs;
+/** Receipts/s the machine's cores hold at a measurement's cost per receipt. */
+const ceiling = (c: { machineUs: number }) => (cores * 1e6) / c.machineUs;
+const costs = (c: ReturnType<typeof medianCpu>) =>
+  `PostgreSQL ${c.postgresUs.toFixed(0)} µs, wrk ${c.wrkUs.toFixed(0)} µs, ${c.machineUs.toFixed(0)} µs in all; ` +
+  `${cores} cores hold at most ${Math.round(ceiling(c))} receipts/s at that cost`;
 console.log(
-  `  with the local signer, 1 process: PostgreSQL ${cpu.postgresUs.toFixed(0)} µs, wrk ${cpu.wrkUs.toFixed(0)} µs, ${machineUs.toFixed(0)} µs in all; ` +
-    `${cores} cores hold at most ${Math.round((cores * 1e6) / machineUs)} receipts/s at that cost, ` +
-    `so with one process held by one core, 2 processes / 1 ≤ ${Math.min(2, (cores * cpu.apiUs) / machineUs).toFixed(2)} here`,
+  `  with the local signer, 1 process: ${costs(one)}, ` +
+    `so with one process held by one core, 2 processes / 1 ≤ ${Math.min(2, (cores * one.apiUs) / one.machineUs).toFixed(2)} here`,
 );
 // Two processes cost more per receipt than one (smaller batches queue on one merchant's
 // chain-head lock; the processes share the cores with PostgreSQL and wrk): the bound at
 // their own costs, and how much of it the run reached.
-const machineUs2 = cpu.apiUs2 + cpu.postgresUs2 + cpu.wrkUs2;
-const ceiling2 = (cores * 1e6) / machineUs2;
 console.log(
-  `  with the local signer, 2 processes: API ${cpu.apiUs2.toFixed(0)} µs, PostgreSQL ${cpu.postgresUs2.toFixed(0)} µs, wrk ${cpu.wrkUs2.toFixed(0)} µs, ${machineUs2.toFixed(0)} µs in all; ` +
-    `${cores} cores hold at most ${Math.round(ceiling2)} receipts/s at that cost (the runs reached ${Math.round((100 * r21) / ceiling2)} % of it), ` +
-    `so 2 processes / 1 ≤ ${(ceiling2 / r11).toFixed(2)} here`,
+  `  with the local signer, 2 processes: API ${two.apiUs.toFixed(0)} µs, ${costs(two)} ` +
+    `(the runs reached ${Math.round((100 * r21) / ceiling(two))} % of it), ` +
+    `so 2 processes / 1 ≤ ${(ceiling(two) / r11).toFixed(2)} here`,
 );
 console.log(`\nratios, median of ${ROUNDS} rounds (range) (issue 14 target in brackets):`);
 console.log(

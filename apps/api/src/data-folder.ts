@@ -47,7 +47,10 @@ export async function restrictDataFolder(dir: string): Promise<void> {
   await restrictOwn(dir).catch(() => {});
 }
 
-/** The folder itself and what the service keeps in it (`entries`, when read already), each to this user only. */
+/**
+ * The folder itself and what the service keeps in it, each to this user only; `entries` is
+ * the folder's listing when the caller has read it already.
+ */
 async function restrictOwn(dir: string, entries?: string[]): Promise<void> {
   const stat = await lstat(dir);
   if ((stat.mode & 0o777) !== 0o700) await chmod(dir, 0o700);

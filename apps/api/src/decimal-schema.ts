@@ -5,9 +5,9 @@ const WITH_FRACTION = /^[0-9]{1,15}(\.[0-9]{1,9})?$/;
 
 /**
  * A number written in decimal digits (with a fraction when `fraction`), within min..max, for
- * text that carries numbers: query strings and the environment (DECIMAL_INTEGER_PATTERN). Text that is not
- * digits is left as it is, for the schema to refuse with `message(input)`; range checks keep
- * their own messages.
+ * text that carries numbers: query strings and the environment (DECIMAL_INTEGER_PATTERN).
+ * Text that is not digits is left as it is, for the schema to refuse with `message(input)`;
+ * range checks keep their own messages.
  */
 export function decimalNumber(
   min: number,

@@ -3,7 +3,12 @@ import { type Database, migrate, openDatabase } from '@quittance/db';
 import { toBase64 } from '@quittance/format';
 import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type AppendItem, ChainAppender } from '../src/chain/chain-appender';
+import {
+  type AppendItem,
+  bodiesOf,
+  ChainAppender,
+  sharedColumns,
+} from '../src/chain/chain-appender';
 
 /**
  * The append statement (migrations 0007 and 0008) on both drivers: sealed bodies sent packed
@@ -98,26 +103,9 @@ const OLD_SIGNATURE = `select item, outcome, chain_seq from quittance_append($1:
 
 /** 0007's parameters, as an API process of the previous release sends them. */
 function oldParams(items: AppendItem[]): unknown[] {
-  const column = <T>(pick: (r: AppendItem['record']) => T) => items.map((i) => pick(i.record));
-  const bodies = items.flatMap((i) => i.bodies.map((b) => ({ receiptId: i.record.id, ...b })));
+  const bodies = bodiesOf(items);
   return [
-    column((r) => r.merchantId),
-    column((r) => r.id),
-    column((r) => r.callId),
-    column((r) => r.agentId),
-    column((r) => r.orderId),
-    column((r) => r.bucket),
-    column((r) => r.tool),
-    column((r) => r.createdAt.toISOString()),
-    column((r) => r.signingKeyKid),
-    column((r) => r.signed),
-    column((r) => r.jws),
-    column((r) => r.receiptHash),
-    column((r) => r.contentHash),
-    column((r) => r.hasBodies),
-    bodies.map((b) => b.receiptId),
-    bodies.map((b) => b.kind),
-    bodies.map((b) => b.vaultKeyId),
+    ...sharedColumns(items, bodies),
     bodies.map((b) => toBase64(b.iv)),
     bodies.map((b) => toBase64(b.ciphertext)),
   ];

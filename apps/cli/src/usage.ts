@@ -1,4 +1,4 @@
-import { DECIMAL_INTEGER_PATTERN } from '@quittance/format';
+import { decimalIntegerIn } from '@quittance/format';
 
 /** Bad command line or unreadable input: exit status 2 with a clear message. */
 export class UsageError extends Error {
@@ -15,8 +15,8 @@ export function wholeNumber(
   bounds: { min: number; max: number; fallback: number },
 ): number {
   if (value === undefined) return bounds.fallback;
-  const n = DECIMAL_INTEGER_PATTERN.test(value) ? Number(value) : Number.NaN;
-  if (!(n >= bounds.min && n <= bounds.max))
+  const n = decimalIntegerIn(value, bounds.min, bounds.max);
+  if (n === undefined)
     throw new UsageError(
       `${name} must be a whole number from ${bounds.min} to ${bounds.max}, not ${JSON.stringify(value)}`,
     );

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { ServerSideEncryption } from '@aws-sdk/client-s3';
-import { DECIMAL_INTEGER_PATTERN, MAX_TIMER_MS } from '@quittance/format';
+import { decimalIntegerIn, MAX_TIMER_MS } from '@quittance/format';
 import { BundleStoreError } from './errors';
 import { LocalBundleStore } from './local-store';
 import type { S3ClientOptions } from './s3-client';
@@ -39,8 +39,8 @@ export function parseS3Location(value: string): { bucket: string; prefix: string
 function positiveInteger(env: Env, name: string, max = Number.MAX_SAFE_INTEGER) {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
-  const value = DECIMAL_INTEGER_PATTERN.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isSafeInteger(value) || value <= 0 || value > max)
+  const value = decimalIntegerIn(raw, 1, max);
+  if (value === undefined)
     throw new BundleStoreError('invalid_config', `${name}: ${raw} is not an integer in 1..${max}`);
   return value;
 }

@@ -106,6 +106,7 @@ export type { IssueRequestMember } from './rules';
 export {
   DECIMAL_INTEGER_PATTERN,
   DETACHED_JWS_PATTERN,
+  decimalIntegerIn,
   HASH_PATTERN,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,

@@ -20,6 +20,13 @@ export const OID_PATTERN = /^[0-2](?:\.(?:0|[1-9]\d*))+$/;
  * empty string as numbers, which nobody means.
  */
 export const DECIMAL_INTEGER_PATTERN = /^[0-9]{1,16}$/;
+
+/** `text` as a whole number in min..max, written in decimal digits only; undefined otherwise. */
+export function decimalIntegerIn(text: string, min: number, max: number): number | undefined {
+  if (!DECIMAL_INTEGER_PATTERN.test(text)) return undefined;
+  const value = Number(text);
+  return value >= min && value <= max ? value : undefined;
+}
 /** The longest a JavaScript timer waits (2^31 - 1 ms); a longer delay fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 

@@ -31,22 +31,20 @@ export function spkiToOkpJwk(spki: Uint8Array): OkpPublicJwk {
  * thread pool (node:crypto's callback form). Handing a job to the pool wakes one of its
  * threads and wakes the loop again for the answer: on a 2-core host that cost more than a
  * small signature (bench:issue's load, interleaved A/Bs in both orders: 30–40 µs less CPU
- * per receipt with the local signer, of about 400). Ed25519 reads the message twice (SHA-512), so at 16 KiB a signature
- * takes about 80 µs here and a check about 110 µs; beyond that the pool keeps the loop free.
- * Signers sign at most 4096 bytes by default (SPEC §2.1's digest statements for the rest).
+ * per receipt with the local signer, of about 400). Ed25519 reads the message twice
+ * (SHA-512), so at 16 KiB a signature takes about 80 µs here and a check about 110 µs;
+ * beyond that the pool keeps the loop free. Signers sign at most 4096 bytes by default
+ * (SPEC §2.1's digest statements for the rest).
  */
 export const INLINE_MESSAGE_BYTES = 16 * 1024;
 
 /** Pure Ed25519 (RFC 8032) signature by a private key object. */
 export function signEd25519(privateKey: KeyObject, message: Uint8Array): Promise<Uint8Array> {
-  if (message.byteLength <= INLINE_MESSAGE_BYTES) {
-    return Promise.resolve(new Uint8Array(sign(null, message, privateKey)));
-  }
-  return new Promise((resolve, reject) =>
-    sign(null, message, privateKey, (error, out) =>
-      error ? reject(error) : resolve(new Uint8Array(out)),
-    ),
-  );
+  return inlineOrPooled(
+    message,
+    () => sign(null, message, privateKey),
+    (done) => sign(null, message, privateKey, done),
+  ).then((signature) => new Uint8Array(signature));
 }
 
 /** Checks an Ed25519 signature; the API checks every KMS signature before chaining it. */
@@ -55,12 +53,21 @@ export function verifyEd25519(
   message: Uint8Array,
   signature: Uint8Array,
 ): Promise<boolean> {
-  if (message.byteLength <= INLINE_MESSAGE_BYTES) {
-    return Promise.resolve(verify(null, message, publicKey, signature));
-  }
+  return inlineOrPooled(
+    message,
+    () => verify(null, message, publicKey, signature),
+    (done) => verify(null, message, publicKey, signature, done),
+  );
+}
+
+/** The size rule above: `inline` on the loop, or `pooled` (the callback form) on the pool. */
+function inlineOrPooled<T>(
+  message: Uint8Array,
+  inline: () => T,
+  pooled: (done: (error: Error | null, result: T) => void) => void,
+): Promise<T> {
+  if (message.byteLength <= INLINE_MESSAGE_BYTES) return Promise.resolve(inline());
   return new Promise((resolve, reject) =>
-    verify(null, message, publicKey, signature, (error, ok) =>
-      error ? reject(error) : resolve(ok),
-    ),
+    pooled((error, result) => (error ? reject(error) : resolve(result))),
   );
 }

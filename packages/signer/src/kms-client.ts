@@ -1,5 +1,5 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { DECIMAL_INTEGER_PATTERN, MAX_TIMER_MS } from '@quittance/format';
+import { decimalIntegerIn, MAX_TIMER_MS } from '@quittance/format';
 import { rememberDeadlines } from './kms-sign-call';
 
 export interface KmsClientOptions {
@@ -31,8 +31,8 @@ export async function createKmsClient(options: KmsClientOptions = {}): Promise<K
   const env = (name: string) => {
     const raw = process.env[name];
     if (raw === undefined || raw === '') return undefined;
-    const value = DECIMAL_INTEGER_PATTERN.test(raw) ? Number(raw) : 0;
-    if (value < 1 || value > MAX_TIMER_MS)
+    const value = decimalIntegerIn(raw, 1, MAX_TIMER_MS);
+    if (value === undefined)
       throw new Error(
         `invalid environment: ${name}: ${JSON.stringify(raw)} is not whole milliseconds from 1 to ${MAX_TIMER_MS}`,
       );

@@ -216,14 +216,35 @@ const APPEND = `select item, outcome, chain_seq, chain_prev, chain_entry, existi
  * two arrays of long strings (migration 0008).
  */
 function appendParams(items: AppendItem[]): unknown[] {
-  const column = <T>(pick: (r: AppendItem['record']) => T) => items.map((i) => pick(i.record));
-  const bodies = items.flatMap((i) => i.bodies.map((b) => ({ receiptId: i.record.id, ...b })));
+  const bodies = bodiesOf(items);
   const offsets: number[] = [];
   let offset = 0;
   for (const b of bodies) {
     offsets.push(offset);
     offset += b.iv.byteLength + b.ciphertext.byteLength;
   }
+  return [
+    ...sharedColumns(items, bodies),
+    toBase64(concatBytes(bodies.flatMap((b) => [b.iv, b.ciphertext]))),
+    offsets,
+    bodies.map((b) => b.iv.byteLength),
+    bodies.map((b) => b.ciphertext.byteLength),
+  ];
+}
+
+type BatchBody = AppendItem['bodies'][number] & { receiptId: string };
+
+/** Every item's bodies, each with its receipt's id, in the items' order. */
+export function bodiesOf(items: AppendItem[]): BatchBody[] {
+  return items.flatMap((i) => i.bodies.map((b) => ({ receiptId: i.record.id, ...b })));
+}
+
+/**
+ * The parameters migrations 0007 and 0008 take alike (1 to 17): the records' columns, then
+ * the bodies' receipt ids, kinds and vault keys.
+ */
+export function sharedColumns(items: AppendItem[], bodies: BatchBody[]): unknown[] {
+  const column = <T>(pick: (r: AppendItem['record']) => T) => items.map((i) => pick(i.record));
   return [
     column((r) => r.merchantId),
     column((r) => r.id),
@@ -242,10 +263,6 @@ function appendParams(items: AppendItem[]): unknown[] {
     bodies.map((b) => b.receiptId),
     bodies.map((b) => b.kind),
     bodies.map((b) => b.vaultKeyId),
-    toBase64(concatBytes(bodies.flatMap((b) => [b.iv, b.ciphertext]))),
-    offsets,
-    bodies.map((b) => b.iv.byteLength),
-    bodies.map((b) => b.ciphertext.byteLength),
   ];
 }
 

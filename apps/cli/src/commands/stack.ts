@@ -3,6 +3,9 @@ import { parseArgs } from 'node:util';
 import { type Launched, prefixingLauncher, startStack } from '../stack';
 import { UsageError, wholeNumber } from '../usage';
 
+/** API processes or workers one stack starts, at most: a machine's worth. */
+const MAX_PROCESSES = 64;
+
 /**
  * `quittance stack` (`npm run stack`): two API processes and a worker, each with its own data
  * folder, against this machine's PostgreSQL and Redis and an S3-protocol bundle store: the
@@ -10,9 +13,6 @@ import { UsageError, wholeNumber } from '../usage';
  * 127.0.0.1 (s3rver, as the tests use). Children run the same script as this command (the
  * compiled build, or the sources through tsx). Ctrl-C stops them gracefully.
  */
-/** API processes or workers one stack starts, at most: a machine's worth. */
-const MAX_PROCESSES = 64;
-
 export async function stackCommand(argv: string[]): Promise<number> {
   let values: { apis?: string; workers?: string };
   try {
