@@ -36,6 +36,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'worker':
         if (rest.length > 0)
           throw new UsageError('worker takes no arguments (configure it by environment)');
+        // Long-running as serve is, with the same bound on its heap (heap-growth.ts).
+        (await import('./heap-growth')).boundHeapGrowth();
         return await (await import('@quittance/api')).runWorker();
       case undefined:
       case '-h':

@@ -8,16 +8,12 @@
  * Every case, with its inclusion proof when it has one: the exit status and each listed claim
  * status.
  */
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { bin, root, run } from './cli-bin';
 
-const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
 const receiptsDir = join(resolve(root, '..', 'shared', 'conformance'), 'receipts');
-const run = promisify(execFile);
 
 type Status = 'asserted' | 'refuted' | 'unknown';
 interface ConformanceCase {

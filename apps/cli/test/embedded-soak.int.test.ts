@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import {
   freePort,
   type Spawned,
@@ -11,6 +9,7 @@ import {
   type TsaTestServer,
 } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, run } from './cli-bin';
 
 /**
  * Soak of the embedded default (PGlite, one connection) through `npm start`'s entry point.
@@ -21,10 +20,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  */
 const PHASE_MS = Number(process.env.SOAK_PHASE_MS ?? 30_000);
 const ANSWER_WITHIN_MS = 5_000;
-
-const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
-const run = promisify(execFile);
 
 interface Outcome {
   what: string;

@@ -1,14 +1,10 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { freePort, spawnProcess, startTsaServer, until } from '@quittance/test-tooling';
 import { afterAll, describe, expect, it } from 'vitest';
+import { bin, run } from './cli-bin';
 
-const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
-const run = promisify(execFile);
 const dirs: string[] = [];
 afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });

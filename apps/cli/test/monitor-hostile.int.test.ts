@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, run } from './cli-bin';
 import { ADMIN, poster } from './live-server';
 
 /**
@@ -17,9 +16,6 @@ import { ADMIN, poster } from './live-server';
  * stack, a hang or a verdict made of garbage, and the state file left as it was. The real
  * API serves behind a proxy that replaces one answer per case.
  */
-const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
-const run = promisify(execFile);
 const LIST = '/api/v1/trust/checkpoints';
 
 let database: TestDatabase;

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
 import { chainHeads, logSubtrees, receipts } from '@quittance/db';
 import {
@@ -14,6 +12,7 @@ import {
 import { and, eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bin, run } from './cli-bin';
 import { ADMIN, poster } from './live-server';
 
 /**
@@ -22,9 +21,6 @@ import { ADMIN, poster } from './live-server';
  * when the operator rewrites an entry, rolls the log back or forks it (each made on a copy of
  * the database, as an operator would); 2 when it cannot reach it.
  */
-const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
-const run = promisify(execFile);
 
 let database: TestDatabase;
 let backup: string;

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fixture, makeFixture } from '../../../packages/bundle/test/fixture';
 import {
@@ -13,11 +11,9 @@ import {
   zeroBomb,
   zipEntries,
 } from '../../../packages/bundle/test/zip-tools';
+import { bin, root, run } from './cli-bin';
 
-const root = resolve(import.meta.dirname, '../../..');
-const bin = join(root, 'node_modules/.bin/quittance');
 const external = join(root, 'test/fixtures/external');
-const run = promisify(execFile);
 
 /** Runs `quittance` as a user would, from the repository root; never throws on exit status. */
 async function quittance(...args: string[]) {
