@@ -1,4 +1,4 @@
-import { bodyHash } from '@quittance/format';
+import { bodyHash, canonicalJson } from '@quittance/format';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, issueBody } from './harness';
@@ -62,5 +62,41 @@ describe('issuing a receipt over HTTP', () => {
       key: m.merchantKey,
     });
     expect(again.body).toEqual(receipt);
+  });
+
+  it('answers with the signed members exactly as signed, then the envelope, on issue and on replay', async () => {
+    // Integer-like member names are where a parsed and re-serialized object would differ:
+    // JavaScript enumerates them first, RFC 8785 sorts them as strings.
+    const m = await h.merchant();
+    const request = issueBody({
+      trust_provider_assertions: [{ '10': 'a', '9': 'b', z: { '2': 1, '1': [2, '\u00e9'] } }],
+    });
+    const post = () =>
+      h.app.request('/api/v1/trust/receipts', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${m.merchantKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(request),
+      });
+    const issued = await post();
+    expect(issued.status).toBe(201);
+    expect(issued.headers.get('content-type')).toBe('application/json');
+    const text = await issued.text();
+    const receipt = JSON.parse(text);
+    const { jws, legal_posture, timestamp, chain, ...signed } = receipt;
+    const envelope = JSON.stringify({ jws, legal_posture, timestamp, chain });
+    expect(text).toBe(`${canonicalJson(signed).slice(0, -1)},${envelope.slice(1)}`);
+    expect(signed.trust_provider_assertions).toEqual(request.trust_provider_assertions);
+
+    const jwks = await h.call('GET', '/.well-known/jwks.json');
+    expect((await verifyReceipt(receipt, jwks.body)).claims.signature_valid.status).toBe(
+      'asserted',
+    );
+    const replay = await post();
+    expect(replay.status).toBe(200);
+    expect(await replay.text()).toBe(text);
+    const fetched = await h.call('GET', `/api/v1/trust/receipts/${receipt.id}`, {
+      key: m.merchantKey,
+    });
+    expect(fetched.body).toEqual(receipt);
   });
 });

@@ -8,7 +8,6 @@ import {
   notIJson,
   periodOf,
   planReceiptSignature,
-  type Receipt,
   receiptHashOf,
   sha256Hex,
   toTimestampMs,
@@ -19,11 +18,12 @@ import type { KeyRing } from '../keys/key-ring';
 import type { SnapshotService } from '../keys/snapshots';
 import { ServiceError } from '../service-error';
 import type { AppendItem, ChainAppender } from './chain-appender';
-import { toReceipt } from './record';
+import type { ReceiptRecord } from './record';
 
 export interface IssueResult {
   status: 200 | 201;
-  receipt: Receipt;
+  /** The stored receipt: the first one for its callId when `status` is 200. */
+  record: ReceiptRecord;
 }
 
 /** How often a receipt is signed again when a rotation or revocation raced with it. */
@@ -78,9 +78,9 @@ export class ReceiptIssuer {
       const outcome = await this.deps.appender.append(item);
       switch (outcome.kind) {
         case 'created':
-          return { status: 201, receipt: toReceipt(outcome.record) };
+          return { status: 201, record: outcome.record };
         case 'replay':
-          return { status: 200, receipt: toReceipt(outcome.record) };
+          return { status: 200, record: outcome.record };
         case 'conflict':
           throw new ServiceError(
             'call_id_conflict',
