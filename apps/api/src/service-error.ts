@@ -13,6 +13,7 @@ export type ServiceErrorCode =
   | 'call_id_conflict'
   | 'merchant_exists'
   | 'key_revoked'
+  | 'signing_keys_changed'
   | 'export_not_ready'
   | 'bodies_destroyed'
   | 'signing_input_too_large'

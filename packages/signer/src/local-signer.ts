@@ -3,6 +3,7 @@ import {
   createPublicKey,
   generateKeyPairSync,
   type KeyObject,
+  randomUUID,
 } from 'node:crypto';
 import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -121,7 +122,8 @@ export class LocalSigner implements Signer {
       kid: this.kid,
     };
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
+    // Unique per call: two saves in one millisecond of one process once shared a name (EEXIST).
+    const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
     await writeFile(temporary, `${JSON.stringify(stored)}\n`, { mode: 0o600, flag: 'wx' });
     await chmod(temporary, 0o600);
     if (!options.exclusive) return rename(temporary, path);
@@ -129,6 +131,21 @@ export class LocalSigner implements Signer {
       await link(temporary, path);
     } finally {
       await unlink(temporary);
+    }
+  }
+
+  /**
+   * Saves `signer` at `path` unless a key file is there already, and returns the key the file
+   * holds: of racing callers (requests or processes) exactly one key wins and every one of
+   * them signs with it. A key file is never replaced: it may hold a key already published.
+   */
+  static async saveOrLoad(path: string, signer: LocalSigner): Promise<LocalSigner> {
+    try {
+      await signer.save(path, { exclusive: true });
+      return signer;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return LocalSigner.load(path);
     }
   }
 

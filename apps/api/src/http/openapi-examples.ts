@@ -347,6 +347,7 @@ const EXAMPLES: Record<string, OperationExamples> = {
   },
   'POST /admin/v1/merchants/{merchantId}/signing-keys/rotate': {
     responses: { 201: one('The new active key', { kid: 'acme-2026Q4-1' }) },
+    problems: ['signing_keys_changed'],
   },
   'POST /admin/v1/signing-keys/{kid}/revoke': {
     request: one('Compromised key', { reason: 'keyCompromise' }),
@@ -358,7 +359,7 @@ const EXAMPLES: Record<string, OperationExamples> = {
         replacementKid: 'acme-2026Q4-2',
       }),
     },
-    problems: ['key_revoked'],
+    problems: ['key_revoked', 'signing_keys_changed'],
   },
   'GET /admin/v1/merchants/{merchantId}/chain-check': {
     responses: {
@@ -383,6 +384,7 @@ const SPECIFIC = new Set<ProblemCode>([
   'export_not_ready',
   'merchant_exists',
   'key_revoked',
+  'signing_keys_changed',
   // Answered by Node's HTTP parser before any route (http/client-errors.ts).
   'malformed_http',
   'headers_too_large',

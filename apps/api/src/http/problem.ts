@@ -32,6 +32,10 @@ export const PROBLEMS = {
     title: 'Receipt would exceed the 4096-byte signing input',
   },
   key_revoked: { status: 409, title: 'Signing key is already revoked' },
+  signing_keys_changed: {
+    status: 409,
+    title: "The merchant's signing keys changed during this request; retry",
+  },
   storage_full: { status: 503, title: 'The data folder is out of space; retry later' },
   service_unavailable: { status: 503, title: 'A dependency is unavailable; retry later' },
   signer_unavailable: {

@@ -2,7 +2,7 @@ import { chainHeads, checkpoints, type Db, merchants, signingKeys, type Tx } fro
 import { GENESIS_HASH, JWS_TYPES, kidFor } from '@quittance/format';
 import { type Signer, signCompact } from '@quittance/signer';
 import { and, eq, like, ne } from 'drizzle-orm';
-import { assertMerchantExists } from '../merchants/merchants';
+import { assertMerchantExists, merchantExists } from '../merchants/merchants';
 import { ServiceError } from '../service-error';
 import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import type { SignerFactory } from './signer-factory';
@@ -55,6 +55,10 @@ export class KeyRing {
     name?: string | undefined;
   }) {
     const now = this.clock();
+    // Refused before a key is made for it (a KMS key would be left unused); the insert below
+    // still decides between concurrent creations.
+    if (await merchantExists(this.db, input.merchantId))
+      throw new ServiceError('merchant_exists', `merchant ${input.merchantId} exists`);
     const kid = kidFor(input.merchantId, now);
     const { signer, keyRef } = await this.factory.create(kid);
     const x = (await signer.publicJwk()).x;
@@ -87,6 +91,7 @@ export class KeyRing {
     const x = (await signer.publicJwk()).x;
     await this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, merchantId);
+      await assertKidFree(tx, kid);
       await this.#checkpointBeforeChange(tx, merchantId);
       // The time is read under the lock, in a millisecond after every append committed before
       // it: retiring the old key at this instant invalidates no receipt already returned.
@@ -159,6 +164,7 @@ export class KeyRing {
       if (updated.length === 0)
         throw new ServiceError('key_revoked', `${kid} changed concurrently; retry`);
       if (replacement) {
+        await assertKidFree(tx, replacement.kid);
         await tx
           .insert(signingKeys)
           .values(
@@ -372,4 +378,21 @@ async function activeKeyOf(db: Db | Tx, merchantId: string) {
     .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
     .limit(1);
   return row;
+}
+
+/**
+ * Under the merchant's lock: a kid chosen before the lock (its key is made outside it, as a
+ * KMS call may take seconds) that a concurrent rotation or revocation took meanwhile.
+ */
+async function assertKidFree(tx: Tx, kid: string): Promise<void> {
+  const [taken] = await tx
+    .select({ kid: signingKeys.kid })
+    .from(signingKeys)
+    .where(eq(signingKeys.kid, kid))
+    .limit(1);
+  if (taken)
+    throw new ServiceError(
+      'signing_keys_changed',
+      `the merchant's signing keys changed while ${kid} was being made; retry`,
+    );
 }

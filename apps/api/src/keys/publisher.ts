@@ -57,14 +57,8 @@ export async function loadPublisher(options: {
   if (existing) return { signer: existing };
   const draft = LocalSigner.generate('publisher');
   const signer = draft.withKid(await publisherKid((await draft.publicJwk()).x));
-  try {
-    await signer.save(path, { exclusive: true });
-    return { signer };
-  } catch (error) {
-    // Another process created it first: everyone uses that one.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return { signer: await LocalSigner.load(path) };
-  }
+  // Another process may create it first: everyone uses that one.
+  return { signer: await LocalSigner.saveOrLoad(path, signer) };
 }
 
 /** The key file at `path`, or undefined when there is none. */

@@ -33,10 +33,14 @@ export function localSignerFactory(dataDir: string, keys?: WrappedKeyStore): Sig
     return {
       backend: 'local',
       async create(kid) {
-        const signer = LocalSigner.generate(kid);
+        // The file a kid already has is kept and used: a request that loses a race for the
+        // kid (a merchant created twice, concurrent rotations) must not replace a key that
+        // the winner has published and signs with.
         const keyRef = `${kid}.jwk`;
-        await signer.save(path(keyRef));
-        return { signer, keyRef };
+        return {
+          signer: await LocalSigner.saveOrLoad(path(keyRef), LocalSigner.generate(kid)),
+          keyRef,
+        };
       },
       async load(kid, keyRef) {
         if (keyRef.startsWith(WRAPPED_REF))

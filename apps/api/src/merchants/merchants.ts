@@ -2,11 +2,16 @@ import { type Db, merchants } from '@quittance/db';
 import { eq } from 'drizzle-orm';
 import { ServiceError } from '../service-error';
 
-/** Throws `not_found` unless the merchant exists (admin actions on one merchant). */
-export async function assertMerchantExists(db: Db, merchantId: string): Promise<void> {
+export async function merchantExists(db: Db, merchantId: string): Promise<boolean> {
   const [merchant] = await db
     .select({ id: merchants.id })
     .from(merchants)
     .where(eq(merchants.id, merchantId));
-  if (!merchant) throw new ServiceError('not_found', `no merchant ${merchantId}`);
+  return merchant !== undefined;
+}
+
+/** Throws `not_found` unless the merchant exists (admin actions on one merchant). */
+export async function assertMerchantExists(db: Db, merchantId: string): Promise<void> {
+  if (!(await merchantExists(db, merchantId)))
+    throw new ServiceError('not_found', `no merchant ${merchantId}`);
 }

@@ -13,7 +13,7 @@ const route = createRoute({
   },
   responses: {
     201: jsonContent(RotatedKeySchema, 'The new key'),
-    ...problems(401, 404),
+    ...problems(401, 404, 409),
   },
 });
 
