@@ -295,7 +295,9 @@ const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.(\d+))
  */
 export function generalizedTimeOf(tlv: Tlv | undefined, what: string): Date {
   const bytes = primitive(tlv, TAG.generalizedTime, what, malformed, 'a GeneralizedTime');
-  const text = String.fromCharCode(...bytes);
+  // The longest valid form is about 30 characters; a longer one is refused unread (and a
+  // spread of a hostile megabyte would overflow the stack).
+  const text = bytes.length <= 64 ? String.fromCharCode(...bytes) : `${bytes.length} bytes`;
   const match = GENERALIZED_TIME.exec(text);
   if (match) {
     const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [

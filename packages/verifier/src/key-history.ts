@@ -105,7 +105,7 @@ export async function loadKeyHistory(
       options.publisher,
       cache,
     );
-    statements.push(...revocations.statements);
+    for (const statement of revocations.statements) statements.push(statement);
     // A statement that does not match its key, is missing or does not verify refutes the
     // snapshot (SPEC §5), publisher key or not: the snapshot contradicts itself. An already
     // refuted signature keeps its own reason.

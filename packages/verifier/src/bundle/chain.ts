@@ -12,6 +12,9 @@ export interface ChainRead {
   problems: string[];
   /** Chain entries read. */
   count: number;
+  /** The lowest and highest seq among them (undefined when there is none). */
+  firstSeq: number | undefined;
+  lastSeq: number | undefined;
   /**
    * Proven times of the checkpoints that name an entry of this chain, by seq, each the
    * earliest proven for the log up to it (a later checkpoint's time covers earlier entries).
@@ -65,10 +68,12 @@ export async function checkChain(
     ? new LogReplay(log, new Set(checkpoints.roots.map((c) => c.seq)))
     : undefined;
   await replay?.start();
+  let firstChainSeq: number | undefined;
   let lastChainSeq: number | undefined;
   for await (const entry of chainEntries(contents, (problem) => problems.push(problem))) {
     count++;
     await replay?.add(entry);
+    firstChainSeq = Math.min(firstChainSeq ?? entry.seq, entry.seq);
     lastChainSeq = Math.max(lastChainSeq ?? 0, entry.seq);
     for (const problem of await chainLinkProblems(entry, previous))
       problems.push(LINK_PROBLEMS[problem](entry, previous));
@@ -93,6 +98,8 @@ export async function checkChain(
   return {
     problems,
     count,
+    firstSeq: firstChainSeq,
+    lastSeq: lastChainSeq,
     proofs,
     logConsistent: logConsistentClaim({
       log,

@@ -121,7 +121,9 @@ export async function checkEvidenceReceipts(input: {
     problems.unshift(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
     );
-  problems.push(...proofs.problems);
+  // One by one: a spread passes one argument per problem, and a hostile proofs.jsonl of
+  // 200,000 bad lines overflowed the stack.
+  for (const problem of proofs.problems) problems.push(problem);
   const counts = tally.counts.included_in_log ?? { asserted: 0, refuted: 0, unknown: 0 };
   const order = manifest ? `order ${manifest.orderId}` : 'the order';
   const at = manifest

@@ -182,6 +182,8 @@ export async function checkExportReceipts(input: {
   const filtered = Boolean(manifest?.range.orderId);
   let lastReceiptSeq = 0;
   const missing: number[] = [];
+  /** Receipts whose seq has no entry in chain.jsonl. */
+  const unchained: number[] = [];
   // An entry of the range passed over without its receipt is a missing receipt (unless the
   // export was filtered by order, when other orders' entries are there only for the links).
   const passOver = (entry: ChainEntry | undefined) => {
@@ -221,8 +223,14 @@ export async function checkExportReceipts(input: {
     if (!chainClaim && !((seq as number) > lastReceiptSeq))
       chainClaim = refuted(`receipts are not in chain order (seq ${seq} after ${lastReceiptSeq})`);
     const entry = chainClaim ? undefined : await advanceTo(seq as number);
-    if (!chainClaim && !entry) chainClaim = refuted(`chain.jsonl has no entry at seq ${seq}`);
-    else if (!chainClaim && entry && (entry.receiptId !== id || entry.entryHash !== read.entryHash))
+    if (!chainClaim && !entry) {
+      chainClaim = refuted(`chain.jsonl has no entry at seq ${seq}`);
+      unchained.push(seq as number);
+    } else if (
+      !chainClaim &&
+      entry &&
+      (entry.receiptId !== id || entry.entryHash !== read.entryHash)
+    )
       chainClaim = refuted(`chain entry at seq ${seq} is not this receipt's`);
     if (entry) lastReceiptSeq = seq as number;
     const before = entry && previous && previous.seq === (seq as number) - 1 ? previous : undefined;
@@ -270,10 +278,15 @@ export async function checkExportReceipts(input: {
     problems.push(
       `no receipt for chain entries at seq ${absent.slice(0, 10).join(', ')}${absent.length > 10 ? ', …' : ''}`,
     );
+  if (unchained.length)
+    problems.push(
+      `${unchained.length} receipts have no chain entry (seq ${unchained.slice(0, 10).join(', ')}${unchained.length > 10 ? ', …' : ''})`,
+    );
   if (manifest && manifest.counts.receipts !== tally.receiptCount)
     problems.push(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
     );
+  if (manifest) problems.push(...rangeProblems(manifest, chainRead));
   return {
     chainComplete: problems.length
       ? refuted(listed(problems, 5))
@@ -283,4 +296,30 @@ export async function checkExportReceipts(input: {
     bodyMatches:
       manifest?.includeBodies || contents.has(FILES.bodies) ? bodies.claim(manifest) : undefined,
   };
+}
+
+/**
+ * chain.jsonl against the signed manifest: SPEC §9's entries of the range plus the one just
+ * before it, so from max(1, firstSeq - 1) to lastSeq, and as many as the manifest counts.
+ * Without it, a bundle cut short at its end (the last receipts, their entries and bodies
+ * gone, under a manifest that still names the range) or without chain.jsonl at all asserted
+ * chain_complete.
+ */
+function rangeProblems(manifest: Manifest, chain: ChainRead): string[] {
+  const problems: string[] = [];
+  const { firstSeq, lastSeq } = manifest.range;
+  if (firstSeq !== null && lastSeq !== null) {
+    const start = Math.max(1, firstSeq - 1);
+    if (chain.firstSeq !== start || chain.lastSeq !== lastSeq)
+      problems.push(
+        `chain.jsonl holds seq ${chain.firstSeq ?? 'none'} to ${chain.lastSeq ?? 'none'}, the manifest's range needs ${start} to ${lastSeq}`,
+      );
+  } else if (chain.count > 0) {
+    problems.push(`the manifest's range is empty, chain.jsonl has ${chain.count} entries`);
+  }
+  if (manifest.counts.chainEntries !== chain.count)
+    problems.push(
+      `manifest counts ${manifest.counts.chainEntries} chain entries, chain.jsonl has ${chain.count}`,
+    );
+  return problems;
 }

@@ -150,7 +150,8 @@ async function localDisagreements(zip: ZipFile, entries: Entry[]): Promise<strin
     const local = await zip.readLocalFileHeaderPromise(entry);
     const differs: string[] = [];
     if (!local.fileName.equals(entry.fileNameRaw))
-      differs.push(`name ${JSON.stringify(local.fileName.toString('latin1'))}`);
+      // At most the first 200 bytes, as the portable reader says it.
+      differs.push(`name ${JSON.stringify(local.fileName.subarray(0, 200).toString('latin1'))}`);
     if (local.compressionMethod !== entry.compressionMethod)
       differs.push(`compression method ${local.compressionMethod}`);
     // With a data descriptor (flag bit 3) the local sizes are zero; otherwise the central ones.

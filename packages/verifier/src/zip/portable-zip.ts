@@ -318,7 +318,8 @@ async function readLocalHeader(source: ByteSource, entry: CentralEntry) {
   const localName = await readExactly(source, entry.localOffset + 30, nameLength);
   const differs: string[] = [];
   if (!sameBytes(localName, entry.nameRaw))
-    differs.push(`name ${JSON.stringify(String.fromCharCode(...localName))}`);
+    // At most the first 200 bytes: a name may be 64 KiB, too long for a message (or a spread).
+    differs.push(`name ${JSON.stringify(String.fromCharCode(...localName.subarray(0, 200)))}`);
   const method = head.getUint16(8, true);
   if (method !== entry.method) differs.push(`compression method ${method}`);
   // With a data descriptor (flag bit 3) the local sizes are zero; otherwise the central ones.

@@ -107,6 +107,31 @@ describe('checkExportReceipts: each receipt with its chain entry; chain_complete
     });
   });
 
+  it('the range cut short at its end, or chain.jsonl gone, under a manifest naming the range', async () => {
+    // Both asserted chain_complete once: only entries passed over counted as missing.
+    const cut = (name: string) =>
+      `${(files[name] as string).split('\n').filter(Boolean).slice(0, -1).join('\n')}\n`;
+    const shortened = await receiptsOf({
+      ...files,
+      'receipts.jsonl': cut('receipts.jsonl'),
+      'chain.jsonl': cut('chain.jsonl'),
+      'bodies.jsonl': cut('bodies.jsonl'),
+    });
+    expect(shortened.chainComplete).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringContaining(
+        "chain.jsonl holds seq 1 to 5, the manifest's range needs 1 to 6",
+      ),
+    });
+    const { 'chain.jsonl': _, ...chainless } = files;
+    const { chainComplete, tally } = await receiptsOf(chainless);
+    expect(chainComplete).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringContaining('6 receipts have no chain entry (seq 1, 2, 3, 4, 5, 6)'),
+    });
+    expect(tally.counts.chain_linked?.refuted).toBe(6);
+  });
+
   it('a receipt twice, out of order, or not its entry’s: refuted for that receipt', async () => {
     const lines = (files['receipts.jsonl'] as string).split('\n').filter(Boolean);
     const twice = await receiptsOf({
@@ -201,6 +226,15 @@ describe('checkEvidenceReceipts: included_in_log of an order evidence bundle', (
       'receipts.jsonl': `${evidence['receipts.jsonl']}${JSON.stringify(data.receipts[0])}\n`,
     });
     expect(stranger.includedInLog.reason).toContain('is of order "order-0", not order-1');
+  });
+
+  it('200,000 lines of junk before the proofs refute included_in_log, not overflow the stack', async () => {
+    // Once spread into one push: one argument per bad line, past the call stack's limit.
+    const junk = await evidenceReceiptsOf({
+      ...evidence,
+      'proofs.jsonl': `${'{}\n'.repeat(200_000)}${evidence['proofs.jsonl']}`,
+    });
+    expect(junk.includedInLog.status).toBe('refuted');
   });
 });
 
