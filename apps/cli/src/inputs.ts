@@ -102,10 +102,11 @@ export async function readJson(path: string, what: string, max: number): Promise
 export async function readTsaTrust(path: string): Promise<Uint8Array[]> {
   const pem = await readText(path, 'TSA trust file', MAX_KEY_FILE);
   // Loaded here, not at start-up: only --tsa-trust needs PKI.js up front.
-  const { parsePemCertificates } = await import('@quittance/tsp');
+  const { assertCertificates, parsePemCertificates } = await import('@quittance/tsp');
   let anchors: Uint8Array[];
   try {
     anchors = parsePemCertificates(pem);
+    assertCertificates(anchors, 'it');
   } catch (error) {
     throw new UnreadableInput(`TSA trust file ${path}: ${(error as Error).message}`);
   }

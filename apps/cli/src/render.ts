@@ -12,13 +12,14 @@ export function renderReport(report: VerificationReport): string {
   const claimLines = (claims: object, indent: string) => {
     for (const [name, claim] of Object.entries(claims) as [string, Claim][]) {
       lines.push(
-        `${indent}${MARK[claim.status]} ${name.padEnd(22)} ${claim.status.padEnd(8)} ${claim.reason}`,
+        `${indent}${MARK[claim.status]} ${name.padEnd(22)} ${claim.status.padEnd(8)} ${printable(claim.reason)}`,
       );
     }
   };
   claimLines(report.claims, '');
   for (const receipt of report.receipts) {
-    lines.push(`receipt ${receipt.id}`);
+    // The id and the reasons quote the receipt: a forged "PASS" line must not print as one.
+    lines.push(`receipt ${printable(receipt.id)}`);
     claimLines(receipt.claims, '  ');
   }
   const counts = { asserted: 0, refuted: 0, unknown: 0 };

@@ -116,6 +116,16 @@ describe('quittance verify RECEIPT.json', () => {
     );
     expect(badPublisher.code).toBe(2);
     expect(badPublisher.stderr).toContain('publisher key');
+
+    // A trust file with a damaged block was taken as is, and refuted every timestamp.
+    await writeFile(
+      join(dir, 'tsa.pem'),
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n',
+    );
+    const junkTrust = await quittance(...args(external), '--tsa-trust', join(dir, 'tsa.pem'));
+    expect(junkTrust.code).toBe(2);
+    expect(junkTrust.stderr).toContain(`TSA trust file ${join(dir, 'tsa.pem')}`);
+    expect(junkTrust.stderr).toMatch(/certificate \d/);
   });
 });
 

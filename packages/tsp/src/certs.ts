@@ -124,3 +124,11 @@ function binaryString(bytes: Uint8Array): string {
   }
   return out;
 }
+
+/**
+ * Throws TspError `malformed`, naming which one, unless every DER is a certificate: a trust
+ * file with one damaged block is refused as unreadable rather than refuting every timestamp.
+ */
+export function assertCertificates(ders: Uint8Array[], what: string): void {
+  for (const [i, der] of ders.entries()) certificateEntry(der, `${what}: certificate ${i + 1}`);
+}

@@ -1,3 +1,4 @@
+export { assertCertificates } from './certs';
 export type { TspErrorCode } from './errors';
 export { TspError } from './errors';
 export { parsePemCertificates, toPem } from './pem';

@@ -52,9 +52,12 @@ export async function verifyBundleCommand(
     );
   } catch (error) {
     if (progress) process.stderr.write('\n');
-    // Unreadable half-way: whatever JSON was written is closed, so stdout stays one document.
-    if (opened && error instanceof BundleError)
-      out.write(`\n],"claims":{},"ok":false,"error":${JSON.stringify(error.message)}}\n`);
+    // Stopped half-way (unreadable, or a failure of our own): whatever JSON was written is
+    // closed, so stdout stays one document.
+    if (opened)
+      out.write(
+        `\n],"claims":{},"ok":false,"error":${JSON.stringify((error as Error)?.message ?? String(error))}}\n`,
+      );
     throw error;
   }
   if (progress) process.stderr.write('\n');
