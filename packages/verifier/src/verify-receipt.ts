@@ -191,10 +191,10 @@ async function verifyWithHistory(
 }
 
 /**
- * signature_valid. An absent `jws` refutes it: SPEC 1.1 §1 lets the other envelope members go
- * missing, but without the signature nothing says the key signed these members, and a script
- * that trusts exit status 0 must not accept a receipt whose signature was stripped (no vector
- * covers this; README, decisions). A malformed `jws` refutes it too. Otherwise the Ed25519
+ * signature_valid. An absent `jws` makes it `unknown`, as SPEC 1.1 says of every missing
+ * envelope member ("unknown, never refuted"): nothing then proves the key signed these
+ * members, and the report says so (README, decisions). A malformed `jws` refutes it.
+ * Otherwise the Ed25519
  * signature over the rebuilt payload decides; an unknown member is signed content, so it
  * simply makes the signature not verify (conformance vector tampered-added-member). Signed
  * members that break SPEC §1 refute it even under a signature that verifies: what the key
@@ -209,9 +209,8 @@ async function signatureClaim(
 ): Promise<Claim> {
   if (issues.signature.length) return refuted(`jws is malformed: ${summarize(issues.signature)}`);
   if (receipt.jws === undefined) {
-    return refuted(
-      signedProblem ?? 'the receipt has no jws: nothing shows that its key signed these members',
-    );
+    if (signedProblem) return refuted(signedProblem);
+    return unknown('the receipt has no jws: nothing proves that its key signed these members');
   }
   if (payloadB64 === undefined || typeof receipt.signingKeyKid !== 'string')
     return refuted(signedProblem ?? 'signingKeyKid is not a string');

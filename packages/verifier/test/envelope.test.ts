@@ -73,13 +73,19 @@ describe('absent envelope members', () => {
     expect(toReport({}, [report]).ok).toBe(true);
   });
 
-  it('without jws: signature_valid refuted (a stripped signature must not pass), key validity still decided', async () => {
+  it('without jws: signature_valid unknown, never refuted (SPEC 1.1), key validity still decided', async () => {
     const report = await verify(without(receipt, 'jws'));
-    expect(report.claims.signature_valid.status).toBe('refuted');
+    expect(report.claims.signature_valid).toMatchObject({
+      status: 'unknown',
+      reason: expect.stringContaining('no jws'),
+    });
     expect(report.claims.key_valid_at_issuance.status).toBe('asserted');
     // The chain entry hashes the attached JWS: it cannot be checked without the jws.
     expect(report.claims.chain_linked.status).toBe('unknown');
-    expect(toReport({}, [report]).ok).toBe(false);
+    expect(toReport({}, [report]).ok).toBe(true);
+    // Signed members that break SPEC §1 still refute it, jws or not.
+    const broken = await verify(without({ ...receipt, bucket: 'refund' as never }, 'jws'));
+    expect(broken.claims.signature_valid.status).toBe('refuted');
   });
 });
 
