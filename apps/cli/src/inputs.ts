@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import {
+  duplicateMemberProblem,
   MAX_JSON_DEPTH,
   nestingExceeds,
   type PublisherKeys,
@@ -91,6 +92,8 @@ function parseJsonText(text: string, where: string): unknown {
   }
   if (nestingExceeds(text, MAX_JSON_DEPTH))
     throw new UnreadableInput(`${where} nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+  const duplicate = duplicateMemberProblem(text);
+  if (duplicate) throw new UnreadableInput(`${where} ${duplicate}`);
   return value;
 }
 

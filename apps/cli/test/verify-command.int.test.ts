@@ -117,6 +117,13 @@ describe('quittance verify RECEIPT.json', () => {
     expect(badPublisher.code).toBe(2);
     expect(badPublisher.stderr).toContain('publisher key');
 
+    // A member twice: JSON.parse keeps the last value, other readers the first.
+    const receiptText = await readFile(join(external, 'receipt.json'), 'utf8');
+    await writeFile(join(dir, 'twice.json'), receiptText.replace('{', '{"tool":"refund_all",'));
+    const twice = await quittance('verify', join(dir, 'twice.json'), ...args(external).slice(2));
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('member "tool" occurs twice in one object');
+
     // A trust file with a damaged block was taken as is, and refuted every timestamp.
     await writeFile(
       join(dir, 'tsa.pem'),

@@ -1,6 +1,6 @@
 export type { BundleErrorCode } from './bundle/errors';
 export { BundleError } from './bundle/errors';
-export { MAX_JSON_DEPTH, nestingExceeds } from './bundle/json';
+export { duplicateMemberProblem, MAX_JSON_DEPTH, nestingExceeds } from './bundle/json';
 export type {
   ChainEntry,
   EvidenceManifest,

@@ -1,4 +1,4 @@
-import { MAX_JSON_DEPTH, nestingExceeds } from './bundle/json';
+import { duplicateMemberProblem, MAX_JSON_DEPTH, nestingExceeds } from './bundle/json';
 import { type ReceiptReport, toReport, type VerificationReport } from './claims';
 import type { KeyHistory } from './key-history';
 import { verifyReceipt } from './verify-receipt';
@@ -15,7 +15,9 @@ export type ReceiptsFileProblem =
   /** Neither JSON nor JSON Lines: line `line` is not JSON (`reason` is the parser's words). */
   | { code: 'not_json'; line: number; reason: string }
   /** Valid, but it holds no receipt (an empty array, or only blank lines). */
-  | { code: 'no_receipt' };
+  | { code: 'no_receipt' }
+  /** A member name twice in one object (the document, or line `line`): `reason` says which. */
+  | { code: 'duplicate_member'; line?: number; reason: string };
 
 /** A receipts file that cannot be read; each caller words `problem` for its reader. */
 export class ReceiptsFileError extends Error {
@@ -41,6 +43,8 @@ export function parseReceipts(text: string): unknown[] {
   let receipts: unknown[];
   if (isJson) {
     if (nestingExceeds(text, MAX_JSON_DEPTH)) throw new ReceiptsFileError({ code: 'too_deep' });
+    const duplicate = duplicateMemberProblem(text);
+    if (duplicate) throw new ReceiptsFileError({ code: 'duplicate_member', reason: duplicate });
     if (Array.isArray(whole)) receipts = whole;
     else if (Array.isArray((whole as { receipts?: unknown } | null)?.receipts))
       receipts = (whole as { receipts: unknown[] }).receipts;
@@ -61,6 +65,9 @@ export function parseReceipts(text: string): unknown[] {
       }
       if (nestingExceeds(line, MAX_JSON_DEPTH))
         throw new ReceiptsFileError({ code: 'too_deep', line: i + 1 });
+      const duplicate = duplicateMemberProblem(line);
+      if (duplicate)
+        throw new ReceiptsFileError({ code: 'duplicate_member', line: i + 1, reason: duplicate });
       receipts.push(receipt);
     }
   }

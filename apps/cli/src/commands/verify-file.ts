@@ -135,5 +135,7 @@ function receiptsFileMessage(problem: ReceiptsFileProblem, path: string): string
       return `${notJsonLines}: line ${problem.line} is not JSON: ${problem.reason}`;
     case 'no_receipt':
       return `no receipt in ${path}`;
+    case 'duplicate_member':
+      return `receipt file ${path}${problem.line === undefined ? '' : ` line ${problem.line}`} ${problem.reason}`;
   }
 }

@@ -1,4 +1,5 @@
 import {
+  duplicateMemberProblem,
   MAX_JSON_DEPTH,
   nestingExceeds,
   parseReceipts as parseReceiptsText,
@@ -88,6 +89,8 @@ function receiptsFileMessage(problem: ReceiptsFileProblem, name: string): string
       return `${name} is neither JSON nor JSON Lines: line ${problem.line} is not JSON (${problem.reason})`;
     case 'no_receipt':
       return `${name} holds no receipt`;
+    case 'duplicate_member':
+      return `${problem.line === undefined ? name : `${name} line ${problem.line}`} ${problem.reason}`;
   }
 }
 
@@ -107,4 +110,6 @@ export function parseJsonFile(text: string, name: string, what: string): unknown
 function assertDepth(text: string, where: string): void {
   if (nestingExceeds(text, MAX_JSON_DEPTH))
     throw new Error(`${where} nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+  const duplicate = duplicateMemberProblem(text);
+  if (duplicate) throw new Error(`${where} ${duplicate}`);
 }

@@ -39,7 +39,22 @@ export function parseJson(
     return { ok: false, problem: `is not JSON (${(error as Error).message})` };
   }
   if (nestingExceeds(text, max)) return { ok: false, problem: `nests deeper than ${max} levels` };
+  const duplicate = duplicateMemberProblem(text);
+  if (duplicate) return { ok: false, problem: duplicate };
   return { ok: true, value };
+}
+
+/**
+ * Why valid JSON `text` is refused for a member name twice in one object, if it is: every
+ * document and line a verifier reads is checked, as what JSON.parse keeps (the last) is not
+ * what other readers keep (the first). A receipt whose `tool` says one thing to this verifier
+ * and another to the next one is not evidence of either.
+ */
+export function duplicateMemberProblem(text: string): string | undefined {
+  const duplicate = duplicateMember(text);
+  return duplicate === undefined
+    ? undefined
+    : `is not I-JSON: member ${showValue(duplicate)} occurs twice in one object`;
 }
 
 /**

@@ -12,16 +12,7 @@ import type { KeyHistory } from '../key-history';
 import { checkKeyValidity, type SignedEvidence, signatureCheck } from '../signed-evidence';
 import type { BundleContents } from './contents';
 import { BundleError } from './errors';
-import {
-  duplicateMember,
-  isCount,
-  isJsonObject,
-  isSeq,
-  listed,
-  messageOf,
-  parseJson,
-  showValue,
-} from './json';
+import { isCount, isJsonObject, isSeq, listed, messageOf, parseJson, showValue } from './json';
 import {
   EVIDENCE_KIND,
   type EvidenceManifest,
@@ -65,14 +56,9 @@ export async function readManifest(contents: BundleContents): Promise<ManifestRe
   if (text === undefined)
     return unusable(`manifest.json is larger than ${formatBytes(WHOLE_FILE_BYTES.manifest)}`);
   const parsed = parseJson(text);
+  // Duplicate members are refused there too: the manifest's bytes are not hashed anywhere,
+  // only the parsed object is signed (JCS), so it must be the same for every parser.
   if (!parsed.ok) return unusable(`manifest.json ${parsed.problem}`);
-  // Its bytes are not hashed anywhere: only the parsed object is signed (JCS), so the
-  // object must be the same for every parser.
-  const duplicate = duplicateMember(text);
-  if (duplicate !== undefined)
-    return unusable(
-      `manifest.json is not I-JSON: member ${showValue(duplicate)} occurs twice in one object`,
-    );
   const kind = isJsonObject(parsed.value) ? parsed.value.kind : undefined;
   if (kind === EVIDENCE_KIND) {
     const problems = evidenceManifestProblems(parsed.value);

@@ -164,11 +164,14 @@ describe('checkExportReceipts: each receipt with its chain entry; chain_complete
   it('a line that is not a receipt is a refuted report of its own, the rest still verify', async () => {
     const { tally } = await receiptsOf({
       ...files,
-      'receipts.jsonl': `${files['receipts.jsonl']}not json\n[1]\n`,
+      'receipts.jsonl': `${files['receipts.jsonl']}not json\n[1]\n{"a":1,"a":2}\n`,
     });
-    expect(tally.receiptCount).toBe(8);
-    expect(tally.counts.signature_valid).toEqual({ asserted: 6, refuted: 2, unknown: 0 });
-    expect(tally.receipts.at(-1)?.id).toBe('(receipts.jsonl line 8)');
+    expect(tally.receiptCount).toBe(9);
+    expect(tally.counts.signature_valid).toEqual({ asserted: 6, refuted: 3, unknown: 0 });
+    expect(tally.receipts.at(-1)?.claims.signature_valid?.reason).toContain(
+      'member "a" occurs twice',
+    );
+    expect(tally.receipts.at(-2)?.id).toBe('(receipts.jsonl line 8)');
   });
 
   it('an altered body: that receipt’s body_matches; a body line for no receipt: the bundle’s', async () => {
