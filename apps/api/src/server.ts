@@ -1,10 +1,9 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
-import { answerClientErrors } from './http/client-errors';
+import { answerClientErrors, appRequestListener } from './http/client-errors';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
@@ -26,24 +25,24 @@ export async function startServer(
   const jobs = config.redisUrl ? undefined : await startJobs(services, await createQueue(services));
   const app = createApp(services);
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve(
+    // What @hono/node-server's serve() does, with a listener that answers the requests the
+    // adapter cannot read as problem+json (http/client-errors.ts).
+    const s = createServer(
       {
-        fetch: app.fetch,
-        port: config.port,
-        hostname: config.host,
         // A client that sends its request slowly, or announces more body than it sends,
         // is cut off after the request timeout (Node's default is 300 s), checked each second.
-        serverOptions: {
-          requestTimeout: config.requestTimeoutMs,
-          headersTimeout: Math.min(10_000, config.requestTimeoutMs),
-          connectionsCheckingInterval: 1_000,
-        },
+        requestTimeout: config.requestTimeoutMs,
+        headersTimeout: Math.min(10_000, config.requestTimeoutMs),
+        connectionsCheckingInterval: 1_000,
+        // Checked by the listener, which answers problem+json where Node's answer is bare.
+        requireHostHeader: false,
       },
-      () => {
-        s.off('error', reject);
-        resolve(s as Server);
-      },
+      appRequestListener(app.fetch, { hostname: config.host, logger: services.logger }),
     );
+    s.listen(config.port, config.host, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
     // A port in use or a host that is not this machine's: one line, after closing what opened.
     s.once('error', reject);
   }).catch(async (error: NodeJS.ErrnoException) => {

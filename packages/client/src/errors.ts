@@ -19,6 +19,8 @@ export type QuittanceErrorCode =
   | 'bodies_destroyed'
   | 'body_too_large'
   | 'unsupported_media_type'
+  | 'unsupported_content_encoding'
+  | 'malformed_http'
   | 'signing_input_too_large'
   | 'service_unavailable'
   | 'signer_unavailable'

@@ -25,7 +25,7 @@ import { receiptBodies } from '../vault/routes/receipt-bodies';
 import { renderDocsPage } from './docs-page';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
-import { declaredBodyLimit, strictJsonBody } from './json-body';
+import { declaredBodyLimit, requireIdentityEncoding, strictJsonBody } from './json-body';
 import { requestBudget, requestContext, requireAdmin, requireApiKey } from './middleware';
 import { withExamples } from './openapi-examples';
 import { ApiError } from './problem';
@@ -49,10 +49,11 @@ export function createApp(services: Services) {
   const limit = declaredBodyLimit(services.config.maxBodyBytes);
 
   app.use('*', requestContext(services));
-  // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known.
+  // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known; a coded
+  // or oversized one is refused before any of it is read.
   const budget = requestBudget(services.config.requestBudgetMs);
-  app.use(`${API_BASE}/*`, budget, limit, requireApiKey, strictJsonBody);
-  app.use(`${ADMIN_BASE}/*`, budget, limit, requireAdmin, strictJsonBody);
+  app.use(`${API_BASE}/*`, budget, requireIdentityEncoding, limit, requireApiKey, strictJsonBody);
+  app.use(`${ADMIN_BASE}/*`, budget, requireIdentityEncoding, limit, requireAdmin, strictJsonBody);
 
   app.route('/', health);
   app.route('/', metrics);

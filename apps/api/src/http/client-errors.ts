@@ -1,5 +1,8 @@
-import { type Server, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type RequestListener, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { getRequestListener, RequestError } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { describeError } from '../describe-error';
 import { ApiError, problemBody } from './problem';
 
 /**
@@ -31,4 +34,65 @@ export function answerClientErrors(server: Server): void {
         `connection: close\r\n\r\n${body}`,
     );
   });
+}
+
+/**
+ * The Node listener of the app. Requests Node's parser accepts but that name no URL (a
+ * backslash in the path, a Host such as `a b` or `x:99999`, `OPTIONS *`, an `ftp://` target)
+ * make the adapter throw a RequestError, which it answers with a bare 400: they get
+ * problem+json `malformed_http` here. So does an HTTP/1.1 request without Host, which Node
+ * would refuse itself, bare too, unless the server is made with `requireHostHeader: false`.
+ * `hostname` stands in for the Host of an HTTP/1.0 request, which need not send one.
+ */
+export function appRequestListener(
+  fetch: Parameters<typeof getRequestListener>[0],
+  options: { hostname: string; logger: Logger },
+): RequestListener {
+  const listener = getRequestListener(fetch, {
+    hostname: options.hostname,
+    errorHandler: (error) => problemResponse(toRequestProblem(error, options.logger)),
+  });
+  return (incoming, outgoing) => {
+    if (!hasRequiredHost(incoming)) {
+      const problem = malformed('an HTTP/1.1 request needs a Host header');
+      const { status, headers, body } = problemParts(problem);
+      outgoing.writeHead(status, headers).end(body);
+      return;
+    }
+    void listener(incoming, outgoing);
+  };
+}
+
+/** RFC 9112 §3.2, as Node's own `requireHostHeader` checks it: HTTP/1.1 needs a Host. */
+function hasRequiredHost(incoming: IncomingMessage): boolean {
+  return incoming.httpVersion !== '1.1' || Boolean(incoming.headers.host);
+}
+
+/** The adapter only hands its own RequestError here; anything else is ours, so a 500. */
+function toRequestProblem(error: unknown, logger: Logger): ApiError {
+  if (error instanceof RequestError) return malformed(error.message);
+  logger.error({ err: describeError(error) }, 'request failed before the app');
+  return new ApiError('internal_error');
+}
+
+const malformed = (reason: string) =>
+  new ApiError('malformed_http', `the request target or Host is not valid (${reason})`);
+
+/** The connection closes after the answer, as after the parser's own refusals above. */
+function problemParts(problem: ApiError) {
+  const body = JSON.stringify(problemBody(problem, undefined));
+  return {
+    status: problem.status,
+    headers: {
+      'content-type': 'application/problem+json',
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+    },
+    body,
+  };
+}
+
+function problemResponse(problem: ApiError): Response {
+  const { status, headers, body } = problemParts(problem);
+  return new Response(body, { status, headers });
 }

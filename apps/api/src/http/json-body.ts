@@ -157,6 +157,8 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await c.req.arrayBuffer());
+    } catch (error) {
+      throw bodyNotReceived(error);
     } finally {
       c.set('readingBody', false);
     }
@@ -172,6 +174,41 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
 const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
 
 /**
+ * A body read that fails is the client's doing: it closed or reset the connection before
+ * sending all it announced (Node rejects the read with ECONNRESET "aborted"), or Node's
+ * request timeout cut it off. 400 `malformed_http` (an incomplete message), logged as an
+ * ordinary request, where its ECONNRESET alone would have read as a database outage (503,
+ * logged as an error). Nobody reads the answer; the logs and metrics do.
+ */
+function bodyNotReceived(cause: unknown): ApiError {
+  return new ApiError(
+    'malformed_http',
+    'the connection closed before the whole request body arrived',
+    undefined,
+    { cause },
+  );
+}
+
+/**
+ * 415 `unsupported_content_encoding` for a body with a Content-Encoding other than
+ * `identity`, before any of it is read (RFC 9110 §8.4.1): bodies are not decoded, so a gzip
+ * body was refused as bad UTF-8, and plain JSON under a made-up coding was signed although
+ * the client said its bytes meant something else.
+ */
+export const requireIdentityEncoding = createMiddleware<AppEnv>(async (c, next) => {
+  // An empty value lists no coding (RFC 9110 §5.6.1's list rules), as identity does.
+  const encoding = c.req.header('content-encoding');
+  const coding = encoding?.trim();
+  if (hasBody(c.req.method) && coding && !/^identity$/i.test(coding)) {
+    throw new ApiError(
+      'unsupported_content_encoding',
+      `Content-Encoding is ${JSON.stringify(encoding)}; send the body as is, without one`,
+    );
+  }
+  await next();
+});
+
+/**
  * 413 `body_too_large` past `maxBytes`. A declared Content-Length is judged from the header
  * (Node's parser then reads exactly that many bytes); only a body without one (chunked) is
  * counted as it streams, by Hono's bodyLimit. Hono's middleware alone would touch
@@ -182,11 +219,23 @@ export function declaredBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
   const tooLarge = (c: Parameters<MiddlewareHandler<AppEnv>>[0]) =>
     renderError(new ApiError('body_too_large', `the limit is ${maxBytes} bytes`), c);
   const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  // bodyLimit reads the whole body before it calls next: what fails until then is the read.
+  const readAsItStreams: MiddlewareHandler<AppEnv> = async (c, next) => {
+    let reading = true;
+    try {
+      return await streaming(c, () => {
+        reading = false;
+        return next();
+      });
+    } catch (error) {
+      throw reading ? bodyNotReceived(error) : error;
+    }
+  };
   return async (c, next) => {
     if (!hasBody(c.req.method)) return next();
     const declared = c.req.header('content-length');
     if (declared === undefined || c.req.header('transfer-encoding') !== undefined)
-      return streaming(c, next);
+      return readAsItStreams(c, next);
     if (Number.parseInt(declared, 10) > maxBytes) return tooLarge(c);
     return next();
   };

@@ -43,9 +43,12 @@ export function requestContext(services: Services): MiddlewareHandler<AppEnv> {
   });
 }
 
+/** The token of `Authorization: Bearer <token>`; the scheme in any case (RFC 9110 §11.1). */
 function bearer(c: Context): string | null {
   const header = c.req.header('authorization');
-  const match = header ? /^Bearer ([\x21-\x7e]+)$/.exec(header) : null;
+  // `i` loosens only the scheme: the token's class already holds both cases, and the token
+  // itself is compared exactly by whoever checks it.
+  const match = header ? /^bearer ([\x21-\x7e]+)$/i.exec(header) : null;
   return match ? (match[1] as string) : null;
 }
 

@@ -398,6 +398,7 @@ const BODY = new Set<ProblemCode>([
   'json_too_deep',
   'body_too_large',
   'unsupported_media_type',
+  'unsupported_content_encoding',
 ]);
 
 const DETAIL: Partial<Record<ProblemCode, string>> = {

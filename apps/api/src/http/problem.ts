@@ -26,6 +26,10 @@ export const PROBLEMS = {
   bodies_destroyed: { status: 410, title: 'Bodies were destroyed at the end of retention' },
   body_too_large: { status: 413, title: 'Request body is too large' },
   unsupported_media_type: { status: 415, title: 'Content-Type must be application/json' },
+  unsupported_content_encoding: {
+    status: 415,
+    title: 'Request bodies are not decoded: send them without Content-Encoding (or identity)',
+  },
   headers_too_large: { status: 431, title: 'Request line and headers exceed 16 KB' },
   signing_input_too_large: {
     status: 422,

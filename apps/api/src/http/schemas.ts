@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import {
   BUCKETS,
   HASH_PATTERN,
+  hasLoneSurrogate,
   IDENTIFIER_MAX_LENGTH,
   IDENTIFIER_PATTERN,
   type IssueRequestMember,
@@ -288,13 +289,17 @@ export const RotatedKeySchema = z.object({ kid: z.string() });
 
 /**
  * A short free text (a merchant's name, a revocation's reason): any characters but U+0000,
- * which PostgreSQL's text cannot hold.
+ * which PostgreSQL's text cannot hold, and well-formed Unicode (SPEC §1): JSON.parse lets a
+ * lone surrogate (`"\ud800"`) through, which no UTF-8 can store or sign.
  */
 const FreeText = z
   .string()
   .min(1)
   .max(200)
-  .refine((text) => !text.includes('\u0000'), { message: 'must not contain U+0000 (NUL)' });
+  .refine((text) => !text.includes('\u0000'), { message: 'must not contain U+0000 (NUL)' })
+  .refine((text) => !hasLoneSurrogate(text), {
+    message: 'must be well-formed Unicode (a lone surrogate is not)',
+  });
 
 export const RevokeSigningKeyRequest = z.strictObject({
   reason: FreeText.openapi({ example: 'key_compromise' }),

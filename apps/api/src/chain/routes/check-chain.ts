@@ -1,6 +1,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter } from '../../http/router';
 import { ChainCheckSchema, jsonContent, MerchantIdParam, problems } from '../../http/schemas';
+import { assertMerchantExists } from '../../merchants/merchants';
 import { checkChain as runCheck } from '../chain-check';
 
 const route = createRoute({
@@ -19,5 +20,9 @@ const route = createRoute({
 });
 
 export const checkChain = createRouter().openapi(route, async (c) => {
-  return c.json(await runCheck(c.get('services').db, c.req.valid('param').merchantId), 200);
+  const { db } = c.get('services');
+  const { merchantId } = c.req.valid('param');
+  // An unknown merchant is 404, not a chain reported broken ("no chain head") to a monitor.
+  await assertMerchantExists(db, merchantId);
+  return c.json(await runCheck(db, merchantId), 200);
 });

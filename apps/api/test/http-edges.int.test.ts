@@ -1,0 +1,341 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { rowsOf } from '@quittance/db';
+import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
+import { sql } from 'drizzle-orm';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config';
+import { toApiError } from '../src/http/errors';
+import { type RunningServer, startServer } from '../src/server';
+import { ADMIN_TOKEN, createHarness, type Harness, issueBody } from './harness';
+
+/**
+ * Edges of HTTP found by a fuzzing review: each answer is the one the RFCs and the OpenAPI
+ * document say, as problem+json with a stable code, and nothing is stored on the way.
+ */
+
+const ISSUE = '/api/v1/trust/receipts';
+
+function expectProblem(
+  r: { status: number; body: any; headers: Headers },
+  status: number,
+  code: string,
+) {
+  expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
+  expect(r.headers.get('content-type')).toBe('application/problem+json');
+}
+
+describe('through the app', () => {
+  let h: Harness;
+  let m: Awaited<ReturnType<Harness['merchant']>>;
+  beforeAll(async () => {
+    h = await createHarness();
+    m = await h.merchant();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const receiptCount = async () =>
+    rowsOf<{ n: number }>(
+      await h.services.db.execute(
+        sql`select count(*)::int as n from receipts where merchant_id = ${m.merchantId}`,
+      ),
+    )[0]?.n;
+
+  describe('the Authorization scheme (RFC 9110 §11.1)', () => {
+    it.each(['bearer', 'BEARER', 'bEaReR'])(
+      'is case-insensitive: %s <api key> works',
+      async (scheme) => {
+        const r = await h.call('GET', ISSUE, {
+          headers: { authorization: `${scheme} ${m.merchantKey}` },
+        });
+        expect(r.status).toBe(200);
+        const admin = await h.call('GET', `/admin/v1/merchants/${m.merchantId}/chain-check`, {
+          headers: { authorization: `${scheme} ${ADMIN_TOKEN}` },
+        });
+        expect(admin.status).toBe(200);
+      },
+    );
+
+    it.each([
+      ['two spaces', (key: string) => `Bearer  ${key}`],
+      ['no space', (key: string) => `Bearer${key}`],
+      ['another scheme', (key: string) => `Basic ${key}`],
+      ['a tab for the space', (key: string) => `bearer\t${key}`],
+      ['the key in another case', (key: string) => `Bearer ${key.toUpperCase()}`],
+    ])('stays strict about the rest: %s is 401', async (_what, header) => {
+      const r = await h.call('GET', ISSUE, { headers: { authorization: header(m.merchantKey) } });
+      expectProblem(r, 401, 'unauthorized');
+    });
+  });
+
+  describe('Content-Encoding of a request body (RFC 9110 §8.4.1)', () => {
+    const send = (
+      body: BodyInit,
+      encoding: string | undefined,
+      path = ISSUE,
+      key = m.merchantKey,
+    ) =>
+      h.app.request(path, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          ...(encoding === undefined ? {} : { 'content-encoding': encoding }),
+        },
+        body,
+      });
+    const parsed = async (res: Response) => ({
+      status: res.status,
+      headers: res.headers,
+      body: await res.json(),
+    });
+
+    it.each(['x-garbage', 'gzip', 'GZIP', 'br', 'identity, gzip'])(
+      'Content-Encoding %j is 415 unsupported_content_encoding, and nothing is stored',
+      async (encoding) => {
+        const before = await receiptCount();
+        const json = JSON.stringify(issueBody());
+        const body = encoding.toLowerCase().includes('gzip') ? gzipSync(json) : json;
+        const r = await parsed(await send(body, encoding));
+        expectProblem(r, 415, 'unsupported_content_encoding');
+        expect(r.body.detail).toContain('Content-Encoding');
+        expect(await receiptCount()).toBe(before);
+      },
+    );
+
+    it('is refused on the admin API too, and the merchant is not made', async () => {
+      const merchantId = `enc-${Date.now()}`;
+      const json = JSON.stringify({ merchantId, jurisdiction: 'EU' });
+      const r = await parsed(await send(json, 'x-garbage', '/admin/v1/merchants', ADMIN_TOKEN));
+      expectProblem(r, 415, 'unsupported_content_encoding');
+      expect((await send(json, undefined, '/admin/v1/merchants', ADMIN_TOKEN)).status).toBe(201);
+    });
+
+    it.each(['identity', ' Identity ', 'IDENTITY', ''])(
+      '%j is no coding at all: 201',
+      async (encoding) => {
+        const r = await send(JSON.stringify(issueBody()), encoding);
+        expect(r.status).toBe(201);
+      },
+    );
+
+    it('is listed with the other body problems in the OpenAPI document', async () => {
+      const doc = (await h.call('GET', '/openapi.json')).body;
+      const examples = (path: string, method: string, status: string) =>
+        Object.keys(
+          doc.paths[path][method].responses[status]?.content['application/problem+json'].examples ??
+            {},
+        );
+      expect(examples(ISSUE, 'post', '415')).toEqual(
+        expect.arrayContaining(['unsupported_media_type', 'unsupported_content_encoding']),
+      );
+    });
+  });
+
+  describe('chain-check of a merchant', () => {
+    it('that does not exist is 404 not_found, as the OpenAPI document says', async () => {
+      const r = await h.call('GET', '/admin/v1/merchants/no-such-merchant/chain-check', {
+        key: ADMIN_TOKEN,
+      });
+      expectProblem(r, 404, 'not_found');
+    });
+
+    it('that exists, with or without receipts, is 200 ok', async () => {
+      const fresh = await h.merchant();
+      const empty = await h.admin('GET', `/merchants/${fresh.merchantId}/chain-check`);
+      expect(empty).toMatchObject({ status: 200, body: { ok: true, checked: 0 } });
+      await h.call('POST', ISSUE, { key: fresh.merchantKey, body: issueBody() });
+      const one = await h.admin('GET', `/merchants/${fresh.merchantId}/chain-check`);
+      expect(one).toMatchObject({ status: 200, body: { ok: true, checked: 1 } });
+    });
+  });
+
+  describe('well-formed Unicode in free text (SPEC 1.1 §1)', () => {
+    it.each(['\ud800', 'a\udc00b', 'x\ud83d'])(
+      'a lone surrogate in a merchant name (%j) is 400 naming /name, and no merchant is made',
+      async (name) => {
+        const merchantId = `sur-${Math.random().toString(36).slice(2, 10)}`;
+        const r = await h.admin('POST', '/merchants', { merchantId, jurisdiction: 'EU', name });
+        expect({ status: r.status, code: r.body.code }).toEqual({
+          status: 400,
+          code: 'invalid_request',
+        });
+        expect(r.body.errors.map((e: { path: string }) => e.path)).toEqual(['/name']);
+        const again = await h.admin('POST', '/merchants', { merchantId, jurisdiction: 'EU' });
+        expect(again.status).toBe(201);
+      },
+    );
+
+    it('a pair of surrogates (an emoji) is fine', async () => {
+      const merchantId = `emo-${Math.random().toString(36).slice(2, 10)}`;
+      const r = await h.admin('POST', '/merchants', {
+        merchantId,
+        jurisdiction: 'EU',
+        name: 'Café 😀',
+      });
+      expect(r.status).toBe(201);
+    });
+  });
+
+  it('an order named ".." (a valid identifier) is listed by the orderId filter', async () => {
+    // URLs are dot-normalised, so /receipts/by-order/.. can never name it (README, HTTP edges).
+    const issued = await h.call('POST', ISSUE, {
+      key: m.merchantKey,
+      body: issueBody({ orderId: '..' }),
+    });
+    expect(issued.status).toBe(201);
+    const listed = await h.call('GET', `${ISSUE}?orderId=..`, { key: m.merchantKey });
+    expect(listed.status).toBe(200);
+    expect(listed.body.receipts.map((r: { id: string }) => r.id)).toEqual([issued.body.id]);
+  });
+});
+
+describe('on a real socket', () => {
+  let database: TestDatabase;
+  let dataDir: string;
+  let running: RunningServer;
+  let apiKey: string;
+  const lines: { level: number; msg: string; [key: string]: unknown }[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataDir = await mkdtemp(join(tmpdir(), 'quittance-edges-'));
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+        done();
+      },
+    });
+    running = await startServer(
+      loadConfig({
+        DATABASE_URL: database.url,
+        QUITTANCE_DATA_DIR: dataDir,
+        QUITTANCE_ADMIN_TOKEN: ADMIN_TOKEN,
+        PORT: '0',
+        HOST: '127.0.0.1',
+      }),
+      { logger: pino({ level: 'info' }, sink) },
+    );
+    const admin = (path: string, body: unknown) =>
+      fetch(`${running.url}/admin/v1${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<any>);
+    await admin('/merchants', { merchantId: 'edges', jurisdiction: 'EU' });
+    apiKey = (await admin('/merchants/edges/api-keys', { role: 'merchant' })).apiKey;
+  });
+  afterAll(async () => {
+    await running?.close();
+    await database?.drop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /** Opens a raw connection, lets `send` write, resolves with all the server said. */
+  function rawClient(send: (socket: Socket) => void): Promise<string> {
+    return new Promise((resolve, reject) => {
+      let reply = '';
+      const socket = connect(running.port, '127.0.0.1', () => send(socket));
+      socket.on('data', (chunk) => {
+        reply += chunk;
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(reply));
+      setTimeout(() => reject(new Error('no answer within 10 s')), 10_000).unref();
+    });
+  }
+
+  const problemOf = (reply: string) => JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4));
+
+  describe('requests the adapter cannot turn into a URL', () => {
+    it.each([
+      ['a backslash in the path', 'GET /healthz\\x HTTP/1.1\r\nHost: x\r\n'],
+      ['a Host with a space', 'GET /healthz HTTP/1.1\r\nHost: a b\r\n'],
+      ['a Host with an open bracket', 'GET /healthz HTTP/1.1\r\nHost: [::1\r\n'],
+      ['a Host with a port past 65535', 'GET /healthz HTTP/1.1\r\nHost: x:99999\r\n'],
+      ['no Host on HTTP/1.1', 'GET /healthz HTTP/1.1\r\n'],
+      ['OPTIONS *', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n'],
+      ['an ftp:// absolute-form target', 'GET ftp://x/ HTTP/1.1\r\nHost: x\r\n'],
+    ])('%s is 400 malformed_http as problem+json', async (_what, head) => {
+      const reply = await rawClient((socket) => socket.write(`${head}Connection: close\r\n\r\n`));
+      expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+      expect(reply).toMatch(/\r\ncontent-type: application\/problem\+json\r\n/i);
+      expect(problemOf(reply)).toMatchObject({
+        type: '/docs#problem-malformed_http',
+        status: 400,
+        code: 'malformed_http',
+      });
+    });
+
+    it.each([
+      ['a plain request', 'GET /healthz HTTP/1.1\r\nHost: x\r\n'],
+      ['HTTP/1.0 without Host', 'GET /healthz HTTP/1.0\r\n'],
+      ['an http:// absolute-form target', 'GET http://x/healthz HTTP/1.1\r\nHost: x\r\n'],
+    ])('%s is still served', async (_what, head) => {
+      const reply = await rawClient((socket) => socket.write(`${head}Connection: close\r\n\r\n`));
+      expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    });
+  });
+
+  describe('a client that disconnects in the middle of its body', () => {
+    /** What was logged for one request (by its id) once its request line is out. */
+    const loggedFor = async (requestId: string) => {
+      for (let i = 0; i < 100; i++) {
+        const mine = lines.filter((l) => l.requestId === requestId);
+        if (mine.some((l) => l.msg === 'request')) return mine;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error('no request line was logged');
+    };
+    /** quittance_http_requests_total with status 503, summed over routes. */
+    const unavailableCount = async () =>
+      (await (await fetch(`${running.url}/metrics`)).text())
+        .split('\n')
+        .filter((l) => l.startsWith('quittance_http_requests_total{') && l.includes('status="503"'))
+        .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+
+    it('while a connection reset from the database is still an outage (503)', () => {
+      const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      const error = toApiError(new Error('query failed', { cause: reset }));
+      expect({ status: error.status, code: error.code }).toEqual({
+        status: 503,
+        code: 'service_unavailable',
+      });
+    });
+
+    it.each([
+      ['an issue request with Content-Length', ISSUE, false],
+      ['an admin request with Content-Length', '/admin/v1/merchants', false],
+      ['a chunked issue request (read as it streams)', ISSUE, true],
+    ] as const)('%s is the client’s doing, not a database outage', async (_what, path, chunked) => {
+      // The API key is made in beforeAll, after this table is built: chosen here.
+      const authorization = `Bearer ${path === ISSUE ? apiKey : ADMIN_TOKEN}`;
+      const requestId = `abort-${Math.random().toString(36).slice(2, 12)}`;
+      const unavailableBefore = await unavailableCount();
+      const part = '{"callId":"abc","agentId":';
+      await rawClient((socket) => {
+        socket.write(
+          `POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+            `Authorization: ${authorization}\r\nX-Request-Id: ${requestId}\r\n` +
+            (chunked
+              ? `Transfer-Encoding: chunked\r\n\r\n${part.length.toString(16)}\r\n${part}\r\n`
+              : `Content-Length: 5000\r\n\r\n${part}`),
+        );
+        // Long enough for the server to be waiting for the rest of the body.
+        setTimeout(() => socket.destroy(), 300);
+      });
+      const logged = await loggedFor(requestId);
+      expect(logged.filter((l) => l.level >= 50)).toEqual([]);
+      expect(JSON.stringify(logged)).not.toContain('database is unavailable');
+      expect(logged.find((l) => l.msg === 'request')).toMatchObject({ status: 400 });
+      expect(await unavailableCount()).toBe(unavailableBefore);
+    });
+  });
+});
