@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
+import { expect } from 'vitest';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
 import { createQueue, type JobRuntime, startJobs } from '../src/jobs/runtime';
@@ -130,4 +131,14 @@ export function issueBody(overrides: Record<string, unknown> = {}) {
     output: { ok: true, total: '19.90' },
     ...overrides,
   };
+}
+
+/** An answer that is problem+json with this status and stable code. */
+export function expectProblem(
+  r: { status: number; body: any; headers: Headers },
+  status: number,
+  code: string,
+) {
+  expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
+  expect(r.headers.get('content-type')).toBe('application/problem+json');
 }

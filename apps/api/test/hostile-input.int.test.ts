@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkJsonText, MAX_REQUEST_DEPTH } from '../src/http/json-body';
 import { ApiError } from '../src/http/problem';
-import { ADMIN_TOKEN, createHarness, type Harness, issueBody } from './harness';
+import { ADMIN_TOKEN, createHarness, expectProblem, type Harness, issueBody } from './harness';
 
 /**
  * Hostile requests from an outside review: each must be a 4xx problem+json with a stable
@@ -90,15 +90,6 @@ describe.each(DRIVERS)('hostile input on %s', (_driver, options) => {
       parsed = JSON.parse(text);
     } catch {}
     return { status: res.status, body: parsed, headers: res.headers };
-  }
-
-  function expectProblem(
-    r: { status: number; body: any; headers: Headers },
-    status: number,
-    code: string,
-  ) {
-    expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
-    expect(r.headers.get('content-type')).toBe('application/problem+json');
   }
 
   /** The JSON text of a valid issue request whose `input` is replaced by `inputJson`. */

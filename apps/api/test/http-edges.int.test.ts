@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
 import { toApiError } from '../src/http/errors';
 import { type RunningServer, startServer } from '../src/server';
-import { ADMIN_TOKEN, createHarness, type Harness, issueBody } from './harness';
+import { ADMIN_TOKEN, createHarness, expectProblem, type Harness, issueBody } from './harness';
 
 /**
  * Edges of HTTP found by a fuzzing review: each answer is the one the RFCs and the OpenAPI
@@ -20,15 +20,6 @@ import { ADMIN_TOKEN, createHarness, type Harness, issueBody } from './harness';
  */
 
 const ISSUE = '/api/v1/trust/receipts';
-
-function expectProblem(
-  r: { status: number; body: any; headers: Headers },
-  status: number,
-  code: string,
-) {
-  expect({ status: r.status, code: r.body?.code }).toEqual({ status, code });
-  expect(r.headers.get('content-type')).toBe('application/problem+json');
-}
 
 describe('through the app', () => {
   let h: Harness;
