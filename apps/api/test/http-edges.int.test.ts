@@ -175,6 +175,24 @@ describe('through the app', () => {
     });
   });
 
+  it('a known path asked with another method is 405 with Allow; an unknown path stays 404', async () => {
+    // Was 404 for all of them: method_not_allowed was defined and never answered.
+    const cases: [string, string, string | undefined, string][] = [
+      ['PUT', ISSUE, m.merchantKey, 'GET, HEAD, POST'],
+      ['DELETE', `${ISSUE}/trcpt_01JD5Z7Q8M3V9K2X4N6P8R0T2W`, m.merchantKey, 'GET, HEAD'],
+      ['GET', '/admin/v1/merchants', ADMIN_TOKEN, 'POST'],
+      ['POST', '/openapi.json', undefined, 'GET, HEAD'],
+    ];
+    for (const [method, path, key, allow] of cases) {
+      const r = await h.call(method, path, key ? { key } : {});
+      expectProblem(r, 405, 'method_not_allowed');
+      expect(r.headers.get('allow'), `${method} ${path}`).toBe(allow);
+    }
+    const unknown = await h.call('GET', '/api/v1/trust/nothing-here', { key: m.merchantKey });
+    expectProblem(unknown, 404, 'not_found');
+    expect(unknown.headers.get('allow')).toBeNull();
+  });
+
   it('an order named ".." (a valid identifier) is listed by the orderId filter', async () => {
     // URLs are dot-normalised, so /receipts/by-order/.. can never name it (README, HTTP edges).
     const issued = await h.call('POST', ISSUE, {

@@ -22,6 +22,7 @@ import { listCheckpoints } from '../transparency/routes/list-checkpoints';
 import { receiptEvidence } from '../transparency/routes/receipt-evidence';
 import { receiptProof } from '../transparency/routes/receipt-proof';
 import { receiptBodies } from '../vault/routes/receipt-bodies';
+import { methodsAt } from './allowed-methods';
 import { renderDocsPage } from './docs-page';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
@@ -109,11 +110,30 @@ export function createApp(services: Services) {
     return c.html(page);
   });
 
-  app.notFound((c) =>
-    renderError(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`), c),
-  );
+  // Read when first needed: every route is registered by then.
+  let allowedAt: ((path: string) => string[]) | undefined;
+  app.notFound((c) => {
+    allowedAt ??= methodsAt([
+      ...app.openAPIRegistry.definitions.flatMap((d) => (d.type === 'route' ? [d.route] : [])),
+      ...PLAIN_PAGES.map((path) => ({ method: 'get', path })),
+    ]);
+    const allowed = allowedAt(c.req.path);
+    if (allowed.length === 0 || allowed.includes(c.req.method))
+      return renderError(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`), c);
+    c.header('allow', allowed.join(', '));
+    return renderError(
+      new ApiError(
+        'method_not_allowed',
+        `${c.req.method} is not allowed on ${c.req.path}; it answers ${allowed.join(', ')}`,
+      ),
+      c,
+    );
+  });
   app.onError(renderError);
   return app;
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/** The GET routes outside the OpenAPI document (registered above with app.get). */
+const PLAIN_PAGES = ['/openapi.json', '/docs', '/verify'];
