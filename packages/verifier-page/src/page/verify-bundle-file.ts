@@ -1,16 +1,10 @@
 import {
   BundleError,
   type BundleStep,
-  DEFAULT_LIMITS,
-  FILES,
-  PortableZipReader,
   type PublisherKeys,
   verifyBundle,
 } from '@quittance/verifier';
 import { type PageResult, type TimelineFacts, toTimelineFacts } from './report-model';
-
-/** receipts.jsonl of an order evidence bundle is read again for the timeline, up to this. */
-const TIMELINE_TEXT_BYTES = 64 * 1024 * 1024;
 
 /**
  * An export bundle or an order evidence zip, verified by the verifier's own bundle code (what
@@ -23,6 +17,9 @@ export async function verifyBundleFile(
   progress: (done: number, total: number, phase: string) => void,
 ): Promise<Omit<PageResult, 'pinned'>> {
   let result: Awaited<ReturnType<typeof verifyBundle>>;
+  // The timeline's facts (time, agent, tool, bucket), gathered as the receipts are read; each
+  // receipt's verdict comes from its report, by id.
+  const facts: TimelineFacts[] = [];
   try {
     result = await verifyBundle(
       bundle,
@@ -31,6 +28,10 @@ export async function verifyBundleFile(
         tsaTrustAnchors: trust.tsaTrustAnchors,
         keepReceipts: true,
         label: bundle.name,
+        onReceiptRead: (receipt) => {
+          const fact = toTimelineFacts(receipt, facts.length);
+          if (fact) facts.push(fact);
+        },
       },
       ({ step, receipts, totalReceipts }) =>
         progress(receipts, step === 'receipts' ? totalReceipts : 0, STEP_WORDS[step]),
@@ -55,7 +56,7 @@ export async function verifyBundleFile(
       receiptCount: result.receiptCount,
       counts: result.counts,
     },
-    facts: result.kind === 'order-evidence' ? await orderFacts(bundle) : [],
+    facts: result.kind === 'order-evidence' ? facts : [],
   };
 }
 
@@ -67,36 +68,3 @@ const STEP_WORDS: Record<BundleStep, string> = {
   receipts: 'verifying receipts',
   files: 'checking file hashes',
 };
-
-/**
- * The order's receipts as the timeline shows them (time, agent, tool, bucket). Only facts
- * for display: each receipt's verdict comes from the verification above, by id.
- */
-async function orderFacts(bundle: File): Promise<TimelineFacts[]> {
-  const zip = await PortableZipReader.open(bundle, bundle.name, DEFAULT_LIMITS);
-  try {
-    if (!zip.entries.has(FILES.receipts)) return [];
-    const decoder = new TextDecoder();
-    let text = '';
-    for await (const chunk of zip.chunks(FILES.receipts)) {
-      text += decoder.decode(chunk, { stream: true });
-      if (text.length > TIMELINE_TEXT_BYTES) return [];
-    }
-    const facts: TimelineFacts[] = [];
-    let index = 0;
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      try {
-        const fact = toTimelineFacts(JSON.parse(line), index++);
-        if (fact) facts.push(fact);
-      } catch {
-        // A line that is not JSON is refuted by the verification; it has no place in time.
-      }
-    }
-    return facts;
-  } catch {
-    return [];
-  } finally {
-    zip.close();
-  }
-}

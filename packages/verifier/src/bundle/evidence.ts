@@ -37,6 +37,7 @@ export async function checkEvidenceReceipts(input: {
   runner: ReceiptRunner;
   tally: ReceiptTally;
   snapshotAuthentic: Claim;
+  onReceiptRead?: ((receipt: Record<string, unknown>) => void) | undefined;
 }): Promise<EvidenceReceiptsRead> {
   const { contents, manifest, tally, runner } = input;
   const problems: string[] = [];
@@ -58,6 +59,7 @@ export async function checkEvidenceReceipts(input: {
       runner.pass(read.report, (report) => tally.record(report));
       continue;
     }
+    input.onReceiptRead?.(read.receipt);
     const { receipt, id, seq } = read;
     if (seenIds.has(id)) problems.push(`receipt ${id} appears twice`);
     if (read.ownId !== undefined) seenIds.add(id);

@@ -152,6 +152,7 @@ export async function checkExportReceipts(input: {
   runner: ReceiptRunner;
   tally: ReceiptTally;
   snapshotAuthentic: Claim;
+  onReceiptRead?: ((receipt: Record<string, unknown>) => void) | undefined;
 }): Promise<ExportReceiptsRead> {
   const { contents, manifest, tally, runner, facts } = input;
   let firstPass: ChainRead | undefined;
@@ -212,6 +213,7 @@ export async function checkExportReceipts(input: {
       runner.pass(read.report, (report) => deliver(() => tally.record(report)));
       continue;
     }
+    input.onReceiptRead?.(read.receipt);
     const { receipt, id, seq } = read;
     let chainClaim: Claim | undefined;
     if (seenIds.has(id)) chainClaim = refuted(`receipt ${id} appears twice`);

@@ -29,6 +29,11 @@ export interface BundleVerificationOptions {
   publisher: PublisherKeys;
   /** TSA roots obtained independently; without them the certificates in `tsa/` are used. */
   tsaTrustAnchors?: Uint8Array[] | undefined;
+  /**
+   * Called with each receipt of receipts.jsonl as it is read, before it is verified: for what
+   * a caller shows beside the verdicts (the page's timeline), which come from the reports.
+   */
+  onReceiptRead?: ((receipt: Record<string, unknown>) => void) | undefined;
   /** Called for each receipt as it is verified (the report is not kept unless `keepReceipts`). */
   onReceipt?: ((report: ReceiptReport) => void) | undefined;
   keepReceipts?: boolean | undefined;
@@ -147,6 +152,7 @@ async function verifyOpened(
     facts,
     runner,
     snapshotAuthentic: snapshots.history.authentic,
+    onReceiptRead: options.onReceiptRead,
   };
   try {
     if (manifest.kind === EVIDENCE_KIND) {
