@@ -66,6 +66,8 @@ export interface TstInfo {
   imprint: Uint8Array;
   serialNumber: Uint8Array;
   genTime: Date;
+  /** TSTInfo.accuracy in milliseconds (micros rounded up); 0 when the token gives none. */
+  accuracyMs: number;
   nonce?: Uint8Array;
 }
 
@@ -292,7 +294,7 @@ function parseTstInfo(der: Uint8Array): TstInfo {
   const serialNumber = integerOf(fields.next('serialNumber'), 'TSTInfo.serialNumber');
   const genTime = generalizedTimeOf(fields.next('genTime'), 'TSTInfo.genTime');
   const accuracy = fields.optional(TAG.sequence);
-  if (accuracy) assertAccuracy(accuracy);
+  const accuracyMs = accuracy ? accuracyMsOf(accuracy) : 0;
   const ordering = fields.optional(TAG.boolean);
   if (ordering) booleanOf(ordering, 'TSTInfo.ordering');
   const nonce = fields.optional(TAG.integer);
@@ -310,24 +312,47 @@ function parseTstInfo(der: Uint8Array): TstInfo {
     imprint: hashedMessage,
     serialNumber,
     genTime,
+    accuracyMs,
   };
   if (nonce) info.nonce = integerOf(nonce, 'TSTInfo.nonce');
   return info;
 }
 
-function assertAccuracy(tlv: Tlv): void {
-  // Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER OPTIONAL,
-  //   micros [1] INTEGER OPTIONAL }, the last two IMPLICIT.
+/**
+ * TSTInfo.accuracy in milliseconds: the token's time is genTime ± accuracy (RFC 3161 §2.4.2),
+ * so what it proves existed did so by genTime + accuracy, not by genTime.
+ */
+function accuracyMsOf(tlv: Tlv): number {
+  // Accuracy ::= SEQUENCE { seconds INTEGER OPTIONAL, millis [0] INTEGER (1..999) OPTIONAL,
+  //   micros [1] INTEGER (1..999) OPTIONAL }, the last two IMPLICIT.
   const fields = Fields.of(tlv, 'TSTInfo.accuracy');
   const seconds = fields.optional(TAG.integer);
-  if (seconds) integerOf(seconds, 'TSTInfo.accuracy.seconds');
-  for (const tag of [0, 1]) {
+  let ms = seconds
+    ? smallNonNegative(integerOf(seconds, 'TSTInfo.accuracy.seconds'), 'seconds') * 1000
+    : 0;
+  for (const [tag, name, scale] of [
+    [0, 'millis', 1],
+    [1, 'micros', 1 / 1000],
+  ] as const) {
     const part = fields.optional(tag, CONTEXT);
-    if (part && (part.constructed || part.contentEnd === part.contentStart)) {
+    if (!part) continue;
+    if (part.constructed || part.contentEnd === part.contentStart) {
       throw malformed(`TSTInfo.accuracy [${tag}] is not an INTEGER`);
     }
+    ms += smallNonNegative(contentOf(part), name) * scale;
   }
   fields.end();
+  return Math.ceil(ms);
+}
+
+/** A DER INTEGER's value as a number, refused when negative or beyond a day of seconds. */
+function smallNonNegative(bytes: Uint8Array, name: string): number {
+  if (bytes.length > 4 || ((bytes[0] as number) & 0x80) !== 0)
+    throw malformed(`TSTInfo.accuracy.${name} is negative or too large`);
+  let value = 0;
+  for (const byte of bytes) value = value * 256 + byte;
+  if (value > 86_400_000) throw malformed(`TSTInfo.accuracy.${name} is too large`);
+  return value;
 }
 
 function assertExtensions(tlv: Tlv): void {

@@ -14,6 +14,11 @@ export interface VerifiedTimestamp {
   /** DER of the TimeStampToken (a CMS ContentInfo), exactly as the TSA sent it. */
   token: Uint8Array;
   genTime: Date;
+  /**
+   * TSTInfo.accuracy in milliseconds, 0 without one: the time is genTime ± accuracy, so what
+   * the token proves existed did so by genTime + accuracy (RFC 3161 §2.4.2).
+   */
+  accuracyMs: number;
   /** RFC 4514 subject DN of the signer certificate, e.g. `CN=Test TSA,O=Quittance Test`. */
   tsa: string;
   /** TSA policy OID, dotted. */
@@ -122,6 +127,7 @@ async function verifyToken(
   return {
     token: tokenDer,
     genTime,
+    accuracyMs: tstInfo.accuracyMs,
     tsa: subjectName(signer),
     policy: tstInfo.policy,
     serialNumber: integerHex(tstInfo.serialNumber),

@@ -104,16 +104,8 @@ export async function checkSignature(
 }
 
 /** The earliest independently proven time the receipt existed by, with what proves it. */
-export function earliestProof(
-  genTime: string | undefined,
-  ...existedBy: (ExistenceProof | undefined)[]
-) {
-  const proofs = [
-    ...(genTime
-      ? [{ time: genTime, evidence: `its RFC 3161 timestamp (genTime ${genTime})` }]
-      : []),
-    ...existedBy.filter((proof) => proof !== undefined),
-  ];
+export function earliestProof(...existedBy: (ExistenceProof | undefined)[]) {
+  const proofs = existedBy.filter((proof) => proof !== undefined);
   return proofs.sort((a, b) => Date.parse(a.time) - Date.parse(b.time))[0];
 }
 
@@ -182,7 +174,7 @@ export function checkKeyValidity(
 export async function checkTimestamp(
   receipt: SignedEvidence,
   anchors: Uint8Array[] | undefined,
-): Promise<{ claim: Claim; genTime?: string }> {
+): Promise<{ claim: Claim; proof?: ExistenceProof }> {
   if (receipt.timestamp === null)
     return { claim: unknown('no timestamp yet (legal_posture "signed")') };
   if (!anchors?.length) {
@@ -222,11 +214,16 @@ export async function checkTimestamp(
       };
     }
     const genTime = verified.genTime.toISOString();
+    const accuracy = verified.accuracyMs ? ` ± ${verified.accuracyMs} ms` : '';
     return {
       claim: asserted(
-        `RFC 3161 token by ${verified.tsa} over this signature, genTime ${genTime}, chains to a given TSA anchor`,
+        `RFC 3161 token by ${verified.tsa} over this signature, genTime ${genTime}${accuracy}, chains to a given TSA anchor`,
       ),
-      genTime,
+      // What it signed existed by the latest time the token allows: genTime plus its accuracy.
+      proof: {
+        time: new Date(verified.genTime.getTime() + verified.accuracyMs).toISOString(),
+        evidence: `its RFC 3161 timestamp (genTime ${genTime}${accuracy})`,
+      },
     };
   } catch (error) {
     if (error instanceof TspError)

@@ -23,7 +23,7 @@ export interface CheckpointReport {
   merchantId: string;
   seq: number;
   claims: CheckpointClaims;
-  /** genTime of its verified timestamp: by then the log up to `seq` existed. */
+  /** genTime plus accuracy of its verified timestamp: by then the log up to `seq` existed. */
   provenAt?: string;
 }
 
@@ -61,9 +61,7 @@ export async function verifyCheckpoint(
   const cp = validation.value;
   const payloadB64 = base64url(canonicalBytes(checkpointSignedPart(cp)));
   const timestamp = await checkTimestamp(cp, options.tsaTrustAnchors);
-  const proof = timestamp.genTime
-    ? { time: timestamp.genTime, evidence: `its timestamp (genTime ${timestamp.genTime})` }
-    : undefined;
+  const proof = timestamp.proof;
   let chain_linked: Claim = unknown(`the chain entry at seq ${cp.seq} was not given`);
   if (options.chainEntry) {
     chain_linked =
@@ -81,6 +79,6 @@ export async function verifyCheckpoint(
       chain_linked,
       snapshot_authentic: history.authentic,
     },
-    ...(timestamp.genTime ? { provenAt: timestamp.genTime } : {}),
+    ...(proof ? { provenAt: proof.time } : {}),
   };
 }

@@ -174,7 +174,7 @@ async function verifyWithHistory(
     KEY_VALIDITY_MEMBERS.includes(issue.path.split('/')[1] ?? ''),
   );
   // Decided from the signed members alone (SPEC 1.1 §1), whether or not `jws` was handed on.
-  const provenTime = options.timestampProvesExistence === false ? undefined : timestamp.genTime;
+  const provenTime = options.timestampProvesExistence === false ? undefined : timestamp.proof;
   claims.key_valid_at_issuance = keyMembersBad
     ? unknown('merchantId, createdAt, signingKeyKid or jwksSnapshotUrl is malformed')
     : checkKeyValidity(
@@ -233,7 +233,7 @@ async function timestampClaim(
   jwsUsable: boolean,
   issues: FieldIssue[],
   options: VerifyReceiptOptions,
-): Promise<{ claim: Claim; genTime?: string }> {
+): Promise<{ claim: Claim; proof?: ExistenceProof }> {
   if (issues.length)
     return { claim: refuted(`timestamp evidence is malformed: ${summarize(issues)}`) };
   if (receipt.timestamp === undefined)

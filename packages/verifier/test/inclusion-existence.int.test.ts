@@ -192,3 +192,60 @@ describe('a receipt of a key revoked after it was signed', () => {
     });
   });
 });
+
+describe("a receipt's own timestamp proves existence by genTime plus its accuracy", () => {
+  /** The key history with `revokedKey` revoked at `revokedAt`. */
+  const historyRevokedAt = async (revokedAt: string) =>
+    loadKeyHistory(
+      await makeSnapshot({
+        publisher,
+        period: at.slice(0, 7),
+        revocations: [
+          await makeRevocation(publisher, {
+            kid: revokedKey.kid,
+            revokedAt,
+            reason: 'keyCompromise',
+          }),
+        ],
+        keys: [
+          {
+            signer: revokedKey,
+            merchantId: 'acme',
+            nbf: toTimestampMs(now - 30 * 86_400_000),
+            exp: revokedAt,
+            status: 'revoked',
+            revokedAt,
+            revocationReason: 'keyCompromise',
+          },
+        ],
+      }),
+      { publisher: parsePublisherKeys(await publisherJwks(publisher)) },
+    );
+
+  it('revoked within the accuracy after genTime: unknown; after it: asserted', async () => {
+    // The test TSA says accuracy 1 s (as OpenSSL's ts does with accuracy = secs:1): the token
+    // proves the receipt existed by genTime + 1 s, not by genTime. ±1 s once asserted a
+    // receipt whose key was revoked 29 ms after genTime.
+    const receipt = receipts[0] as Receipt;
+    const stamped = {
+      ...receipt,
+      legal_posture: 'ades_candidate_timestamped' as const,
+      timestamp: await stamp(receipt.jws),
+    };
+    const genTime = Date.parse(stamped.timestamp.genTime);
+    const keyClaim = async (revokedAfterMs: number) =>
+      (
+        await verifyReceipt(
+          stamped,
+          await historyRevokedAt(toTimestampMs(genTime + revokedAfterMs)),
+          {
+            tsaTrustAnchors: anchors,
+          },
+        )
+      ).claims.key_valid_at_issuance;
+    expect((await keyClaim(500)).status).toBe('unknown');
+    const after = await keyClaim(1_500);
+    expect(after.status).toBe('asserted');
+    expect(after.reason).toContain('± 1000 ms');
+  });
+});
