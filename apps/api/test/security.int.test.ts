@@ -75,8 +75,11 @@ describe('security matrix: role × own/other merchant × route', () => {
     ['merchant', 'otherByAgent1', 404],
     ['auditor', 'ownByAgent2', 200],
     ['auditor', 'otherByAgent1', 404],
+    // An agent key may not read bodies: 403 for its own receipts, and 404 for those it may
+    // not see at all (SPEC §8: 404, not 403, for a receipt a key may not see).
     ['agent1', 'ownByAgent1', 403],
-    ['agent1', 'otherByAgent1', 403],
+    ['agent1', 'ownByAgent2', 404],
+    ['agent1', 'otherByAgent1', 404],
   ])('GET /receipts/{id}/bodies as %s for %s → %i', async (role, which, status) => {
     const id = { ownByAgent1, ownByAgent2, otherByAgent1 }[which] as string;
     const r = await h.call('GET', `/api/v1/trust/receipts/${id}/bodies`, { key: keyOf(role) });

@@ -56,9 +56,11 @@ export class BodyReader {
 
   /** Decrypted bodies; 404 when not visible, 410 once retention destroyed the month's key. */
   async read(principal: Principal, id: string) {
+    // Visibility first: a receipt the key may not see is 404, never 403 (SPEC §8); an agent
+    // key is refused only the bodies of its own receipts.
+    const record = await this.deps.receipts.record(principal, id);
     if (principal.role === 'agent')
       throw new ServiceError('forbidden', 'agent keys may not read bodies');
-    const record = await this.deps.receipts.record(principal, id);
     if (!record.hasBodies)
       throw new ServiceError('not_found', `receipt ${id} was issued with hashes only`);
     const bodies = await openBodies(this.deps.db, this.deps.vault, record.merchantId, id);
