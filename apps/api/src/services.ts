@@ -163,6 +163,12 @@ export async function createServices(
   );
   const state = { shuttingDown: false };
   const bundles = await openBundleStore(config.bundleStore);
+  const timestamper = config.tsaUrl
+    ? await TsaTimestamper.fromConfig(config.tsaUrl, config.tsaTrust as string, config.tsaTimeoutMs)
+    : undefined;
+  // Bundles carry the TSA's trust anchors besides what the tokens embed (often the TSA's own
+  // certificate only), so that `openssl ts -verify -CAfile` works on tsa/ alone.
+  const tsaCertificates = timestamper?.trustAnchors ?? [];
 
   return {
     config,
@@ -190,8 +196,9 @@ export async function createServices(
     bodies: new BodyReader({ db, vault, receipts }),
     proofs,
     checkpoints: new CheckpointList(db),
-    evidence: new EvidenceService({ db, vault, receipts, proofs, keyRing, clock }),
+    evidence: new EvidenceService({ db, vault, receipts, proofs, keyRing, clock, tsaCertificates }),
     exports: new ExportService({
+      tsaCertificates,
       db,
       vault,
       keyRing,
@@ -206,13 +213,7 @@ export async function createServices(
     }),
     bundles,
     admin: await adminToken(config),
-    timestamper: config.tsaUrl
-      ? await TsaTimestamper.fromConfig(
-          config.tsaUrl,
-          config.tsaTrust as string,
-          config.tsaTimeoutMs,
-        )
-      : undefined,
+    timestamper,
     state,
     async isReady() {
       if (state.shuttingDown) return false;

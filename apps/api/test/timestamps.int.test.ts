@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pendingTimestamps, receipts } from '@quittance/db';
-import { timestampImprint as signatureImprint } from '@quittance/format';
+import { canonicalJson, timestampImprint as signatureImprint } from '@quittance/format';
 import {
   startTsaServer,
   TEST_REDIS_URL,
@@ -16,6 +17,7 @@ import { parsePemCertificates } from '@quittance/tsp';
 import { loadKeyHistory, parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
 import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { download, unzipAll } from './bundle-helpers';
 import { createHarness, type Harness, issueBody } from './harness';
 
 const run = promisify(execFile);
@@ -106,6 +108,77 @@ describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', ()
       },
     );
     expect(swapped.claims.timestamp_valid.status).toBe('refuted');
+  });
+
+  it("an export verifies by hand as its VERIFY.md says: openssl on tsa/ alone, the manifest's digest statement", async () => {
+    // tsa/ held only the certificate the tokens embed (the TSA's own, not its root), so the
+    // documented openssl command failed; VERIFY.md described the manifest's payload as its
+    // canonical form, not the digest statement SPEC §2.1 signs (found by an independent check).
+    const m = await h.merchant();
+    const issued = await h.call('POST', '/api/v1/trust/receipts', {
+      key: m.merchantKey,
+      body: issueBody(),
+    });
+    const receipt = await until(async () => {
+      const r = await h.call('GET', `/api/v1/trust/receipts/${issued.body.id}`, {
+        key: m.merchantKey,
+      });
+      return r.body.legal_posture === 'ades_candidate_timestamped' && r.body;
+    });
+    const created = await h.call('POST', '/api/v1/trust/exports', {
+      key: m.merchantKey,
+      body: { jurisdiction: 'EU' },
+    });
+    await until(async () => {
+      const r = await h.call('GET', `/api/v1/trust/exports/${created.body.id}`, {
+        key: m.merchantKey,
+      });
+      if (r.body.status === 'failed') throw new Error(r.body.error);
+      return r.body.status === 'done';
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-by-hand-'));
+    const zip = join(dir, 'bundle.zip');
+    expect((await download(h.app, m.merchantKey, created.body.id, zip)).status).toBe(200);
+    const files = await unzipAll(zip);
+    const verifyMd = (files.get('VERIFY.md') as Buffer).toString('utf8');
+    expect(verifyMd).toContain('{"sha256": D}');
+    expect(verifyMd).toContain('cat tsa/*.pem > tsa.pem');
+
+    // Step 5, with the bundle's tsa/ only.
+    const pems = [...files].filter(([name]) => name.startsWith('tsa/')).map(([, pem]) => pem);
+    await writeFile(join(dir, 'tsa.pem'), Buffer.concat(pems));
+    await writeFile(join(dir, 'token.der'), Buffer.from(receipt.timestamp.token, 'base64'));
+    const imprint = Buffer.from(await signatureImprint(receipt.jws)).toString('hex');
+    const openssl = await run('openssl', [
+      'ts',
+      '-verify',
+      '-token_in',
+      '-in',
+      join(dir, 'token.der'),
+      '-digest',
+      imprint,
+      '-CAfile',
+      join(dir, 'tsa.pem'),
+    ]);
+    expect(openssl.stdout).toContain('Verification: OK');
+
+    // Step 2: D = SHA-256 of JCS(manifest), payload JCS({"sha256": D}), Ed25519 by the kid.
+    const manifest = JSON.parse((files.get('manifest.json') as Buffer).toString('utf8'));
+    const [header, , signature] = (files.get('manifest.jws') as Buffer)
+      .toString('utf8')
+      .trim()
+      .split('.') as [string, string, string];
+    const d = createHash('sha256').update(canonicalJson(manifest)).digest('hex');
+    const payload = Buffer.from(canonicalJson({ sha256: d })).toString('base64url');
+    const { kid } = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
+    const snapshots = [...files].filter(([name]) => name.startsWith('jwks/'));
+    const jwk = snapshots
+      .flatMap(([, text]) => JSON.parse(text.toString('utf8')).keys as { kid: string; x: string }[])
+      .find((key) => key.kid === kid);
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: jwk?.x }, format: 'jwk' });
+    expect(
+      verify(null, Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, 'base64url')),
+    ).toBe(true);
   });
 
   it('a token from another receipt is refuted', async () => {

@@ -53,13 +53,15 @@ yourself instead of the certificates in \`tsa/\`.
 
 1. **Files.** \`sha256sum\` each file and compare with \`files\` in \`${FILES.manifest}\`; no file may
    be missing or added.
-2. **Manifest.** \`${FILES.manifestJws}\` is \`HEADER..SIGNATURE\`. Build the payload as the RFC 8785
-   canonical form of \`${FILES.manifest}\`, base64url-encode it, put it between the two dots, and
-   verify the compact JWS (alg \`EdDSA\`, Ed25519) with any JOSE library, using the key whose
-   \`kid\` is in the header, taken from the newest \`jwks/\` snapshot.
+2. **Manifest.** \`${FILES.manifestJws}\` is \`HEADER..SIGNATURE\`, signed through a digest
+   statement: let D be the lowercase hex SHA-256 of the RFC 8785 canonical form of
+   \`${FILES.manifest}\`; the payload is the canonical form of \`{"sha256": D}\`. Base64url-encode
+   the payload, put it between the two dots, and verify the compact JWS (alg \`EdDSA\`,
+   Ed25519) with any JOSE library, using the key whose \`kid\` is in the header, taken from the
+   newest \`jwks/\` snapshot.
 3. **Snapshots.** Each \`jwks/YYYY-MM.json\` carries \`jws\`, a detached JWS by the publisher
-   key over the canonical form of the document without \`jws\`. Verify it as in step 2 with
-   your pinned publisher key.
+   key over the digest statement of the document without \`jws\` (D as in step 2, of that
+   document). Verify it as in step 2 with your pinned publisher key.
 4. **Receipts.** For each line of \`${FILES.receipts}\`: remove \`jws\`, \`legal_posture\`,
    \`timestamp\` and \`chain\`; the canonical form of the rest is the payload of \`jws\`
    (step 2), verified with the key \`signingKeyKid\` from the snapshot. The key must belong to
@@ -69,7 +71,11 @@ yourself instead of the certificates in \`tsa/\`.
 
        printf '%s' "<signature part>" | sha256sum
        echo "<token>" | base64 -d > token.der
-       openssl ts -verify -token_in -in token.der -digest <that sha256> -CAfile tsa/<file>.pem
+       openssl ts -verify -token_in -in token.der -digest <that sha256> -CAfile YOUR-TSA-ROOTS.pem
+
+   \`tsa/\` holds the certificates the tokens embed and the TSA roots the operator trusts
+   (\`cat tsa/*.pem > tsa.pem\`, then \`-CAfile tsa.pem\`): that checks the tokens against the
+   bundle's own word; roots you obtained yourself prove more.
 
 6. **Audit log.** For each line of \`${FILES.chain}\`, \`entryHash\` is the SHA-256 of the canonical
    form of \`{"seq", "prevHash", "receiptId", "receiptHash"}\`, and \`prevHash\` is the previous

@@ -57,6 +57,8 @@ export interface BundleSource {
   bodies?(): AsyncIterable<SourceBodies>;
   /** log.json: the frontier of the log tree before the range's first entry (SPEC §9). */
   log(): Promise<LogFrontier>;
+  /** DER certificates for tsa/ besides those the tokens embed (the TSA's trust anchors). */
+  tsaCertificates?: Uint8Array[];
 }
 
 /** A receipt's bodies; `null` when unavailable (issued with hashes only, or destroyed). */
@@ -188,7 +190,7 @@ export async function writeBundle(
   await add(FILES.log, [logJson(await source.log())]);
 
   const periods = new Set<string>();
-  const tsaCertificates = await TsaCertificates.open();
+  const tsaCertificates = await TsaCertificates.open(source.tsaCertificates);
   await add(
     FILES.receipts,
     textLines(source.receipts(), (receipt) => {

@@ -56,6 +56,8 @@ export interface ExportDeps {
   bundles: BundleStore;
   /** Answer downloads with a redirect to a short-lived URL of the store (S3 with a URL TTL). */
   redirectDownloads: boolean;
+  /** DER certificates for tsa/ besides those the tokens embed (the TSA's trust anchors). */
+  tsaCertificates: Uint8Array[];
   /** How long a builder holds an export; renewed while it builds. */
   leaseSeconds: number;
   /** Longest wait before an export the bundle store refused for now is tried again. */
@@ -255,7 +257,7 @@ export class ExportService {
           createdAt: now.toISOString(),
           includeBodies: Boolean(params.includeBodies),
         },
-        databaseSource(db, vault, range),
+        { ...databaseSource(db, vault, range), tsaCertificates: this.deps.tsaCertificates },
         // Signed by the merchant's active key, outside the chain lock; kept only if that key
         // was still active once the lock was held.
         (manifest) =>

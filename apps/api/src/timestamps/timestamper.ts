@@ -18,7 +18,8 @@ export class TsaTimestamper implements Timestamper {
   constructor(
     private readonly tsp: typeof Tsp,
     private readonly url: string,
-    private readonly trustAnchors: Uint8Array[],
+    /** DER of QUITTANCE_TSA_TRUST's certificates; bundles carry them in tsa/ (SPEC §9). */
+    readonly trustAnchors: Uint8Array[],
     private readonly timeoutMs: number,
   ) {}
 

@@ -32,6 +32,8 @@ export class EvidenceService {
       proofs: ProofService;
       keyRing: KeyRing;
       clock: () => Date;
+      /** DER certificates for tsa/ besides those the tokens embed (the TSA's trust anchors). */
+      tsaCertificates: Uint8Array[];
     },
   ) {}
 
@@ -77,6 +79,7 @@ export class EvidenceService {
         proofs: proofLines,
         checkpoint: (proofLines[0] as InclusionProof).checkpoint,
         snapshots: await snapshotDocuments(db, snapshotPeriods(receiptLines)),
+        tsaCertificates: this.deps.tsaCertificates,
         ...(includeBodies ? { bodies } : {}),
       },
       // The merchant's active key signs the manifest, outside the chain lock (SPEC §2.1).
