@@ -153,6 +153,13 @@ describe('with in-process jobs (npm start without Redis)', () => {
     await expect(jwks({ alg: 'EdDSA', kid })).resolves.toBeTruthy();
   });
 
+  /**
+   * Until a timestamp at `genTime` proves existence: the test TSA's tokens say ± 1 s, so what
+   * they stamp existed by genTime + 1 s (RFC 3161 accuracy), and a revocation must come later.
+   */
+  const pastAccuracy = (genTime: string) =>
+    new Promise((r) => setTimeout(r, Math.max(0, Date.parse(genTime) + 1_100 - Date.now())));
+
   it('a receipt of a key revoked afterwards stays valid through its proof and a timestamped checkpoint', async () => {
     const m = await h.merchant();
     const issued = await h.call('POST', '/api/v1/trust/receipts', {
@@ -164,6 +171,7 @@ describe('with in-process jobs (npm start without Redis)', () => {
       const r = await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey });
       return r.body.checkpoints.find((c: any) => c.seq >= 1 && c.timestamp);
     });
+    await pastAccuracy(stamped.timestamp.genTime);
     const revoked = await h.admin('POST', `/signing-keys/${issued.body.signingKeyKid}/revoke`, {
       reason: 'keyCompromise',
     });
@@ -206,7 +214,7 @@ describe('with in-process jobs (npm start without Redis)', () => {
     });
     const kidA = first.body.signingKeyKid;
     const r1 = await waitTimestamp(m, first.body.id);
-    await new Promise((r) => setTimeout(r, 5));
+    await pastAccuracy(r1.timestamp.genTime);
     const revokedAt = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 5));
     const second = await h.call('POST', '/api/v1/trust/receipts', {
