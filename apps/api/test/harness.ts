@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
+import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { expect } from 'vitest';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
@@ -31,6 +31,8 @@ export interface Harness {
     agent1Key: string;
     agent2Key: string;
   }>;
+  /** The receipt once the jobs have attached its timestamp (`ades_candidate_timestamped`). */
+  timestamped(key: string, receiptId: string): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -110,6 +112,11 @@ export async function createHarness(
       };
     },
     jobs,
+    timestamped: (key, receiptId) =>
+      until(async () => {
+        const r = await call('GET', `/api/v1/trust/receipts/${receiptId}`, { key });
+        return r.body.legal_posture === 'ades_candidate_timestamped' && r.body;
+      }),
     async close() {
       await jobs?.close();
       await services.close();

@@ -80,12 +80,6 @@ describe('with in-process jobs (npm start without Redis)', () => {
     );
     return loadKeyHistory(snapshot, { publisher });
   };
-  const waitTimestamp = (m: { merchantKey: string }, id: string) =>
-    until(async () => {
-      const r = await h.call('GET', `/api/v1/trust/receipts/${id}`, { key: m.merchantKey });
-      return r.body.timestamp && r.body;
-    });
-
   it('timestamps receipts within seconds and signs timestamped checkpoints of the chain head', async () => {
     const m = await h.merchant();
     for (let i = 0; i < 12; i++)
@@ -213,7 +207,7 @@ describe('with in-process jobs (npm start without Redis)', () => {
       body: issueBody(),
     });
     const kidA = first.body.signingKeyKid;
-    const r1 = await waitTimestamp(m, first.body.id);
+    const r1 = await h.timestamped(m.merchantKey, first.body.id);
     await pastAccuracy(r1.timestamp.genTime);
     const revokedAt = new Date().toISOString();
     await new Promise((r) => setTimeout(r, 5));

@@ -42,6 +42,28 @@ afterAll(async () => {
   await tsa?.close();
 });
 
+/** What `openssl ts -verify` says of a receipt's token over its signature segment. */
+async function opensslVerify(
+  receipt: { jws: string; timestamp: { token: string } },
+  caFile: string,
+): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'quittance-tsverify-'));
+  await writeFile(join(dir, 'token.der'), Buffer.from(receipt.timestamp.token, 'base64'));
+  const imprint = Buffer.from(await signatureImprint(receipt.jws)).toString('hex');
+  const { stdout } = await run('openssl', [
+    'ts',
+    '-verify',
+    '-token_in',
+    '-in',
+    join(dir, 'token.der'),
+    '-digest',
+    imprint,
+    '-CAfile',
+    caFile,
+  ]);
+  return stdout;
+}
+
 const stored = (id: string) =>
   h.services.db
     .select()
@@ -57,12 +79,7 @@ describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', ()
       body: issueBody(),
     });
     expect(issued.body.legal_posture).toBe('signed');
-    const receipt = await until(async () => {
-      const r = await h.call('GET', `/api/v1/trust/receipts/${issued.body.id}`, {
-        key: m.merchantKey,
-      });
-      return r.body.legal_posture === 'ades_candidate_timestamped' && r.body;
-    });
+    const receipt = await h.timestamped(m.merchantKey, issued.body.id);
     expect(receipt.timestamp).toMatchObject({
       token: expect.any(String),
       tsa: expect.stringContaining('Quittance Test TSA'),
@@ -71,21 +88,7 @@ describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', ()
       Date.parse(receipt.createdAt) - 5 * 60_000,
     );
 
-    const dir = await mkdtemp(join(tmpdir(), 'quittance-tsverify-'));
-    await writeFile(join(dir, 'token.der'), Buffer.from(receipt.timestamp.token, 'base64'));
-    const imprint = Buffer.from(await signatureImprint(receipt.jws)).toString('hex');
-    const verified = await run('openssl', [
-      'ts',
-      '-verify',
-      '-token_in',
-      '-in',
-      join(dir, 'token.der'),
-      '-digest',
-      imprint,
-      '-CAfile',
-      tsa.trustPemPath,
-    ]);
-    expect(verified.stdout).toContain('Verification: OK');
+    expect(await opensslVerify(receipt, tsa.trustPemPath)).toContain('Verification: OK');
 
     const snapshot = (await h.call('GET', new URL(receipt.jwksSnapshotUrl).pathname)).body;
     const publisher = parsePublisherKeys(
@@ -119,12 +122,7 @@ describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', ()
       key: m.merchantKey,
       body: issueBody(),
     });
-    const receipt = await until(async () => {
-      const r = await h.call('GET', `/api/v1/trust/receipts/${issued.body.id}`, {
-        key: m.merchantKey,
-      });
-      return r.body.legal_posture === 'ades_candidate_timestamped' && r.body;
-    });
+    const receipt = await h.timestamped(m.merchantKey, issued.body.id);
     const created = await h.call('POST', '/api/v1/trust/exports', {
       key: m.merchantKey,
       body: { jurisdiction: 'EU' },
@@ -147,20 +145,7 @@ describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', ()
     // Step 5, with the bundle's tsa/ only.
     const pems = [...files].filter(([name]) => name.startsWith('tsa/')).map(([, pem]) => pem);
     await writeFile(join(dir, 'tsa.pem'), Buffer.concat(pems));
-    await writeFile(join(dir, 'token.der'), Buffer.from(receipt.timestamp.token, 'base64'));
-    const imprint = Buffer.from(await signatureImprint(receipt.jws)).toString('hex');
-    const openssl = await run('openssl', [
-      'ts',
-      '-verify',
-      '-token_in',
-      '-in',
-      join(dir, 'token.der'),
-      '-digest',
-      imprint,
-      '-CAfile',
-      join(dir, 'tsa.pem'),
-    ]);
-    expect(openssl.stdout).toContain('Verification: OK');
+    expect(await opensslVerify(receipt, join(dir, 'tsa.pem'))).toContain('Verification: OK');
 
     // Step 2: D = SHA-256 of JCS(manifest), payload JCS({"sha256": D}), Ed25519 by the kid.
     const manifest = JSON.parse((files.get('manifest.json') as Buffer).toString('utf8'));

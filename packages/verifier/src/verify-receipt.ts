@@ -194,11 +194,10 @@ async function verifyWithHistory(
  * signature_valid. An absent `jws` makes it `unknown`, as SPEC 1.1 says of every missing
  * envelope member ("unknown, never refuted"): nothing then proves the key signed these
  * members, and the report says so (README, decisions). A malformed `jws` refutes it.
- * Otherwise the Ed25519
- * signature over the rebuilt payload decides; an unknown member is signed content, so it
- * simply makes the signature not verify (conformance vector tampered-added-member). Signed
- * members that break SPEC §1 refute it even under a signature that verifies: what the key
- * signed is not a receipt.
+ * Otherwise the Ed25519 signature over the rebuilt payload decides; an unknown member is
+ * signed content, so it simply makes the signature not verify (conformance vector
+ * tampered-added-member). Signed members that break SPEC §1 refute it even under a signature
+ * that verifies: what the key signed is not a receipt.
  */
 async function signatureClaim(
   receipt: GivenReceipt,

@@ -1,23 +1,26 @@
-/** A route as the OpenAPI registry holds it: a lower-case method and a `{param}` path. */
+/** A route as hono's router table holds it: a method (ALL for middleware) and a path. */
 export interface RouteShape {
   method: string;
   path: string;
 }
 
 /**
- * The methods that answer at a path, from the routes' templates: a known path asked with
- * another method is 405 with `Allow` (RFC 9110 §15.5.6), not 404. GET brings HEAD.
+ * The methods that answer at a path, from the app's own routes (`app.routes`; `:param`
+ * segments match any segment, middleware is left out): a known path asked with another
+ * method is 405 with `Allow` (RFC 9110 §15.5.6), not 404. GET brings HEAD.
  */
 export function methodsAt(routes: readonly RouteShape[]): (path: string) => string[] {
-  const patterns = routes.map((route) => ({
-    method: route.method.toUpperCase(),
-    pattern: new RegExp(
-      `^${route.path
-        .split('/')
-        .map((segment) => (/^\{.+\}$/.test(segment) ? '[^/]+' : escapeRegExp(segment)))
-        .join('/')}$`,
-    ),
-  }));
+  const patterns = routes
+    .filter((route) => route.method !== 'ALL')
+    .map((route) => ({
+      method: route.method,
+      pattern: new RegExp(
+        `^${route.path
+          .split('/')
+          .map((segment) => (segment.startsWith(':') ? '[^/]+' : escapeRegExp(segment)))
+          .join('/')}$`,
+      ),
+    }));
   return (path) => {
     const methods = new Set<string>();
     for (const { method, pattern } of patterns) {

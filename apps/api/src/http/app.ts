@@ -113,10 +113,7 @@ export function createApp(services: Services) {
   // Read when first needed: every route is registered by then.
   let allowedAt: ((path: string) => string[]) | undefined;
   app.notFound((c) => {
-    allowedAt ??= methodsAt([
-      ...app.openAPIRegistry.definitions.flatMap((d) => (d.type === 'route' ? [d.route] : [])),
-      ...PLAIN_PAGES.map((path) => ({ method: 'get', path })),
-    ]);
+    allowedAt ??= methodsAt(app.routes);
     const allowed = allowedAt(c.req.path);
     if (allowed.length === 0 || allowed.includes(c.req.method))
       return renderError(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`), c);
@@ -134,6 +131,3 @@ export function createApp(services: Services) {
 }
 
 export type App = ReturnType<typeof createApp>;
-
-/** The GET routes outside the OpenAPI document (registered above with app.get). */
-const PLAIN_PAGES = ['/openapi.json', '/docs', '/verify'];

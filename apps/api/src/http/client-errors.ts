@@ -26,13 +26,9 @@ export function answerClientErrors(server: Server): void {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? new ApiError('request_timeout')
           : new ApiError('malformed_http', `the request is not valid HTTP/1.1 (${error.code})`);
-    const body = JSON.stringify(problemBody(problem, undefined));
-    socket.end(
-      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
-        'content-type: application/problem+json\r\n' +
-        `content-length: ${Buffer.byteLength(body)}\r\n` +
-        `connection: close\r\n\r\n${body}`,
-    );
+    const { status, headers, body } = problemParts(problem);
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
   });
 }
 
@@ -78,7 +74,7 @@ function toRequestProblem(error: unknown, logger: Logger): ApiError {
 const malformed = (reason: string) =>
   new ApiError('malformed_http', `the request target or Host is not valid (${reason})`);
 
-/** The connection closes after the answer, as after the parser's own refusals above. */
+/** A problem's status, headers and body; the connection closes after it. */
 function problemParts(problem: ApiError) {
   const body = JSON.stringify(problemBody(problem, undefined));
   return {

@@ -2,6 +2,7 @@ import { type Db, merchants } from '@quittance/db';
 import { eq } from 'drizzle-orm';
 import { ServiceError } from '../service-error';
 
+/** Whether a merchant with this id exists. */
 export async function merchantExists(db: Db, merchantId: string): Promise<boolean> {
   const [merchant] = await db
     .select({ id: merchants.id })

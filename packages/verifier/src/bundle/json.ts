@@ -63,22 +63,27 @@ export function duplicateMemberProblem(text: string): string | undefined {
  * document with duplicates says different things to different verifiers (I-JSON, RFC 7493,
  * forbids them).
  */
-export function duplicateMember(text: string): string | undefined {
+function duplicateMember(text: string): string | undefined {
   const stack: (Set<string> | null)[] = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       let j = i + 1;
+      let escaped = false;
       while (j < text.length) {
         const d = text.charCodeAt(j);
-        if (d === 0x5c) j += 2;
-        else if (d === 0x22) break;
+        if (d === 0x5c) {
+          escaped = true;
+          j += 2;
+        } else if (d === 0x22) break;
         else j++;
       }
       const members = stack[stack.length - 1];
       if (expectKey && members) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        // Names compare unescaped; only a name with an escape needs the parser (every line
+        // of a bundle passes here, and most names have none).
+        const key = escaped ? (JSON.parse(text.slice(i, j + 1)) as string) : text.slice(i + 1, j);
         if (members.has(key)) return key;
         members.add(key);
         expectKey = false;

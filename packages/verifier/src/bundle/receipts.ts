@@ -276,14 +276,9 @@ export async function checkExportReceipts(input: {
   tally.progress();
   const problems = [...chainRead.problems];
   const absent = [...new Set(missing)].sort((a, b) => a - b);
-  if (absent.length)
-    problems.push(
-      `no receipt for chain entries at seq ${absent.slice(0, 10).join(', ')}${absent.length > 10 ? ', …' : ''}`,
-    );
+  if (absent.length) problems.push(`no receipt for chain entries at seq ${firstSeqs(absent)}`);
   if (unchained.length)
-    problems.push(
-      `${unchained.length} receipts have no chain entry (seq ${unchained.slice(0, 10).join(', ')}${unchained.length > 10 ? ', …' : ''})`,
-    );
+    problems.push(`${unchained.length} receipts have no chain entry (seq ${firstSeqs(unchained)})`);
   if (manifest && manifest.counts.receipts !== tally.receiptCount)
     problems.push(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
@@ -325,3 +320,7 @@ function rangeProblems(manifest: Manifest, chain: ChainRead): string[] {
     );
   return problems;
 }
+
+/** The first ten seqs of a list, for a reason; "…" when there are more. */
+const firstSeqs = (seqs: readonly number[]) =>
+  `${seqs.slice(0, 10).join(', ')}${seqs.length > 10 ? ', …' : ''}`;
