@@ -48,6 +48,11 @@ export interface KmsFaults {
   delayMs: number;
   /** While true, accept each request and never answer it (a hung KMS). */
   hang: boolean;
+  /**
+   * Run (once, then cleared) before the next Sign is answered: something that happens while
+   * a signature is in flight, e.g. a key rotation.
+   */
+  beforeSign?: (() => Promise<void>) | undefined;
 }
 
 export interface KmsTestServer {
@@ -359,7 +364,10 @@ export async function startKmsServer(
       return;
     }
     if (faults.delayMs > 0) await new Promise((r) => setTimeout(r, faults.delayMs));
+    const beforeSign = op === 'Sign' ? faults.beforeSign : undefined;
+    faults.beforeSign = op === 'Sign' ? undefined : faults.beforeSign;
     try {
+      await beforeSign?.();
       if (options.secretAccessKey !== undefined) {
         const expected = expectedSigV4(
           {

@@ -14,7 +14,8 @@ import type { Vault } from '@quittance/vault';
 import { and, count, eq, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/api-keys';
-import type { KeyRing } from '../keys/key-ring';
+import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
+import { newestVersionIn, type SnapshotVersion } from '../keys/snapshots';
 import { leaseFor, leaseIsFree } from '../lease';
 import type { Metrics } from '../metrics';
 import { ServiceError } from '../service-error';
@@ -24,6 +25,8 @@ import { databaseSource, exportedReceipts, resolveRange } from './source';
 type ExportRow = typeof exportsTable.$inferSelect;
 
 const MAX_ATTEMPTS = 5;
+/** Writes of one attempt a run of key changes may spoil before the attempt fails. */
+const MAX_BUILDS = 3;
 
 /** What GET /exports/{id} shows. */
 export function toExportView(row: ExportRow) {
@@ -207,8 +210,7 @@ export class ExportService {
   async #buildLeased(id: string, row: ExportRow, mine: SQL | undefined): Promise<void> {
     const { db, keyRing, vault, clock, logger, metrics } = this.deps;
     const params = row.params as ExportParams;
-    const now = clock();
-    const window = exportWindow(params, now);
+    const window = exportWindow(params, clock());
     const range = await resolveRange(db, row.merchantId, window, params.orderId);
     const [{ total } = { total: 0 }] = await db
       .select({ total: count() })
@@ -237,52 +239,77 @@ export class ExportService {
     let lastProgress = 0;
     const started = performance.now();
     try {
-      // The manifest is signed `now`: without that month's snapshot in the bundle, a verifier
-      // cannot check the signing key (manifest_valid unknown).
-      await keyRing.ensureSnapshot(now);
-      write = await this.deps.bundles.create(key);
-      const { manifest, bytes, sha256 } = await writeBundle(
-        write.stream,
-        {
-          bundleId: id,
-          merchantId: row.merchantId,
-          jurisdiction: row.jurisdiction as Jurisdiction,
-          range: {
-            from: window.from.toISOString(),
-            to: window.to.toISOString(),
-            orderId: params.orderId ?? null,
-            firstSeq: range.firstSeq,
-            lastSeq: range.lastSeq,
-          },
-          createdAt: now.toISOString(),
-          includeBodies: Boolean(params.includeBodies),
-        },
-        { ...databaseSource(db, vault, range), tsaCertificates: this.deps.tsaCertificates },
-        // Signed by the merchant's active key, outside the chain lock; kept only if that key
-        // was still active once the lock was held.
-        (manifest) =>
-          keyRing.signWithCurrentKey(
-            row.merchantId,
-            async (signer) => {
-              signerKid = signer.kid;
-              return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
+      let built: Awaited<ReturnType<typeof writeBundle>> | undefined;
+      // A key change while the bundle is written leaves its manifest unverifiable (signed by
+      // a key its key history lacks, or after its createdAt): it is written again, anew.
+      for (let build = 1; !built; build++) {
+        const createdAt = clock();
+        // The manifest is signed at createdAt: without that month's snapshot in the bundle, a
+        // verifier cannot check the signing key (manifest_valid unknown).
+        await keyRing.ensureSnapshot(createdAt);
+        write = await this.deps.bundles.create(key);
+        const source = databaseSource(db, vault, range);
+        let held: SnapshotVersion | undefined;
+        try {
+          built = await writeBundle(
+            write.stream,
+            {
+              bundleId: id,
+              merchantId: row.merchantId,
+              jurisdiction: row.jurisdiction as Jurisdiction,
+              range: {
+                from: window.from.toISOString(),
+                to: window.to.toISOString(),
+                orderId: params.orderId ?? null,
+                firstSeq: range.firstSeq,
+                lastSeq: range.lastSeq,
+              },
+              createdAt: createdAt.toISOString(),
+              includeBodies: Boolean(params.includeBodies),
             },
-            async (_tx, jws) => jws,
-          ),
-        (done) => {
-          if (done - lastProgress < 5_000) return;
-          lastProgress = done;
-          void db
-            .update(exportsTable)
-            .set({ progress: done })
-            .where(eq(exportsTable.id, id))
-            .catch(() => {});
-        },
-      );
+            {
+              ...source,
+              async snapshots(periods) {
+                const documents = await source.snapshots(periods);
+                held = newestVersionIn(documents);
+                return documents;
+              },
+              tsaCertificates: this.deps.tsaCertificates,
+            },
+            // Signed by the merchant's active key, outside the chain lock; kept only if that
+            // key was still active once the lock was held.
+            (manifest) =>
+              keyRing.signManifest(
+                row.merchantId,
+                createdAt.toISOString(),
+                held,
+                async (signer) => {
+                  signerKid = signer.kid;
+                  return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
+                },
+              ),
+            (done) => {
+              if (done - lastProgress < 5_000) return;
+              lastProgress = done;
+              void db
+                .update(exportsTable)
+                .set({ progress: done })
+                .where(eq(exportsTable.id, id))
+                .catch(() => {});
+            },
+          );
+        } catch (error) {
+          if (!(error instanceof KeyHistoryChanged) || build >= MAX_BUILDS) throw error;
+          logger.info({ exportId: id, build }, 'signing keys changed during the export; rebuilt');
+          await write.abort();
+          write = undefined;
+        }
+      }
+      const { manifest, bytes, sha256 } = built;
       // Finished only while the lease is still this build's: with the row locked, the bundle
       // becomes visible at its key and the row says done, or another builder took over and
       // this one leaves no trace. A commit the store refuses rolls the row back.
-      const committing = write;
+      const committing = write as BundleWrite;
       const finished = await db.transaction(async (tx) => {
         const [held] = await tx
           .select({ id: exportsTable.id })
@@ -307,7 +334,7 @@ export class ExportService {
         return true;
       });
       if (!finished) {
-        await write.abort();
+        await committing.abort();
         logger.warn({ exportId: id }, 'export lease lost to another builder; result dropped');
         return;
       }

@@ -6,12 +6,20 @@ import { assertMerchantExists, merchantExists } from '../merchants/merchants';
 import { ServiceError } from '../service-error';
 import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import type { SignerFactory } from './signer-factory';
-import type { SnapshotService } from './snapshots';
+import { newestSnapshotVersion, type SnapshotService, type SnapshotVersion } from './snapshots';
 
 /** How long a process trusts its cached idea of a merchant's current key. */
 const CURRENT_KEY_TTL_MS = 5_000;
 /** Signing again after the key changed underneath: more than twice in a row is a retry later. */
 const MAX_SIGNING_ATTEMPTS = 3;
+
+/** The merchant's keys changed while a bundle was built: its manifest must be made again. */
+export class KeyHistoryChanged extends Error {
+  constructor(merchantId: string) {
+    super(`the signing keys of ${merchantId} changed while the bundle was built`);
+    this.name = 'KeyHistoryChanged';
+  }
+}
 
 /** A kid's validity as the append transaction checks it (SPEC §5). */
 export interface KeyWindow {
@@ -211,6 +219,29 @@ export class KeyRing {
   }
 
   /**
+   * Signs a bundle's manifest (SPEC §9) with the merchant's active key, as signWithCurrentKey,
+   * and keeps the signature only if the bundle as built lets a verifier assert it: the key
+   * was already active at the manifest's createdAt, and no snapshot was published since the
+   * bundle read `held`, the newest one it carries (so its key history names the key). A key
+   * change while the bundle was built throws {@link KeyHistoryChanged}: build it again.
+   */
+  signManifest(
+    merchantId: string,
+    createdAt: string,
+    held: SnapshotVersion | undefined,
+    sign: (signer: Signer) => Promise<string>,
+  ): Promise<string> {
+    return this.signWithCurrentKey(merchantId, sign, async (tx, jws) => {
+      const active = await activeKeyOf(tx, merchantId);
+      const newest = await newestSnapshotVersion(tx);
+      const sameHistory = newest?.period === held?.period && newest?.version === held?.version;
+      if (!active || active.nbf.getTime() > Date.parse(createdAt) || !sameHistory)
+        throw new KeyHistoryChanged(merchantId);
+      return jws;
+    });
+  }
+
+  /**
    * Makes sure the key snapshot of `now`'s period is published: whatever is signed then (an
    * export's manifest) names a key a verifier can look up in that month's snapshot.
    */
@@ -373,7 +404,7 @@ export class KeyRing {
 /** The merchant's active key, read through `db` (a transaction's handle inside one). */
 async function activeKeyOf(db: Db | Tx, merchantId: string) {
   const [row] = await db
-    .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef })
+    .select({ kid: signingKeys.kid, keyRef: signingKeys.keyRef, nbf: signingKeys.nbf })
     .from(signingKeys)
     .where(and(eq(signingKeys.merchantId, merchantId), eq(signingKeys.status, 'active')))
     .limit(1);

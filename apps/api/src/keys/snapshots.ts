@@ -130,6 +130,32 @@ async function snapshotDocument(
   return row?.document;
 }
 
+/** A snapshot version: what a bundle's key history is as of. */
+export interface SnapshotVersion {
+  period: string;
+  version: number;
+}
+
+/** The version of the newest document among `documents` (sorted by period, as read here). */
+export function newestVersionIn(
+  documents: readonly { period: string; document: string }[],
+): SnapshotVersion | undefined {
+  const newest = documents.at(-1);
+  if (!newest) return undefined;
+  const { version } = JSON.parse(newest.document) as { version: number };
+  return { period: newest.period, version };
+}
+
+/** The newest snapshot version published, read through `db` (a transaction's inside one). */
+export async function newestSnapshotVersion(db: Db | Tx): Promise<SnapshotVersion | undefined> {
+  const [row] = await db
+    .select({ period: keySnapshots.period, version: keySnapshots.version })
+    .from(keySnapshots)
+    .orderBy(desc(keySnapshots.period), desc(keySnapshots.version))
+    .limit(1);
+  return row;
+}
+
 /**
  * The latest version of each snapshot the receipts name, and the newest snapshot too: it
  * carries revocations made after the receipts' months (bundles and order evidence alike).

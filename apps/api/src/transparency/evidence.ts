@@ -11,11 +11,14 @@ import { signDigest } from '@quittance/signer';
 import type { Vault } from '@quittance/vault';
 import type { Principal } from '../auth/api-keys';
 import type { ReceiptQueries } from '../chain/queries';
-import type { KeyRing } from '../keys/key-ring';
-import { snapshotDocuments } from '../keys/snapshots';
+import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
+import { newestVersionIn, snapshotDocuments } from '../keys/snapshots';
 import { ServiceError } from '../service-error';
 import { openBodies } from '../vault/bodies';
 import type { ProofService } from './proofs';
+
+/** Builds of one bundle a run of key changes may spoil before the request gives up. */
+const MAX_BUILDS = 3;
 
 /**
  * Order evidence bundles (SPEC §9.1): the receipts of the order the key may see, each with
@@ -58,38 +61,57 @@ export class EvidenceService {
         bodies.push({ receiptId: receipt.id, bodies: typeof opened === 'string' ? null : opened });
       }
     }
-    const chunks: Buffer[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        chunks.push(chunk as Buffer);
-        done();
-      },
-    });
-    const { sha256 } = await writeEvidenceBundle(
-      sink,
-      {
-        bundleId: newId('evd'),
-        merchantId: principal.merchantId,
-        orderId,
-        createdAt: this.deps.clock().toISOString(),
-        includeBodies,
-      },
-      {
-        receipts: receiptLines,
-        proofs: proofLines,
-        checkpoint: (proofLines[0] as InclusionProof).checkpoint,
-        snapshots: await snapshotDocuments(db, snapshotPeriods(receiptLines)),
-        tsaCertificates: this.deps.tsaCertificates,
-        ...(includeBodies ? { bodies } : {}),
-      },
-      // The merchant's active key signs the manifest, outside the chain lock (SPEC §2.1).
-      (manifest) =>
-        keyRing.signWithCurrentKey(
-          principal.merchantId,
-          async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
-          async (_tx, jws) => jws,
-        ),
-    );
-    return { zip: Buffer.concat(chunks), sha256, receipts: receipts.length };
+    // A key change while it is built leaves the manifest unverifiable: built again, anew.
+    for (let attempt = 1; ; attempt++) {
+      const now = this.deps.clock();
+      // Signed `now`: that month's snapshot names the signing key (as for an export).
+      await keyRing.ensureSnapshot(now);
+      const createdAt = now.toISOString();
+      const snapshots = await snapshotDocuments(db, snapshotPeriods(receiptLines));
+      const chunks: Buffer[] = [];
+      const sink = new Writable({
+        write(chunk, _encoding, done) {
+          chunks.push(chunk as Buffer);
+          done();
+        },
+      });
+      try {
+        const { sha256 } = await writeEvidenceBundle(
+          sink,
+          {
+            bundleId: newId('evd'),
+            merchantId: principal.merchantId,
+            orderId,
+            createdAt,
+            includeBodies,
+          },
+          {
+            receipts: receiptLines,
+            proofs: proofLines,
+            checkpoint: (proofLines[0] as InclusionProof).checkpoint,
+            snapshots,
+            tsaCertificates: this.deps.tsaCertificates,
+            ...(includeBodies ? { bodies } : {}),
+          },
+          // The merchant's active key signs the manifest, outside the chain lock (SPEC §2.1).
+          (manifest) =>
+            keyRing.signManifest(
+              principal.merchantId,
+              createdAt,
+              newestVersionIn(snapshots),
+              async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
+            ),
+        );
+        return { zip: Buffer.concat(chunks), sha256, receipts: receipts.length };
+      } catch (error) {
+        if (!(error instanceof KeyHistoryChanged)) throw error;
+        if (attempt >= MAX_BUILDS)
+          throw new ServiceError(
+            'service_unavailable',
+            `the signing keys of ${principal.merchantId} kept changing while the evidence was built; retry`,
+            { cause: error, retryAfterSeconds: 1 },
+          );
+      }
+    }
   }
 }

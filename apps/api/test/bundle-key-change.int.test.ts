@@ -1,0 +1,131 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { createKmsClient } from '@quittance/signer';
+import { type KmsTestServer, startKmsServer } from '@quittance/test-tooling';
+import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDueCheckpoints } from '../src/jobs/checkpoints';
+import { download } from './bundle-helpers';
+import { createHarness, type Harness, issueBody } from './harness';
+
+// A bundle's manifest is signed last, after its createdAt was fixed and its key snapshots
+// were written. A key rotated or revoked in between once got a bundle answered (or an export
+// marked done) whose manifest named a key its own key history did not hold, or one not yet
+// valid at its createdAt: manifest_valid refuted, found by the soak on the embedded default.
+// Here the KMS-protocol endpoint changes the keys while the manifest's signature is in flight.
+
+describe.each([
+  ['PostgreSQL', false],
+  ['the embedded PGlite', true],
+])('on %s, a key change while a bundle is built', (_, embedded) => {
+  let h: Harness;
+  let kms: KmsTestServer;
+  let dir: string;
+
+  beforeAll(async () => {
+    kms = await startKmsServer();
+    dir = await mkdtemp(join(tmpdir(), 'quittance-key-change-'));
+    const client = await createKmsClient({
+      endpoint: kms.url,
+      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
+    });
+    const vaultKey = await client.send(new CreateKeyCommand({}));
+    h = await createHarness({
+      embedded,
+      kmsClient: client,
+      env: {
+        QUITTANCE_SIGNING_BACKEND: 'kms',
+        QUITTANCE_VAULT_KMS_KEY_ID: vaultKey.KeyMetadata?.Arn as string,
+      },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await kms?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A merchant with a checkpointed order of two receipts. */
+  async function merchantWithOrder() {
+    const m = await h.merchant();
+    for (let i = 0; i < 2; i++) {
+      const r = await h.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody({ orderId: 'order-k' }),
+      });
+      expect(r.status).toBe(201);
+    }
+    const config = h.services.config as { checkpointEvery: number };
+    const every = config.checkpointEvery;
+    config.checkpointEvery = 1;
+    try {
+      await createDueCheckpoints(h.services);
+    } finally {
+      config.checkpointEvery = every;
+    }
+    return m;
+  }
+
+  async function verified(path: string) {
+    const publisher = parsePublisherKeys(
+      (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+    );
+    return verifyBundle(path, { publisher });
+  }
+
+  const activeKid = async (merchantId: string) => {
+    const keys = (await h.call('GET', '/.well-known/jwks.json')).body.keys as { kid: string }[];
+    return keys.filter((k) => k.kid.startsWith(merchantId)).map((k) => k.kid);
+  };
+
+  it('order evidence: a rotation meanwhile makes it build again, and what is answered verifies', async () => {
+    const m = await merchantWithOrder();
+    let rotation: { status: number; body: { kid: string } } | undefined;
+    kms.faults.beforeSign = async () => {
+      rotation = await h.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
+    };
+    const res = await h.app.request('/api/v1/trust/receipts/by-order/order-k/evidence', {
+      headers: { authorization: `Bearer ${m.auditorKey}` },
+    });
+    expect(rotation?.status).toBe(201);
+    expect(res.status).toBe(200);
+    const path = join(dir, `evidence-${m.merchantId}.zip`);
+    await writeFile(path, Buffer.from(await res.arrayBuffer()));
+    const report = await verified(path);
+    expect(report.claims.manifest_valid?.status, report.claims.manifest_valid?.reason).toBe(
+      'asserted',
+    );
+    expect(report.claims.manifest_valid?.reason).toContain(`key ${rotation?.body.kid},`);
+    expect(report.ok).toBe(true);
+  });
+
+  it('export: a revocation of the active key meanwhile makes it build again; done means it verifies', async () => {
+    const m = await merchantWithOrder();
+    const [before] = await activeKid(m.merchantId);
+    let revocation: { status: number } | undefined;
+    kms.faults.beforeSign = async () => {
+      revocation = await h.admin('POST', `/signing-keys/${before}/revoke`, {
+        reason: 'superseded',
+      });
+    };
+    const created = await h.services.exports.create(
+      { merchantId: m.merchantId, role: 'merchant', agentId: null, keyPrefix: 'test' },
+      { jurisdiction: 'EU', includeBodies: true },
+    );
+    await h.services.exports.build(created.id);
+    expect(revocation?.status).toBe(200);
+    const view = await h.call('GET', `/api/v1/trust/exports/${created.id}`, {
+      key: m.merchantKey,
+    });
+    expect(view.body.status).toBe('done');
+    const path = join(dir, `export-${m.merchantId}.zip`);
+    expect((await download(h.app, m.merchantKey, created.id, path)).status).toBe(200);
+    const report = await verified(path);
+    expect(report.claims.manifest_valid?.status, report.claims.manifest_valid?.reason).toBe(
+      'asserted',
+    );
+    expect(report.claims.manifest_valid?.reason).not.toContain(`key ${before},`);
+  });
+});
