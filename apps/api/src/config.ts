@@ -100,6 +100,8 @@ const EnvSchema = z.object({
   QUITTANCE_REQUEST_TIMEOUT_MS: envNumber(1, MAX_TIMER_MS, 30_000),
   /** An API answer within this time: work still pending then answers 503 with Retry-After. */
   QUITTANCE_REQUEST_BUDGET_MS: envNumber(1, MAX_TIMER_MS, 5_000),
+  /** Order evidence bundles one process builds at once (each in memory, within a request). */
+  QUITTANCE_EVIDENCE_BUILDS: envNumber(1, 64, 1),
   /** An export build's lease, renewed every third of it while the build runs. */
   QUITTANCE_EXPORT_LEASE_S: envNumber(1, MAX_TIMER_S, 60),
   /** Open connections one process accepts; more are refused at once. */
@@ -185,6 +187,7 @@ export interface Config {
   requestTimeoutMs: number;
   requestBudgetMs: number;
   exportLeaseS: number;
+  evidenceBuilds: number;
   maxConnections: number;
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
 }
@@ -263,6 +266,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     requestTimeoutMs: e.QUITTANCE_REQUEST_TIMEOUT_MS,
     requestBudgetMs: e.QUITTANCE_REQUEST_BUDGET_MS,
     exportLeaseS: e.QUITTANCE_EXPORT_LEASE_S,
+    evidenceBuilds: e.QUITTANCE_EVIDENCE_BUILDS,
     maxConnections: e.QUITTANCE_MAX_CONNECTIONS,
     logLevel: e.LOG_LEVEL,
   };

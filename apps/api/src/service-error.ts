@@ -17,6 +17,7 @@ export type ServiceErrorCode =
   | 'export_not_ready'
   | 'bodies_destroyed'
   | 'signing_input_too_large'
+  | 'order_too_large'
   | 'service_unavailable';
 
 /** The one error class of the service, with a code callers can switch on. */

@@ -196,7 +196,16 @@ export async function createServices(
     bodies: new BodyReader({ db, vault, receipts }),
     proofs,
     checkpoints: new CheckpointList(db),
-    evidence: new EvidenceService({ db, vault, receipts, proofs, keyRing, clock, tsaCertificates }),
+    evidence: new EvidenceService({
+      db,
+      vault,
+      receipts,
+      proofs,
+      keyRing,
+      clock,
+      tsaCertificates,
+      concurrentBuilds: config.evidenceBuilds,
+    }),
     exports: new ExportService({
       tsaCertificates,
       db,

@@ -25,6 +25,9 @@ function visibleTo(principal: Principal): SQL {
   return merchant;
 }
 
+/** The most receipts GET /receipts/by-order/{orderId} answers at once. */
+export const MAX_ORDER_RECEIPTS = 10_000;
+
 /**
  * The plain-SQL form of visibleTo, for statements of fixed text: `$1` the merchant, and when
  * `$3`, only agent `$4`'s receipts (an agent without an id sees nothing). Its parameters come
@@ -97,14 +100,23 @@ export class ReceiptQueries {
     return { receipts: items.map(toReceipt), nextCursor };
   }
 
-  /** All receipts of an order, oldest first (bounded: orders are small). */
-  async byOrder(principal: Principal, orderId: string, limit = 10_000) {
+  /**
+   * All receipts of an order, oldest first; an order with more than `max` the principal may
+   * see is refused (order_too_large) rather than answered in part.
+   */
+  async byOrder(principal: Principal, orderId: string, max = MAX_ORDER_RECEIPTS) {
     const rows = await this.db
       .select()
       .from(receipts)
       .where(and(visibleTo(principal), eq(receipts.orderId, orderId)))
       .orderBy(asc(receipts.seq))
-      .limit(limit);
+      .limit(max + 1);
+    // "All receipts of an order" (SPEC §7): never a silently cut list.
+    if (rows.length > max)
+      throw new ServiceError(
+        'order_too_large',
+        `order ${orderId} has more than ${max} receipts this key may see; page through GET /receipts?orderId=, or export the order`,
+      );
     return rows.map(toReceipt);
   }
 

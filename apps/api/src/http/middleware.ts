@@ -96,16 +96,22 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
 /**
  * Every API answer within the request budget: a request whose work is still waiting then (a
  * database being reconnected to, a slow signer) gets 503 with Retry-After instead of a hang.
- * The work itself is not abandoned; an issue that commits afterwards is found again by
- * retrying with the same callId (200, the same receipt). A request whose body has not all
+ * The work itself is not abandoned (work still queued for a slot gives up: `deadline`); an
+ * issue that commits afterwards is found again by retrying with the same callId (200, the
+ * same receipt). A request whose body has not all
  * arrived by then is the client's delay, not a dependency's: 408, and the connection closes
  * rather than stay held while the rest of the body trickles in.
  */
 export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {
     let timer: NodeJS.Timeout | undefined;
+    const deadline = new AbortController();
+    c.set('deadline', deadline.signal);
     const expired = new Promise<true>((resolve) => {
-      timer = setTimeout(() => resolve(true), budgetMs);
+      timer = setTimeout(() => {
+        deadline.abort();
+        resolve(true);
+      }, budgetMs);
     });
     try {
       const late = await Promise.race([next().then(() => false), expired]);

@@ -232,6 +232,7 @@ const EXAMPLES: Record<string, OperationExamples> = {
         receipts: [TIMESTAMPED],
       }),
     },
+    problems: ['order_too_large'],
   },
   'GET /api/v1/trust/receipts/by-order/{orderId}/evidence': {
     responses: {
@@ -240,6 +241,7 @@ const EXAMPLES: Record<string, OperationExamples> = {
         'manifest.json and manifest.jws, receipts.jsonl, proofs.jsonl (one inclusion proof per receipt against one checkpoint), checkpoints.jsonl, the key snapshots, the TSA certificates, bodies.jsonl with ?includeBodies=true, and VERIFY.md',
       ),
     },
+    problems: ['order_too_large'],
   },
   'GET /api/v1/trust/receipts/{id}/bodies': {
     responses: {
@@ -378,6 +380,7 @@ const EXAMPLES: Record<string, OperationExamples> = {
 const SPECIFIC = new Set<ProblemCode>([
   'call_id_conflict',
   'signing_input_too_large',
+  'order_too_large',
   'signer_unavailable',
   'bodies_destroyed',
   'not_checkpointed',

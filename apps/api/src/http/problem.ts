@@ -35,6 +35,11 @@ export const PROBLEMS = {
     status: 422,
     title: 'Receipt would exceed the 4096-byte signing input',
   },
+  order_too_large: {
+    status: 422,
+    title:
+      'The order has more receipts than one answer holds: page through GET /receipts?orderId=, or export the order',
+  },
   key_revoked: { status: 409, title: 'Signing key is already revoked' },
   signing_keys_changed: {
     status: 409,

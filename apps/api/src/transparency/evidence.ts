@@ -14,8 +14,22 @@ import type { ReceiptQueries } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
 import { newestVersionIn, snapshotDocuments } from '../keys/snapshots';
 import { ServiceError } from '../service-error';
-import { openBodies } from '../vault/bodies';
+import { openBodiesOf } from '../vault/bodies';
+import { WorkGate } from '../work-gate';
 import type { ProofService } from './proofs';
+
+/**
+ * The most receipts one order evidence bundle holds (SPEC §9.1: "small"): it is built in
+ * memory within a request. Larger orders are exported (`POST /exports` with `orderId`).
+ */
+export const MAX_EVIDENCE_RECEIPTS = 2_000;
+
+/** What an order evidence request answers. */
+export interface EvidenceBundle {
+  zip: Buffer;
+  sha256: string;
+  receipts: number;
+}
 
 /** Builds of one bundle a run of key changes may spoil before the request gives up. */
 const MAX_BUILDS = 3;
@@ -23,8 +37,8 @@ const MAX_BUILDS = 3;
 /**
  * Order evidence bundles (SPEC §9.1): the receipts of the order the key may see, each with
  * its inclusion proof against one checkpoint, the key history and TSA certificates, and the
- * bodies when asked for by a merchant or auditor key. Small by nature (one order), so a
- * bundle is built in memory and answered whole.
+ * bodies when asked for by a merchant or auditor key. Small by nature (one order, at most
+ * {@link MAX_EVIDENCE_RECEIPTS} receipts), so a bundle is built in memory and answered whole.
  */
 export class EvidenceService {
   constructor(
@@ -37,30 +51,63 @@ export class EvidenceService {
       clock: () => Date;
       /** DER certificates for tsa/ besides those the tokens embed (the TSA's trust anchors). */
       tsaCertificates: Uint8Array[];
+      /** Bundles built at once in this process; a few more requests wait for a turn. */
+      concurrentBuilds: number;
     },
-  ) {}
+  ) {
+    this.#gate = new WorkGate(
+      deps.concurrentBuilds,
+      8 * deps.concurrentBuilds,
+      'order evidence bundles',
+    );
+  }
 
-  async order(
+  readonly #gate: WorkGate;
+  readonly #building = new Map<string, Promise<EvidenceBundle>>();
+
+  /**
+   * The order's evidence bundle as `principal` may see it. Identical requests meanwhile share
+   * one build (agents that ask again and again), and builds take turns at the gate, so they
+   * cannot starve issuance; one that cannot start before `deadline` answers 503.
+   */
+  order(
     principal: Principal,
     orderId: string,
     includeBodies: boolean,
-  ): Promise<{ zip: Buffer; sha256: string; receipts: number }> {
-    const { db, vault, keyRing } = this.deps;
+    deadline?: AbortSignal,
+  ): Promise<EvidenceBundle> {
     if (includeBodies && principal.role === 'agent')
       throw new ServiceError('forbidden', 'agent keys may not read bodies');
-    const receipts = await this.deps.receipts.byOrder(principal, orderId);
+    const sees = principal.role === 'agent' ? `agent ${principal.agentId}` : 'all';
+    const key = JSON.stringify([principal.merchantId, sees, orderId, includeBodies]);
+    const shared = this.#building.get(key);
+    if (shared) return shared;
+    const build = this.#gate.run(() => this.#build(principal, orderId, includeBodies), deadline);
+    this.#building.set(key, build);
+    const done = () => this.#building.delete(key);
+    build.then(done, done);
+    return build;
+  }
+
+  async #build(
+    principal: Principal,
+    orderId: string,
+    includeBodies: boolean,
+  ): Promise<EvidenceBundle> {
+    const { db, vault, keyRing } = this.deps;
+    const receipts = await this.deps.receipts.byOrder(principal, orderId, MAX_EVIDENCE_RECEIPTS);
     if (receipts.length === 0)
       throw new ServiceError('not_found', `no receipts of order ${orderId}`);
     // One checkpoint for all: the newest, which must cover the order's newest receipt.
     const proofLines = await this.deps.proofs.againstNewest(principal.merchantId, receipts);
     const receiptLines = receipts.map(toReceiptLine);
-    const bodies: SourceBodies[] = [];
-    if (includeBodies) {
-      for (const receipt of receipts) {
-        const opened = await openBodies(db, vault, principal.merchantId, receipt.id);
-        bodies.push({ receiptId: receipt.id, bodies: typeof opened === 'string' ? null : opened });
-      }
-    }
+    const ids = receipts.map((r) => r.id);
+    const bodies: SourceBodies[] = includeBodies
+      ? (await openBodiesOf(db, vault, principal.merchantId, ids)).map((opened, i) => ({
+          receiptId: ids[i] as string,
+          bodies: typeof opened === 'string' ? null : opened,
+        }))
+      : [];
     // A key change while it is built leaves the manifest unverifiable: built again, anew.
     for (let attempt = 1; ; attempt++) {
       const now = this.deps.clock();

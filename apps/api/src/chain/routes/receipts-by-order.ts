@@ -11,7 +11,7 @@ const route = createRoute({
   request: { params: OrderIdParam },
   responses: {
     200: jsonContent(OrderReceiptsSchema, 'Receipts of the order'),
-    ...problems(401, 404),
+    ...problems(401, 404, 422),
   },
 });
 

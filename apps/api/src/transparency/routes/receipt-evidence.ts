@@ -15,7 +15,7 @@ const route = createRoute({
   },
   responses: {
     200: zipContent('The evidence bundle'),
-    ...problems(400, 401, 403, 404),
+    ...problems(400, 401, 403, 404, 422),
   },
 });
 
@@ -23,7 +23,12 @@ export const receiptEvidence = createRouter().openapi(route, async (c) => {
   const { orderId } = c.req.valid('param');
   const { zip, sha256 } = await c
     .get('services')
-    .evidence.order(c.get('principal'), orderId, c.req.valid('query').includeBodies === 'true');
+    .evidence.order(
+      c.get('principal'),
+      orderId,
+      c.req.valid('query').includeBodies === 'true',
+      c.get('deadline'),
+    );
   return c.body(new Uint8Array(zip), 200, {
     'content-type': 'application/zip',
     'content-length': String(zip.length),

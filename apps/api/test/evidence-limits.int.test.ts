@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDueCheckpoints } from '../src/jobs/checkpoints';
+import { MAX_EVIDENCE_RECEIPTS } from '../src/transparency/evidence';
+import { createHarness, expectProblem, type Harness, issueBody } from './harness';
+
+// Order evidence is built in memory within a request. The soak found agents that asked
+// again and again for the evidence of a 3,000-receipt order nearly stopped the embedded
+// service (issuance 305/s → 1/s): each 503 after the request budget left its build running,
+// and every retry started another. Now an order past the cap is refused with a stable code,
+// identical requests share one build, and builds take turns.
+
+describe.each([
+  ['the embedded PGlite', true],
+  ['PostgreSQL', false],
+])('on %s, order evidence stays bounded', (_, embedded) => {
+  let h: Harness;
+  let m: Awaited<ReturnType<Harness['merchant']>>;
+
+  const evidence = (key: string, order: string, query = '') =>
+    h.app.request(`/api/v1/trust/receipts/by-order/${order}/evidence${query}`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+
+  beforeAll(async () => {
+    h = await createHarness({ embedded });
+    m = await h.merchant();
+    const issue = async (agentId: string, orderId: string) => {
+      const r = await h.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody({ agentId, orderId }),
+      });
+      expect(r.status).toBe(201);
+    };
+    const large = MAX_EVIDENCE_RECEIPTS + 1;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < large) {
+          next++;
+          await issue('agent-1', 'large');
+        }
+      }),
+    );
+    await issue('agent-2', 'large');
+    for (let i = 0; i < 3; i++) await issue('agent-1', 'small');
+    const config = h.services.config as { checkpointEvery: number };
+    config.checkpointEvery = 1;
+    await createDueCheckpoints(h.services);
+  }, 120_000);
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it(`an order of more than ${MAX_EVIDENCE_RECEIPTS} receipts the key sees: 422 order_too_large, not a partial bundle`, async () => {
+    for (const key of [m.merchantKey, m.agent1Key]) {
+      const res = await evidence(key, 'large');
+      const body = await res.json();
+      expectProblem({ status: res.status, body, headers: res.headers }, 422, 'order_too_large');
+      expect(body.detail).toContain('GET /receipts?orderId=');
+    }
+    // What a key sees is what counts: agent-2 has one receipt of that order.
+    const own = await evidence(m.agent2Key, 'large');
+    expect(own.status).toBe(200);
+    // The order's listing still holds them all (its own cap is higher).
+    const listed = await h.call('GET', '/api/v1/trust/receipts/by-order/large', {
+      key: m.auditorKey,
+    });
+    expect(listed.status).toBe(200);
+    expect(listed.body.receipts).toHaveLength(MAX_EVIDENCE_RECEIPTS + 2);
+  });
+
+  it('identical requests meanwhile share one build; a later one is built anew', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, () => evidence(m.auditorKey, 'small', '?includeBodies=true')),
+    );
+    const zips = await Promise.all(
+      answers.map(async (res) => {
+        expect(res.status).toBe(200);
+        return Buffer.from(await res.arrayBuffer());
+      }),
+    );
+    const digests = new Set(answers.map((res) => res.headers.get('x-content-sha256')));
+    expect(digests.size).toBe(1);
+    for (const zip of zips) expect(zip.equals(zips[0] as Buffer)).toBe(true);
+    // Asked once the shared build was answered, each is built anew (an agent sees less, and
+    // bodies make another bundle).
+    const [merchant, agent, noBodies] = await Promise.all([
+      evidence(m.merchantKey, 'small', '?includeBodies=true'),
+      evidence(m.agent1Key, 'small'),
+      evidence(m.auditorKey, 'small'),
+    ]);
+    for (const res of [merchant, agent, noBodies]) expect(res.status).toBe(200);
+    const later = new Set(
+      [merchant, agent, noBodies].map((res) => res.headers.get('x-content-sha256')),
+    );
+    expect(later.size).toBe(3);
+    expect(later.has([...digests][0] as string)).toBe(false);
+  });
+});

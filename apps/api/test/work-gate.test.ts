@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { ServiceError } from '../src/service-error';
+import { WorkGate } from '../src/work-gate';
+
+/** A piece of work that runs until `finish` is called. */
+function held() {
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  return { work: () => done, finish };
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('WorkGate: heavy work takes turns, and the queue for a turn is bounded', () => {
+  it('runs `slots` at once; the next waiter starts when one ends, in arrival order', async () => {
+    const gate = new WorkGate(2, 4, 'tests');
+    const started: number[] = [];
+    const jobs = [held(), held(), held(), held()];
+    const runs = jobs.map((job, i) =>
+      gate.run(async () => {
+        started.push(i);
+        await job.work();
+        return i;
+      }),
+    );
+    await turn();
+    expect(started).toEqual([0, 1]);
+    jobs[1]?.finish();
+    await turn();
+    expect(started).toEqual([0, 1, 2]);
+    jobs[0]?.finish();
+    jobs[2]?.finish();
+    jobs[3]?.finish();
+    expect(await Promise.all(runs)).toEqual([0, 1, 2, 3]);
+    expect(started).toEqual([0, 1, 2, 3]);
+  });
+
+  it('refuses at once (503, Retry-After) when its waiting line is full', async () => {
+    const gate = new WorkGate(1, 1, 'tests');
+    const first = held();
+    const running = gate.run(first.work);
+    const waiting = gate.run(async () => 'waited');
+    const refused = await gate.run(async () => 'never').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ServiceError);
+    expect(refused).toMatchObject({ code: 'service_unavailable', retryAfterSeconds: 1 });
+    first.finish();
+    await running;
+    expect(await waiting).toBe('waited');
+  });
+
+  it('a waiter whose deadline passes leaves the line and never runs; a failed work frees its slot', async () => {
+    const gate = new WorkGate(1, 4, 'tests');
+    const first = held();
+    const running = gate.run(first.work);
+    const deadline = new AbortController();
+    let ran = false;
+    const late = gate.run(async () => {
+      ran = true;
+    }, deadline.signal);
+    deadline.abort();
+    await expect(late).rejects.toMatchObject({ code: 'service_unavailable' });
+    first.finish();
+    await running;
+    await expect(gate.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(await gate.run(async () => 'free')).toBe('free');
+    expect(ran).toBe(false);
+    // Already past its deadline: refused without waiting.
+    await expect(gate.run(async () => 1, deadline.signal)).rejects.toMatchObject({
+      code: 'service_unavailable',
+    });
+  });
+});
