@@ -31,7 +31,7 @@ let merchantKey: string;
 
 const post = poster(() => server.url);
 
-async function issue(n: number) {
+async function issue(n: number, key = () => merchantKey) {
   for (let i = 0; i < n; i++)
     await post(
       '/api/v1/trust/receipts',
@@ -43,28 +43,28 @@ async function issue(n: number) {
         input: { i },
         output: { ok: true },
       },
-      merchantKey,
+      key(),
     );
 }
 
 /** Waits for the checkpoint job (every second here) to sign the head at `seq`. */
-async function checkpointAt(seq: number) {
+async function checkpointAt(seq: number, key = merchantKey) {
   await until(async () => {
     const r = await fetch(`${server.url}/api/v1/trust/checkpoints?limit=1`, {
-      headers: { authorization: `Bearer ${merchantKey}` },
+      headers: { authorization: `Bearer ${key}` },
     });
     return (await r.json()).checkpoints[0]?.seq === seq;
   }, 20_000);
 }
 
-async function monitor(url = server.url, state = 'state.json') {
+async function monitor(url = server.url, state = 'state.json', key = agentKey) {
   try {
     const { stdout } = await run(bin, [
       'monitor',
       '--url',
       url,
       '--key',
-      agentKey,
+      key,
       '--publisher',
       join(dir, 'publisher.json'),
       '--state',
@@ -79,8 +79,8 @@ async function monitor(url = server.url, state = 'state.json') {
   }
 }
 
-const savedSeq = async () =>
-  JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')).checkpoint.seq as number;
+const savedSeq = async (state = 'state.json') =>
+  JSON.parse(await readFile(join(dir, state), 'utf8')).checkpoint.seq as number;
 
 /** The API on `url` (the same data folder and port each time, as a restarted server). */
 async function serve(url: string, port = 0) {
@@ -198,6 +198,52 @@ describe('quittance monitor', () => {
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toMatch(/cannot reach/);
   }, 120_000);
+});
+
+describe('quittance monitor across a revocation of the active key', () => {
+  // A revocation first checkpoints the head with the key it revokes. That checkpoint's key
+  // can never be proven valid (no timestamp from before the revocation), so the monitor once
+  // failed every round after it, for good. A later checkpoint by the replacement key that
+  // extends it now vouches for its root.
+  it('waits for the next checkpoint (exit 0, pending), then records it, the revoked-key one vouched for', async () => {
+    await post('/admin/v1/merchants', { merchantId: 'rekeyed', jurisdiction: 'EU' });
+    const ownerKey = (await post('/admin/v1/merchants/rekeyed/api-keys', { role: 'merchant' }))
+      .apiKey as string;
+    const watcherKey = (
+      await post('/admin/v1/merchants/rekeyed/api-keys', { role: 'agent', agentId: 'agent-1' })
+    ).apiKey as string;
+    const round = () => monitor(server.url, 'rekeyed-state.json', watcherKey);
+    await issue(3, () => ownerKey);
+    await checkpointAt(3, ownerKey);
+    expect((await round()).report).toMatchObject({ ok: true, newest: { seq: 3 }, pending: [] });
+
+    await issue(2, () => ownerKey);
+    const kid = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()).keys.find(
+      (k: { kid: string }) => k.kid.startsWith('rekeyed-'),
+    ).kid as string;
+    await post(`/admin/v1/signing-keys/${kid}/revoke`, { reason: 'keyCompromise' });
+    await checkpointAt(5, ownerKey);
+    const waiting = await round();
+    expect(waiting.code).toBe(0);
+    expect(waiting.report).toMatchObject({ ok: true, checked: 0, newest: { seq: 3 } });
+    expect(waiting.report.pending).toEqual([
+      expect.stringMatching(/^checkpoint seq 5: key_valid_at_issuance unknown: .*waiting/),
+    ]);
+    expect(await savedSeq('rekeyed-state.json')).toBe(3);
+
+    await issue(2, () => ownerKey);
+    await checkpointAt(7, ownerKey);
+    const after = await round();
+    expect(after.code).toBe(0);
+    expect(after.report).toMatchObject({
+      ok: true,
+      checked: 2,
+      newest: { seq: 7 },
+      failures: [],
+      pending: [],
+    });
+    expect(await savedSeq('rekeyed-state.json')).toBe(7);
+  }, 60_000);
 });
 
 describe('quittance monitor refuses inputs it cannot trust, exit 2', () => {

@@ -31,6 +31,12 @@ interface MonitorReport {
   checked: number;
   newest: { seq: number; rootHash: string; createdAt: string } | null;
   failures: string[];
+  /**
+   * Checkpoints newer than `newest` whose signing key cannot be proven valid (signed just
+   * before that key was revoked): no failure, but not recorded until a later checkpoint
+   * signed by a valid key is proven to extend them.
+   */
+  pending: string[];
 }
 
 const API = '/api/v1/trust';
@@ -143,6 +149,7 @@ export async function monitorOnce(options: {
     checked: 0,
     newest: null,
     failures: [],
+    pending: [],
   };
   const fail = (message: string) => {
     report.ok = false;
@@ -171,21 +178,37 @@ export async function monitorOnce(options: {
       );
     }
   };
-  /** What is wrong with a checkpoint the server lists: nothing when it verifies. */
-  const problemsOf = async (item: Record<string, unknown>, name: string): Promise<string[]> => {
+  /**
+   * What is wrong with a checkpoint the server lists: nothing when it verifies. A signature
+   * that verifies by a key whose validity is only unknown (revoked since, with no timestamp
+   * from before) is `unproven`: a later checkpoint by a valid key that extends it vouches
+   * for its root, as the consistency proof binds the one to the other.
+   */
+  const judge = async (
+    item: Record<string, unknown>,
+    name: string,
+  ): Promise<{ problems: string[]; unproven?: string }> => {
     const shape = malformed(item);
-    if (shape) return [`${name} is not a checkpoint: ${shape}`];
+    if (shape) return { problems: [`${name} is not a checkpoint: ${shape}`] };
     const checkpoint = item as unknown as Checkpoint;
     const verdict = await verifyCheckpoint(checkpoint, await historyFor(checkpoint), {
       publisher,
       tsaTrustAnchors: options.tsaTrustAnchors,
     });
-    return (['snapshot_authentic', 'signature_valid', 'key_valid_at_issuance'] as const)
+    const problems = (['snapshot_authentic', 'signature_valid', 'key_valid_at_issuance'] as const)
       .filter((claim) => verdict.claims[claim].status !== 'asserted')
       .map((claim) => {
         const c = verdict.claims[claim];
         return `${name}: ${claim} ${c.status}: ${printable(c.reason)}`;
       });
+    const key = verdict.claims.key_valid_at_issuance;
+    if (problems.length === 1 && key.status === 'unknown')
+      return { problems: [], unproven: problems[0] as string };
+    return { problems };
+  };
+  const problemsOf = async (item: Record<string, unknown>, name: string) => {
+    const { problems, unproven } = await judge(item, name);
+    return unproven ? [unproven] : problems;
   };
 
   if (state) {
@@ -208,13 +231,14 @@ export async function monitorOnce(options: {
 
   // Each newer checkpoint verified; the same seq twice with two signed roots is a fork.
   const verified = new Map<number, Checkpoint>();
+  const unproven = new Map<number, string>();
   for (const [i, item] of fresh.entries()) {
     const name = Number.isSafeInteger(item.seq)
       ? `checkpoint seq ${item.seq}`
       : `checkpoint ${i + 1} of the list`;
-    const problems = await problemsOf(item, name);
-    problems.forEach(fail);
-    if (problems.length > 0) continue;
+    const judged = await judge(item, name);
+    judged.problems.forEach(fail);
+    if (judged.problems.length > 0) continue;
     const checkpoint = item as unknown as Checkpoint;
     const twin = verified.get(checkpoint.seq);
     if (twin && twin.rootHash !== checkpoint.rootHash)
@@ -222,10 +246,19 @@ export async function monitorOnce(options: {
         `fork: two signed checkpoints at seq ${checkpoint.seq}, with roots ${twin.rootHash} and ${checkpoint.rootHash}`,
       );
     else verified.set(checkpoint.seq, checkpoint);
+    if (judged.unproven) unproven.set(checkpoint.seq, judged.unproven);
   }
-  const ordered = [...verified.values()].sort((a, b) => a.seq - b.seq);
+  const all = [...verified.values()].sort((a, b) => a.seq - b.seq);
+  // The newest whose key is proven valid anchors the round; unproven ones before it are
+  // vouched for by their consistency with it, those after it wait for a later round.
+  const newest = all.findLast((c) => !unproven.has(c.seq));
+  for (const c of all)
+    if (!newest || c.seq > newest.seq)
+      report.pending.push(
+        `${unproven.get(c.seq)}; waiting for a later checkpoint, by a valid key, that extends it`,
+      );
+  const ordered = all.filter((c) => newest && c.seq <= newest.seq);
   report.checked = ordered.length;
-  const newest = ordered.at(-1);
   if (!newest) return report;
   report.merchantId ??= newest.merchantId;
   report.newest = view(newest);
@@ -381,6 +414,7 @@ function render(report: MonitorReport): string {
       ? `  newest verified checkpoint: seq ${report.newest.seq}, root ${report.newest.rootHash}, ${report.newest.createdAt}`
       : '  no checkpoint yet',
     `  ${report.checked} new checkpoint(s) verified in this round`,
+    ...report.pending.map((p) => `  PENDING: ${p}`),
     ...report.failures.map((f) => `  FAILED: ${f}`),
   ];
   return `${lines.join('\n')}\n`;
