@@ -132,12 +132,17 @@ async function openZip(out: Writable, createdAt: string): Promise<ZipWriter> {
         }
       }
       const done = new Promise<void>((resolve) => written.set(name, resolve));
-      zip.append(Readable.from(hashed()), { name, date: new Date(createdAt) });
-      await Promise.race([done, failed]);
+      // A source that throws midway (its database closed by a shutdown) fails the bundle;
+      // archiver does not listen for the file stream's errors, which would crash the process.
+      const file = Readable.from(hashed());
+      const fileFailed = new Promise<never>((_, reject) => file.once('error', reject));
+      fileFailed.catch(() => {});
+      zip.append(file, { name, date: new Date(createdAt) });
+      await Promise.race([done, failed, fileFailed]);
       written.delete(name);
-      const file = { path: name, bytes, sha256: hash.digest('hex') };
-      files.push(file);
-      return file;
+      const listed = { path: name, bytes, sha256: hash.digest('hex') };
+      files.push(listed);
+      return listed;
     },
     files: () => [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     async finish() {
