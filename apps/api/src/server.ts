@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
@@ -53,8 +53,10 @@ export async function startServer(
     );
   });
   answerClientErrors(server);
+  // Longer than a load balancer's idle timeout (60 s on AWS), so it never reuses a closed one.
   server.keepAliveTimeout = 65_000;
   server.maxConnections = config.maxConnections;
+  reapIdleNearCap(server, config.maxConnections);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.
@@ -106,4 +108,27 @@ export async function startServer(
     return closing;
   };
   return { url, port, services, close };
+}
+
+/**
+ * Idle keep-alive connections give way to new clients: as open connections near the cap
+ * (and whenever one was refused at it), the idle ones are closed, so clients that open
+ * connections and leave them idle cannot lock others out for the keep-alive timeout.
+ */
+function reapIdleNearCap(server: Server, max: number): void {
+  const highWater = max - Math.ceil(max / 16);
+  let open = 0;
+  let reapedAt = 0;
+  const reap = () => {
+    const now = Date.now();
+    if (now - reapedAt < 100) return;
+    reapedAt = now;
+    server.closeIdleConnections();
+  };
+  server.on('connection', (socket: Socket) => {
+    open++;
+    socket.once('close', () => open--);
+    if (open >= highWater) reap();
+  });
+  server.on('drop', reap);
 }

@@ -160,6 +160,27 @@ describe('slow clients', () => {
     expect(extra.reply).toBe('');
     for (const s of sockets) s.destroy();
   });
+
+  // Found by the soak: as many idle keep-alive connections as the cap locked every other
+  // client out for the keep-alive timeout (65 s).
+  it('idle keep-alive connections up to the cap give way to a new client', async () => {
+    /** A new connection's answer to one request; it stays open (keep-alive) when it has one. */
+    const askOnNewConnection = () =>
+      new Promise<{ socket: Socket; reply: string }>((resolve) => {
+        const socket = connect(running.port, '127.0.0.1');
+        socket.on('error', () => {});
+        socket.once('connect', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+        socket.once('data', (chunk) => resolve({ socket, reply: String(chunk) }));
+        socket.once('close', () => resolve({ socket, reply: '' }));
+      });
+    const idle: Socket[] = [];
+    for (let i = 0; i < 40; i++) idle.push((await askOnNewConnection()).socket);
+    const started = Date.now();
+    const next = await askOnNewConnection();
+    expect(next.reply).toMatch(/^HTTP\/1\.1 200/);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    for (const s of [...idle, next.socket]) s.destroy();
+  });
 });
 
 describe('a body that has not arrived when the request budget ends', () => {
