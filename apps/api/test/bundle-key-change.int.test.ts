@@ -6,7 +6,6 @@ import { createKmsClient } from '@quittance/signer';
 import { type KmsTestServer, startKmsServer } from '@quittance/test-tooling';
 import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDueCheckpoints } from '../src/jobs/checkpoints';
 import { download } from './bundle-helpers';
 import { createHarness, type Harness, issueBody } from './harness';
 
@@ -57,14 +56,7 @@ describe.each([
       });
       expect(r.status).toBe(201);
     }
-    const config = h.services.config as { checkpointEvery: number };
-    const every = config.checkpointEvery;
-    config.checkpointEvery = 1;
-    try {
-      await createDueCheckpoints(h.services);
-    } finally {
-      config.checkpointEvery = every;
-    }
+    await h.checkpointNow();
     return m;
   }
 

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDueCheckpoints } from '../src/jobs/checkpoints';
 import { MAX_EVIDENCE_RECEIPTS } from '../src/transparency/evidence';
 import { createHarness, expectProblem, type Harness, issueBody } from './harness';
 
@@ -43,9 +42,7 @@ describe.each([
     );
     await issue('agent-2', 'large');
     for (let i = 0; i < 3; i++) await issue('agent-1', 'small');
-    const config = h.services.config as { checkpointEvery: number };
-    config.checkpointEvery = 1;
-    await createDueCheckpoints(h.services);
+    await h.checkpointNow();
   }, 120_000);
   afterAll(async () => {
     await h?.close();

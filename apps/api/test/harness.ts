@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase, until } from '@quittance/test-to
 import { expect } from 'vitest';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
+import { createDueCheckpoints } from '../src/jobs/checkpoints';
 import { createQueue, type JobRuntime, startJobs } from '../src/jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from '../src/services';
 
@@ -31,6 +32,8 @@ export interface Harness {
     agent1Key: string;
     agent2Key: string;
   }>;
+  /** Signs a checkpoint of every merchant's head now (the job's rule, its interval due). */
+  checkpointNow(): Promise<number>;
   /** The receipt once the jobs have attached its timestamp (`ades_candidate_timestamped`). */
   timestamped(key: string, receiptId: string): Promise<any>;
   close(): Promise<void>;
@@ -112,6 +115,16 @@ export async function createHarness(
       };
     },
     jobs,
+    async checkpointNow() {
+      const config = services.config as { checkpointIntervalMs: number };
+      const interval = config.checkpointIntervalMs;
+      config.checkpointIntervalMs = 0;
+      try {
+        return await createDueCheckpoints(services);
+      } finally {
+        config.checkpointIntervalMs = interval;
+      }
+    },
     timestamped: (key, receiptId) =>
       until(async () => {
         const r = await call('GET', `/api/v1/trust/receipts/${receiptId}`, { key });

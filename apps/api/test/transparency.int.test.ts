@@ -46,16 +46,7 @@ describe.each([
     return ids;
   };
   /** Forces a checkpoint of every merchant's head now (the job's rule, with no wait). */
-  const checkpointNow = async () => {
-    const config = h.services.config as { checkpointEvery: number };
-    const every = config.checkpointEvery;
-    config.checkpointEvery = 1;
-    try {
-      await createDueCheckpoints(h.services);
-    } finally {
-      config.checkpointEvery = every;
-    }
-  };
+  const checkpointNow = () => h.checkpointNow();
   const history = async (receipt: { jwksSnapshotUrl: string }) =>
     loadKeyHistory((await h.call('GET', new URL(receipt.jwksSnapshotUrl).pathname)).body, {
       publisher: parsePublisherKeys(
@@ -96,6 +87,34 @@ describe.each([
           })
         ).status,
       ).toBe(400);
+  });
+
+  it('a log that grew past the step between two runs gets a checkpoint at every step (SPEC §6: at least every N receipts)', async () => {
+    const m = await h.merchant();
+    await issue(m.merchantKey, 25);
+    const config = h.services.config as { checkpointEvery: number };
+    const every = config.checkpointEvery;
+    config.checkpointEvery = 10;
+    try {
+      await createDueCheckpoints(h.services);
+    } finally {
+      config.checkpointEvery = every;
+    }
+    const seqs = async () =>
+      (
+        (await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey })).body
+          .checkpoints as { seq: number; rootHash: string; entryHash: string }[]
+      ).reverse();
+    // Not yet the head: 25 is 5 past the last step, and its interval is not due.
+    const entries = await entriesOf(m.merchantId);
+    const steps = await seqs();
+    expect(steps.map((c) => c.seq)).toEqual([10, 20]);
+    for (const c of steps) {
+      expect(c.rootHash).toBe(await merkleRoot(entries.slice(0, c.seq)));
+      expect(c.entryHash).toBe(entries[c.seq - 1]);
+    }
+    await checkpointNow();
+    expect((await seqs()).map((c) => c.seq)).toEqual([10, 20, 25]);
   });
 
   it('proofs against every checkpoint verify offline and equal the proofs over all entries', async () => {

@@ -1,7 +1,7 @@
 import { checkpoints, rowsOf } from '@quittance/db';
 import { sql } from 'drizzle-orm';
 import type { Services } from '../services';
-import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
+import { entryWithRoot, headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 
 interface HeadRow {
   merchant_id: string;
@@ -12,7 +12,8 @@ interface HeadRow {
 
 /**
  * Signs a checkpoint of each merchant's chain head that moved by `checkpointEvery` receipts,
- * or that moved at all and whose last checkpoint is `checkpointIntervalMs` old (SPEC §6).
+ * or that moved at all and whose last checkpoint is `checkpointIntervalMs` old (SPEC §6);
+ * a head that moved further than `checkpointEvery` also gets one at every such step.
  * Racing schedulers insert the same (merchant, seq) once.
  */
 export async function createDueCheckpoints(services: Services): Promise<number> {
@@ -39,19 +40,33 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
     // The head as it is now (it may have moved since the query above) with its tree's root,
     // the stored tree filled up to it first (before signing, never after).
     const current = await headWithRoot(db, head.merchantId);
-    // Signed outside the chain lock (KMS may be slow), committed under it while that key is
-    // still the merchant's active one.
-    const inserted = await keyRing.signWithCurrentKey(
-      head.merchantId,
-      (signer, at) => signCheckpoint(current, signer, at),
-      (tx, row) =>
-        tx
-          .insert(checkpoints)
-          .values(row)
-          .onConflictDoNothing()
-          .returning({ seq: checkpoints.seq }),
-    );
-    created += inserted.length;
+    // At least every `checkpointEvery` receipts (SPEC §6), however fast the log grows between
+    // two runs: one checkpoint at each such step past the last, then the head when it is due.
+    const last = current.lastCheckpointSeq;
+    const steps: number[] = [];
+    for (let seq = last + config.checkpointEvery; seq < current.seq; seq += config.checkpointEvery)
+      steps.push(seq);
+    const headDue =
+      current.seq - (steps.at(-1) ?? last) >= config.checkpointEvery ||
+      now.getTime() - Number(row.since) >= config.checkpointIntervalMs;
+    const targets = [];
+    for (const seq of steps) targets.push(await entryWithRoot(db, head.merchantId, seq));
+    if (headDue) targets.push(current);
+    for (const target of targets) {
+      // Signed outside the chain lock (KMS may be slow), committed under it while that key is
+      // still the merchant's active one.
+      const inserted = await keyRing.signWithCurrentKey(
+        head.merchantId,
+        (signer, at) => signCheckpoint(target, signer, at),
+        (tx, row) =>
+          tx
+            .insert(checkpoints)
+            .values(row)
+            .onConflictDoNothing()
+            .returning({ seq: checkpoints.seq }),
+      );
+      created += inserted.length;
+    }
   }
   return created;
 }

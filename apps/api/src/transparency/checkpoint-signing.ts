@@ -1,7 +1,7 @@
-import { chainHeads, checkpoints, type Db, type Tx } from '@quittance/db';
+import { chainHeads, checkpoints, type Db, receipts, type Tx } from '@quittance/db';
 import { planCheckpointSignature, rootFromFrontier, toTimestampMs } from '@quittance/format';
 import { type Signer, signPlan } from '@quittance/signer';
-import { desc, eq } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { entriesThrough, frontierAt } from './frontier';
 import { LogTree } from './log-tree';
 
@@ -54,6 +54,24 @@ export async function headWithRoot(db: Db | Tx, merchantId: string): Promise<Hea
     rootHash,
     lastCheckpointSeq: last?.seq ?? 0,
   };
+}
+
+/**
+ * What a checkpoint at `seq` signs, an entry at or below a head `headWithRoot` filled the
+ * tree up to: its entry hash and the stored tree's root at that size.
+ */
+export async function entryWithRoot(
+  db: Db | Tx,
+  merchantId: string,
+  seq: number,
+): Promise<Pick<HeadWithRoot, 'merchantId' | 'seq' | 'entryHash' | 'rootHash'>> {
+  const [entry] = await db
+    .select({ entryHash: receipts.entryHash })
+    .from(receipts)
+    .where(and(eq(receipts.merchantId, merchantId), eq(receipts.seq, seq)));
+  if (!entry) throw new Error(`log of ${merchantId}: no entry at seq ${seq}`);
+  const rootHash = await new LogTree(db).root(merchantId, seq);
+  return { merchantId, seq, entryHash: entry.entryHash, rootHash };
 }
 
 /** The checkpoint row of `head`, signed by `signer` at `at` (SPEC §6). */
