@@ -247,7 +247,7 @@ export async function writeBundle(
   };
   const jws = await sign(manifest);
   await add(FILES.manifest, [`${JSON.stringify(manifest, null, 2)}\n`]);
-  await add(FILES.manifestJws, [`${jws}\n`]);
+  await add(FILES.manifestJws, [jws]);
   return { manifest, ...(await zip.finish()) };
 }
 
@@ -466,7 +466,7 @@ export async function writeEvidenceBundle(
   const manifest: EvidenceManifest = { ...described, files: zip.files() };
   const jws = await sign(manifest);
   await zip.add(FILES.manifest, [`${JSON.stringify(manifest, null, 2)}\n`]);
-  await zip.add(FILES.manifestJws, [`${jws}\n`]);
+  await zip.add(FILES.manifestJws, [jws]);
   return { manifest, ...(await zip.finish()) };
 }
 

@@ -224,6 +224,8 @@ describe('order evidence bundles (SPEC 1.1 §9.1)', () => {
       'proofs.jsonl',
       'receipts.jsonl',
     ]);
+    // Exactly a detached compact JWS, as VERIFY.md says: no newline for a JOSE library to trip on.
+    expect(await entryText(path, 'manifest.jws')).toMatch(/^[\w-]+\.\.[\w-]+$/);
     const manifest = JSON.parse(await entryText(path, 'manifest.json'));
     expect(manifest).toMatchObject({
       kind: 'order-evidence',
