@@ -5,8 +5,19 @@ import {
   type KeyObject,
   randomUUID,
 } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import {
+  chmod,
+  link,
+  mkdir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
 import { signEd25519, toOkpJwk } from './ed25519';
 import { SignerError } from './errors';
@@ -14,6 +25,9 @@ import { assertSignableMessage, assertSignatureLength, type Signer } from './sig
 
 /** PKCS #8 DER of an Ed25519 private key (RFC 8410), up to the 32-byte seed. */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** The suffix of a key file being written (renamed or linked into place, then removed). */
+const TEMPORARY_SUFFIX = '.tmp';
 
 /** Private JWK as stored on disk. */
 interface StoredKey {
@@ -123,7 +137,7 @@ export class LocalSigner implements Signer {
     };
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     // Unique per call: two saves in one millisecond of one process once shared a name (EEXIST).
-    const temporary = `${path}.${process.pid}.${randomUUID()}.tmp`;
+    const temporary = `${path}.${process.pid}.${randomUUID()}${TEMPORARY_SUFFIX}`;
     await writeFile(temporary, `${JSON.stringify(stored)}\n`, { mode: 0o600, flag: 'wx' });
     await chmod(temporary, 0o600);
     if (!options.exclusive) return rename(temporary, path);
@@ -132,6 +146,27 @@ export class LocalSigner implements Signer {
     } finally {
       await unlink(temporary);
     }
+  }
+
+  /**
+   * Removes from `dir` the temporary files of saves that never finished (a process killed
+   * between writing and renaming: each holds a private key), last changed before `before`
+   * so that a save under way is left alone. Returns how many were removed.
+   */
+  static async sweepTemporaries(dir: string, before: Date): Promise<number> {
+    const names = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    let removed = 0;
+    for (const name of names.filter((n) => n.endsWith(TEMPORARY_SUFFIX))) {
+      const info = await stat(join(dir, name)).catch(() => null);
+      if (info?.isFile() && info.mtime < before) {
+        await rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /**

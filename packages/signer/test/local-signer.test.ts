@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base64url, fromBase64url, toHex } from '@quittance/format';
@@ -111,5 +111,22 @@ describe('LocalSigner key files', () => {
       code: 'message_too_large',
     });
     expect(fromBase64url(base64url(await signer.sign(new Uint8Array(4096)))).length).toBe(64);
+  });
+});
+
+describe('LocalSigner.sweepTemporaries', () => {
+  it('removes the temporary files of saves a killed process left, older than the cut-off only', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-keys-'));
+    await LocalSigner.generate('kept').save(join(dir, 'kept.jwk'));
+    const leftover = join(dir, 'acme-2026Q4.jwk.4242.0b7e.tmp');
+    const underWay = join(dir, 'acme-2026Q4-1.jwk.4243.9c1d.tmp');
+    await writeFile(leftover, '{"d":"private"}');
+    await writeFile(underWay, '{"d":"private"}');
+    const dayAgo = new Date(Date.now() - 25 * 3600_000);
+    await utimes(leftover, dayAgo, dayAgo);
+    const cutOff = new Date(Date.now() - 24 * 3600_000);
+    expect(await LocalSigner.sweepTemporaries(dir, cutOff)).toBe(1);
+    expect((await readdir(dir)).sort()).toEqual(['acme-2026Q4-1.jwk.4243.9c1d.tmp', 'kept.jwk']);
+    expect(await LocalSigner.sweepTemporaries(join(dir, 'absent'), cutOff)).toBe(0);
   });
 });

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { InProcessQueue, type JobQueue } from '@quittance/jobs';
+import { LocalSigner } from '@quittance/signer';
 import { describeError } from '../describe-error';
 import { deleteExpiredBundles } from '../exports/retention';
 import { rotateDueKeys } from '../keys/rotation';
@@ -16,7 +18,8 @@ const ROTATION_CHECK_MS = 10 * 60_000;
 const RETENTION_CHECK_MS = 24 * 3600_000;
 /**
  * Unfinished bundle writes older than this were left by a builder that died (a build renews
- * its lease and finishes in minutes): their multipart uploads or temporary files are removed.
+ * its lease and finishes in minutes): their multipart uploads or temporary files are removed,
+ * and so are the temporary files of key files a killed process never put in place.
  */
 const INCOMPLETE_WRITE_AGE_MS = 24 * 3600_000;
 
@@ -86,6 +89,11 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
           new Date(services.clock().getTime() - INCOMPLETE_WRITE_AGE_MS),
         );
         if (swept) services.logger.info({ swept }, 'unfinished bundle writes removed');
+        const keyFiles = await LocalSigner.sweepTemporaries(
+          join(config.dataDir, 'keys'),
+          new Date(services.clock().getTime() - INCOMPLETE_WRITE_AGE_MS),
+        );
+        if (keyFiles) services.logger.info({ keyFiles }, 'unfinished key file writes removed');
       },
       rotation: async () => {
         const rotated = await rotateDueKeys(services);
