@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_EVIDENCE_RECEIPTS } from '../src/transparency/evidence';
+import { MAX_EVIDENCE_BODY_BYTES, MAX_EVIDENCE_RECEIPTS } from '../src/transparency/evidence';
 import { createHarness, expectProblem, type Harness, issueBody } from './harness';
 
 // Order evidence is built in memory within a request. The soak found agents that asked
@@ -64,6 +64,26 @@ describe.each([
     });
     expect(listed.status).toBe(200);
     expect(listed.body.receipts).toHaveLength(MAX_EVIDENCE_RECEIPTS + 2);
+  });
+
+  it(`bodies of more than ${MAX_EVIDENCE_BODY_BYTES / 2 ** 20} MiB: 422 with includeBodies, 200 without`, async () => {
+    // Bodies of up to 1 MiB a request: an order of a few hundred such receipts would be
+    // gigabytes built in memory.
+    const text = 'x'.repeat(450_000);
+    const count = Math.ceil(MAX_EVIDENCE_BODY_BYTES / 900_000) + 1;
+    for (let i = 0; i < count; i++) {
+      const r = await h.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody({ orderId: 'heavy', input: { text }, output: { text } }),
+      });
+      expect(r.status).toBe(201);
+    }
+    await h.checkpointNow();
+    const res = await evidence(m.auditorKey, 'heavy', '?includeBodies=true');
+    const body = await res.json();
+    expectProblem({ status: res.status, body, headers: res.headers }, 422, 'order_too_large');
+    expect(body.detail).toMatch(/MiB.*without includeBodies/);
+    expect((await evidence(m.auditorKey, 'heavy')).status).toBe(200);
   });
 
   it('identical requests meanwhile share one build; a later one is built anew', async () => {

@@ -5,9 +5,11 @@ import type { Vault } from '@quittance/vault';
 import { and, asc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import { snapshotDocuments } from '../keys/snapshots';
 import { checkpointView } from '../transparency/proofs';
-import { openBodies } from '../vault/bodies';
+import { openBodiesOf } from '../vault/bodies';
 
 const PAGE = 2_000;
+/** Receipts whose bodies one query reads during an export (up to 2 MiB each). */
+const BODIES_AT_ONCE = 32;
 
 export interface ExportRange {
   merchantId: string;
@@ -55,17 +57,23 @@ function receiptFilter(
 export function databaseSource(db: Db, vault: Vault, range: ExportRange): BundleSource {
   const inRange = (seq: typeof receipts.seq, from: number) =>
     range.lastSeq === null ? [] : [gte(seq, from), lte(seq, range.lastSeq)];
-  async function* pages<T extends { seq: number }>(
+  async function* pageList<T extends { seq: number }>(
     fetch: (after: number) => Promise<T[]>,
     start: number,
   ) {
     let after = start - 1;
     for (;;) {
       const page = await fetch(after);
-      yield* page;
+      yield page;
       if (page.length < PAGE) return;
       after = (page.at(-1) as T).seq;
     }
+  }
+  async function* pages<T extends { seq: number }>(
+    fetch: (after: number) => Promise<T[]>,
+    start: number,
+  ) {
+    for await (const page of pageList(fetch, start)) yield* page;
   }
   const firstSeq = range.firstSeq ?? 0;
   // The window only chooses the seq bounds: inside them every receipt is exported (or every
@@ -184,7 +192,7 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
     },
     async *bodies() {
       if (range.firstSeq === null) return;
-      for await (const row of pages(
+      for await (const page of pageList(
         (after) =>
           db
             .select({ id: receipts.id, seq: receipts.seq, hasBodies: receipts.hasBodies })
@@ -194,10 +202,17 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
             .limit(PAGE),
         firstSeq,
       )) {
-        const bodies = row.hasBodies
-          ? await openBodies(db, vault, range.merchantId, row.id)
-          : 'none';
-        yield { receiptId: row.id, bodies: typeof bodies === 'string' ? null : bodies };
+        // Read a few receipts' bodies per query: a body may be 1 MiB, so memory stays bounded.
+        for (let at = 0; at < page.length; at += BODIES_AT_ONCE) {
+          const rows = page.slice(at, at + BODIES_AT_ONCE);
+          const ids = rows.filter((row) => row.hasBodies).map((row) => row.id);
+          const opened = await openBodiesOf(db, vault, range.merchantId, ids);
+          const byId = new Map(ids.map((id, i) => [id, opened[i]]));
+          for (const row of rows) {
+            const bodies = byId.get(row.id) ?? 'none';
+            yield { receiptId: row.id, bodies: typeof bodies === 'string' ? null : bodies };
+          }
+        }
       }
     },
   };

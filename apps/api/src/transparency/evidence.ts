@@ -14,7 +14,7 @@ import type { ReceiptQueries } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
 import { newestVersionIn, snapshotDocuments } from '../keys/snapshots';
 import { ServiceError } from '../service-error';
-import { openBodiesOf } from '../vault/bodies';
+import { openBodiesOf, sealedBytesOf } from '../vault/bodies';
 import { WorkGate } from '../work-gate';
 import type { ProofService } from './proofs';
 
@@ -23,6 +23,9 @@ import type { ProofService } from './proofs';
  * memory within a request. Larger orders are exported (`POST /exports` with `orderId`).
  */
 export const MAX_EVIDENCE_RECEIPTS = 2_000;
+
+/** The most body bytes (as stored, sealed) one evidence bundle with bodies holds in memory. */
+export const MAX_EVIDENCE_BODY_BYTES = 64 * 2 ** 20;
 
 /** What an order evidence request answers. */
 export interface EvidenceBundle {
@@ -102,6 +105,14 @@ export class EvidenceService {
     const proofLines = await this.deps.proofs.againstNewest(principal.merchantId, receipts);
     const receiptLines = receipts.map(toReceiptLine);
     const ids = receipts.map((r) => r.id);
+    if (includeBodies) {
+      const bytes = await sealedBytesOf(db, ids);
+      if (bytes > MAX_EVIDENCE_BODY_BYTES)
+        throw new ServiceError(
+          'order_too_large',
+          `the bodies of order ${orderId} take ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${MAX_EVIDENCE_BODY_BYTES / 2 ** 20} MiB one evidence bundle holds; ask without includeBodies, or export the order (POST /exports with orderId and includeBodies)`,
+        );
+    }
     const bodies: SourceBodies[] = includeBodies
       ? (await openBodiesOf(db, vault, principal.merchantId, ids)).map((opened, i) => ({
           receiptId: ids[i] as string,

@@ -1,7 +1,7 @@
 import { type Db, receiptBodies, vaultKeys } from '@quittance/db';
 import { fromUtf8 } from '@quittance/format';
 import { type Vault, VaultError } from '@quittance/vault';
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import type { ReceiptQueries } from '../chain/queries';
 import { ServiceError } from '../service-error';
@@ -41,6 +41,18 @@ export async function openBodiesOf(
       opened.push(await openSealed(vault, merchantId, id, sealed.get(id) ?? []));
   }
   return opened;
+}
+
+/** The bytes the sealed bodies of these receipts take (ciphertext), read in one query. */
+export async function sealedBytesOf(db: Db, receiptIds: readonly string[]): Promise<number> {
+  if (receiptIds.length === 0) return 0;
+  const [row] = await db
+    .select({
+      bytes: sql<string>`coalesce(sum(octet_length(${receiptBodies.ciphertext})), 0)::text`,
+    })
+    .from(receiptBodies)
+    .where(inArray(receiptBodies.receiptId, [...receiptIds]));
+  return Number(row?.bytes ?? 0);
 }
 
 type SealedBody = Awaited<ReturnType<typeof sealedBodies>>[number];
