@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import {
+  type EvidenceContent,
   type SourceBodies,
   snapshotPeriods,
   toReceiptLine,
@@ -97,7 +98,7 @@ export class EvidenceService {
     orderId: string,
     includeBodies: boolean,
   ): Promise<EvidenceBundle> {
-    const { db, vault, keyRing } = this.deps;
+    const { db, vault } = this.deps;
     const receipts = await this.deps.receipts.byOrder(principal, orderId, MAX_EVIDENCE_RECEIPTS);
     if (receipts.length === 0)
       throw new ServiceError('not_found', `no receipts of order ${orderId}`);
@@ -119,48 +120,18 @@ export class EvidenceService {
           bodies: typeof opened === 'string' ? null : opened,
         }))
       : [];
-    // A key change while it is built leaves the manifest unverifiable: built again, anew.
+    const content = {
+      receipts: receiptLines,
+      proofs: proofLines,
+      checkpoint: (proofLines[0] as InclusionProof).checkpoint,
+      tsaCertificates: this.deps.tsaCertificates,
+      ...(includeBodies ? { bodies } : {}),
+    };
+    // A key change while it is zipped leaves the manifest unverifiable: zipped again, anew.
     for (let attempt = 1; ; attempt++) {
-      const now = this.deps.clock();
-      // Signed `now`: that month's snapshot names the signing key (as for an export).
-      await keyRing.ensureSnapshot(now);
-      const createdAt = now.toISOString();
-      const snapshots = await snapshotDocuments(db, snapshotPeriods(receiptLines));
-      const chunks: Buffer[] = [];
-      const sink = new Writable({
-        write(chunk, _encoding, done) {
-          chunks.push(chunk as Buffer);
-          done();
-        },
-      });
       try {
-        const { sha256 } = await writeEvidenceBundle(
-          sink,
-          {
-            bundleId: newId('evd'),
-            merchantId: principal.merchantId,
-            orderId,
-            createdAt,
-            includeBodies,
-          },
-          {
-            receipts: receiptLines,
-            proofs: proofLines,
-            checkpoint: (proofLines[0] as InclusionProof).checkpoint,
-            snapshots,
-            tsaCertificates: this.deps.tsaCertificates,
-            ...(includeBodies ? { bodies } : {}),
-          },
-          // The merchant's active key signs the manifest, outside the chain lock (SPEC §2.1).
-          (manifest) =>
-            keyRing.signManifest(
-              principal.merchantId,
-              createdAt,
-              newestVersionIn(snapshots),
-              async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
-            ),
-        );
-        return { zip: Buffer.concat(chunks), sha256, receipts: receipts.length };
+        const zipped = await this.#zipSigned(principal.merchantId, orderId, includeBodies, content);
+        return { ...zipped, receipts: receipts.length };
       } catch (error) {
         if (!(error instanceof KeyHistoryChanged)) throw error;
         if (attempt >= MAX_BUILDS)
@@ -171,5 +142,44 @@ export class EvidenceService {
           );
       }
     }
+  }
+
+  /**
+   * The zip of `content` with the key snapshots as of now, its manifest signed by the
+   * merchant's active key (SPEC §2.1, outside the chain lock); KeyHistoryChanged when a key
+   * changed meanwhile.
+   */
+  async #zipSigned(
+    merchantId: string,
+    orderId: string,
+    includeBodies: boolean,
+    content: Omit<EvidenceContent, 'snapshots'>,
+  ): Promise<{ zip: Buffer; sha256: string }> {
+    const { db, keyRing } = this.deps;
+    const now = this.deps.clock();
+    // Signed `now`: that month's snapshot names the signing key (as for an export).
+    await keyRing.ensureSnapshot(now);
+    const createdAt = now.toISOString();
+    const snapshots = await snapshotDocuments(db, snapshotPeriods(content.receipts));
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        chunks.push(chunk as Buffer);
+        done();
+      },
+    });
+    const { sha256 } = await writeEvidenceBundle(
+      sink,
+      { bundleId: newId('evd'), merchantId, orderId, createdAt, includeBodies },
+      { ...content, snapshots },
+      (manifest) =>
+        keyRing.signManifest(
+          merchantId,
+          createdAt,
+          newestVersionIn(snapshots),
+          async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
+        ),
+    );
+    return { zip: Buffer.concat(chunks), sha256 };
   }
 }
