@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { type Jurisdiction, writeBundle } from '@quittance/bundle';
+import { type Jurisdiction, type WriteResult, writeBundle } from '@quittance/bundle';
 import {
   type BundleStore,
   type BundleWrite,
@@ -20,7 +20,7 @@ import { leaseFor, leaseIsFree } from '../lease';
 import type { Metrics } from '../metrics';
 import { ServiceError } from '../service-error';
 import { type ExportParams, exportWindow } from './range';
-import { databaseSource, exportedReceipts, resolveRange } from './source';
+import { databaseSource, type ExportRange, exportedReceipts, resolveRange } from './source';
 
 type ExportRow = typeof exportsTable.$inferSelect;
 
@@ -208,7 +208,7 @@ export class ExportService {
   }
 
   async #buildLeased(id: string, row: ExportRow, mine: SQL | undefined): Promise<void> {
-    const { db, keyRing, vault, clock, logger, metrics } = this.deps;
+    const { db, clock, logger, metrics } = this.deps;
     const params = row.params as ExportParams;
     const window = exportWindow(params, clock());
     const range = await resolveRange(db, row.merchantId, window, params.orderId);
@@ -236,68 +236,17 @@ export class ExportService {
     });
     let write: BundleWrite | undefined;
     let signerKid = '(not reached)';
-    let lastProgress = 0;
     const started = performance.now();
     try {
-      let built: Awaited<ReturnType<typeof writeBundle>> | undefined;
+      let built: WriteResult | undefined;
       // A key change while the bundle is written leaves its manifest unverifiable (signed by
       // a key its key history lacks, or after its createdAt): it is written again, anew.
       for (let build = 1; !built; build++) {
-        const createdAt = clock();
-        // The manifest is signed at createdAt: without that month's snapshot in the bundle, a
-        // verifier cannot check the signing key (manifest_valid unknown).
-        await keyRing.ensureSnapshot(createdAt);
         write = await this.deps.bundles.create(key);
-        const source = databaseSource(db, vault, range);
-        let held: SnapshotVersion | undefined;
         try {
-          built = await writeBundle(
-            write.stream,
-            {
-              bundleId: id,
-              merchantId: row.merchantId,
-              jurisdiction: row.jurisdiction as Jurisdiction,
-              range: {
-                from: window.from.toISOString(),
-                to: window.to.toISOString(),
-                orderId: params.orderId ?? null,
-                firstSeq: range.firstSeq,
-                lastSeq: range.lastSeq,
-              },
-              createdAt: createdAt.toISOString(),
-              includeBodies: Boolean(params.includeBodies),
-            },
-            {
-              ...source,
-              async snapshots(periods) {
-                const documents = await source.snapshots(periods);
-                held = newestVersionIn(documents);
-                return documents;
-              },
-              tsaCertificates: this.deps.tsaCertificates,
-            },
-            // Signed by the merchant's active key, outside the chain lock; kept only if that
-            // key was still active once the lock was held.
-            (manifest) =>
-              keyRing.signManifest(
-                row.merchantId,
-                createdAt.toISOString(),
-                held,
-                async (signer) => {
-                  signerKid = signer.kid;
-                  return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
-                },
-              ),
-            (done) => {
-              if (done - lastProgress < 5_000) return;
-              lastProgress = done;
-              void db
-                .update(exportsTable)
-                .set({ progress: done })
-                .where(eq(exportsTable.id, id))
-                .catch(() => {});
-            },
-          );
+          built = await this.#writeSigned(write, row, window, range, (kid) => {
+            signerKid = kid;
+          });
         } catch (error) {
           if (!(error instanceof KeyHistoryChanged) || build >= MAX_BUILDS) throw error;
           logger.info({ exportId: id, build }, 'signing keys changed during the export; rebuilt');
@@ -353,6 +302,69 @@ export class ExportService {
       metrics.exportDuration.observe({ status: 'failed' }, (performance.now() - started) / 1000);
       await this.#recordFailure(row, mine, error, signerKid);
     }
+  }
+
+  /**
+   * Writes the bundle of `range` into `write`, created now: its manifest signed by the
+   * merchant's active key, outside the chain lock, and kept only if that key is still active
+   * and was at createdAt; KeyHistoryChanged when a key changed meanwhile.
+   */
+  async #writeSigned(
+    write: BundleWrite,
+    row: ExportRow,
+    window: { from: Date; to: Date },
+    range: ExportRange,
+    onSigner: (kid: string) => void,
+  ): Promise<WriteResult> {
+    const { db, keyRing, vault, clock } = this.deps;
+    const params = row.params as ExportParams;
+    const createdAt = clock();
+    // Without createdAt's month's snapshot in the bundle, a verifier cannot check the
+    // manifest's signing key (manifest_valid unknown).
+    await keyRing.ensureSnapshot(createdAt);
+    const source = databaseSource(db, vault, range);
+    let held: SnapshotVersion | undefined;
+    let lastProgress = 0;
+    return writeBundle(
+      write.stream,
+      {
+        bundleId: row.id,
+        merchantId: row.merchantId,
+        jurisdiction: row.jurisdiction as Jurisdiction,
+        range: {
+          from: window.from.toISOString(),
+          to: window.to.toISOString(),
+          orderId: params.orderId ?? null,
+          firstSeq: range.firstSeq,
+          lastSeq: range.lastSeq,
+        },
+        createdAt: createdAt.toISOString(),
+        includeBodies: Boolean(params.includeBodies),
+      },
+      {
+        ...source,
+        async snapshots(periods) {
+          const documents = await source.snapshots(periods);
+          held = newestVersionIn(documents);
+          return documents;
+        },
+        tsaCertificates: this.deps.tsaCertificates,
+      },
+      (manifest) =>
+        keyRing.signManifest(row.merchantId, createdAt.toISOString(), held, async (signer) => {
+          onSigner(signer.kid);
+          return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
+        }),
+      (done) => {
+        if (done - lastProgress < 5_000) return;
+        lastProgress = done;
+        void db
+          .update(exportsTable)
+          .set({ progress: done })
+          .where(eq(exportsTable.id, row.id))
+          .catch(() => {});
+      },
+    );
   }
 
   /**
