@@ -11,7 +11,7 @@ export type AppEnv = {
     principal: Principal;
     /** Set while strictJsonBody waits for the body: the client is slow, not a dependency. */
     readingBody: boolean;
-    /** Aborted when the request budget runs out: work still waiting to start gives up. */
-    deadline: AbortSignal;
+    /** A signal aborted when the request budget runs out: work waiting to start gives up. */
+    deadline: () => AbortSignal;
   };
 };

@@ -105,11 +105,18 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
 export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new AbortController();
-    c.set('deadline', deadline.signal);
+    // Made only for the few routes that ask (an AbortController costs a few µs a request).
+    let deadline: AbortController | undefined;
+    let expiredAlready = false;
+    c.set('deadline', () => {
+      deadline ??= new AbortController();
+      if (expiredAlready) deadline.abort();
+      return deadline.signal;
+    });
     const expired = new Promise<true>((resolve) => {
       timer = setTimeout(() => {
-        deadline.abort();
+        expiredAlready = true;
+        deadline?.abort();
         resolve(true);
       }, budgetMs);
     });

@@ -27,7 +27,7 @@ export const receiptEvidence = createRouter().openapi(route, async (c) => {
       c.get('principal'),
       orderId,
       c.req.valid('query').includeBodies === 'true',
-      c.get('deadline'),
+      c.get('deadline')(),
     );
   return c.body(new Uint8Array(zip), 200, {
     'content-type': 'application/zip',
