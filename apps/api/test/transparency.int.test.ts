@@ -273,6 +273,59 @@ describe.each([
     expect((await list()).length).toBe(2);
   });
 
+  it('a revocation dated back past a checkpoint: proofs and evidence use the newest checkpoint still valid', async () => {
+    // Found by the soak: evidence answered 200 against the newest checkpoint, signed after
+    // the revocation's date by the revoked key, and the bundle did not verify.
+    const m = await h.merchant();
+    for (let i = 0; i < 3; i++)
+      await h.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody({ orderId: 'before-compromise' }),
+      });
+    await checkpointNow(); // 3, valid
+    const compromisedSince = new Date(Date.now() + 5).toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await issue(m.merchantKey, 2);
+    await checkpointNow(); // 5, signed after compromisedSince by the key revoked below
+    const kid = (await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey })).body
+      .checkpoints[0].signingKeyKid;
+    const revoked = await h.admin('POST', `/signing-keys/${kid}/revoke`, {
+      reason: 'keyCompromise',
+      revokedAt: compromisedSince,
+    });
+    expect(revoked.status).toBe(200);
+    const [first] = (
+      await h.call('GET', '/api/v1/trust/receipts/by-order/before-compromise', {
+        key: m.auditorKey,
+      })
+    ).body.receipts;
+    const proof = await h.call('GET', `/api/v1/trust/receipts/${first.id}/proof`, {
+      key: m.auditorKey,
+    });
+    expect(proof.body.treeSize).toBe(3);
+    const res = await h.app.request('/api/v1/trust/receipts/by-order/before-compromise/evidence', {
+      headers: { authorization: `Bearer ${m.auditorKey}` },
+    });
+    expect(res.status).toBe(200);
+    const dir = await mkdtemp(join(tmpdir(), 'quittance-evidence-'));
+    try {
+      await writeFile(join(dir, 'e.zip'), Buffer.from(await res.arrayBuffer()));
+      const publisher = parsePublisherKeys(
+        (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+      );
+      const report = await verifyBundle(join(dir, 'e.zip'), { publisher });
+      // Signed before the revocation's date: unknown without a timestamp (no TSA here), never
+      // refuted as the checkpoint signed after that date would be.
+      expect(report.claims.checkpoints_valid?.status, report.claims.checkpoints_valid?.reason).toBe(
+        'unknown',
+      );
+      expect(report.claims.checkpoints_valid?.reason).toContain('checkpoint seq 3');
+      expect(report.ok).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('order evidence: one zip per order that verifies offline; agents get their own receipts, no bodies', async () => {
     const m = await h.merchant();
     const order = (agentId: string) =>

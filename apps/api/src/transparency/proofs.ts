@@ -35,9 +35,15 @@ export function checkpointView(row: Omit<ProvenRow, 'seq'>): Checkpoint {
  * as text because the two drivers return jsonb differently to plain SQL.
  */
 const PROVEN = 'seq, signed, jws, "timestamp"::text as "timestamp"';
-/** Merchant $1's checkpoint $n, or the newest before it; the newest of all when $n is null. */
-const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints
+/**
+ * Merchant $1's checkpoint $n, or the newest before it; when $n is null, the newest of all
+ * whose key was not revoked as of its createdAt (a revocation dated back to a compromise
+ * leaves the checkpoints that key signed since unverifiable, SPEC §5).
+ */
+const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints c
   where merchant_id = $1 and seq <= coalesce($${n}::bigint, ${Number.MAX_SAFE_INTEGER})
+    and ($${n}::bigint is not null or not exists (select 1 from signing_keys k
+      where k.kid = c.signing_key_kid and k.revoked_at <= c.created_at))
   order by seq desc limit 1`;
 const CHECKPOINT = checkpointAt(2);
 /**

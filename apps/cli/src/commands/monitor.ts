@@ -37,6 +37,8 @@ interface MonitorReport {
    * signed by a valid key is proven to extend them.
    */
   pending: string[];
+  /** Unproven checkpoints that a newer proven checkpoint was shown to extend (no failure). */
+  vouched: string[];
 }
 
 const API = '/api/v1/trust';
@@ -150,6 +152,7 @@ export async function monitorOnce(options: {
     newest: null,
     failures: [],
     pending: [],
+    vouched: [],
   };
   const fail = (message: string) => {
     report.ok = false;
@@ -180,9 +183,10 @@ export async function monitorOnce(options: {
   };
   /**
    * What is wrong with a checkpoint the server lists: nothing when it verifies. A signature
-   * that verifies by a key whose validity is only unknown (revoked since, with no timestamp
-   * from before) is `unproven`: a later checkpoint by a valid key that extends it vouches
-   * for its root, as the consistency proof binds the one to the other.
+   * that verifies by the merchant's published key whose validity is not proven (revoked
+   * since, with no timestamp from before: unknown; or revoked as of a time before it, dated
+   * back to a compromise: refuted) is `unproven`: a later checkpoint by a valid key that
+   * extends it vouches for its root, as the consistency proof binds the one to the other.
    */
   const judge = async (
     item: Record<string, unknown>,
@@ -201,8 +205,7 @@ export async function monitorOnce(options: {
         const c = verdict.claims[claim];
         return `${name}: ${claim} ${c.status}: ${printable(c.reason)}`;
       });
-    const key = verdict.claims.key_valid_at_issuance;
-    if (problems.length === 1 && key.status === 'unknown')
+    if (problems.length === 1 && verdict.claims.key_valid_at_issuance.status !== 'asserted')
       return { problems: [], unproven: problems[0] as string };
     return { problems };
   };
@@ -289,6 +292,12 @@ export async function monitorOnce(options: {
         `the log at seq ${newest.seq} does not extend checkpoint seq ${older.seq} (root ${older.rootHash}): ${check.reason}`,
       );
   }
+  if (report.ok)
+    for (const c of ordered)
+      if (unproven.has(c.seq) && c.seq < newest.seq)
+        report.vouched.push(
+          `${unproven.get(c.seq)}; its root is vouched for by checkpoint seq ${newest.seq}, which extends it`,
+        );
   if (report.ok) {
     try {
       await writeState(statePath, { url, checkpoint: newest });
@@ -414,6 +423,7 @@ function render(report: MonitorReport): string {
       ? `  newest verified checkpoint: seq ${report.newest.seq}, root ${report.newest.rootHash}, ${report.newest.createdAt}`
       : '  no checkpoint yet',
     `  ${report.checked} new checkpoint(s) verified in this round`,
+    ...report.vouched.map((v) => `  NOTE: ${v}`),
     ...report.pending.map((p) => `  PENDING: ${p}`),
     ...report.failures.map((f) => `  FAILED: ${f}`),
   ];
