@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
@@ -55,8 +55,7 @@ export async function startServer(
   answerClientErrors(server);
   // Longer than a load balancer's idle timeout (60 s on AWS), so it never reuses a closed one.
   server.keepAliveTimeout = 65_000;
-  server.maxConnections = config.maxConnections;
-  reapIdleNearCap(server, config.maxConnections);
+  capConnections(server, config.maxConnections);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.
@@ -111,24 +110,33 @@ export async function startServer(
 }
 
 /**
- * Idle keep-alive connections give way to new clients: as open connections near the cap
- * (and whenever one was refused at it), the idle ones are closed, so clients that open
- * connections and leave them idle cannot lock others out for the keep-alive timeout.
+ * At most `max` open connections, of which idle keep-alive ones give way to new clients: a
+ * connection past the cap closes the longest-idle one, or is itself refused at once when
+ * none is idle. Node's own cap sits a little higher, so that a client arriving at the cap is
+ * accepted long enough to make that choice (Node would reset it unseen).
  */
-function reapIdleNearCap(server: Server, max: number): void {
-  const highWater = max - Math.ceil(max / 16);
+function capConnections(server: Server, max: number): void {
+  const idle = new Set<Socket>();
   let open = 0;
-  let reapedAt = 0;
-  const reap = () => {
-    const now = Date.now();
-    if (now - reapedAt < 100) return;
-    reapedAt = now;
-    server.closeIdleConnections();
-  };
+  server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
   server.on('connection', (socket: Socket) => {
     open++;
-    socket.once('close', () => open--);
-    if (open >= highWater) reap();
+    socket.once('close', () => {
+      open--;
+      idle.delete(socket);
+    });
+    if (open <= max) return;
+    const longestIdle = idle.values().next().value;
+    if (longestIdle) {
+      idle.delete(longestIdle);
+      longestIdle.destroy();
+    } else socket.destroy();
   });
-  server.on('drop', reap);
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    idle.delete(socket);
+    response.once('finish', () => {
+      if (!socket.destroyed) idle.add(socket);
+    });
+  });
 }
