@@ -93,6 +93,32 @@ describe.each([
     expect(report.ok).toBe(true);
   });
 
+  it("another merchant's key changes meanwhile, at every signature, do not make it build again", async () => {
+    // Found by the second soak: any merchant's key change counted as a change of this
+    // bundle's key history, so a busy rotation of others failed evidence (503) and exports.
+    const m = await merchantWithOrder();
+    const other = await h.merchant();
+    let rotations = 0;
+    const rotateOther = async () => {
+      const r = await h.admin('POST', `/merchants/${other.merchantId}/signing-keys/rotate`);
+      if (r.status === 201) rotations++;
+      kms.faults.beforeSign = rotateOther;
+    };
+    kms.faults.beforeSign = rotateOther;
+    try {
+      const res = await h.app.request('/api/v1/trust/receipts/by-order/order-k/evidence', {
+        headers: { authorization: `Bearer ${m.auditorKey}` },
+      });
+      expect(res.status).toBe(200);
+      const path = join(dir, `evidence-other-${m.merchantId}.zip`);
+      await writeFile(path, Buffer.from(await res.arrayBuffer()));
+      expect((await verified(path)).ok).toBe(true);
+    } finally {
+      kms.faults.beforeSign = undefined;
+    }
+    expect(rotations).toBeGreaterThanOrEqual(1);
+  });
+
   it('export: a revocation of the active key meanwhile makes it build again; done means it verifies', async () => {
     const m = await merchantWithOrder();
     const [before] = await activeKid(m.merchantId);

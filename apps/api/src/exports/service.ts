@@ -15,7 +15,7 @@ import { and, count, eq, gte, inArray, lte, type SQL, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Principal } from '../auth/api-keys';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
-import { newestVersionIn, type SnapshotVersion } from '../keys/snapshots';
+import { publishedKidsIn } from '../keys/snapshots';
 import { leaseFor, leaseIsFree } from '../lease';
 import type { Metrics } from '../metrics';
 import { ServiceError } from '../service-error';
@@ -323,7 +323,7 @@ export class ExportService {
     // manifest's signing key (manifest_valid unknown).
     await keyRing.ensureSnapshot(createdAt);
     const source = databaseSource(db, vault, range);
-    let held: SnapshotVersion | undefined;
+    let published: ReadonlySet<string> = new Set();
     let lastProgress = 0;
     return writeBundle(
       write.stream,
@@ -345,13 +345,13 @@ export class ExportService {
         ...source,
         async snapshots(periods) {
           const documents = await source.snapshots(periods);
-          held = newestVersionIn(documents);
+          published = publishedKidsIn(documents);
           return documents;
         },
         tsaCertificates: this.deps.tsaCertificates,
       },
       (manifest) =>
-        keyRing.signManifest(row.merchantId, createdAt.toISOString(), held, async (signer) => {
+        keyRing.signManifest(row.merchantId, createdAt.toISOString(), published, async (signer) => {
           onSigner(signer.kid);
           return (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws;
         }),

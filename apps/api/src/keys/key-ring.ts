@@ -6,7 +6,7 @@ import { assertMerchantExists, merchantExists } from '../merchants/merchants';
 import { ServiceError } from '../service-error';
 import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import type { SignerFactory } from './signer-factory';
-import { newestSnapshotVersion, type SnapshotService, type SnapshotVersion } from './snapshots';
+import type { SnapshotService } from './snapshots';
 
 /** How long a process trusts its cached idea of a merchant's current key. */
 const CURRENT_KEY_TTL_MS = 5_000;
@@ -221,21 +221,20 @@ export class KeyRing {
   /**
    * Signs a bundle's manifest (SPEC §9) with the merchant's active key, as signWithCurrentKey,
    * and keeps the signature only if the bundle as built lets a verifier assert it: the key
-   * was already active at the manifest's createdAt, and no snapshot was published since the
-   * bundle read `held`, the newest one it carries (so its key history names the key). A key
-   * change while the bundle was built throws {@link KeyHistoryChanged}: build it again.
+   * was already active at the manifest's createdAt, and the newest key snapshot the bundle
+   * carries publishes it (`published`, publishedKidsIn). A key change of this merchant while
+   * the bundle was built throws {@link KeyHistoryChanged}: build it again. Other merchants'
+   * key changes do not matter.
    */
   signManifest(
     merchantId: string,
     createdAt: string,
-    held: SnapshotVersion | undefined,
+    published: ReadonlySet<string>,
     sign: (signer: Signer) => Promise<string>,
   ): Promise<string> {
     return this.signWithCurrentKey(merchantId, sign, async (tx, jws) => {
       const active = await activeKeyOf(tx, merchantId);
-      const newest = await newestSnapshotVersion(tx);
-      const sameHistory = newest?.period === held?.period && newest?.version === held?.version;
-      if (!active || active.nbf.getTime() > Date.parse(createdAt) || !sameHistory)
+      if (!active || active.nbf.getTime() > Date.parse(createdAt) || !published.has(active.kid))
         throw new KeyHistoryChanged(merchantId);
       return jws;
     });

@@ -130,30 +130,17 @@ async function snapshotDocument(
   return row?.document;
 }
 
-/** A snapshot version: what a bundle's key history is as of. */
-export interface SnapshotVersion {
-  period: string;
-  version: number;
-}
-
-/** The version of the newest document among `documents` (sorted by period, as read here). */
-export function newestVersionIn(
+/**
+ * The kids the newest of `documents` (sorted by period, as read here) publishes and has not
+ * revoked: the keys a bundle carrying these documents lets a verifier check.
+ */
+export function publishedKidsIn(
   documents: readonly { period: string; document: string }[],
-): SnapshotVersion | undefined {
+): ReadonlySet<string> {
   const newest = documents.at(-1);
-  if (!newest) return undefined;
-  const { version } = JSON.parse(newest.document) as { version: number };
-  return { period: newest.period, version };
-}
-
-/** The newest snapshot version published, read through `db` (a transaction's inside one). */
-export async function newestSnapshotVersion(db: Db | Tx): Promise<SnapshotVersion | undefined> {
-  const [row] = await db
-    .select({ period: keySnapshots.period, version: keySnapshots.version })
-    .from(keySnapshots)
-    .orderBy(desc(keySnapshots.period), desc(keySnapshots.version))
-    .limit(1);
-  return row;
+  if (!newest) return new Set();
+  const { keys } = JSON.parse(newest.document) as { keys: { kid: string; status: string }[] };
+  return new Set(keys.filter((key) => key.status !== 'revoked').map((key) => key.kid));
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Vault } from '@quittance/vault';
 import type { Principal } from '../auth/api-keys';
 import type { ReceiptQueries } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
-import { newestVersionIn, snapshotDocuments } from '../keys/snapshots';
+import { publishedKidsIn, snapshotDocuments } from '../keys/snapshots';
 import { ServiceError } from '../service-error';
 import { openBodiesOf, sealedBytesOf } from '../vault/bodies';
 import { WorkGate } from '../work-gate';
@@ -176,7 +176,7 @@ export class EvidenceService {
         keyRing.signManifest(
           merchantId,
           createdAt,
-          newestVersionIn(snapshots),
+          publishedKidsIn(snapshots),
           async (signer) => (await signDigest(manifest, JWS_TYPES.manifest, signer)).jws,
         ),
     );
