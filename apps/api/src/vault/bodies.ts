@@ -21,7 +21,13 @@ export async function openBodies(
   return openSealed(vault, merchantId, receiptId, await sealedBodies(db, [receiptId]));
 }
 
-/** openBodies of many receipts, in their order, read with one query per thousand. */
+/** Receipts whose bodies one query of openBodiesOf reads. */
+const BODIES_PER_QUERY = 100;
+
+/**
+ * openBodies of many receipts, in their order, read with one query per hundred; the event
+ * loop is served between them (an embedded database runs each query on it).
+ */
 export async function openBodiesOf(
   db: Db,
   vault: Vault,
@@ -29,8 +35,9 @@ export async function openBodiesOf(
   receiptIds: readonly string[],
 ): Promise<OpenedBodies[]> {
   const opened: OpenedBodies[] = [];
-  for (let at = 0; at < receiptIds.length; at += 1_000) {
-    const ids = receiptIds.slice(at, at + 1_000);
+  for (let at = 0; at < receiptIds.length; at += BODIES_PER_QUERY) {
+    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+    const ids = receiptIds.slice(at, at + BODIES_PER_QUERY);
     const sealed = new Map<string, SealedBody[]>();
     for (const row of await sealedBodies(db, ids)) {
       const rows = sealed.get(row.receiptId);
