@@ -219,6 +219,7 @@ export async function createServices(
         config.bundleStore.kind === 's3' && config.bundleStore.downloadUrlTtlS !== undefined,
       leaseSeconds: config.exportLeaseS,
       retryMaxMs: config.retryMaxMs,
+      stopping: () => state.shuttingDown,
     }),
     bundles,
     admin: await adminToken(config),

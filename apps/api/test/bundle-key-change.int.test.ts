@@ -2,9 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { exports as exportsTable } from '@quittance/db';
 import { createKmsClient } from '@quittance/signer';
 import { type KmsTestServer, startKmsServer } from '@quittance/test-tooling';
 import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download } from './bundle-helpers';
 import { createHarness, type Harness, issueBody } from './harness';
@@ -18,7 +20,7 @@ import { createHarness, type Harness, issueBody } from './harness';
 describe.each([
   ['PostgreSQL', false],
   ['the embedded PGlite', true],
-])('on %s, a key change while a bundle is built', (_, embedded) => {
+])('on %s, a bundle built while keys change, or the process stops', (_, embedded) => {
   let h: Harness;
   let kms: KmsTestServer;
   let dir: string;
@@ -145,5 +147,37 @@ describe.each([
       'asserted',
     );
     expect(report.claims.manifest_valid?.reason).not.toContain(`key ${before},`);
+  });
+
+  it('a build stopped by a shutdown hands the export on: queued, lease free, no attempt spent', async () => {
+    // Found by the second soak: on SIGTERM a running build went on until the database closed
+    // under it, then failed its failure path against the closed database.
+    const m = await merchantWithOrder();
+    const principal = { merchantId: m.merchantId, role: 'merchant' as const, agentId: null };
+    const created = await h.services.exports.create(
+      { ...principal, keyPrefix: 'test' },
+      { jurisdiction: 'EU', includeBodies: true },
+    );
+    h.services.state.shuttingDown = true;
+    try {
+      await h.services.exports.build(created.id);
+    } finally {
+      h.services.state.shuttingDown = false;
+    }
+    const [row] = await h.services.db
+      .select()
+      .from(exportsTable)
+      .where(eq(exportsTable.id, created.id));
+    expect(row).toMatchObject({
+      status: 'queued',
+      leasedUntil: null,
+      attempts: 0,
+      bundleKey: null,
+    });
+    expect(await h.services.exports.due()).toContain(created.id);
+    await h.services.exports.build(created.id);
+    const path = join(dir, `export-resumed-${m.merchantId}.zip`);
+    expect((await download(h.app, m.merchantKey, created.id, path)).status).toBe(200);
+    expect((await verified(path)).ok).toBe(true);
   });
 });

@@ -20,7 +20,13 @@ import { leaseFor, leaseIsFree } from '../lease';
 import type { Metrics } from '../metrics';
 import { ServiceError } from '../service-error';
 import { type ExportParams, exportWindow } from './range';
-import { databaseSource, type ExportRange, exportedReceipts, resolveRange } from './source';
+import {
+  BuildInterrupted,
+  databaseSource,
+  type ExportRange,
+  exportedReceipts,
+  resolveRange,
+} from './source';
 
 type ExportRow = typeof exportsTable.$inferSelect;
 
@@ -65,6 +71,8 @@ export interface ExportDeps {
   leaseSeconds: number;
   /** Longest wait before an export the bundle store refused for now is tried again. */
   retryMaxMs: number;
+  /** True once the process is shutting down: a running build stops and hands the export on. */
+  stopping?: () => boolean;
 }
 
 /** What a download answers: the bundle's bytes, or where to fetch them directly. */
@@ -299,6 +307,20 @@ export class ExportService {
       metrics.exportDuration.observe({ status: 'done' }, (performance.now() - started) / 1000);
     } catch (error) {
       await write?.abort();
+      if (error instanceof BuildInterrupted) {
+        // Queued again with its lease let go, for the next process to build at once; not an
+        // attempt of its own.
+        await db
+          .update(exportsTable)
+          .set({
+            status: 'queued',
+            leasedUntil: null,
+            attempts: sql`${exportsTable.attempts} - 1`,
+          })
+          .where(mine);
+        logger.info({ exportId: id }, 'export build stopped by shutdown; queued again');
+        return;
+      }
       metrics.exportDuration.observe({ status: 'failed' }, (performance.now() - started) / 1000);
       await this.#recordFailure(row, mine, error, signerKid);
     }
@@ -322,7 +344,7 @@ export class ExportService {
     // Without createdAt's month's snapshot in the bundle, a verifier cannot check the
     // manifest's signing key (manifest_valid unknown).
     await keyRing.ensureSnapshot(createdAt);
-    const source = databaseSource(db, vault, range);
+    const source = databaseSource(db, vault, range, this.deps.stopping);
     let published: ReadonlySet<string> = new Set();
     let lastProgress = 0;
     return writeBundle(

@@ -50,11 +50,24 @@ function receiptFilter(
   return filter;
 }
 
+/** The process is shutting down: a build stops between pages and leaves the export to another. */
+export class BuildInterrupted extends Error {
+  constructor() {
+    super('the process is shutting down');
+    this.name = 'BuildInterrupted';
+  }
+}
+
 /**
  * Streams an export's content out of PostgreSQL page by page (by seq, never OFFSET), so
  * memory does not grow with the number of receipts.
  */
-export function databaseSource(db: Db, vault: Vault, range: ExportRange): BundleSource {
+export function databaseSource(
+  db: Db,
+  vault: Vault,
+  range: ExportRange,
+  stopping: () => boolean = () => false,
+): BundleSource {
   const inRange = (seq: typeof receipts.seq, from: number) =>
     range.lastSeq === null ? [] : [gte(seq, from), lte(seq, range.lastSeq)];
   async function* pageList<T extends { seq: number }>(
@@ -63,6 +76,7 @@ export function databaseSource(db: Db, vault: Vault, range: ExportRange): Bundle
   ) {
     let after = start - 1;
     for (;;) {
+      if (stopping()) throw new BuildInterrupted();
       const page = await fetch(after);
       yield page;
       if (page.length < PAGE) return;
