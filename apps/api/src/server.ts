@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
@@ -111,32 +111,21 @@ export async function startServer(
 
 /**
  * At most `max` open connections, of which idle keep-alive ones give way to new clients: a
- * connection past the cap closes the longest-idle one, or is itself refused at once when
- * none is idle. Node's own cap sits a little higher, so that a client arriving at the cap is
- * accepted long enough to make that choice (Node would reset it unseen).
+ * connection past the cap closes the idle ones (Node knows which), or is itself refused at
+ * once when none was idle. Node's own cap sits a little higher, so that a client arriving at
+ * the cap is accepted long enough to make that choice (Node would reset it unseen). Nothing
+ * is done per request.
  */
 function capConnections(server: Server, max: number): void {
-  const idle = new Set<Socket>();
-  let open = 0;
+  const open = new Set<Socket>();
   server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
   server.on('connection', (socket: Socket) => {
-    open++;
-    socket.once('close', () => {
-      open--;
-      idle.delete(socket);
-    });
-    if (open <= max) return;
-    const longestIdle = idle.values().next().value;
-    if (longestIdle) {
-      idle.delete(longestIdle);
-      longestIdle.destroy();
-    } else socket.destroy();
-  });
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const socket = request.socket;
-    idle.delete(socket);
-    response.once('finish', () => {
-      if (!socket.destroyed) idle.add(socket);
-    });
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    if (open.size <= max) return;
+    server.closeIdleConnections();
+    let freed = false;
+    for (const other of open) if (other.destroyed) freed = true;
+    if (!freed) socket.destroy();
   });
 }
