@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { InProcessQueue, type JobQueue } from '@quittance/jobs';
-import { LocalSigner } from '@quittance/signer';
 import { describeError } from '../describe-error';
 import { deleteExpiredBundles } from '../exports/retention';
 import { rotateDueKeys } from '../keys/rotation';
@@ -9,6 +7,7 @@ import { timestampCheckpoint, timestampReceipt } from '../timestamps/timestamp-w
 import { destroyExpiredKeys } from '../vault/retention';
 import { createDueCheckpoints } from './checkpoints';
 import { sweep } from './sweep';
+import { removeUnfinishedWrites } from './unfinished-writes';
 
 /** How often the cheap periodic checks run. */
 const CHECKPOINT_CHECK_MS = 5_000;
@@ -16,12 +15,8 @@ const SNAPSHOT_CHECK_MS = 60_000;
 const ROTATION_CHECK_MS = 10 * 60_000;
 /** Retention runs daily; it is idempotent, so an extra run is harmless. */
 const RETENTION_CHECK_MS = 24 * 3600_000;
-/**
- * Unfinished bundle writes older than this were left by a builder that died (a build renews
- * its lease and finishes in minutes): their multipart uploads or temporary files are removed,
- * and so are the temporary files of key files a killed process never put in place.
- */
-const INCOMPLETE_WRITE_AGE_MS = 24 * 3600_000;
+/** How often unfinished writes left by killed processes are looked for. */
+const UNFINISHED_CHECK_MS = 10 * 60_000;
 
 export interface JobRuntime {
   queue: JobQueue;
@@ -85,15 +80,11 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
         if (destroyed.length) services.logger.info({ destroyed }, 'retention destroyed vault keys');
         const bundles = await deleteExpiredBundles(services);
         if (bundles.length) services.logger.info({ bundles }, 'retention deleted export bundles');
-        const swept = await services.bundles.sweepIncomplete(
-          new Date(services.clock().getTime() - INCOMPLETE_WRITE_AGE_MS),
-        );
-        if (swept) services.logger.info({ swept }, 'unfinished bundle writes removed');
-        const keyFiles = await LocalSigner.sweepTemporaries(
-          join(config.dataDir, 'keys'),
-          new Date(services.clock().getTime() - INCOMPLETE_WRITE_AGE_MS),
-        );
-        if (keyFiles) services.logger.info({ keyFiles }, 'unfinished key file writes removed');
+      },
+      'unfinished-writes': async () => {
+        const removed = await removeUnfinishedWrites(services);
+        if (removed.bundles || removed.keyFiles)
+          services.logger.info(removed, 'unfinished writes of killed processes removed');
       },
       rotation: async () => {
         const rotated = await rotateDueKeys(services);
@@ -107,5 +98,6 @@ export async function startJobs(services: Services, queue: JobQueue): Promise<Jo
   await queue.schedule('snapshots', SNAPSHOT_CHECK_MS);
   await queue.schedule('rotation', ROTATION_CHECK_MS);
   await queue.schedule('retention', RETENTION_CHECK_MS);
+  await queue.schedule('unfinished-writes', UNFINISHED_CHECK_MS);
   return { queue, close: () => queue.close() };
 }
