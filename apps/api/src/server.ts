@@ -124,8 +124,6 @@ function capConnections(server: Server, max: number): void {
     socket.once('close', () => open.delete(socket));
     if (open.size <= max) return;
     server.closeIdleConnections();
-    let freed = false;
-    for (const other of open) if (other.destroyed) freed = true;
-    if (!freed) socket.destroy();
+    if (![...open].some((other) => other.destroyed)) socket.destroy();
   });
 }

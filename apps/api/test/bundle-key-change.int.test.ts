@@ -1,15 +1,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { exports as exportsTable } from '@quittance/db';
-import { createKmsClient } from '@quittance/signer';
 import { type KmsTestServer, startKmsServer } from '@quittance/test-tooling';
 import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download } from './bundle-helpers';
-import { createHarness, type Harness, issueBody } from './harness';
+import { createKmsHarness, type Harness, issueBody } from './harness';
 
 // A bundle's manifest is signed last, after its createdAt was fixed and its key snapshots
 // were written. A key rotated or revoked in between once got a bundle answered (or an export
@@ -28,19 +26,7 @@ describe.each([
   beforeAll(async () => {
     kms = await startKmsServer();
     dir = await mkdtemp(join(tmpdir(), 'quittance-key-change-'));
-    const client = await createKmsClient({
-      endpoint: kms.url,
-      credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
-    });
-    const vaultKey = await client.send(new CreateKeyCommand({}));
-    h = await createHarness({
-      embedded,
-      kmsClient: client,
-      env: {
-        QUITTANCE_SIGNING_BACKEND: 'kms',
-        QUITTANCE_VAULT_KMS_KEY_ID: vaultKey.KeyMetadata?.Arn as string,
-      },
-    });
+    h = await createKmsHarness(kms, { embedded });
   });
   afterAll(async () => {
     await h?.close();

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
+import { CreateKeyCommand } from '@aws-sdk/client-kms';
+import { createKmsClient } from '@quittance/signer';
+import {
+  createTestDatabase,
+  type KmsTestServer,
+  type TestDatabase,
+  until,
+} from '@quittance/test-tooling';
 import { expect } from 'vitest';
 import { loadConfig } from '../src/config';
 import { createApp } from '../src/http/app';
@@ -137,6 +144,38 @@ export async function createHarness(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A harness whose merchant keys and vault (and publisher key, with `kmsPublisher`) are held
+ * in the KMS test endpoint `kms`, through the real SDK.
+ */
+export async function createKmsHarness(
+  kms: KmsTestServer,
+  options: { embedded?: boolean; jobs?: boolean; kmsPublisher?: boolean } = {},
+): Promise<Harness> {
+  const client = await createKmsClient({
+    endpoint: kms.url,
+    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
+  });
+  const vaultKey = await client.send(new CreateKeyCommand({}));
+  const publisherKey = options.kmsPublisher
+    ? await client.send(
+        new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }),
+      )
+    : undefined;
+  return createHarness({
+    ...(options.embedded ? { embedded: true } : {}),
+    ...(options.jobs ? { jobs: true } : {}),
+    kmsClient: client,
+    env: {
+      QUITTANCE_SIGNING_BACKEND: 'kms',
+      QUITTANCE_VAULT_KMS_KEY_ID: vaultKey.KeyMetadata?.Arn as string,
+      ...(publisherKey
+        ? { QUITTANCE_PUBLISHER_KMS_KEY_ID: publisherKey.KeyMetadata?.KeyId as string }
+        : {}),
+    },
+  });
 }
 
 /** A valid issue request with 1 KB-ish bodies. */

@@ -3,14 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { canonicalBytes, MAX_SIGNING_INPUT_BYTES } from '@quittance/format';
-import { createKmsClient } from '@quittance/signer';
 import { type KmsTestServer, startKmsServer, until } from '@quittance/test-tooling';
 import { loadKeyHistory, parsePublisherKeys } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { download } from './bundle-helpers';
-import { createHarness, type Harness, issueBody } from './harness';
+import { createKmsHarness, type Harness, issueBody } from './harness';
 
 /**
  * SPEC 1.1 §2.1: documents that grow without bound are signed through a digest statement, so
@@ -30,23 +28,7 @@ let dir: string;
 beforeAll(async () => {
   kms = await startKmsServer();
   dir = await mkdtemp(join(tmpdir(), 'quittance-kms-large-'));
-  const client = await createKmsClient({
-    endpoint: kms.url,
-    credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' },
-  });
-  const vaultKey = await client.send(new CreateKeyCommand({}));
-  const publisherKey = await client.send(
-    new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }),
-  );
-  h = await createHarness({
-    kmsClient: client,
-    jobs: true,
-    env: {
-      QUITTANCE_SIGNING_BACKEND: 'kms',
-      QUITTANCE_VAULT_KMS_KEY_ID: vaultKey.KeyMetadata?.Arn as string,
-      QUITTANCE_PUBLISHER_KMS_KEY_ID: publisherKey.KeyMetadata?.KeyId as string,
-    },
-  });
+  h = await createKmsHarness(kms, { jobs: true, kmsPublisher: true });
 });
 afterAll(async () => {
   await h?.close();

@@ -5,7 +5,7 @@ import type { Vault } from '@quittance/vault';
 import { and, asc, eq, gte, lt, lte, max, min, type SQL } from 'drizzle-orm';
 import { snapshotDocuments } from '../keys/snapshots';
 import { checkpointView } from '../transparency/proofs';
-import { openBodiesOf } from '../vault/bodies';
+import { bundleBodies } from '../vault/bodies';
 
 const PAGE = 2_000;
 /** Receipts whose bodies one query reads during an export (up to 2 MiB each). */
@@ -209,25 +209,20 @@ export function databaseSource(
       for await (const page of pageList(
         (after) =>
           db
-            .select({ id: receipts.id, seq: receipts.seq, hasBodies: receipts.hasBodies })
+            .select({ id: receipts.id, seq: receipts.seq })
             .from(receipts)
             .where(and(filtered, gte(receipts.seq, after + 1), ...inRange(receipts.seq, firstSeq)))
             .orderBy(asc(receipts.seq))
             .limit(PAGE),
         firstSeq,
-      )) {
-        // Read a few receipts' bodies per query: a body may be 1 MiB, so memory stays bounded.
-        for (let at = 0; at < page.length; at += BODIES_AT_ONCE) {
-          const rows = page.slice(at, at + BODIES_AT_ONCE);
-          const ids = rows.filter((row) => row.hasBodies).map((row) => row.id);
-          const opened = await openBodiesOf(db, vault, range.merchantId, ids);
-          const byId = new Map(ids.map((id, i) => [id, opened[i]]));
-          for (const row of rows) {
-            const bodies = byId.get(row.id) ?? 'none';
-            yield { receiptId: row.id, bodies: typeof bodies === 'string' ? null : bodies };
-          }
-        }
-      }
+      ))
+        yield* bundleBodies(
+          db,
+          vault,
+          range.merchantId,
+          page.map((row) => row.id),
+          BODIES_AT_ONCE,
+        );
     },
   };
 }

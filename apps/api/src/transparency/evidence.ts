@@ -15,7 +15,7 @@ import type { ReceiptQueries } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
 import { publishedKidsIn, snapshotDocuments } from '../keys/snapshots';
 import { ServiceError } from '../service-error';
-import { openBodiesOf, sealedBytesOf } from '../vault/bodies';
+import { bundleBodies, sealedBytesOf } from '../vault/bodies';
 import { WorkGate } from '../work-gate';
 import type { ProofService } from './proofs';
 
@@ -27,6 +27,9 @@ export const MAX_EVIDENCE_RECEIPTS = 2_000;
 
 /** The most body bytes (as stored, sealed) one evidence bundle with bodies holds in memory. */
 export const MAX_EVIDENCE_BODY_BYTES = 64 * 2 ** 20;
+
+/** Receipts whose bodies one query reads (the event loop is served between queries). */
+const BODIES_PER_QUERY = 100;
 
 /** What an order evidence request answers. */
 export interface EvidenceBundle {
@@ -106,6 +109,7 @@ export class EvidenceService {
     const proofLines = await this.deps.proofs.againstNewest(principal.merchantId, receipts);
     const receiptLines = receipts.map(toReceiptLine);
     const ids = receipts.map((r) => r.id);
+    const bodies: SourceBodies[] = [];
     if (includeBodies) {
       const bytes = await sealedBytesOf(db, ids);
       if (bytes > MAX_EVIDENCE_BODY_BYTES)
@@ -113,13 +117,9 @@ export class EvidenceService {
           'order_too_large',
           `the bodies of order ${orderId} take ${Math.ceil(bytes / 2 ** 20)} MiB, more than the ${MAX_EVIDENCE_BODY_BYTES / 2 ** 20} MiB one evidence bundle holds; ask without includeBodies, or export the order (POST /exports with orderId and includeBodies)`,
         );
+      for await (const line of bundleBodies(db, vault, principal.merchantId, ids, BODIES_PER_QUERY))
+        bodies.push(line);
     }
-    const bodies: SourceBodies[] = includeBodies
-      ? (await openBodiesOf(db, vault, principal.merchantId, ids)).map((opened, i) => ({
-          receiptId: ids[i] as string,
-          bodies: typeof opened === 'string' ? null : opened,
-        }))
-      : [];
     const content = {
       receipts: receiptLines,
       proofs: proofLines,

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Db, RawQuery } from '@quittance/db';
 import {
   type Checkpoint,
@@ -166,7 +167,7 @@ export class ProofService {
     const paths = async (root: RangeRoot) => {
       const all: string[][] = [];
       for (let at = 0; at < receipts.length; at += PATHS_PER_TURN) {
-        if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (at > 0) await nextTurn();
         const round = receipts.slice(at, at + PATHS_PER_TURN);
         all.push(
           ...(await Promise.all(

@@ -1,3 +1,5 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { SourceBodies } from '@quittance/bundle';
 import { type Db, receiptBodies, vaultKeys } from '@quittance/db';
 import { fromUtf8 } from '@quittance/format';
 import { type Vault, VaultError } from '@quittance/vault';
@@ -21,33 +23,33 @@ export async function openBodies(
   return openSealed(vault, merchantId, receiptId, await sealedBodies(db, [receiptId]));
 }
 
-/** Receipts whose bodies one query of openBodiesOf reads. */
-const BODIES_PER_QUERY = 100;
-
 /**
- * openBodies of many receipts, in their order, read with one query per hundred; the event
- * loop is served between them (an embedded database runs each query on it).
+ * The bodies of many receipts as bundles carry them (SPEC §9: null when there are none, or
+ * none any more), in their order, read `perQuery` receipts a query: memory stays bounded
+ * (a body may be 1 MiB), and the event loop is served between queries (an embedded
+ * database runs each one on it).
  */
-export async function openBodiesOf(
+export async function* bundleBodies(
   db: Db,
   vault: Vault,
   merchantId: string,
   receiptIds: readonly string[],
-): Promise<OpenedBodies[]> {
-  const opened: OpenedBodies[] = [];
-  for (let at = 0; at < receiptIds.length; at += BODIES_PER_QUERY) {
-    if (at > 0) await new Promise((resolve) => setImmediate(resolve));
-    const ids = receiptIds.slice(at, at + BODIES_PER_QUERY);
+  perQuery: number,
+): AsyncGenerator<SourceBodies> {
+  for (let at = 0; at < receiptIds.length; at += perQuery) {
+    if (at > 0) await nextTurn();
+    const ids = receiptIds.slice(at, at + perQuery);
     const sealed = new Map<string, SealedBody[]>();
     for (const row of await sealedBodies(db, ids)) {
       const rows = sealed.get(row.receiptId);
       if (rows) rows.push(row);
       else sealed.set(row.receiptId, [row]);
     }
-    for (const id of ids)
-      opened.push(await openSealed(vault, merchantId, id, sealed.get(id) ?? []));
+    for (const receiptId of ids) {
+      const opened = await openSealed(vault, merchantId, receiptId, sealed.get(receiptId) ?? []);
+      yield { receiptId, bodies: typeof opened === 'string' ? null : opened };
+    }
   }
-  return opened;
 }
 
 /** The bytes the sealed bodies of these receipts take (ciphertext), read in one query. */
@@ -76,11 +78,7 @@ function sealedBodies(db: Db, receiptIds: readonly string[]) {
     })
     .from(receiptBodies)
     .innerJoin(vaultKeys, eq(vaultKeys.id, receiptBodies.vaultKeyId))
-    .where(
-      receiptIds.length === 1
-        ? eq(receiptBodies.receiptId, receiptIds[0] as string)
-        : inArray(receiptBodies.receiptId, [...receiptIds]),
-    );
+    .where(inArray(receiptBodies.receiptId, [...receiptIds]));
 }
 
 async function openSealed(

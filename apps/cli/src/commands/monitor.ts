@@ -32,9 +32,9 @@ interface MonitorReport {
   newest: { seq: number; rootHash: string; createdAt: string } | null;
   failures: string[];
   /**
-   * Checkpoints newer than `newest` whose signing key cannot be proven valid (signed just
-   * before that key was revoked): no failure, but not recorded until a later checkpoint
-   * signed by a valid key is proven to extend them.
+   * Checkpoints newer than `newest` whose signing key is not proven valid (see judge): no
+   * failure, but not recorded until a later checkpoint signed by a valid key is proven to
+   * extend them.
    */
   pending: string[];
   /** Unproven checkpoints that a newer proven checkpoint was shown to extend (no failure). */
@@ -292,13 +292,12 @@ export async function monitorOnce(options: {
         `the log at seq ${newest.seq} does not extend checkpoint seq ${older.seq} (root ${older.rootHash}): ${check.reason}`,
       );
   }
-  if (report.ok)
+  if (report.ok) {
     for (const c of ordered)
       if (unproven.has(c.seq) && c.seq < newest.seq)
         report.vouched.push(
           `${unproven.get(c.seq)}; its root is vouched for by checkpoint seq ${newest.seq}, which extends it`,
         );
-  if (report.ok) {
     try {
       await writeState(statePath, { url, checkpoint: newest });
     } catch (error) {
