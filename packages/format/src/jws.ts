@@ -165,7 +165,17 @@ export function withoutMembers<T extends object>(
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(document)) {
-    if (!members.includes(name)) out[name] = value;
+    if (members.includes(name)) continue;
+    // An own `__proto__` (JSON.parse makes one) stays a member: assigned, it would set the
+    // prototype instead and drop out of what the signature covers.
+    if (name === '__proto__')
+      Object.defineProperty(out, name, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else out[name] = value;
   }
   return out;
 }

@@ -74,13 +74,17 @@ export async function verifyReceipt(
 /** A receipt as SPEC 1.1 §1 lets a verifier receive it: envelope members may be absent. */
 type GivenReceipt = SignedReceipt & Partial<ReceiptEnvelope>;
 
-/** The claim an envelope member is evidence for (SPEC 1.1 §1); any other path is a signed member. */
-const EVIDENCE_OF: Record<string, 'signature' | 'timestamp' | 'chain'> = {
-  jws: 'signature',
-  timestamp: 'timestamp',
-  legal_posture: 'timestamp',
-  chain: 'chain',
-};
+/**
+ * The claim an envelope member is evidence for (SPEC 1.1 §1); any other path is a signed
+ * member. A Map, not an object literal: a member named `constructor` or `__proto__` must not
+ * find what an object inherits.
+ */
+const EVIDENCE_OF = new Map<string, 'signature' | 'timestamp' | 'chain'>([
+  ['jws', 'signature'],
+  ['timestamp', 'timestamp'],
+  ['legal_posture', 'timestamp'],
+  ['chain', 'chain'],
+]);
 
 /** The signed members key validity is decided from (SPEC §5). */
 const KEY_VALIDITY_MEMBERS = ['merchantId', 'createdAt', 'signingKeyKid', 'jwksSnapshotUrl'];
@@ -108,7 +112,7 @@ async function verifyWithHistory(
   };
   for (const issue of validation.ok ? [] : validation.issues) {
     const member = issue.path.split('/')[1] ?? '';
-    issues[EVIDENCE_OF[member] ?? 'signed'].push(issue);
+    issues[EVIDENCE_OF.get(member) ?? 'signed'].push(issue);
   }
   if (issues.signed.some((issue) => issue.path === '')) {
     // Not even an object: nothing to verify.

@@ -172,6 +172,26 @@ describe('tampering refutes signature_valid', () => {
     });
   });
 
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'zzz'])(
+    'a member %s added, as JSON text would carry it: signature refuted, nothing else',
+    async (name) => {
+      const text = JSON.stringify(receipt).replace(/^\{/, `{${JSON.stringify(name)}:"x",`);
+      expect(await statusOf(JSON.parse(text))).toMatchObject({
+        signature_valid: 'refuted',
+        key_valid_at_issuance: 'asserted',
+        snapshot_authentic: 'asserted',
+      });
+    },
+  );
+
+  it.each(['__proto__', 'zzz'])(
+    'a member %s added to the snapshot, as JSON text would carry it: snapshot refuted',
+    async (name) => {
+      const text = JSON.stringify(snapshot).replace(/^\{/, `{${JSON.stringify(name)}:"x",`);
+      expect((await statusOf(receipt, JSON.parse(text))).snapshot_authentic).toBe('refuted');
+    },
+  );
+
   it('chain envelope edited: chain_linked refuted', async () => {
     const chain = { ...receipt.chain, seq: 2 };
     expect((await statusOf({ ...receipt, chain })).chain_linked).toBe('refuted');
