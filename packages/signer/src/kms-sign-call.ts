@@ -1,16 +1,16 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { Pool } from 'undici';
 import { toSignerError } from './kms-errors';
 import { type AwsCredentials, JsonPostSigner } from './sigv4';
 
 /**
  * KMS `Sign` without the SDK's per-call machinery. Measured on issue 14's bench, one
  * `KMSClient.send(SignCommand)` cost about 0.8 ms of CPU more than the same request signed by
- * SigV4 and sent over a keep-alive connection: with a KMS signer, that was more than the rest
- * of an issue request. The request is signed here (sigv4.ts) and sent through undici's
- * connection pool, which cost about 30–35 µs of CPU less per call than node:http's client with
- * a keep-alive agent (40–48 against 67–89 µs, measured in one run against a local endpoint).
- * Everything that is not the request itself still comes from the client: region, credentials
+ * SigV4 (sigv4.ts) and sent over a keep-alive agent: with a KMS signer, that was more than the
+ * rest of an issue request. (undici's pool cost about 30 µs less per call than node:http, but
+ * importing undici makes its agent the process's global fetch dispatcher: every fetch of the
+ * process would have changed behaviour.) Everything that is not the request itself still comes from the client: region, credentials
  * (with their refresh), attempts, and the endpoint, taken from the SDK's own first request
  * (the signer's GetPublicKey), so AWS_ENDPOINT_URL_KMS, FIPS and custom endpoints resolve as
  * the SDK does. Errors are shaped like the SDK's (`name`, `$metadata.httpStatusCode`), so the
@@ -25,15 +25,16 @@ export interface KmsDeadlines {
 }
 
 interface Endpoint {
-  /** `https://host[:port]`: the pool's origin. */
-  origin: string;
+  protocol: string;
+  hostname: string;
+  port: number | undefined;
   /** The Host header as the SDK sends it. */
   host: string;
 }
 
 interface Lean {
   endpoint?: Endpoint;
-  pool?: Pool;
+  agent: HttpAgent;
   region?: string;
   signer: JsonPostSigner;
 }
@@ -50,7 +51,10 @@ export function rememberDeadlines(client: KMSClient, value: KmsDeadlines): void 
 function leanOf(client: KMSClient): Lean {
   const known = leans.get(client);
   if (known) return known;
-  const created: Lean = { signer: new JsonPostSigner() };
+  const created: Lean = {
+    signer: new JsonPostSigner(),
+    agent: new HttpAgent({ keepAlive: true, maxSockets: 256 }),
+  };
   // The SDK's resolved endpoint, read off the first request it sends through this client. An
   // endpoint with a path of its own (a proxy's prefix) stays with the SDK.
   client.middlewareStack.add(
@@ -64,7 +68,9 @@ function leanOf(client: KMSClient): Lean {
       if (!created.endpoint && request.hostname && (request.path ?? '/') === '/') {
         const protocol = request.protocol ?? 'https:';
         const host = request.port ? `${request.hostname}:${request.port}` : request.hostname;
-        created.endpoint = { origin: `${protocol}//${host}`, host };
+        created.endpoint = { protocol, hostname: request.hostname, port: request.port, host };
+        if (protocol === 'https:')
+          created.agent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
       }
       return next(args);
     },
@@ -93,7 +99,7 @@ export async function leanSign(
   const endpoint = lean.endpoint;
   if (!endpoint) return undefined;
   lean.region ??= await client.config.region();
-  lean.pool ??= poolFor(endpoint, deadlines.get(client) ?? DEFAULT_DEADLINES);
+  const limits = deadlines.get(client) ?? DEFAULT_DEADLINES;
   const body = JSON.stringify({
     KeyId: keyId,
     Message: Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('base64'),
@@ -114,7 +120,7 @@ export async function leanSign(
         credentials,
         now: new Date(),
       });
-      const answer = await send(lean.pool, headers, body);
+      const answer = await send(lean.agent, endpoint, headers, body, limits);
       const signature = (answer as { Signature?: unknown }).Signature;
       return typeof signature === 'string'
         ? new Uint8Array(Buffer.from(signature, 'base64'))
@@ -128,58 +134,77 @@ export async function leanSign(
   }
 }
 
-/**
- * Keep-alive connections to the endpoint with the SDK handler's deadlines: one to connect,
- * then one for the answer's headers and one for each pause in its body once the request is
- * written (KMS answers are a few hundred bytes, so in practice one deadline for the answer).
- */
-function poolFor(endpoint: Endpoint, limits: KmsDeadlines): Pool {
-  return new Pool(endpoint.origin, {
-    connections: 256,
-    connect: { timeout: limits.connectionTimeoutMs },
-    headersTimeout: limits.requestTimeoutMs,
-    bodyTimeout: limits.requestTimeoutMs,
-  });
-}
-
 /** An error shaped as the SDK shapes service errors. */
 function serviceError(name: string, message: string, status: number | undefined): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
 }
 
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-]);
-
-async function send(pool: Pool, headers: Record<string, string>, body: string): Promise<unknown> {
-  let status: number;
-  let text: string;
-  let errorType: string | string[] | undefined;
-  try {
-    const answer = await pool.request({ path: '/', method: 'POST', headers, body });
-    status = answer.statusCode;
-    errorType = answer.headers['x-amzn-errortype'];
-    text = await answer.body.text();
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code && TIMEOUT_CODES.has(code))
-      throw serviceError('TimeoutError', `KMS did not answer in time (${code})`, undefined);
-    throw error;
-  }
-  let answer: { __type?: string; message?: string; Message?: string } = {};
-  try {
-    answer = JSON.parse(text || '{}');
-  } catch {
-    answer = {};
-  }
-  if (status >= 200 && status < 300) return answer;
-  const type = answer.__type ?? errorType;
-  const name =
-    String(type ?? `Http${status}`)
-      .split('#')
-      .pop()
-      ?.split(':')[0] ?? 'Error';
-  throw serviceError(name, answer.message ?? answer.Message ?? `HTTP ${status}`, status);
+function send(
+  agent: HttpAgent,
+  endpoint: Endpoint,
+  headers: Record<string, string>,
+  body: string,
+  limits: KmsDeadlines,
+): Promise<unknown> {
+  const request = endpoint.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const timedOut = () =>
+      fail(serviceError('TimeoutError', 'KMS did not answer in time', undefined));
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      req.destroy();
+      reject(error);
+    };
+    // As the SDK's handler: a deadline to connect, then one for the whole answer.
+    let deadline = setTimeout(timedOut, limits.connectionTimeoutMs);
+    const answering = () => {
+      clearTimeout(deadline);
+      if (!settled) deadline = setTimeout(timedOut, limits.requestTimeoutMs);
+    };
+    const req = request(
+      {
+        protocol: endpoint.protocol,
+        hostname: endpoint.hostname,
+        port: endpoint.port,
+        path: '/',
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-length': Buffer.byteLength(body) },
+      },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', (error) => fail(error));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(deadline);
+          const status = res.statusCode ?? 0;
+          let answer: { __type?: string; message?: string; Message?: string } = {};
+          try {
+            answer = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+          } catch {
+            answer = {};
+          }
+          if (status >= 200 && status < 300) return resolve(answer);
+          const type = answer.__type ?? res.headers['x-amzn-errortype'];
+          const name =
+            String(type ?? `Http${status}`)
+              .split('#')
+              .pop()
+              ?.split(':')[0] ?? 'Error';
+          reject(serviceError(name, answer.message ?? answer.Message ?? `HTTP ${status}`, status));
+        });
+      },
+    );
+    req.on('socket', (socket) => {
+      if (socket.connecting) socket.once('connect', answering);
+      else answering();
+    });
+    req.on('error', (error) => fail(error));
+    req.end(body);
+  });
 }
