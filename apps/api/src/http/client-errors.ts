@@ -1,4 +1,10 @@
-import { type IncomingMessage, type RequestListener, type Server, STATUS_CODES } from 'node:http';
+import {
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -10,7 +16,7 @@ import { ApiError, problemBody } from './problem';
  * Content-Length with Transfer-Encoding, headers over 16 KB, a request not received within
  * the request timeout) are answered as problem+json too, where Node's default answer is a
  * bare status line. Written to the socket, as there may be no response object yet, and the
- * connection is closed.
+ * connection is closed. So is an `Expect` the server does not honour (417).
  */
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -29,6 +35,17 @@ export function answerClientErrors(server: Server): void {
     const { status, headers, body } = problemParts(problem);
     const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+  });
+  // An Expect other than 100-continue (RFC 9110 §10.1.1): Node answers a bare 417 itself
+  // unless the server listens for this event.
+  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    const { status, headers, body } = problemParts(
+      new ApiError(
+        'expectation_failed',
+        `Expect: ${String(request.headers.expect).slice(0, 100)} is not honoured; send the request without it, or with Expect: 100-continue`,
+      ),
+    );
+    response.writeHead(status, headers).end(body);
   });
 }
 

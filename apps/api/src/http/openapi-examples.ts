@@ -391,6 +391,7 @@ const SPECIFIC = new Set<ProblemCode>([
   // Answered by Node's HTTP parser before any route (http/client-errors.ts).
   'malformed_http',
   'headers_too_large',
+  'expectation_failed',
   'request_timeout',
 ]);
 /** Problems about a request body, answered only by routes that take one. */

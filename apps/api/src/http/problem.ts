@@ -31,6 +31,10 @@ export const PROBLEMS = {
     title: 'Request bodies are not decoded: send them without Content-Encoding (or identity)',
   },
   headers_too_large: { status: 431, title: 'Request line and headers exceed 16 KB' },
+  expectation_failed: {
+    status: 417,
+    title: 'The only expectation honoured is Expect: 100-continue',
+  },
   signing_input_too_large: {
     status: 422,
     title: 'Receipt would exceed the 4096-byte signing input',

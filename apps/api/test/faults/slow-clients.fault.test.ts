@@ -121,6 +121,12 @@ describe('slow clients', () => {
       431,
       'headers_too_large',
     ],
+    [
+      'an Expect other than 100-continue',
+      `${head(2)}{}`.replace('\r\n\r\n', '\r\nExpect: something-else\r\n\r\n'),
+      417,
+      'expectation_failed',
+    ],
   ])('%s is answered as problem+json by the HTTP parser', async (_what, request, status, code) => {
     const result = await rawClient((socket) => socket.write(request));
     expect(result.reply).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
