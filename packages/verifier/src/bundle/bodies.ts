@@ -1,6 +1,6 @@
 import { asserted, type Claim, refuted } from '../claims';
 import { type BundleContents, type Line, parseLine } from './contents';
-import { isJsonObject, listed } from './json';
+import { isJsonObject, ProblemList } from './json';
 import { FILES } from './layout';
 import { LINE_BYTES } from './limits';
 import { type CursorItem, LineCursor } from './line-cursor';
@@ -22,13 +22,14 @@ export class BodyCursor extends LineCursor<BodyItem> {
 
   /** body_matches of the bundle, once every receipt was read and {@link finish} ran. */
   claim(manifest: { counts: { bodies: number } } | undefined): Claim {
-    const problems = [...this.problems];
+    const problems = new ProblemList();
+    problems.append(this.problems);
     if (manifest && manifest.counts.bodies !== this.matched)
       problems.push(
         `manifest counts ${manifest.counts.bodies} disclosed bodies, ${this.matched} lines of bodies.jsonl belong to a receipt`,
       );
-    return problems.length
-      ? refuted(listed(problems, 5))
+    return problems.count
+      ? refuted(problems.listed(5))
       : asserted(
           `each of the ${this.matched} lines of bodies.jsonl belongs to a receipt, in chain order; each receipt's claim checks its hashes`,
         );

@@ -2,14 +2,14 @@ import { type ChainLinkProblem, chainLinkProblems, HASH_PATTERN } from '@quittan
 import type { Claim } from '../claims';
 import type { CheckpointProof, CheckpointsRead } from './checkpoints';
 import { type BundleContents, parseLine } from './contents';
-import { isJsonObject, isSeq, showValue } from './json';
+import { isJsonObject, isSeq, ProblemList, showValue } from './json';
 import { type ChainEntry, FILES } from './layout';
-import { LINE_BYTES } from './limits';
+import { LINE_BYTES, MAX_UNUSABLE_LINES, stoppedReading } from './limits';
 import { type LogRead, LogReplay, logConsistentClaim } from './log';
 
 export interface ChainRead {
   /** What is wrong with chain.jsonl: chain_complete's problems, and each receipt's link. */
-  problems: string[];
+  problems: ProblemList;
   /** Chain entries read. */
   count: number;
   /** The lowest and highest seq among them (undefined when there is none). */
@@ -24,16 +24,28 @@ export interface ChainRead {
   logConsistent: Claim;
 }
 
-/** The chain entries of chain.jsonl; a line that is not one is reported to `onProblem`. */
+/**
+ * The chain entries of chain.jsonl; a line that is not one is reported to `onProblem`, and
+ * past {@link MAX_UNUSABLE_LINES} of them the rest of the file is not read (both passes over
+ * the file stop at the same line).
+ */
 export async function* chainEntries(
   contents: BundleContents,
-  onProblem?: (problem: string) => void,
+  onProblem?: (problem: string, stopped?: boolean) => void,
 ): AsyncGenerator<ChainEntry> {
+  let unusable = 0;
   for await (const line of contents.lines(FILES.chain, LINE_BYTES.record)) {
     const parsed = parseLine(line);
     const problem = parsed.ok ? chainEntryProblem(parsed.value) : parsed.problem;
-    if (problem || !parsed.ok) onProblem?.(`chain.jsonl line ${line.n} ${problem}`);
-    else yield parsed.value as ChainEntry;
+    if (!problem && parsed.ok) {
+      yield parsed.value as ChainEntry;
+      continue;
+    }
+    if (++unusable > MAX_UNUSABLE_LINES) {
+      onProblem?.(stoppedReading(FILES.chain, 'chain entries'), true);
+      return;
+    }
+    onProblem?.(`chain.jsonl line ${line.n} ${problem}`);
   }
 }
 
@@ -59,7 +71,7 @@ export async function checkChain(
   log: LogRead,
   firstSeq: number | null | undefined,
 ): Promise<ChainRead> {
-  const problems: string[] = [];
+  const problems = new ProblemList();
   let previous: ChainEntry | undefined;
   let count = 0;
   const unmatched = new Map(checkpoints.entries);
@@ -70,7 +82,9 @@ export async function checkChain(
   await replay?.start();
   let firstChainSeq: number | undefined;
   let lastChainSeq: number | undefined;
-  for await (const entry of chainEntries(contents, (problem) => problems.push(problem))) {
+  const onProblem = (problem: string, stopped?: boolean) =>
+    stopped ? problems.stop(problem) : problems.push(problem);
+  for await (const entry of chainEntries(contents, onProblem)) {
     count++;
     await replay?.add(entry);
     firstChainSeq = Math.min(firstChainSeq ?? entry.seq, entry.seq);

@@ -1,7 +1,7 @@
 import { platform } from '#platform';
 import type { ZipReader } from '../zip/zip-reader';
 import { parseJson } from './json';
-import { formatBytes } from './limits';
+import { formatBytes, MAX_UNUSABLE_LINES } from './limits';
 
 /** One line of a JSON Lines file: its text, or why it cannot be read (too long, not UTF-8). */
 export type Line =
@@ -72,7 +72,8 @@ export class BundleContents {
 
   /**
    * Lines of a JSON Lines file. A line longer than `maxLine` is reported (and skipped), never
-   * buffered; blank lines are skipped; nothing when the file is absent.
+   * buffered; blank lines are skipped, up to {@link MAX_UNUSABLE_LINES} of them (the next is a
+   * problem, and the last line read); nothing when the file is absent.
    */
   async *lines(name: string, maxLine: number): AsyncGenerator<Line> {
     if (!this.has(name)) return;
@@ -81,6 +82,7 @@ export class BundleContents {
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;
     let overLong = false;
+    let blank = 0;
     const tooLong = (at: number): Line => ({
       n: at,
       problem: `is longer than ${formatBytes(maxLine)}`,
@@ -114,6 +116,14 @@ export class BundleContents {
         pending = [];
         pendingBytes = 0;
         if (line) yield line;
+        else if (++blank > MAX_UNUSABLE_LINES) {
+          // A gigabyte of newlines would take minutes to skip one by one.
+          yield {
+            n,
+            problem: `is blank, past ${MAX_UNUSABLE_LINES.toLocaleString('en')} blank lines; the rest of the file was not read`,
+          };
+          return;
+        }
       }
       if (start < chunk.length && !overLong) {
         const rest = chunk.subarray(start);

@@ -1,9 +1,9 @@
 import { asserted, type Claim, refuted, unknown } from '../claims';
 import { BodyCursor } from './bodies';
 import { type BundleContents, type Line, parseLine } from './contents';
-import { canonicalOf, isJsonObject, listed, showValue } from './json';
+import { canonicalOf, isJsonObject, ProblemList, showValue } from './json';
 import { type EvidenceManifest, FILES } from './layout';
-import { LINE_BYTES } from './limits';
+import { LINE_BYTES, MAX_UNUSABLE_LINES, stoppedReading } from './limits';
 import { type CursorItem, LineCursor } from './line-cursor';
 import { type BundleFacts, readReceiptLine, settleReceipt } from './receipts';
 import type { ReceiptRunner } from './runner';
@@ -40,7 +40,7 @@ export async function checkEvidenceReceipts(input: {
   onReceiptRead?: ((receipt: Record<string, unknown>) => void) | undefined;
 }): Promise<EvidenceReceiptsRead> {
   const { contents, manifest, tally, runner } = input;
-  const problems: string[] = [];
+  const problems = new ProblemList();
   const seenIds = new Set<string>();
   const bodies = new BodyCursor(contents, seenIds);
   const proofs = new LineCursor<ProofItem>(
@@ -53,8 +53,13 @@ export async function checkEvidenceReceipts(input: {
   );
   let lastSeq = 0;
   let previous: { seq: number; entryHash: string } | undefined;
+  let unusable = 0;
   for await (const line of contents.lines(FILES.receipts, LINE_BYTES.record)) {
     const read = readReceiptLine(line, input.snapshotAuthentic);
+    if ((!read.ok || read.ownId === undefined) && ++unusable > MAX_UNUSABLE_LINES) {
+      problems.stop(stoppedReading(FILES.receipts, 'receipts with an id'));
+      break;
+    }
     if (!read.ok) {
       runner.pass(read.report, (report) => tally.record(report));
       continue;
@@ -123,9 +128,7 @@ export async function checkEvidenceReceipts(input: {
     problems.unshift(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
     );
-  // One by one: a spread passes one argument per problem, and a hostile proofs.jsonl of
-  // 200,000 bad lines overflowed the stack.
-  for (const problem of proofs.problems) problems.push(problem);
+  problems.append(proofs.problems);
   const counts = tally.counts.included_in_log ?? { asserted: 0, refuted: 0, unknown: 0 };
   const order = manifest ? `order ${manifest.orderId}` : 'the order';
   const at = manifest
@@ -134,8 +137,8 @@ export async function checkEvidenceReceipts(input: {
   const total = tally.receiptCount;
   if (total === 0) problems.push('the bundle has no receipt');
   return {
-    includedInLog: problems.length
-      ? refuted(listed(problems, 5))
+    includedInLog: problems.count
+      ? refuted(problems.listed(5))
       : counts.refuted
         ? refuted(
             `${counts.refuted} of ${total} receipts of ${order} are not proven in the log (see the receipts)`,

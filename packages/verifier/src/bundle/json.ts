@@ -140,3 +140,58 @@ export const messageOf = (error: unknown) =>
 export const listed = (problems: readonly string[], max: number) =>
   problems.slice(0, max).join('; ') +
   (problems.length > max ? ` (+${problems.length - max} more)` : '');
+
+/**
+ * Problems of one claim: every one counted, the first {@link ProblemList.KEPT} kept word for
+ * word. A hostile file of tiny lines has millions, and a string for each ran the CLI out of
+ * memory (a 56 KB zip).
+ */
+export class ProblemList {
+  static readonly KEPT = 100;
+  /** Why a file was not read to its end: shown before any other problem. */
+  readonly #stops: string[] = [];
+  readonly #kept: string[] = [];
+  #count = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The first problems, each file not read to its end first. */
+  get kept(): readonly string[] {
+    return this.#stops.length ? [...this.#stops, ...this.#kept] : this.#kept;
+  }
+
+  push(problem: string): void {
+    this.#count++;
+    if (this.#kept.length < ProblemList.KEPT) this.#kept.push(problem);
+  }
+
+  /** Ahead of the others: what says the most comes first, as only the first are shown. */
+  unshift(problem: string): void {
+    this.#count++;
+    this.#kept.unshift(problem);
+    if (this.#kept.length > ProblemList.KEPT) this.#kept.pop();
+  }
+
+  /** A file not read to its end, and why. */
+  stop(problem: string): void {
+    this.#count++;
+    this.#stops.push(problem);
+  }
+
+  /** Every problem of `other` after these (its stops with these). */
+  append(other: ProblemList): void {
+    for (const problem of other.#stops) this.stop(problem);
+    for (const problem of other.#kept) this.push(problem);
+    this.#count += other.count - other.#stops.length - other.#kept.length;
+  }
+
+  /** The first `max` joined for a reason, and how many more. */
+  listed(max: number): string {
+    return (
+      this.kept.slice(0, max).join('; ') +
+      (this.#count > max ? ` (+${this.#count - max} more)` : '')
+    );
+  }
+}

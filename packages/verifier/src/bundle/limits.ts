@@ -53,6 +53,18 @@ export const LINE_BYTES = {
   bodies: 64 * MiB,
 } as const;
 
+/**
+ * Lines of one JSON Lines file that are not what the file holds (not JSON, not a receipt with
+ * its chain envelope, not a chain entry, naming no receipt) after which the rest of the file
+ * is not read: the bundle is refuted by then, and 1.5 GiB of three-byte lines would otherwise
+ * keep the verifier busy for hours. Legitimate bundles have none.
+ */
+export const MAX_UNUSABLE_LINES = 10_000;
+
+/** The problem that says where a file stopped being read. */
+export const stoppedReading = (file: string, what: string) =>
+  `${file}: more than ${MAX_UNUSABLE_LINES.toLocaleString('en')} lines are not ${what}; the rest of the file was not read`;
+
 export const formatBytes = (bytes: number) =>
   bytes >= GiB
     ? `${+(bytes / GiB).toFixed(2)} GiB`

@@ -1,4 +1,6 @@
 import type { BundleContents, Line } from './contents';
+import { ProblemList } from './json';
+import { MAX_UNUSABLE_LINES, stoppedReading } from './limits';
 
 /** A line of a JSON Lines file that runs alongside receipts.jsonl, naming a receipt. */
 export interface CursorItem {
@@ -18,7 +20,7 @@ export class LineCursor<T extends CursorItem> {
   readonly #lines: AsyncIterator<Line>;
   #next: T | undefined;
   #done = false;
-  readonly problems: string[] = [];
+  readonly problems = new ProblemList();
   /** Lines that belonged to a receipt. */
   matched = 0;
 
@@ -46,6 +48,17 @@ export class LineCursor<T extends CursorItem> {
     return this.#next;
   }
 
+  /** A line that is no receipt's; past {@link MAX_UNUSABLE_LINES} the rest is not read. */
+  #unusable(problem: string): void {
+    this.#next = undefined;
+    if (this.problems.count < MAX_UNUSABLE_LINES) this.problems.push(problem);
+    else {
+      this.problems.stop(stoppedReading(this.file, 'the line of a receipt'));
+      this.#done = true;
+      void this.#lines.return?.();
+    }
+  }
+
   /** The line of receipt `id`, when the next line is its. */
   async of(id: string): Promise<T | undefined> {
     for (let item = await this.#peek(); item; item = await this.#peek()) {
@@ -55,8 +68,7 @@ export class LineCursor<T extends CursorItem> {
         return item;
       }
       if (item.id !== undefined && !this.seenIds.has(item.id)) return undefined; // a later receipt's
-      this.#next = undefined;
-      this.problems.push(
+      this.#unusable(
         item.id === undefined
           ? `${this.file} line ${item.n} ${item.problem}`
           : `${this.file} line ${item.n} names ${item.id}, which is not the next receipt${this.which} (repeated or out of chain order)`,
@@ -68,8 +80,7 @@ export class LineCursor<T extends CursorItem> {
   /** Lines left after the last receipt name no receipt of the bundle. */
   async finish(): Promise<void> {
     for (let item = await this.#peek(); item; item = await this.#peek()) {
-      this.#next = undefined;
-      this.problems.push(
+      this.#unusable(
         item.id === undefined
           ? `${this.file} line ${item.n} ${item.problem}`
           : `${this.file} line ${item.n} names ${item.id}, which is not a receipt of the bundle in chain order`,

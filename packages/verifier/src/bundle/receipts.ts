@@ -4,9 +4,9 @@ import type { BodyItem } from './bodies';
 import { BodyCursor } from './bodies';
 import { type ChainRead, chainEntries } from './chain';
 import { type BundleContents, type Line, parseLine } from './contents';
-import { isJsonObject, isSeq, listed, showValue } from './json';
+import { isJsonObject, isSeq, ProblemList, showValue } from './json';
 import { type ChainEntry, FILES, type Manifest, snapshotPath } from './layout';
-import { LINE_BYTES } from './limits';
+import { LINE_BYTES, MAX_UNUSABLE_LINES, stoppedReading } from './limits';
 import type { ReceiptRunner } from './runner';
 import type { ReceiptTally } from './tally';
 
@@ -161,7 +161,7 @@ export async function checkExportReceipts(input: {
   const firstPassDone = Promise.resolve(input.chain).then(
     (read) => {
       firstPass = read;
-      facts.chainProblems = read.problems;
+      facts.chainProblems = read.problems.kept;
       for (const record of held.splice(0)) record();
       return read;
     },
@@ -206,9 +206,16 @@ export async function checkExportReceipts(input: {
   };
   const seenIds = new Set<string>();
   const bodies = new BodyCursor(contents, seenIds);
+  let unusable = 0;
+  let stopped: string | undefined;
   for await (const line of contents.lines(FILES.receipts, LINE_BYTES.record)) {
     if (firstPassFailed || held.length > HELD_REPORTS) await firstPassDone;
     const read = readReceiptLine(line, input.snapshotAuthentic);
+    // A bundle carries every receipt with its chain envelope.
+    if ((!read.ok || read.seq === undefined) && ++unusable > MAX_UNUSABLE_LINES) {
+      stopped = stoppedReading(FILES.receipts, 'receipts with their chain envelope');
+      break;
+    }
     if (!read.ok) {
       runner.pass(read.report, (report) => deliver(() => tally.record(report)));
       continue;
@@ -274,7 +281,9 @@ export async function checkExportReceipts(input: {
   for (let next = await chain.next(); !next.done; next = await chain.next()) passOver(next.value);
   await bodies.finish();
   tally.progress();
-  const problems = [...chainRead.problems];
+  const problems = new ProblemList();
+  if (stopped) problems.stop(stopped);
+  problems.append(chainRead.problems);
   const absent = [...new Set(missing)].sort((a, b) => a - b);
   if (absent.length) problems.push(`no receipt for chain entries at seq ${firstSeqs(absent)}`);
   if (unchained.length)
@@ -283,10 +292,10 @@ export async function checkExportReceipts(input: {
     problems.push(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
     );
-  if (manifest) problems.push(...rangeProblems(manifest, chainRead));
+  if (manifest) for (const problem of rangeProblems(manifest, chainRead)) problems.push(problem);
   return {
-    chainComplete: problems.length
-      ? refuted(listed(problems, 5))
+    chainComplete: problems.count
+      ? refuted(problems.listed(5))
       : asserted(
           `${chainRead.count} chain entries link without gaps${manifest?.range.orderId ? '' : ' and every receipt of the range is present'}`,
         ),

@@ -22,6 +22,19 @@ describe('BundleContents: what every step reads through', () => {
     expect(await collect(contents.lines('absent.jsonl', 100))).toEqual([]);
   });
 
+  it('past 10,000 blank lines, one problem and the rest of the file unread', async () => {
+    const contents = await contentsOf({ 'a.jsonl': `{"a":1}\n${'\n'.repeat(20_000)}{"b":2}\n` });
+    expect(await collect(contents.lines('a.jsonl', 100))).toEqual([
+      { n: 1, text: '{"a":1}' },
+      {
+        n: 10_002,
+        problem: 'is blank, past 10,000 blank lines; the rest of the file was not read',
+      },
+    ]);
+    // Not read to its end, so not hashed: files_intact hashes it on its own.
+    expect(contents.read.has('a.jsonl')).toBe(false);
+  });
+
   it('a line over the cap is reported, not buffered; one that is not UTF-8 too', async () => {
     const bytes = new Uint8Array([
       ...utf8('ok\n'),

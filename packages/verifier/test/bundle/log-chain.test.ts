@@ -80,7 +80,7 @@ describe('checkChain: every link, and log_consistent', () => {
 
   it('an intact chain: no problem, each checkpoint’s root recomputed', async () => {
     const chain = await chainOf(files);
-    expect(chain.problems).toEqual([]);
+    expect(chain.problems.kept).toEqual([]);
     expect(chain.count).toBe(6);
     expect(chain.logConsistent).toMatchObject({
       status: 'asserted',
@@ -96,7 +96,7 @@ describe('checkChain: every link, and log_consistent', () => {
       { ...later, 'checkpoints.jsonl': files['checkpoints.jsonl'] as string },
       4,
     );
-    expect(chain.problems).toEqual([]);
+    expect(chain.problems.kept).toEqual([]);
     expect(chain.logConsistent).toMatchObject({
       status: 'asserted',
       reason: expect.stringMatching(
@@ -111,13 +111,13 @@ describe('checkChain: every link, and log_consistent', () => {
       ...files,
       'chain.jsonl': editLine(chainText, 2, (e) => ({ ...e, receiptHash: 'b'.repeat(64) })),
     });
-    expect(altered.problems).toEqual(['chain entry seq 3: entryHash does not recompute']);
+    expect(altered.problems.kept).toEqual(['chain entry seq 3: entryHash does not recompute']);
     const lines = chainText.split('\n');
     const removed = await chainOf({
       ...files,
       'chain.jsonl': [...lines.slice(0, 2), ...lines.slice(3)].join('\n'),
     });
-    expect(removed.problems).toEqual([
+    expect(removed.problems.kept).toEqual([
       'chain jumps from seq 2 to 4',
       'chain entry seq 4: prevHash does not link to seq 2',
     ]);
@@ -128,7 +128,7 @@ describe('checkChain: every link, and log_consistent', () => {
       ),
     });
     const scalar = await chainOf({ ...files, 'chain.jsonl': editLine(chainText, 1, () => 42) });
-    expect(scalar.problems[0]).toBe('chain.jsonl line 2 is 42, not a chain entry object');
+    expect(scalar.problems.kept[0]).toBe('chain.jsonl line 2 is 42, not a chain entry object');
   });
 
   it('a checkpoint that names another entry than the chain’s', async () => {
@@ -137,7 +137,7 @@ describe('checkChain: every link, and log_consistent', () => {
       ...files,
       'checkpoints.jsonl': `${JSON.stringify(data.checkpoints[0])}\n${JSON.stringify(other)}\n`,
     });
-    expect(chain.problems).toContain('checkpoint at seq 4 names another entryHash');
+    expect(chain.problems.kept).toContain('checkpoint at seq 4 names another entryHash');
   });
 
   it('a frontier that does not meet the chain, or a checkpoint whose root differs', async () => {

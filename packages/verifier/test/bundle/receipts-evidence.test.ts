@@ -46,7 +46,7 @@ async function setUp(bundle: Files, kind: 'export' | 'order-evidence') {
     reportsKept: true,
   });
   const facts = {
-    chainProblems: [] as string[],
+    chainProblems: [] as readonly string[],
     includeBodies: 'bodies.jsonl' in bundle,
     anchorsFromBundle: true,
     contents,
@@ -61,7 +61,7 @@ async function receiptsOf(bundle: Files) {
   const checkpoints = await checkCheckpoints(contents, history, anchors, undefined);
   const log = await readLog(contents);
   const chain = await checkChain(contents, checkpoints, log, manifest.manifest?.range.firstSeq);
-  base.facts.chainProblems = chain.problems;
+  base.facts.chainProblems = chain.problems.kept;
   const read = await checkExportReceipts({ ...base, manifest: manifest.manifest, chain });
   return { tally: base.tally, ...read };
 }

@@ -86,6 +86,48 @@ describe('the same verdict from a path, a Blob and bytes', () => {
   });
 });
 
+describe('files of tiny lines (a few KB of zip, millions of lines)', () => {
+  const tiny = (text: string) => `${text}${'{}\n'.repeat(60_000)}`;
+
+  it('an export: each file stops being read after 10,000 unusable lines, problems counted', async () => {
+    const files = await exportFiles(data);
+    const sealed = await seal(data, files, 'export');
+    for (const name of ['receipts.jsonl', 'chain.jsonl', 'bodies.jsonl'])
+      sealed[name] = tiny(String(sealed[name]));
+    const report = await verifyBundle(zip(sealed), options());
+    expect(report.ok).toBe(false);
+    // The files cut short first; chain.jsonl's 10,000 problems counted, five shown.
+    expect(report.claims.chain_complete).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringMatching(
+        /^receipts\.jsonl: more than 10,000 lines are not .*; chain\.jsonl: more than 10,000 lines are not .*\(\+\d{4,5} more\)$/,
+      ),
+    });
+    expect(report.claims.body_matches).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringMatching(
+        /^bodies\.jsonl: more than 10,000 lines are not .*\(\+\d{4,5} more\)$/,
+      ),
+    });
+    expect(report.receiptCount).toBeLessThanOrEqual(6 + 10_000);
+    expect(report.receipts.length).toBe(report.receiptCount);
+  });
+
+  it('an order evidence bundle: receipts.jsonl and proofs.jsonl stop the same way', async () => {
+    const sealed = await seal(data, await evidenceFiles(data), 'order-evidence');
+    for (const name of ['receipts.jsonl', 'proofs.jsonl'])
+      sealed[name] = tiny(String(sealed[name]));
+    const report = await verifyBundle(zip(sealed), options());
+    expect(report.claims.included_in_log).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringMatching(
+        /^receipts\.jsonl: more than 10,000 lines are not .*; proofs\.jsonl: more than 10,000 lines are not .*\(\+\d{5} more\)$/,
+      ),
+    });
+    expect(report.receiptCount).toBeLessThanOrEqual(6 + 10_000);
+  });
+});
+
 describe('progress, cancellation, worker threads', () => {
   it('reports each step in order, then every receipt', async () => {
     const seen: BundleProgress[] = [];
