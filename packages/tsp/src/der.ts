@@ -258,9 +258,16 @@ export function booleanOf(tlv: Tlv | undefined, what: string): boolean {
   return bytes[0] !== 0;
 }
 
+// Real OIDs take a few dozen content bytes at most (a UUID arc under 2.25 takes 19); a hostile
+// 300 KB one took 50 s (a BigInt shifted and converted per byte).
+const MAX_OID_BYTES = 128;
+
 /** An OBJECT IDENTIFIER in dotted form. */
 export function oidOf(tlv: Tlv | undefined, what: string, fail: Fail = malformed): string {
   const bytes = primitive(tlv, TAG.oid, what, fail, 'an OBJECT IDENTIFIER');
+  if (bytes.length > MAX_OID_BYTES) {
+    throw fail(`${what} is an OBJECT IDENTIFIER longer than ${MAX_OID_BYTES} bytes`);
+  }
   if (bytes.length === 0 || ((bytes[bytes.length - 1] as number) & 0x80) !== 0) {
     throw fail(`${what} is not a valid OBJECT IDENTIFIER`);
   }

@@ -10,6 +10,7 @@ import {
   contentOf,
   encodingOf,
   octetStringValue,
+  oidOf,
   readDer,
   type Tlv,
 } from '../src/der';
@@ -244,6 +245,49 @@ describe('constructed OCTET STRINGs', () => {
   });
 });
 
+describe('OBJECT IDENTIFIERs', () => {
+  /** The content octets of an OID: base-128 subidentifiers, the first two arcs packed. */
+  function oidContent(arcs: bigint[]): Uint8Array {
+    const [first = 0n, second = 0n, ...rest] = arcs;
+    const out: number[] = [];
+    for (let arc of [first * 40n + second, ...rest]) {
+      const groups = [Number(arc & 0x7fn)];
+      for (arc >>= 7n; arc > 0n; arc >>= 7n) groups.unshift(Number(arc & 0x7fn) | 0x80);
+      out.push(...groups);
+    }
+    return Uint8Array.from(out);
+  }
+  const read = (content: Uint8Array) => oidOf(readDer(element(0x06, content), 'x'), 'x');
+
+  it('are read in dotted form, as asn1js reads them', () => {
+    for (const dotted of ['1.2.840.113549.1.9.16.1.4', '2.16.840.1.101.3.4.2.1', '2.999.3']) {
+      const bytes = element(0x06, oidContent(dotted.split('.').map(BigInt)));
+      expect(oidOf(readDer(bytes, 'x'), 'x')).toBe(dotted);
+      expect((asn1(bytes).element as asn1js.ObjectIdentifier).getValue()).toBe(dotted);
+    }
+  });
+
+  it('with a 128-bit arc (a UUID under 2.25), in decimal (asn1js writes such an arc in hex)', () => {
+    const dotted = '2.25.329800735698586629295641978511506172918';
+    expect(read(oidContent(dotted.split('.').map(BigInt)))).toBe(dotted);
+  });
+
+  it('of 128 content bytes are read; longer ones are refused (asn1js takes them)', () => {
+    const arcs = (count: number) => [1n, 2n, ...Array.from({ length: count }, () => 5n)];
+    expect(oidContent(arcs(127))).toHaveLength(128);
+    expect(read(oidContent(arcs(127)))).toBe(`1.2${'.5'.repeat(127)}`);
+    const longer = element(0x06, oidContent(arcs(128)));
+    expect(malformed(() => oidOf(readDer(longer, 'x'), 'x'))).toMatch(/longer than 128 bytes/);
+    expect(asn1(longer).element).toBeDefined();
+  });
+
+  it('a hostile 100 KB one is refused by its length, before any arc is read', () => {
+    const content = new Uint8Array(100_000).fill(0xff);
+    content[content.length - 1] = 0x7f;
+    expect(malformed(() => read(content))).toMatch(/longer than 128 bytes/);
+  });
+});
+
 describe('a real TimeStampToken (the committed OpenSSL one)', () => {
   /** Every element, depth first, descending into constructed ones only. */
   function elements(tlv: Tlv): Tlv[] {
@@ -315,6 +359,23 @@ describe('a real TimeStampToken (the committed OpenSSL one)', () => {
       const error = await rejection(verifyTimestampToken(shortened, expectation));
       expect({ at: cut.start, code: error.code }).toMatchObject({ at: cut.start });
     }
+  });
+
+  it('with a 100 KB contentType OID is malformed, by its length (reading it took over a second)', async () => {
+    const root = readDer(token, 'token');
+    const contentType = childrenOf(root, 'x')[0] as Tlv;
+    const content = new Uint8Array(100_000).fill(0xff);
+    content[content.length - 1] = 0x7f;
+    const hostile = rebuild(root, (tlv) =>
+      tlv.start === contentType.start ? element(0x06, content) : undefined,
+    );
+    const error = await rejection(
+      verifyTimestampToken(hostile, { imprint: new Uint8Array(32), trustAnchors: [] }),
+    );
+    expect(error).toMatchObject({
+      code: 'malformed',
+      message: expect.stringMatching(/contentType is an OBJECT IDENTIFIER longer than 128 bytes/),
+    });
   });
 
   it('with its eContent nested 5,000 constructed OCTET STRINGs deep is malformed, not a crash', async () => {

@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { close, fstat, open, read } from 'node:fs';
+import { Readable } from 'node:stream';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 import { BundleError } from '../bundle/errors';
 import { messageOf } from '../bundle/json';
@@ -41,24 +42,47 @@ export class YauzlZipReader implements ZipReader {
    * Opens a zip file and reads its central directory. Throws {@link BundleError} when the file
    * is not a readable zip or declares more than `limits` allow.
    */
-  static open(path: string, limits: BundleLimits): Promise<YauzlZipReader> {
+  static async open(path: string, limits: BundleLimits): Promise<YauzlZipReader> {
+    const notAZip = (error: unknown) =>
+      new BundleError('unreadable', `${path} is not a readable zip: ${messageOf(error)}`, {
+        cause: error,
+      });
+    let file: ZipFileBytes;
+    try {
+      file = await ZipFileBytes.open(path);
+    } catch (error) {
+      throw notAZip(error);
+    }
     return new Promise((resolve, reject) => {
-      yauzl.open(
-        path,
+      yauzl.fromRandomAccessReader(
+        file,
+        file.size,
         { lazyEntries: true, autoClose: false, validateEntrySizes: true },
         (error, zip) => {
-          if (error || !zip)
-            return reject(
-              new BundleError('unreadable', `${path} is not a readable zip: ${messageOf(error)}`, {
-                cause: error,
-              }),
-            );
+          if (error || !zip) {
+            file.close(() => {});
+            return reject(notAZip(error));
+          }
           let settled = false;
           const fail = (failure: BundleError) => {
             if (settled) return;
             settled = true;
             zip.close();
             reject(failure);
+          };
+          const unreadable = (cause: Error) =>
+            fail(
+              new BundleError('unreadable', `${path}: not a readable zip: ${cause.message}`, {
+                cause,
+              }),
+            );
+          // Called from yauzl's callbacks, where a throw would end the process.
+          const next = () => {
+            try {
+              zip.readEntry();
+            } catch (error) {
+              unreadable(error instanceof Error ? error : new Error(String(error)));
+            }
           };
           const tooMany = declaredEntryCount(zip.entryCount, limits);
           if (tooMany) return fail(new BundleError('too_large', `${path}: ${tooMany}`));
@@ -82,14 +106,8 @@ export class YauzlZipReader implements ZipReader {
               if (entries.has(entry.fileName)) duplicates.push(entry.fileName);
               entries.set(entry.fileName, entry);
             }
-            zip.readEntry();
+            next();
           });
-          const unreadable = (cause: Error) =>
-            fail(
-              new BundleError('unreadable', `${path}: not a readable zip: ${cause.message}`, {
-                cause,
-              }),
-            );
           zip.once('end', () => {
             if (settled) return;
             localDisagreements(zip, all).then((disagreements) => {
@@ -99,7 +117,7 @@ export class YauzlZipReader implements ZipReader {
             }, unreadable);
           });
           zip.on('error', unreadable);
-          zip.readEntry();
+          next();
         },
       );
     });
@@ -140,6 +158,105 @@ export class YauzlZipReader implements ZipReader {
 
   close(): void {
     this.zip.close();
+  }
+}
+
+/** Bytes an entry's stream reads from the file at once. */
+const READ_BYTES = 64 * 1024;
+
+/**
+ * The zip file as yauzl reads it, in place of yauzl's own fd reader: that one lets fs.read
+ * throw inside its callbacks (a ZIP64 offset past 2^53) and crashes when a stream is destroyed
+ * with a read queued behind another stream's. Here a read past the end is an EOF, a destroyed
+ * stream drops what its pending read brings, and the file closes once no read is pending and
+ * no stream open.
+ */
+class ZipFileBytes extends yauzl.RandomAccessReader {
+  /** Reads pending and streams open. */
+  #busy = 0;
+  #whenIdle: (() => void) | undefined;
+
+  private constructor(
+    private readonly fd: number,
+    readonly size: number,
+  ) {
+    super();
+  }
+
+  static open(path: string): Promise<ZipFileBytes> {
+    return new Promise((resolve, reject) =>
+      open(path, 'r', (error, fd) => {
+        if (error) return reject(error);
+        fstat(fd, (error, stats) => {
+          if (!error) return resolve(new ZipFileBytes(fd, stats.size));
+          close(fd, () => {});
+          reject(error);
+        });
+      }),
+    );
+  }
+
+  /** Up to `length` bytes at `position`; none past the end of the file (yauzl: unexpected EOF). */
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (error: Error | null, bytesRead?: number) => void,
+  ): void {
+    if (!(position >= 0 && position + length <= this.size)) {
+      process.nextTick(callback, null, 0);
+      return;
+    }
+    this.#busy++;
+    read(this.fd, buffer, offset, length, position, (error, bytesRead) => {
+      this.#release();
+      callback(error, bytesRead);
+    });
+  }
+
+  /**
+   * Bytes `start` to `end` of the file (an entry's data; yauzl checked the range). Replaces
+   * yauzl's default, which adds two streams per entry that its own fd reader does without.
+   */
+  override createReadStream({ start, end }: { start: number; end: number }): Readable {
+    let at = start;
+    this.#busy++;
+    const stream: Readable = new Readable({
+      highWaterMark: READ_BYTES,
+      read: (size) => {
+        const length = Math.min(size, end - at);
+        if (length <= 0) {
+          stream.push(null);
+          return;
+        }
+        const buffer = Buffer.allocUnsafe(length);
+        this.read(buffer, 0, length, at, (error, bytesRead) => {
+          if (stream.destroyed) return;
+          // Short only when the file shrank since it was opened.
+          if (error || bytesRead !== length)
+            return void stream.destroy(error ?? new Error('unexpected EOF'));
+          at += length;
+          stream.push(buffer);
+        });
+      },
+    });
+    stream.once('close', () => this.#release());
+    return stream;
+  }
+
+  /** Called by yauzl once nothing refers to the file (after {@link ZipFile.close}). */
+  override close(callback: (error: Error | null) => void): void {
+    this.#whenIdle = () => close(this.fd, (error) => callback(error ?? null));
+    if (!this.#busy) this.#release(0);
+  }
+
+  #release(count = 1): void {
+    this.#busy -= count;
+    if (this.#busy || !this.#whenIdle) return;
+    const idle = this.#whenIdle;
+    this.#whenIdle = undefined;
+    idle();
   }
 }
 

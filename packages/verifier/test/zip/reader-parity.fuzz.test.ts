@@ -81,9 +81,23 @@ async function verdict(run: () => Promise<unknown>) {
   try {
     return { result: await run() };
   } catch (error) {
-    if (error instanceof BundleError) return { code: error.code };
+    if (error instanceof BundleError)
+      return { code: error.code, inflate: error.message.includes('cannot be inflated') };
     throw error;
   }
+}
+
+type Verdict = Awaited<ReturnType<typeof verdict>>;
+
+/**
+ * The one known difference: a flipped bit inside deflated data that zlib (yauzl) refuses as
+ * an invalid stream (an incomplete Huffman table: "invalid distances set") while fflate
+ * (portable) inflates it, to other bytes (files_intact refuted) or, when the bit is in a code
+ * the data never uses, to the same bytes, whose SHA-256 the manifest signs (a valid verdict).
+ */
+function inflateDivergence(a: Verdict, b: Verdict): boolean {
+  const [refused, read] = 'code' in a ? [a, b] : [b, a];
+  return 'code' in refused && refused.inflate === true && 'result' in read;
 }
 
 describe('reader parity under mutation', () => {
@@ -100,7 +114,7 @@ describe('reader parity under mutation', () => {
       const portable = await verdict(() => verifyBundle(new Blob([bytes]), options));
       if ('code' in node) refused++;
       try {
-        expect(portable).toEqual(node);
+        if (!inflateDivergence(node, portable)) expect(portable).toEqual(node);
       } catch {
         differ.push(
           `#${n} ${what}: ${JSON.stringify(node).slice(0, 120)} vs ${JSON.stringify(portable).slice(0, 120)}`,

@@ -75,6 +75,35 @@ function expectSameEnd(node: Outcome, portable: Outcome) {
   else expect(portable).toMatchObject({ ok: false, code: node.code });
 }
 
+/**
+ * `bytes` (a zip from rawZip) ending in a ZIP64 end of central directory record and locator,
+ * which give the offsets of the central directory and of the record (by default the real ones).
+ */
+function zip64(bytes: Uint8Array, offsets: { directory?: bigint; record?: bigint } = {}) {
+  const data = Buffer.from(bytes);
+  const end = data.length - 22;
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(45, 12);
+  record.writeUInt16LE(45, 14);
+  record.writeBigUInt64LE(BigInt(data.readUInt16LE(end + 8)), 24);
+  record.writeBigUInt64LE(BigInt(data.readUInt16LE(end + 10)), 32);
+  record.writeBigUInt64LE(BigInt(data.readUInt32LE(end + 12)), 40);
+  record.writeBigUInt64LE(offsets.directory ?? BigInt(data.readUInt32LE(end + 16)), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(offsets.record ?? BigInt(end), 8);
+  locator.writeUInt32LE(1, 16);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(0xffff, 8);
+  eocd.writeUInt16LE(0xffff, 10);
+  eocd.writeUInt32LE(0xffffffff, 12);
+  eocd.writeUInt32LE(0xffffffff, 16);
+  return new Uint8Array(Buffer.concat([data.subarray(0, end), record, locator, eocd]));
+}
+
 describe('both readers read the same zips the same way', () => {
   it('a zip made by another library: names, bytes, nothing else', async () => {
     const bytes = zipSync(
@@ -145,6 +174,33 @@ describe('both readers read the same zips the same way', () => {
 });
 
 describe('zips that cannot be read: both readers refuse, with the same code', () => {
+  it('a ZIP64 end of central directory: read through it', async () => {
+    const { node, portable } = await both(zip64(rawZip([{ name: 'a.txt', data: utf8('hello') }])));
+    expect(node).toMatchObject({ ok: true, entries: { 'a.txt': 'hello' } });
+    expect(portable).toEqual(node);
+  });
+
+  it('ZIP64 offsets past the end of the file, up to 2^62: unexpected EOF, no crash', async () => {
+    // Past 2^53 yauzl's own reader handed the offset to fs.read, which threw in a callback.
+    const zip = rawZip([{ name: 'a.txt', data: utf8('hello') }]);
+    const cases = [
+      { directory: 2n ** 62n },
+      { directory: 2n ** 53n + 2n },
+      { directory: BigInt(zip.length + 100) },
+      { record: 2n ** 62n },
+      { record: BigInt(zip.length + 100) },
+    ];
+    for (const offsets of cases) {
+      const { node, portable } = await both(zip64(zip, offsets));
+      expect(node).toMatchObject({
+        ok: false,
+        code: 'unreadable',
+        message: expect.stringMatching(/not a readable zip: unexpected EOF$/),
+      });
+      expect(portable).toEqual(node);
+    }
+  });
+
   it('not a zip, empty, truncated, a bad central directory, an unknown method', async () => {
     const good = zipSync({ 'a.txt': utf8('hello hello hello hello') });
     const badCentral = good.slice();
@@ -213,6 +269,41 @@ describe('caps: a zip bomb is refused as it inflates, memory stays flat', () => 
     expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
     const { node } = await both(bytes);
     expect(node).toMatchObject({ ok: false, message: expect.stringMatching(/too many bytes/) });
+  });
+
+  it('a bomb refused while another entry streams: the other is read, nothing throws later', async () => {
+    // yauzl's fd reader queued the bomb's next read behind the other entry's; destroyed, its
+    // stream left that read to crash the process (the CLI on such a bundle, every run).
+    const path = join(dir, `case-${++serial}.zip`);
+    await writeFile(
+      path,
+      rawZip([
+        { name: 'receipts.jsonl', data: zeroBomb(64), declared: 100, raw: true },
+        { name: 'chain.jsonl', data: utf8('{"seq":1}\n'.repeat(60)) },
+      ]),
+    );
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', record);
+    try {
+      const zip = await YauzlZipReader.open(path, DEFAULT_LIMITS);
+      const read = async (name: string) => {
+        let bytes = 0;
+        for await (const chunk of zip.chunks(name)) bytes += chunk.length;
+        return bytes;
+      };
+      const [bomb, chain] = await Promise.allSettled([read('receipts.jsonl'), read('chain.jsonl')]);
+      zip.close();
+      expect(bomb).toMatchObject({
+        status: 'rejected',
+        reason: { code: 'unreadable', message: expect.stringMatching(/too many bytes/) },
+      });
+      expect(chain).toEqual({ status: 'fulfilled', value: 600 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      process.off('uncaughtException', record);
+    }
+    expect(uncaught).toEqual([]);
   });
 
   it('an honest bomb under the per-entry cap but over the total: too_large', async () => {
