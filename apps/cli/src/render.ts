@@ -34,16 +34,12 @@ export function renderReport(report: VerificationReport): string {
 
 /** Names and reasons quote the bundle: its control characters are shown, not obeyed. */
 export function printable(text: string): string {
-  let out = '';
-  for (const char of text) {
-    const code = char.charCodeAt(0);
-    out +=
-      code < 0x20 || (code >= 0x7f && code <= 0x9f)
-        ? `\\u${code.toString(16).padStart(4, '0')}`
-        : char;
-  }
-  return out;
+  // One replace, not a string grown a character at a time (a rope per character, which took
+  // gigabytes for a few hundred thousand reasons).
+  return text.replace(CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** Human output of a bundle: its claims, counts per receipt claim, the first failures, the verdict. */
 export function renderBundleSummary(path: string, result: BundleVerification): string {

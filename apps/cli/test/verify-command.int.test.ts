@@ -258,4 +258,16 @@ describe('quittance verify on hostile or broken input', () => {
     expectOneLine(deepLines, 'nests JSON deeper than 1000 levels');
     expectOneLine(deepJwks, 'nests JSON deeper than 1000 levels');
   }, 120_000);
+
+  it('a receipt file of more than 50,000 receipts is refused at once, with the way out', async () => {
+    // 150 KB: a few hundred thousand of these took the command line past 4 GB.
+    await writeFile(join(dir, 'many.jsonl'), '{}\n'.repeat(50_001));
+    const many = await quittance(
+      'verify',
+      join(dir, 'many.jsonl'),
+      '--jwks',
+      join(external, 'snapshot.json'),
+    );
+    expectOneLine(many, 'holds 50,001 receipts, more than 50,000: verify them as an export bundle');
+  }, 120_000);
 });

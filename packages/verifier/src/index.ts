@@ -49,7 +49,12 @@ export { checkInclusion } from './verify-inclusion';
 export type { VerifyReceiptOptions } from './verify-receipt';
 export { verifyReceipt } from './verify-receipt';
 export type { ReceiptsFileProblem, VerifyReceiptsOptions } from './verify-receipts';
-export { parseReceipts, ReceiptsFileError, verifyReceipts } from './verify-receipts';
+export {
+  MAX_RECEIPTS_IN_FILE,
+  parseReceipts,
+  ReceiptsFileError,
+  verifyReceipts,
+} from './verify-receipts';
 export type { ByteSource } from './zip/portable-zip';
 export { byteSourceOf, PortableZipReader } from './zip/portable-zip';
 export type { ZipEntryInfo, ZipReader } from './zip/zip-reader';

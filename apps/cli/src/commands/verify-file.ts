@@ -2,6 +2,7 @@ import {
   BundleError,
   loadKeyHistory,
   MAX_JSON_DEPTH,
+  MAX_RECEIPTS_IN_FILE,
   type PublisherKeys,
   parseReceipts,
   ReceiptsFileError,
@@ -137,5 +138,7 @@ function receiptsFileMessage(problem: ReceiptsFileProblem, path: string): string
       return `no receipt in ${path}`;
     case 'duplicate_member':
       return `receipt file ${path}${problem.line === undefined ? '' : ` line ${problem.line}`} ${problem.reason}`;
+    case 'too_many':
+      return `receipt file ${path} holds ${problem.count.toLocaleString('en')} receipts, more than ${MAX_RECEIPTS_IN_FILE.toLocaleString('en')}: verify them as an export bundle, or in parts`;
   }
 }

@@ -1,6 +1,7 @@
 import {
   duplicateMemberProblem,
   MAX_JSON_DEPTH,
+  MAX_RECEIPTS_IN_FILE,
   nestingExceeds,
   parseReceipts as parseReceiptsText,
   ReceiptsFileError,
@@ -91,6 +92,8 @@ function receiptsFileMessage(problem: ReceiptsFileProblem, name: string): string
       return `${name} holds no receipt`;
     case 'duplicate_member':
       return `${problem.line === undefined ? name : `${name} line ${problem.line}`} ${problem.reason}`;
+    case 'too_many':
+      return `${name} holds ${problem.count.toLocaleString('en')} receipts, more than ${MAX_RECEIPTS_IN_FILE.toLocaleString('en')}: verify them as an export bundle, or in parts`;
   }
 }
 
