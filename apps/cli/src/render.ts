@@ -39,6 +39,7 @@ export function printable(text: string): string {
   return text.replace(CONTROL, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** Human output of a bundle: its claims, counts per receipt claim, the first failures, the verdict. */
