@@ -9,8 +9,9 @@
  *   - peak RSS of an API process (VmHWM) after its runs.
  * The floor, one process, two processes, KMS, and sixteen merchants on one and on two
  * processes are measured in rounds, one run after the other, and each ratio is taken within a
- * round: the host's speed drifts between runs by more than most changes worth measuring. Prints each figure, then each ratio's median over the
- * rounds and its range. Asserts nothing.
+ * round: the host's speed drifts between runs by more than most changes worth measuring.
+ * Prints each figure, then each ratio's median over the rounds and its range. Asserts
+ * nothing.
  *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5,
  *                          BENCH_ROUNDS=3; BENCH_NODE_FLAGS="--flag …" for the API processes)
  */

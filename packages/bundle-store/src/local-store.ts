@@ -35,6 +35,8 @@ function toStoreError(error: unknown, action: string): BundleStoreError {
  */
 export class LocalBundleStore implements BundleStore {
   readonly location: string;
+  /** Not written to for 10 minutes: a `.partial` file may hold megabytes. */
+  readonly abandonedAfterMs = 10 * 60_000;
 
   constructor(readonly root: string) {
     this.location = pathToFileURL(root).href;

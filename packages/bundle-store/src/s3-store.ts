@@ -54,6 +54,8 @@ const MiB = 1024 * 1024;
  */
 export class S3BundleStore implements BundleStore {
   readonly location: string;
+  /** Begun a day ago: an upload's age is its start, not its last part. */
+  readonly abandonedAfterMs = 24 * 3600_000;
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;

@@ -62,10 +62,16 @@ export interface BundleStore {
   downloadUrl(key: string, options?: { filename?: string }): Promise<string | null>;
   /**
    * Removes what writers that died left behind: multipart uploads begun (or temporary files
-   * written) before `before`. Returns how many. Call it with a cut-off well past the longest
-   * export, from the retention job.
+   * last written) before `before`. Returns how many. Call it with a cut-off at least
+   * {@link abandonedAfterMs} ago.
    */
   sweepIncomplete(before: Date): Promise<number>;
+  /**
+   * How old an unfinished write is once no live writer can own it, as this store dates it:
+   * a temporary file by its last write (a live build writes as it goes), an upload by its
+   * start (a build may take minutes).
+   */
+  readonly abandonedAfterMs: number;
   /** Releases connections. */
   close(): Promise<void>;
 }

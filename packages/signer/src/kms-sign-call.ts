@@ -10,10 +10,10 @@ import { type AwsCredentials, JsonPostSigner } from './sigv4';
  * SigV4 (sigv4.ts) and sent over a keep-alive agent: with a KMS signer, that was more than the
  * rest of an issue request. (undici's pool cost about 30 µs less per call than node:http, but
  * importing undici makes its agent the process's global fetch dispatcher: every fetch of the
- * process would have changed behaviour.) Everything that is not the request itself still comes from the client: region, credentials
- * (with their refresh), attempts, and the endpoint, taken from the SDK's own first request
- * (the signer's GetPublicKey), so AWS_ENDPOINT_URL_KMS, FIPS and custom endpoints resolve as
- * the SDK does. Errors are shaped like the SDK's (`name`, `$metadata.httpStatusCode`), so the
+ * process would have changed behaviour.) Everything that is not the request itself still
+ * comes from the client: region, credentials (with their refresh), attempts, and the
+ * endpoint, taken from the SDK's own first request (the signer's GetPublicKey), so
+ * AWS_ENDPOINT_URL_KMS, FIPS and custom endpoints resolve as the SDK does. Errors are shaped like the SDK's (`name`, `$metadata.httpStatusCode`), so the
  * same classifier maps them and decides what is retried (throttling, 5xx, network, timeouts),
  * with the SDK's standard backoff (exponential, full jitter).
  */

@@ -23,8 +23,9 @@ export type ReceiptsFileProblem =
 
 /**
  * Receipts one file may hold: every report is kept and printed, so memory grows with them
- * (200,000 receipts of `{}`, 600 KB, took the command line past 4 GB; 100,000 took 3.6 s and 724 MB once reasons were printed in one pass). An order's listing
- * holds at most 10,000; more receipts go in an export bundle, which is streamed.
+ * (200,000 receipts of `{}`, 600 KB, took the command line past 4 GB; 100,000 still took
+ * 3.6 s and 724 MB once reasons were printed in one pass). An order's listing holds at most
+ * 10,000; more receipts go in an export bundle, which is streamed.
  */
 export const MAX_RECEIPTS_IN_FILE = 50_000;
 

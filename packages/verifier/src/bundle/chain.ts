@@ -4,7 +4,7 @@ import type { CheckpointProof, CheckpointsRead } from './checkpoints';
 import { type BundleContents, parseLine } from './contents';
 import { isJsonObject, isSeq, ProblemList, showValue } from './json';
 import { type ChainEntry, FILES } from './layout';
-import { LINE_BYTES, MAX_UNUSABLE_LINES, stoppedReading } from './limits';
+import { LINE_BYTES, unusableLines } from './limits';
 import { type LogRead, LogReplay, logConsistentClaim } from './log';
 
 export interface ChainRead {
@@ -33,7 +33,7 @@ export async function* chainEntries(
   contents: BundleContents,
   onProblem?: (problem: string, stopped?: boolean) => void,
 ): AsyncGenerator<ChainEntry> {
-  let unusable = 0;
+  const unusable = unusableLines(FILES.chain, 'chain entries');
   for await (const line of contents.lines(FILES.chain, LINE_BYTES.record)) {
     const parsed = parseLine(line);
     const problem = parsed.ok ? chainEntryProblem(parsed.value) : parsed.problem;
@@ -41,8 +41,9 @@ export async function* chainEntries(
       yield parsed.value as ChainEntry;
       continue;
     }
-    if (++unusable > MAX_UNUSABLE_LINES) {
-      onProblem?.(stoppedReading(FILES.chain, 'chain entries'), true);
+    const stop = unusable();
+    if (stop) {
+      onProblem?.(stop, true);
       return;
     }
     onProblem?.(`chain.jsonl line ${line.n} ${problem}`);

@@ -3,7 +3,7 @@ import { BodyCursor } from './bodies';
 import { type BundleContents, type Line, parseLine } from './contents';
 import { canonicalOf, isJsonObject, ProblemList, showValue } from './json';
 import { type EvidenceManifest, FILES } from './layout';
-import { LINE_BYTES, MAX_UNUSABLE_LINES, stoppedReading } from './limits';
+import { LINE_BYTES, unusableLines } from './limits';
 import { type CursorItem, LineCursor } from './line-cursor';
 import { type BundleFacts, readReceiptLine, settleReceipt } from './receipts';
 import type { ReceiptRunner } from './runner';
@@ -53,11 +53,12 @@ export async function checkEvidenceReceipts(input: {
   );
   let lastSeq = 0;
   let previous: { seq: number; entryHash: string } | undefined;
-  let unusable = 0;
+  const unusable = unusableLines(FILES.receipts, 'receipts with an id');
   for await (const line of contents.lines(FILES.receipts, LINE_BYTES.record)) {
     const read = readReceiptLine(line, input.snapshotAuthentic);
-    if ((!read.ok || read.ownId === undefined) && ++unusable > MAX_UNUSABLE_LINES) {
-      problems.stop(stoppedReading(FILES.receipts, 'receipts with an id'));
+    const stop = !read.ok || read.ownId === undefined ? unusable() : undefined;
+    if (stop) {
+      problems.stop(stop);
       break;
     }
     if (!read.ok) {

@@ -136,10 +136,9 @@ export const isSeq = (value: unknown): value is number =>
 export const messageOf = (error: unknown) =>
   error instanceof Error ? error.message : String(error);
 
-/** Problems joined for a reason, the first `max` of them and how many more. */
-export const listed = (problems: readonly string[], max: number) =>
-  problems.slice(0, max).join('; ') +
-  (problems.length > max ? ` (+${problems.length - max} more)` : '');
+/** Problems joined for a reason, the first `max` of them and how many more of `total`. */
+export const listed = (problems: readonly string[], max: number, total = problems.length) =>
+  problems.slice(0, max).join('; ') + (total > max ? ` (+${total - max} more)` : '');
 
 /**
  * Problems of one claim: every one counted, the first {@link ProblemList.KEPT} kept word for
@@ -189,9 +188,6 @@ export class ProblemList {
 
   /** The first `max` joined for a reason, and how many more. */
   listed(max: number): string {
-    return (
-      this.kept.slice(0, max).join('; ') +
-      (this.#count > max ? ` (+${this.#count - max} more)` : '')
-    );
+    return listed(this.kept, max, this.#count);
   }
 }

@@ -61,9 +61,17 @@ export const LINE_BYTES = {
  */
 export const MAX_UNUSABLE_LINES = 10_000;
 
-/** The problem that says where a file stopped being read. */
-export const stoppedReading = (file: string, what: string) =>
-  `${file}: more than ${MAX_UNUSABLE_LINES.toLocaleString('en')} lines are not ${what}; the rest of the file was not read`;
+/**
+ * Counts a file's unusable lines: each call counts one, and past {@link MAX_UNUSABLE_LINES}
+ * answers the problem that says the rest of the file is not read.
+ */
+export function unusableLines(file: string, what: string): () => string | undefined {
+  let count = 0;
+  return () =>
+    ++count > MAX_UNUSABLE_LINES
+      ? `${file}: more than ${MAX_UNUSABLE_LINES.toLocaleString('en')} lines are not ${what}; the rest of the file was not read`
+      : undefined;
+}
 
 export const formatBytes = (bytes: number) =>
   bytes >= GiB

@@ -1,6 +1,6 @@
 import type { BundleContents, Line } from './contents';
 import { ProblemList } from './json';
-import { MAX_UNUSABLE_LINES, stoppedReading } from './limits';
+import { MAX_UNUSABLE_LINES, unusableLines } from './limits';
 
 /** A line of a JSON Lines file that runs alongside receipts.jsonl, naming a receipt. */
 export interface CursorItem {
@@ -23,6 +23,7 @@ export class LineCursor<T extends CursorItem> {
   readonly problems = new ProblemList();
   /** Lines that belonged to a receipt. */
   matched = 0;
+  readonly #unusableLines: () => string | undefined;
 
   constructor(
     contents: BundleContents,
@@ -35,6 +36,7 @@ export class LineCursor<T extends CursorItem> {
     private readonly which: string,
   ) {
     this.#lines = contents.lines(file, maxLine)[Symbol.asyncIterator]();
+    this.#unusableLines = unusableLines(file, 'the line of a receipt');
   }
 
   async #peek(): Promise<T | undefined> {
@@ -51,12 +53,14 @@ export class LineCursor<T extends CursorItem> {
   /** A line that is no receipt's; past {@link MAX_UNUSABLE_LINES} the rest is not read. */
   #unusable(problem: string): void {
     this.#next = undefined;
-    if (this.problems.count < MAX_UNUSABLE_LINES) this.problems.push(problem);
-    else {
-      this.problems.stop(stoppedReading(this.file, 'the line of a receipt'));
-      this.#done = true;
-      void this.#lines.return?.();
+    const stop = this.#unusableLines();
+    if (!stop) {
+      this.problems.push(problem);
+      return;
     }
+    this.problems.stop(stop);
+    this.#done = true;
+    void this.#lines.return?.();
   }
 
   /** The line of receipt `id`, when the next line is its. */

@@ -6,7 +6,7 @@ import { type ChainRead, chainEntries } from './chain';
 import { type BundleContents, type Line, parseLine } from './contents';
 import { isJsonObject, isSeq, ProblemList, showValue } from './json';
 import { type ChainEntry, FILES, type Manifest, snapshotPath } from './layout';
-import { LINE_BYTES, MAX_UNUSABLE_LINES, stoppedReading } from './limits';
+import { LINE_BYTES, unusableLines } from './limits';
 import type { ReceiptRunner } from './runner';
 import type { ReceiptTally } from './tally';
 
@@ -206,15 +206,15 @@ export async function checkExportReceipts(input: {
   };
   const seenIds = new Set<string>();
   const bodies = new BodyCursor(contents, seenIds);
-  let unusable = 0;
+  const unusable = unusableLines(FILES.receipts, 'receipts with their chain envelope');
   let stopped: string | undefined;
   for await (const line of contents.lines(FILES.receipts, LINE_BYTES.record)) {
     if (firstPassFailed || held.length > HELD_REPORTS) await firstPassDone;
     const read = readReceiptLine(line, input.snapshotAuthentic);
     // A bundle carries every receipt with its chain envelope.
-    if ((!read.ok || read.seq === undefined) && ++unusable > MAX_UNUSABLE_LINES) {
-      stopped = stoppedReading(FILES.receipts, 'receipts with their chain envelope');
-      break;
+    if (!read.ok || read.seq === undefined) {
+      stopped = unusable();
+      if (stopped) break;
     }
     if (!read.ok) {
       runner.pass(read.report, (report) => deliver(() => tally.record(report)));
