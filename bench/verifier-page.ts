@@ -2,12 +2,13 @@
  * The verifier page against the command line on the same bundle, in the same run: the page's
  * size, its load time from disk in headless Chromium, and the time to verify an export of
  * N receipts (default 10,000) in the page (one Web Worker) and with `quittance verify` (worker
- * threads, one per core). Asserts nothing.
+ * threads, one per core), then the JSON report's download and the peak memory of the page's
+ * renderer and of the browser process. Asserts nothing.
  *   npm run bench:verifier-page                  (BENCH_RECEIPTS=10000)
  *   BENCH_ZIP=ZIP BENCH_PUBLISHER_FILE=JSON      uses that bundle (no database)
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,6 +18,27 @@ import { buildVerifierPage } from '../packages/verifier-page/src/build';
 import { median } from './median';
 
 const run = promisify(execFile);
+
+/** Peak resident memory (VmHWM, MB) of Chromium's largest renderer and of its browser process. */
+async function chromiumPeakRss(): Promise<{ renderer: number; browser: number }> {
+  const peaks = { renderer: 0, browser: 0 };
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      // Chromium rewrites its processes' command lines into one space-separated string.
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      if (!/^\S*chrom/.test(cmdline)) continue;
+      const status = await readFile(`/proc/${pid}/status`, 'utf8');
+      const mb = Math.round(Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024);
+      const type = / --type=(\S+)/.exec(cmdline)?.[1];
+      if (type === 'renderer') peaks.renderer = Math.max(peaks.renderer, mb);
+      if (type === undefined) peaks.browser = Math.max(peaks.browser, mb);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return peaks;
+}
 const root = resolve(import.meta.dirname, '..');
 const N = Number(process.env.BENCH_RECEIPTS ?? 10_000);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -84,6 +106,20 @@ try {
     );
     console.log(
       `page:  ${seconds(pageMs)} for ${N.toLocaleString('en-US')} receipts (${(zipBytes / 1e6).toFixed(1)} MB zip), ${Math.round(N / (pageMs / 1000)).toLocaleString('en-US')} receipts/s, verdict ${verdict}`,
+    );
+    // The JSON report, as a user downloads it after the verdict.
+    const downloadStarted = performance.now();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#export-button'),
+    ]);
+    const saved = await download.path();
+    console.log(
+      `page:  the JSON report (${((await stat(saved)).size / 1e6).toFixed(1)} MB) saved ${seconds(performance.now() - downloadStarted)} after the click`,
+    );
+    const peaks = await chromiumPeakRss();
+    console.log(
+      `page:  peak RSS of the page's renderer (its worker included) ${peaks.renderer} MB; of the browser process ${peaks.browser} MB`,
     );
   } finally {
     await browser.close();

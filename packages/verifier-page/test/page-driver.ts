@@ -128,14 +128,18 @@ export async function readShownReport(page: Page): Promise<ShownReport> {
   });
 }
 
-/** Clicks “Download the report (JSON)” and parses the file the browser saves. */
-export async function exportedJson(page: Page): Promise<any> {
+/** Clicks “Download the report (JSON)” and reads the file the browser saves. */
+export async function exportedText(page: Page): Promise<string> {
   const [download] = await Promise.all([
     page.waitForEvent('download'),
     page.click('#export-button'),
   ]);
-  const path = await download.path();
-  return JSON.parse(await readFile(path, 'utf8'));
+  return readFile(await download.path(), 'utf8');
+}
+
+/** The downloaded report, parsed. */
+export async function exportedJson(page: Page): Promise<any> {
+  return JSON.parse(await exportedText(page));
 }
 
 /** A screenshot into test-output/: the whole page, or one part of it. */

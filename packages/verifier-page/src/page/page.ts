@@ -282,10 +282,10 @@ export function startPage(scriptText: string): void {
 
   byId('export-button').addEventListener('click', () => {
     if (!result) return;
-    const blob = new Blob([`${JSON.stringify(result.json, null, 2)}\n`], {
-      type: 'application/json',
+    const link = h('a', {
+      href: URL.createObjectURL(result.report),
+      download: 'quittance-report.json',
     });
-    const link = h('a', { href: URL.createObjectURL(blob), download: 'quittance-report.json' });
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   });

@@ -12,19 +12,6 @@ export interface TimelineFacts {
   orderId?: string;
 }
 
-/**
- * The `--json` document of `quittance verify`: SPEC §10's report for receipt files; for a
- * bundle the same members plus `bundle` (its kind and order), in the command's order.
- */
-export type CliJson =
-  | { ok: boolean; claims: Record<string, Claim>; receipts: ReceiptReport[] }
-  | {
-      receipts: ReceiptReport[];
-      claims: Record<string, Claim>;
-      bundle: { kind: 'export' | 'order-evidence'; orderId: string | null };
-      ok: boolean;
-    };
-
 export interface BundleSummary {
   kind: 'export' | 'order-evidence';
   orderId: string | null;
@@ -32,21 +19,53 @@ export interface BundleSummary {
   counts: Record<string, Record<ClaimStatus, number>>;
 }
 
-/** What the worker hands back for one verification. */
+/** A receipt shown in full: its report, its verdict, and its position among those verified. */
+export interface ShownReceipt {
+  report: ReceiptReport;
+  verdict: Verdict;
+  position: number;
+}
+
+/** A row of an order's timeline: the receipt's facts, its verdict and, when shown, its position. */
+export interface TimelineRow extends TimelineFacts {
+  verdict?: Verdict;
+  shownPosition?: number;
+}
+
+/**
+ * What the worker hands back for one verification: what the page shows, counted as the
+ * reports came, and the whole report as `quittance verify --json` writes it, as a Blob. No
+ * list of every receipt's report: a bundle of a million receipts would hold a gigabyte.
+ */
 export interface PageResult {
   /** What was verified, in words: file names. */
   subject: string;
-  json: CliJson;
+  /** False exactly when a claim is refuted (SPEC §10), as the command's exit status. */
+  ok: boolean;
+  /** Claims about the evidence as a whole (a bundle's; a receipts file has none). */
+  claims: Record<string, Claim>;
   bundle?: BundleSummary;
-  facts: TimelineFacts[];
+  receiptCount: number;
+  /** Claims of each status over the whole report, the evidence's own and every receipt's. */
+  statusCounts: Record<ClaimStatus, number>;
+  /** Per claim name: where it failed or stayed undecided. */
+  tally: Map<string, ClaimTally>;
+  /** At most {@link SHOWN_RECEIPTS} receipts, failures first, then the not proven. */
+  shown: ShownReceipt[];
+  /** Each order's receipts, for its timeline (receipts files and order evidence). */
+  timeline: TimelineRow[];
+  /** The `--json` document of `quittance verify` for this evidence. */
+  report: Blob;
   /** Whether claims could not be decided because something is not pinned. */
   pinned: { publisher: boolean; tsa: boolean };
 }
 
+/** Receipts shown in full; the rest are in the JSON report (a bundle may hold millions). */
+export const SHOWN_RECEIPTS = 200;
+
 export type Verdict = 'PASS' | 'FAIL' | 'NOT PROVEN';
 
 const RANK: Record<ClaimStatus, number> = { refuted: 0, unknown: 1, asserted: 2 };
-const VERDICT_RANK: Record<Verdict, number> = { FAIL: 0, 'NOT PROVEN': 1, PASS: 2 };
 
 /** Refuted anywhere is FAIL (exit 1 of the command); all asserted is PASS; else NOT PROVEN. */
 export function verdictOf(claims: Iterable<Claim | undefined>): Verdict {
@@ -58,41 +77,18 @@ export function verdictOf(claims: Iterable<Claim | undefined>): Verdict {
   return verdict;
 }
 
+/** The verdict of the whole report: `ok` false (a refuted claim) is FAIL, as exit status 1. */
+export function overallVerdict(result: Pick<PageResult, 'ok' | 'statusCounts'>): Verdict {
+  if (!result.ok || result.statusCounts.refuted > 0) return 'FAIL';
+  return result.statusCounts.unknown > 0 ? 'NOT PROVEN' : 'PASS';
+}
+
 export const claimsOf = (claims: object) =>
   Object.entries(claims).filter((entry): entry is [string, Claim] => entry[1] !== undefined);
-
-export function overallVerdict(json: CliJson): Verdict {
-  // `ok` is false exactly when a claim is refuted (SPEC §10); it is the command's exit status.
-  if (!json.ok) return 'FAIL';
-  return verdictOf(
-    [json.claims, ...json.receipts.map((r) => r.claims)].flatMap((c) => Object.values(c)),
-  );
-}
 
 /** Claims with failures first, then the undecided, then the passed; stable otherwise. */
 export function claimsFailuresFirst(claims: object): [string, Claim][] {
   return claimsOf(claims).sort(([, a], [, b]) => RANK[a.status] - RANK[b.status]);
-}
-
-/** Receipts with a failure first, then the not proven, then those that passed. */
-export function receiptsFailuresFirst(
-  receipts: ReceiptReport[],
-): { report: ReceiptReport; verdict: Verdict; position: number }[] {
-  return receipts
-    .map((report, position) => ({
-      report,
-      verdict: verdictOf(Object.values(report.claims)),
-      position,
-    }))
-    .sort((a, b) => VERDICT_RANK[a.verdict] - VERDICT_RANK[b.verdict]);
-}
-
-/** How many claims of each status the whole report holds. */
-export function countStatuses(json: CliJson): Record<ClaimStatus, number> {
-  const counts: Record<ClaimStatus, number> = { asserted: 0, refuted: 0, unknown: 0 };
-  for (const claims of [json.claims, ...json.receipts.map((r) => r.claims)])
-    for (const [, claim] of claimsOf(claims)) counts[claim.status]++;
-  return counts;
 }
 
 /** Per claim name: where it failed or stayed undecided, and how often it is the operator's word. */
@@ -102,27 +98,6 @@ export interface ClaimTally {
   refuted: number;
   unknown: number;
   operatorAsserted: number;
-}
-
-export function tallyClaims(json: CliJson): Map<string, ClaimTally> {
-  const tally = new Map<string, ClaimTally>();
-  const entry = (name: string) => {
-    let found = tally.get(name);
-    if (!found) {
-      found = { refuted: 0, unknown: 0, operatorAsserted: 0 };
-      tally.set(name, found);
-    }
-    return found;
-  };
-  for (const [name, claim] of claimsOf(json.claims)) entry(name).bundle = claim;
-  for (const receipt of json.receipts)
-    for (const [name, claim] of claimsOf(receipt.claims)) {
-      const counted = entry(name);
-      if (claim.status === 'refuted') counted.refuted++;
-      if (claim.status === 'unknown') counted.unknown++;
-      if (claim.source === 'operator_asserted') counted.operatorAsserted++;
-    }
-  return tally;
 }
 
 /** The facts of a receipt for the timeline, when it has them. */

@@ -1,20 +1,15 @@
-import type { Claim, ClaimStatus, ReceiptReport } from '@quittance/verifier';
+import type { Claim, ClaimStatus } from '@quittance/verifier';
 import { h } from './dom';
 import { claimMeaning, claimTitle, sourceWords, statusWords } from './plain-words';
 import {
   claimsFailuresFirst,
-  countStatuses,
   overallVerdict,
   type PageResult,
-  receiptsFailuresFirst,
-  type TimelineFacts,
-  tallyClaims,
+  type ShownReceipt,
+  type TimelineRow,
   type Verdict,
-  verdictOf,
 } from './report-model';
 
-/** Receipts shown in full; the rest are in the JSON report (a bundle may hold 100,000). */
-const SHOWN_RECEIPTS = 200;
 const SHOWN_TIMELINE_ROWS = 1_000;
 
 const VERDICT_CLASS: Record<Verdict, string> = {
@@ -25,23 +20,23 @@ const VERDICT_CLASS: Record<Verdict, string> = {
 
 /** The report: verdict first, then failures before everything else, in plain words. */
 export function renderReport(result: PageResult): HTMLElement[] {
-  const verdict = overallVerdict(result.json);
+  const verdict = overallVerdict(result);
   return [
     renderVerdict(result, verdict),
-    ...(Object.keys(result.json.claims).length
-      ? [section('Checks of the bundle as a whole', claimTable(result.json.claims))]
+    ...(Object.keys(result.claims).length
+      ? [section('Checks of the bundle as a whole', claimTable(result.claims))]
       : []),
     ...(result.bundle && Object.keys(result.bundle.counts).length
       ? [section(`Checks of each receipt, counted`, countsTable(result.bundle.counts))]
       : []),
-    ...renderTimelines(result.facts, result.json.receipts),
-    renderReceipts(result.json.receipts, result.bundle?.receiptCount),
+    ...renderTimelines(result.timeline),
+    renderReceipts(result.shown, result.receiptCount),
   ];
 }
 
 function renderVerdict(result: PageResult, verdict: Verdict): HTMLElement {
-  const counts = countStatuses(result.json);
-  const n = result.bundle?.receiptCount ?? result.json.receipts.length;
+  const counts = result.statusCounts;
+  const n = result.receiptCount;
   const receipts = `${n.toLocaleString('en')} receipt${n === 1 ? '' : 's'}`;
   const what =
     result.bundle?.kind === 'order-evidence'
@@ -54,7 +49,7 @@ function renderVerdict(result: PageResult, verdict: Verdict): HTMLElement {
     FAIL: `${counts.refuted.toLocaleString('en')} check${counts.refuted === 1 ? '' : 's'} failed. Something in this evidence was altered, forged, or does not match:`,
     'NOT PROVEN': `Nothing is refuted, but ${counts.unknown.toLocaleString('en')} check${counts.unknown === 1 ? '' : 's'} could not be decided from this evidence (not proven does not mean false):`,
   };
-  const tally = tallyClaims(result.json);
+  const tally = result.tally;
   const receiptsWord = (n: number) => `${n.toLocaleString('en')} receipt${n === 1 ? '' : 's'}`;
   // What failed, or what stays undecided, named in words: the reason for the verdict.
   const status = verdict === 'FAIL' ? 'refuted' : 'unknown';
@@ -177,23 +172,18 @@ function countsTable(counts: Record<string, Record<ClaimStatus, number>>): HTMLE
 }
 
 /** Each order's receipts in time order: when, which agent, which tool, and the receipt's result. */
-function renderTimelines(facts: TimelineFacts[], receipts: ReceiptReport[]): HTMLElement[] {
-  // A fact's report is the one at its position, when that one has its id (a receipts file);
-  // else the report with its id (a bundle, whose reports may come in another order).
-  const positionById = new Map(receipts.map((r, i) => [r.id, i]));
-  const positionOf = (fact: TimelineFacts) =>
-    receipts[fact.index]?.id === fact.id ? fact.index : positionById.get(fact.id);
-  const orders = new Map<string, TimelineFacts[]>();
-  for (const fact of facts) {
+function renderTimelines(timeline: TimelineRow[]): HTMLElement[] {
+  const orders = new Map<string, TimelineRow[]>();
+  for (const fact of timeline) {
     if (fact.orderId === undefined) continue;
-    orders.set(fact.orderId, [...(orders.get(fact.orderId) ?? []), fact]);
+    const entries = orders.get(fact.orderId) ?? [];
+    if (!entries.length) orders.set(fact.orderId, entries);
+    entries.push(fact);
   }
   return [...orders].map(([orderId, entries]) => {
     entries.sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
     const rows = entries.slice(0, SHOWN_TIMELINE_ROWS).map((fact) => {
-      const position = positionOf(fact);
-      const report = position === undefined ? undefined : receipts[position];
-      const verdict = report && verdictOf(Object.values(report.claims));
+      const { verdict, shownPosition: position } = fact;
       return h(
         'tr',
         { 'data-receipt-id': fact.id },
@@ -240,9 +230,8 @@ function renderTimelines(facts: TimelineFacts[], receipts: ReceiptReport[]): HTM
 }
 
 /** Receipts with a failure first and open; the others folded. */
-function renderReceipts(receipts: ReceiptReport[], total: number | undefined): HTMLElement {
-  const ordered = receiptsFailuresFirst(receipts);
-  const shown = ordered.slice(0, SHOWN_RECEIPTS).map(({ report, verdict, position }) =>
+function renderReceipts(shownReceipts: ShownReceipt[], count: number): HTMLElement {
+  const shown = shownReceipts.map(({ report, verdict, position }) =>
     h(
       'details',
       {
@@ -262,14 +251,13 @@ function renderReceipts(receipts: ReceiptReport[], total: number | undefined): H
       claimTable(report.claims),
     ),
   );
-  const count = total ?? receipts.length;
   const notes: HTMLElement[] = [];
-  if (receipts.length > shown.length)
+  if (count > shown.length)
     notes.push(
       h(
         'p',
         {},
-        `The ${shown.length} receipts above come first by result; all ${receipts.length.toLocaleString('en')} are in the JSON report.`,
+        `The ${shown.length} receipts above come first by result; all ${count.toLocaleString('en')} are in the JSON report.`,
       ),
     );
   return section(

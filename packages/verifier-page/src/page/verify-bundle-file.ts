@@ -4,6 +4,7 @@ import {
   type PublisherKeys,
   verifyBundle,
 } from '@quittance/verifier';
+import { ReportCollector, TextBlob } from './report-collector';
 import { type PageResult, type TimelineFacts, toTimelineFacts } from './report-model';
 
 /**
@@ -17,8 +18,12 @@ export async function verifyBundleFile(
   progress: (done: number, total: number, phase: string) => void,
 ): Promise<Omit<PageResult, 'pinned'>> {
   let result: Awaited<ReturnType<typeof verifyBundle>>;
-  // The timeline's facts (time, agent, tool, bucket), gathered as the receipts are read; each
-  // receipt's verdict comes from its report, by id.
+  const collector = new ReportCollector();
+  // The report as `quittance verify BUNDLE.zip --json` streams it, written as it goes.
+  const json = new TextBlob();
+  json.write('{"receipts":[');
+  // An order's timeline: each receipt's facts (time, agent, tool, bucket), gathered as the
+  // receipts are read; the verdicts come from the reports. Exports have no timeline.
   const facts: TimelineFacts[] = [];
   try {
     result = await verifyBundle(
@@ -26,11 +31,16 @@ export async function verifyBundleFile(
       {
         publisher: trust.publisher,
         tsaTrustAnchors: trust.tsaTrustAnchors,
-        keepReceipts: true,
         label: bundle.name,
-        onReceiptRead: (receipt) => {
+        onReceiptRead: (receipt, kind) => {
+          if (kind !== 'order-evidence') return;
+          collector.trackVerdicts();
           const fact = toTimelineFacts(receipt, facts.length);
           if (fact) facts.push(fact);
+        },
+        onReceipt: (report) => {
+          json.write(`${collector.receiptCount ? ',' : ''}\n${JSON.stringify(report)}`);
+          collector.add(report);
         },
       },
       ({ step, receipts, totalReceipts }) =>
@@ -41,22 +51,18 @@ export async function verifyBundleFile(
       throw new Error(`This zip cannot be verified: ${error.message}`);
     throw error;
   }
+  // SPEC §10's members, and what kind of bundle it was, in the command's order.
+  const kind = { kind: result.kind, orderId: result.orderId };
+  json.write(
+    `\n],"claims":${JSON.stringify(result.claims)},"bundle":${JSON.stringify(kind)},"ok":${result.ok}}\n`,
+  );
   return {
     subject: bundle.name,
-    // The shape of `quittance verify BUNDLE.zip --json`, members in its order.
-    json: {
-      receipts: result.receipts,
-      claims: result.claims,
-      bundle: { kind: result.kind, orderId: result.orderId },
-      ok: result.ok,
-    },
-    bundle: {
-      kind: result.kind,
-      orderId: result.orderId,
-      receiptCount: result.receiptCount,
-      counts: result.counts,
-    },
-    facts: result.kind === 'order-evidence' ? facts : [],
+    ok: result.ok,
+    ...collector.summary(result.claims),
+    bundle: { ...kind, receiptCount: result.receiptCount, counts: result.counts },
+    timeline: collector.timeline(facts),
+    report: json.blob('application/json'),
   };
 }
 

@@ -2,6 +2,7 @@ import { parsePemCertificates } from '@quittance/tsp';
 import { type PublisherKeys, parsePublisherKeys } from '@quittance/verifier';
 import { MAX_TEXT_FILE, parseJsonFile, parseReceipts } from './evidence-files';
 import type { VerifyRequest, WorkerMessage } from './protocol';
+import { ReportCollector } from './report-collector';
 import { type PageResult, type TimelineFacts, toTimelineFacts } from './report-model';
 import { verifyBundleFile } from './verify-bundle-file';
 import { verifyReceipts } from './verify-receipts';
@@ -73,11 +74,17 @@ async function verifyReceiptFiles(
   const facts = receipts
     .map((receipt, i) => toTimelineFacts(receipt, i))
     .filter((f): f is TimelineFacts => f !== undefined);
+  const collector = new ReportCollector();
+  collector.trackVerdicts();
+  for (const receipt of report.receipts) collector.add(receipt);
   const names = [request.receipts, request.snapshot, request.proof].filter((f) => f !== undefined);
   return {
     subject: names.map((f) => f.name).join(', '),
-    json: report,
-    facts,
+    ok: report.ok,
+    ...collector.summary(report.claims),
+    timeline: collector.timeline(facts),
+    // As `quittance verify RECEIPT.json --json` prints it (at most 50,000 receipts).
+    report: new Blob([`${JSON.stringify(report, null, 2)}\n`], { type: 'application/json' }),
     pinned: trust.pinned,
   };
 }

@@ -30,10 +30,11 @@ export interface BundleVerificationOptions {
   /** TSA roots obtained independently; without them the certificates in `tsa/` are used. */
   tsaTrustAnchors?: Uint8Array[] | undefined;
   /**
-   * Called with each receipt of receipts.jsonl as it is read, before it is verified: for what
-   * a caller shows beside the verdicts (the page's timeline), which come from the reports.
+   * Called with each receipt of receipts.jsonl as it is read, before it is verified, and the
+   * bundle's kind: for what a caller shows beside the verdicts (the page's timeline of an
+   * order's evidence), which come from the reports.
    */
-  onReceiptRead?: ((receipt: Record<string, unknown>) => void) | undefined;
+  onReceiptRead?: ((receipt: Record<string, unknown>, kind: BundleKind) => void) | undefined;
   /** Called for each receipt as it is verified (the report is not kept unless `keepReceipts`). */
   onReceipt?: ((report: ReceiptReport) => void) | undefined;
   keepReceipts?: boolean | undefined;
@@ -152,7 +153,9 @@ async function verifyOpened(
     facts,
     runner,
     snapshotAuthentic: snapshots.history.authentic,
-    onReceiptRead: options.onReceiptRead,
+    onReceiptRead:
+      options.onReceiptRead &&
+      ((receipt: Record<string, unknown>) => options.onReceiptRead?.(receipt, manifest.kind)),
   };
   try {
     if (manifest.kind === EVIDENCE_KIND) {
