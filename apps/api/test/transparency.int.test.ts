@@ -326,6 +326,50 @@ describe.each([
     }
   });
 
+  it('a revocation dated back past the newest checkpoint of a log that then stays still: the job signs that head again at once with the replacement key', async () => {
+    // Before, the receipts after the last valid checkpoint had no proof (404 not_checkpointed)
+    // until the merchant issued again: the job only checkpointed a head that had moved.
+    const m = await h.merchant();
+    await issue(m.merchantKey, 3);
+    await checkpointNow(); // 3, valid
+    const [fourth, fifth] = await issue(m.merchantKey, 2);
+    const compromisedSince = new Date(Date.now() + 5).toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await checkpointNow(); // 5, signed after compromisedSince by the key revoked below
+    const list = async () =>
+      (await h.call('GET', '/api/v1/trust/checkpoints', { key: m.auditorKey })).body.checkpoints;
+    const revoked = await h.admin(
+      'POST',
+      `/signing-keys/${(await list())[0].signingKeyKid}/revoke`,
+      {
+        reason: 'keyCompromise',
+        revokedAt: compromisedSince,
+      },
+    );
+    expect(revoked.status).toBe(200);
+    const proofOf = (id: string) =>
+      h.call('GET', `/api/v1/trust/receipts/${id}/proof`, { key: m.auditorKey });
+    expect((await proofOf(fifth as string)).body.code).toBe('not_checkpointed');
+
+    // The job's own rule (every 1,000 receipts or every hour here): due at once all the same.
+    expect(await createDueCheckpoints(h.services)).toBeGreaterThanOrEqual(1);
+    const after = await list();
+    expect(after.map((c: { seq: number }) => c.seq)).toEqual([5, 3]);
+    expect(after[0].signingKeyKid).toBe(revoked.body.replacementKid);
+    for (const id of [fourth, fifth] as string[]) {
+      const proof = await proofOf(id);
+      expect(proof.status).toBe(200);
+      expect(proof.body.treeSize).toBe(5);
+      const receipt = (await h.call('GET', `/api/v1/trust/receipts/${id}`, { key: m.auditorKey }))
+        .body;
+      const report = await verifyReceipt(receipt, await history(receipt), { proof: proof.body });
+      expect(report.claims.included_in_log?.status).toBe('asserted');
+    }
+    // Replaced once: the new one is valid, so nothing is due any more.
+    expect(await createDueCheckpoints(h.services)).toBe(0);
+    expect((await list())[0].signingKeyKid).toBe(revoked.body.replacementKid);
+  });
+
   it('order evidence: one zip per order that verifies offline; agents get their own receipts, no bodies', async () => {
     const m = await h.merchant();
     const order = (agentId: string) =>
