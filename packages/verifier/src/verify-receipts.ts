@@ -1,4 +1,4 @@
-import { duplicateMemberProblem, MAX_JSON_DEPTH, nestingExceeds } from './bundle/json';
+import { duplicateMemberProblem, MAX_JSON_DEPTH, nestingExceeds, parserWords } from './bundle/json';
 import { type ReceiptReport, toReport, type VerificationReport } from './claims';
 import type { KeyHistory } from './key-history';
 import { verifyReceipt } from './verify-receipt';
@@ -70,7 +70,7 @@ export function parseReceipts(text: string): unknown[] {
         throw new ReceiptsFileError({
           code: 'not_json',
           line: i + 1,
-          reason: (error as Error).message,
+          reason: parserWords(error),
         });
       }
       if (nestingExceeds(line, MAX_JSON_DEPTH))

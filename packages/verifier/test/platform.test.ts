@@ -1,7 +1,8 @@
 /**
  * The verifier must not need Node (issue 11): `node:` modules and yauzl only under src/node/,
  * reached through `#platform` and `#ed25519`. The proof is a browser build of the package: it
- * bundles without any Node module, and it verifies a bundle (WebCrypto, @noble/hashes, fflate)
+ * bundles without any Node module, and it verifies a bundle (WebCrypto, @noble/hashes,
+ * DecompressionStream)
  * with exactly the verdict of the Node build.
  */
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';

@@ -27,6 +27,10 @@ export function nestingExceeds(text: string, max: number = MAX_JSON_DEPTH): bool
   return false;
 }
 
+/** The JSON parser's message, without the line and column newer V8 versions append. */
+export const parserWords = (error: unknown) =>
+  messageOf(error).replace(/ \(line \d+ column \d+\)$/, '');
+
 /** JSON text parsed with a depth limit: the value, or why it is not acceptable JSON. */
 export function parseJson(
   text: string,
@@ -35,8 +39,10 @@ export function parseJson(
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, problem: `is not JSON (${(error as Error).message})` };
+  } catch {
+    // Not the parser's words: they differ between JavaScript engines (and V8 versions), and
+    // a bundle gets the same report in every browser and in the CLI.
+    return { ok: false, problem: 'is not JSON' };
   }
   if (nestingExceeds(text, max)) return { ok: false, problem: `nests deeper than ${max} levels` };
   const duplicate = duplicateMemberProblem(text);

@@ -1,8 +1,8 @@
-import { Inflate } from 'fflate';
 import { BundleError } from '../bundle/errors';
 import { messageOf } from '../bundle/json';
 import type { BundleLimits } from '../bundle/limits';
 import { CP437 } from './cp437';
+import { inflateRaw } from './inflate';
 import {
   DeclaredSizes,
   declaredEntryCount,
@@ -53,8 +53,8 @@ class ZipFormatError extends Error {}
 
 /**
  * A zip read with no help from Node: the central directory and local headers parsed here
- * (PKWARE APPNOTE 4.3, ZIP64 included), entries inflated by fflate in small steps so that
- * memory stays flat whatever an entry inflates to. It accepts and refuses what the Node reader
+ * (PKWARE APPNOTE 4.3, ZIP64 included), entries inflated by the platform's zlib in small
+ * steps so that memory stays flat whatever an entry inflates to. It accepts and refuses what the Node reader
  * (yauzl) accepts and refuses, so a bundle gets the same verdict in a browser and in the CLI.
  */
 export class PortableZipReader implements ZipReader {
@@ -153,20 +153,8 @@ export class PortableZipReader implements ZipReader {
         }
         return;
       }
-      const out: Uint8Array[] = [];
-      const inflater = new Inflate((chunk) => {
-        if (chunk.length) out.push(chunk);
-      });
-      if (entry.compressedSize === 0) inflater.push(new Uint8Array(0), true);
-      let fed = 0;
-      for await (const slice of this.#compressed(entry)) {
-        for (let at = 0; at < slice.length; at += INFLATE_STEP) {
-          const piece = slice.subarray(at, at + INFLATE_STEP);
-          fed += piece.length;
-          inflater.push(piece, fed === entry.compressedSize);
-          while (out.length) yield checked(out.shift() as Uint8Array);
-        }
-      }
+      for await (const chunk of inflateRaw(() => this.#compressed(entry), INFLATE_STEP))
+        yield checked(chunk);
       if (produced < entry.uncompressedSize)
         throw new ZipFormatError(
           `not enough bytes in the stream. expected ${entry.uncompressedSize}. got only ${produced}`,

@@ -35,6 +35,8 @@ export type Files = Record<string, string | Uint8Array>;
 
 export interface BundleData {
   publisher: PublisherKeys;
+  /** The publisher's JWKS document, as `publisher` was parsed from. */
+  publisherJwks: unknown;
   merchant: LocalSigner;
   /** A key of the merchant that is not in any snapshot. */
   stranger: LocalSigner;
@@ -99,8 +101,10 @@ export async function makeData(n = 4): Promise<BundleData> {
     const { jws } = await signPlan(planCheckpointSignature(signed), merchant);
     return { ...signed, jws, timestamp: null } as Checkpoint;
   };
+  const jwks = await publisherJwks(publisherSigner);
   return {
-    publisher: parsePublisherKeys(await publisherJwks(publisherSigner)),
+    publisher: parsePublisherKeys(jwks),
+    publisherJwks: jwks,
     merchant,
     stranger: LocalSigner.generate(`${MERCHANT}-2026Q3`),
     snapshot,
