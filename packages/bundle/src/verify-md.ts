@@ -29,17 +29,22 @@ merchant in writing) and compare it with any copy you are given: it is the root 
 | \`${FILES.manifestJws}\` | the merchant's signature over the manifest (detached JWS, \`typ\` \`quittance-manifest+jws\`) |
 | \`${FILES.receipts}\` | ${n.receipts} receipts, one JSON object per line, in audit-log order |
 | \`${FILES.chain}\` | ${n.chainEntries} audit-log entries: the range, plus the entry just before it |
-| \`${FILES.checkpoints}\` | ${n.checkpoints} signed, timestamped checkpoints of the audit log, each with the \`rootHash\` of the log's Merkle tree |
+| \`${FILES.checkpoints}\` | ${n.checkpoints} signed checkpoints of the audit log, each with the \`rootHash\` of the log's Merkle tree, and an RFC 3161 \`timestamp\` once one was attached (\`null\` until then) |
 | \`${FILES.log}\` | \`{"size", "frontier"}\`: the Merkle tree of the audit log before the range (its \`size\` entries summed up as one hash per set bit of \`size\`), from which every checkpoint's \`rootHash\` is recomputed |
 | \`jwks/YYYY-MM.json\` | ${n.snapshots} key snapshots: every merchant key with its validity and revocations, signed by the publisher key |
-| \`tsa/*.pem\` | ${n.tsaCertificates} certificates of the Time-Stamp Authorities whose tokens are attached |
+| \`tsa/*.pem\` | ${tsaRow(n.tsaCertificates)} |
 | \`${FILES.bodies}\` | ${manifest.includeBodies ? `${n.bodies} lines, one per receipt whose bodies are disclosed, in audit-log order: \`{"id", "input", "output"}\`${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have no line (issued with hashes only, or bodies destroyed at the end of retention)` : ''}` : 'not in this export: bodies were not included'} |
 
 ## Verify everything with one command
 
-With Node.js 20 or later and the Quittance source (or its published verifier):
+With Node.js 20 or later, in the root folder of a copy of the Quittance source, after
+\`npm ci\`:
 
-    npx quittance verify BUNDLE.zip --publisher PUBLISHER.json
+    npx --no quittance verify BUNDLE.zip --publisher PUBLISHER.json
+
+(\`--no\`: npx must never download a package of that name from a registry; the verifier is
+the one in that folder.) Without Node, the Quittance verifier page (\`verify.html\`, one
+file that makes no network request) runs the same checks in a web browser.
 
 It checks every file hash, the manifest signature, every snapshot signature, every receipt
 signature and the key's validity at the receipt's time, every timestamp, every audit-log
@@ -139,14 +144,19 @@ compare it with any copy you are given: it is the root of trust.
 | \`${FILES.proofs}\` | ${n.proofs} inclusion proofs, one per receipt in the same order: \`{"receiptId", "seq", "treeSize", "auditPath", "checkpoint"}\` |
 | \`${FILES.checkpoints}\` | the one signed checkpoint all proofs are against |
 | \`jwks/YYYY-MM.json\` | ${n.snapshots} key snapshots: every merchant key with its validity and revocations, signed by the publisher key |
-| \`tsa/*.pem\` | ${n.tsaCertificates} certificates of the Time-Stamp Authorities whose tokens are attached |
+| \`tsa/*.pem\` | ${tsaRow(n.tsaCertificates)} |
 | \`${FILES.bodies}\` | ${manifest.includeBodies ? `${n.bodies} lines, one per receipt whose bodies are disclosed: \`{"id", "input", "output"}\`${n.bodiesUnavailable ? `; ${n.bodiesUnavailable} receipts have no line (issued with hashes only, or bodies destroyed)` : ''}` : 'not in this bundle: bodies were not included'} |
 
 ## Verify everything with one command
 
-With Node.js 20 or later and the Quittance source (or its published verifier):
+With Node.js 20 or later, in the root folder of a copy of the Quittance source, after
+\`npm ci\`:
 
-    npx quittance verify BUNDLE.zip --publisher PUBLISHER.json
+    npx --no quittance verify BUNDLE.zip --publisher PUBLISHER.json
+
+(\`--no\`: npx must never download a package of that name from a registry; the verifier is
+the one in that folder.) Without Node, the Quittance verifier page (\`verify.html\`, one
+file that makes no network request) runs the same checks in a web browser.
 
 It checks every file hash, the manifest signature, every snapshot signature, the checkpoint's
 signature (by a merchant key valid at its time) and timestamp, every receipt's signature, key
@@ -180,4 +190,11 @@ checkpoint's timestamp, even if the key that signed it was revoked later.
 
 This text explains what the evidence is; it is not legal advice.
 `;
+}
+
+/** The tsa/ row of the file table: its certificates, or why the folder is not there. */
+function tsaRow(certificates: number): string {
+  return certificates > 0
+    ? `${certificates} certificates of the Time-Stamp Authorities whose tokens are attached`
+    : 'not in this bundle: no Time-Stamp Authority certificate came with its timestamps (it may have none yet)';
 }

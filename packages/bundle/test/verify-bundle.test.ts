@@ -45,6 +45,18 @@ const withLine = (name: string, i: number, line: string) => {
   return `${all.join('\n')}\n`;
 };
 
+describe('VERIFY.md', () => {
+  it('names a command that downloads nothing and says what is not in the bundle', () => {
+    const md = text('VERIFY.md');
+    // `npx quittance` outside the source's folder fetches whatever a registry calls quittance.
+    expect(md).toContain('npx --no quittance verify BUNDLE.zip --publisher PUBLISHER.json');
+    expect(md).not.toMatch(/^\s+npx quittance/m);
+    expect(entries.some(([n]) => n.startsWith('tsa/'))).toBe(false);
+    expect(md).toContain('not in this bundle: no Time-Stamp Authority certificate');
+    expect(md).not.toContain('timestamped checkpoints');
+  });
+});
+
 describe('bodies.jsonl (SPEC 1.1 §9)', () => {
   it('holds one line per receipt with bodies, in chain order; every claim is asserted', async () => {
     expect(entries.map(([n]) => n)).toContain('bodies.jsonl');
