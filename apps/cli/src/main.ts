@@ -3,6 +3,10 @@
 import { ADMIN_USAGE } from './commands/admin';
 import { UsageError } from './usage';
 
+const MONITOR_USAGE = `  monitor --url BASE_URL --key API_KEY --publisher PUBLISHER.json --state STATE.json [--once] [--json] [--tsa-trust TSA.pem] [--interval-s 60]
+                         watch that a merchant's log only grows (SPEC §12): exit 1 on a fork, rewrite or rollback
+`;
+
 const USAGE = `usage: quittance <command> [options]
 
 commands:
@@ -14,9 +18,14 @@ commands:
                          verify receipts offline against a key snapshot (and an inclusion proof)
   verify BUNDLE.zip --publisher PUBLISHER.json [--tsa-trust TSA.pem] [--json]
                          verify an export bundle or order evidence offline
-  monitor --url BASE_URL --key API_KEY --publisher PUBLISHER.json --state STATE.json [--once] [--json] [--tsa-trust TSA.pem]
-                         watch that a merchant's log only grows (SPEC §12): exit 1 on a fork, rewrite or rollback
-${ADMIN_USAGE}`;
+${MONITOR_USAGE}${ADMIN_USAGE}`;
+
+/** A subcommand's own usage, for `quittance monitor --help` and `quittance admin … --help`. */
+const asksForHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+function usageOf(section: string): number {
+  process.stdout.write(`usage:\n${section}`);
+  return 0;
+}
 
 /** Entry point of the `quittance` command; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
@@ -28,8 +37,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'verify':
         return await (await import('./commands/verify')).verifyCommand(rest);
       case 'monitor':
+        if (asksForHelp(rest)) return usageOf(MONITOR_USAGE);
         return await (await import('./commands/monitor')).monitorCommand(rest);
       case 'admin':
+        if (asksForHelp(rest)) return usageOf(ADMIN_USAGE);
         return await (await import('./commands/admin')).adminCommand(rest);
       case 'stack':
         return await (await import('./commands/stack')).stackCommand(rest);

@@ -51,3 +51,18 @@ describe('quittance stack with a bad count or port', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 });
+
+describe('--help after a command', () => {
+  it.each([
+    [['verify', '--help'], 'quittance verify RECEIPT.json'],
+    [['monitor', '--help'], 'monitor --url BASE_URL'],
+    [['admin', '--help'], 'admin merchants create'],
+    [['admin', 'signing-keys', '--help'], 'admin signing-keys revoke KID'],
+    [['admin', 'api-keys', 'create', '-h'], 'admin api-keys create'],
+  ])('%j prints that usage, exit 0, and does nothing else', async (args, line) => {
+    const { stdout, stderr } = await run(bin, args, { timeout: 20_000 });
+    expect(stdout).toMatch(/^usage:/);
+    expect(stdout).toContain(line);
+    expect(stderr).toBe('');
+  });
+});

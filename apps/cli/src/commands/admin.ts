@@ -36,7 +36,7 @@ export async function adminCommand(argv: string[]): Promise<number> {
     ...(request.body ? { body: JSON.stringify(request.body) } : {}),
   });
   if (!answer.text) {
-    process.stdout.write(`${answer.status}\n`);
+    process.stdout.write(answer.ok ? `done (HTTP ${answer.status})\n` : `HTTP ${answer.status}\n`);
     return answer.ok ? 0 : 1;
   }
   let shown: string;
