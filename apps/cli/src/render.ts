@@ -6,13 +6,22 @@ const MARK: Record<Claim['status'], string> = {
   unknown: '??  ',
 };
 
+/**
+ * An asserted claim that rests on what the evidence's maker says (`operator_asserted`: no
+ * pinned publisher key or TSA roots) is marked so, as `--json` says it with `source`.
+ */
+const word = (claim: Claim) =>
+  claim.status === 'asserted' && claim.source === 'operator_asserted'
+    ? " [operator's word: pin your own --publisher / --tsa-trust to prove it]"
+    : '';
+
 /** Human output: one line per claim, then PASS or FAIL with counts. */
 export function renderReport(report: VerificationReport): string {
   const lines: string[] = [];
   const claimLines = (claims: object, indent: string) => {
     for (const [name, claim] of Object.entries(claims) as [string, Claim][]) {
       lines.push(
-        `${indent}${MARK[claim.status]} ${name.padEnd(22)} ${claim.status.padEnd(8)} ${printable(claim.reason)}`,
+        `${indent}${MARK[claim.status]} ${name.padEnd(22)} ${claim.status.padEnd(8)} ${printable(claim.reason)}${word(claim)}`,
       );
     }
   };
@@ -51,7 +60,7 @@ export function renderBundleSummary(path: string, result: BundleVerification): s
     );
   for (const [name, claim] of Object.entries(result.claims)) {
     lines.push(
-      `  ${MARK[claim.status]} ${name.padEnd(20)} ${claim.status.padEnd(8)} ${printable(claim.reason)}`,
+      `  ${MARK[claim.status]} ${name.padEnd(20)} ${claim.status.padEnd(8)} ${printable(claim.reason)}${word(claim)}`,
     );
   }
   lines.push(`receipts: ${result.receiptCount}`);

@@ -34,4 +34,24 @@ describe('renderReport', () => {
     );
     expect(lines[2]).toMatch(/^FAIL /);
   });
+
+  it("marks what rests on the evidence maker's word, as --json does with source", () => {
+    const claim = (source: string) => ({ status: 'asserted', source, reason: 'valid' });
+    const report = {
+      ok: true,
+      claims: {},
+      receipts: [
+        {
+          id: 'trcpt_1',
+          claims: {
+            signature_valid: claim('verifier_derived'),
+            key_valid_at_issuance: claim('operator_asserted'),
+          },
+        },
+      ],
+    } as unknown as VerificationReport;
+    const lines = renderReport(report).split('\n');
+    expect(lines[1]).toMatch(/signature_valid +asserted valid$/);
+    expect(lines[2]).toMatch(/key_valid_at_issuance +asserted valid \[operator's word: pin/);
+  });
 });

@@ -145,15 +145,21 @@ export function checkKeyValidity(
   }
   if (created < Date.parse(key.nbf as string))
     return refuted(`createdAt ${receipt.createdAt} is before key nbf ${key.nbf}`);
+  // The revocation first: it also ends the key's window (exp), and says why.
+  const revokedAt = history.revokedAt(kid);
+  if (revokedAt !== undefined && created >= Date.parse(revokedAt)) {
+    // The snapshot's words, quoted and cut short: it is input like any other.
+    const why =
+      typeof key.revocationReason === 'string'
+        ? ` (${JSON.stringify(key.revocationReason.slice(0, 100))})`
+        : '';
+    return refuted(
+      `key ${kid} was revoked${why} as of ${revokedAt}, at or before createdAt ${receipt.createdAt}`,
+    );
+  }
   if (key.exp && created >= Date.parse(key.exp))
     return refuted(`createdAt ${receipt.createdAt} is at or after key exp ${key.exp}`);
-  const revokedAt = history.revokedAt(kid);
   if (revokedAt !== undefined) {
-    if (created >= Date.parse(revokedAt)) {
-      return refuted(
-        `key ${kid} was revoked at ${revokedAt}, at or before createdAt ${receipt.createdAt}`,
-      );
-    }
     // A stolen key can backdate createdAt: only independent evidence of existence before the
     // revocation (a verified timestamp or checkpoint) can assert validity.
     if (proof && Date.parse(proof.time) < Date.parse(revokedAt)) {

@@ -73,6 +73,11 @@ describe('revocation statements (SPEC §5)', () => {
       key_valid_at_issuance: { status: 'refuted' },
       snapshot_authentic: { status: 'asserted' },
     });
+    // Named as the revocation it is, with its reason (the revocation also ends exp, which
+    // the reason once gave instead).
+    expect(report.claims.key_valid_at_issuance?.reason).toBe(
+      `key acme-2026Q3 was revoked ("${REASON}") as of ${REVOKED_AT}, at or before createdAt 2026-11-20T10:15:30.123Z`,
+    );
   });
 
   it('revokedAt differs from the key: refuted', async () => {

@@ -27,7 +27,10 @@ interface MonitorReport {
   ok: boolean;
   url: string;
   merchantId: string | null;
-  /** Checkpoints newer than the state that were verified in this round. */
+  /**
+   * Checkpoints newer than the state checked in this round: signed by a valid key, or vouched
+   * for (see `vouched`).
+   */
   checked: number;
   newest: { seq: number; rootHash: string; createdAt: string } | null;
   failures: string[];
@@ -421,7 +424,8 @@ function render(report: MonitorReport): string {
     report.newest
       ? `  newest verified checkpoint: seq ${report.newest.seq}, root ${report.newest.rootHash}, ${report.newest.createdAt}`
       : '  no checkpoint yet',
-    `  ${report.checked} new checkpoint(s) verified in this round`,
+    // `checked` counts the vouched-for ones too (proven consistent, their key unproven).
+    `  ${report.checked} new checkpoint(s) checked in this round${report.vouched.length ? ` (${report.vouched.length} of them vouched for, below)` : ''}`,
     ...report.vouched.map((v) => `  NOTE: ${v}`),
     ...report.pending.map((p) => `  PENDING: ${p}`),
     ...report.failures.map((f) => `  FAILED: ${f}`),
