@@ -1,6 +1,19 @@
 import { type EvidenceManifest, FILES, type Manifest, RETENTION } from './layout';
 
 /**
+ * The one command, run in the Quittance source's folder: plain `npx quittance` elsewhere would
+ * fetch whatever a registry calls quittance.
+ */
+const VERIFY_COMMAND = `With Node.js 20 or later, in the root folder of a copy of the Quittance source, after
+\`npm ci\`:
+
+    npx --no quittance verify BUNDLE.zip --publisher PUBLISHER.json
+
+(\`--no\`: npx must never download a package of that name from a registry; the verifier is
+the one in that folder.) Without Node, the Quittance verifier page (\`verify.html\`, one
+file that makes no network request) runs the same checks in a web browser.`;
+
+/**
  * VERIFY.md: written for an auditor who has never heard of Quittance. What each file is,
  * what the legal posture means in this jurisdiction, and the exact commands to verify.
  */
@@ -37,14 +50,7 @@ merchant in writing) and compare it with any copy you are given: it is the root 
 
 ## Verify everything with one command
 
-With Node.js 20 or later, in the root folder of a copy of the Quittance source, after
-\`npm ci\`:
-
-    npx --no quittance verify BUNDLE.zip --publisher PUBLISHER.json
-
-(\`--no\`: npx must never download a package of that name from a registry; the verifier is
-the one in that folder.) Without Node, the Quittance verifier page (\`verify.html\`, one
-file that makes no network request) runs the same checks in a web browser.
+${VERIFY_COMMAND}
 
 It checks every file hash, the manifest signature, every snapshot signature, every receipt
 signature and the key's validity at the receipt's time, every timestamp, every audit-log
@@ -149,14 +155,7 @@ compare it with any copy you are given: it is the root of trust.
 
 ## Verify everything with one command
 
-With Node.js 20 or later, in the root folder of a copy of the Quittance source, after
-\`npm ci\`:
-
-    npx --no quittance verify BUNDLE.zip --publisher PUBLISHER.json
-
-(\`--no\`: npx must never download a package of that name from a registry; the verifier is
-the one in that folder.) Without Node, the Quittance verifier page (\`verify.html\`, one
-file that makes no network request) runs the same checks in a web browser.
+${VERIFY_COMMAND}
 
 It checks every file hash, the manifest signature, every snapshot signature, the checkpoint's
 signature (by a merchant key valid at its time) and timestamp, every receipt's signature, key
