@@ -1,17 +1,27 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logSubtrees, receipts } from '@quittance/db';
-import { consistencyProof, inclusionProof, merkleRoot, verifyConsistency } from '@quittance/format';
+import { checkpoints, logSubtrees, receipts } from '@quittance/db';
+import {
+  consistencyProof,
+  inclusionProof,
+  merkleRoot,
+  timestampImprint,
+  verifyConsistency,
+} from '@quittance/format';
+import { startTsaServer } from '@quittance/test-tooling';
+import { verifyTimestampToken } from '@quittance/tsp';
 import {
   loadKeyHistory,
   parsePublisherKeys,
   verifyBundle,
   verifyReceipt,
 } from '@quittance/verifier';
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDueCheckpoints } from '../src/jobs/checkpoints';
+import { timestampCheckpoint } from '../src/timestamps/timestamp-work';
+import { TsaTimestamper } from '../src/timestamps/timestamper';
 import { createHarness, type Harness, issueBody } from './harness';
 
 /**
@@ -368,6 +378,56 @@ describe.each([
     // Replaced once: the new one is valid, so nothing is due any more.
     expect(await createDueCheckpoints(h.services)).toBe(0);
     expect((await list())[0].signingKeyKid).toBe(revoked.body.replacementKid);
+  });
+
+  it('a checkpoint signed again while its timestamp was being requested gets no token for the old signature', async () => {
+    // The timestamp job leases a checkpoint, asks the TSA over its signature, then writes the
+    // token: only onto that signature, not onto the one the checkpoint job put in its place.
+    const tsa = await startTsaServer();
+    try {
+      const timestamper = await TsaTimestamper.fromConfig(tsa.url, tsa.trustPemPath, 5_000);
+      const m = await h.merchant();
+      await issue(m.merchantKey, 2);
+      const compromisedSince = new Date(Date.now() + 5).toISOString();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await checkpointNow(); // 2, signed after compromisedSince
+      const row = async () =>
+        (
+          await h.services.db
+            .select()
+            .from(checkpoints)
+            .where(and(eq(checkpoints.merchantId, m.merchantId), eq(checkpoints.seq, 2)))
+        )[0] as typeof checkpoints.$inferSelect;
+      const before = await row();
+      await h.admin('POST', `/signing-keys/${before.signingKeyKid}/revoke`, {
+        reason: 'keyCompromise',
+        revokedAt: compromisedSince,
+      });
+      const racing = {
+        trustAnchors: timestamper.trustAnchors,
+        async stamp(...args: Parameters<typeof timestamper.stamp>) {
+          await createDueCheckpoints(h.services); // signs checkpoint 2 again meanwhile
+          return timestamper.stamp(...args);
+        },
+      };
+      await timestampCheckpoint(h.services, racing, m.merchantId, 2);
+      const after = await row();
+      expect(after.jws).not.toBe(before.jws);
+      expect(after.timestamp).toBeNull();
+      // The next run stamps the new signature.
+      expect(await timestampCheckpoint(h.services, timestamper, m.merchantId, 2)).toBe('attached');
+      const stamped = await row();
+      const report = await verifyTimestampToken(
+        Buffer.from((stamped.timestamp as { token: string }).token, 'base64'),
+        {
+          imprint: await timestampImprint(stamped.jws),
+          trustAnchors: timestamper.trustAnchors,
+        },
+      );
+      expect(report.genTime).toBeInstanceOf(Date);
+    } finally {
+      await tsa.close();
+    }
   });
 
   it('order evidence: one zip per order that verifies offline; agents get their own receipts, no bodies', async () => {

@@ -100,15 +100,22 @@ export async function timestampCheckpoint(
       await timestampImprint(lease.jws),
       window(lease.createdAt, deps.clock()),
     );
+    // Only onto the signature it stamps: the checkpoint job may have signed this checkpoint
+    // again meanwhile (its key revoked as of an earlier time), which a token for the old
+    // signature would not fit.
+    const stamped = and(key, eq(checkpoints.jws, lease.jws));
     await db
       .update(checkpoints)
       .set({ timestamp: evidence, leasedUntil: null, lastError: null })
-      .where(key);
+      .where(stamped);
     deps.metrics.timestampsAttached.inc({ subject: 'checkpoint' });
     return 'attached';
   } catch (error) {
     const failure = failedAttempt(deps, lease.attempts, error);
-    await db.update(checkpoints).set(failure.columns).where(key);
+    await db
+      .update(checkpoints)
+      .set(failure.columns)
+      .where(and(key, eq(checkpoints.jws, lease.jws)));
     throw failure.error;
   }
 }
