@@ -1,8 +1,9 @@
 /**
- * The browser's verdict is the CLI's, down to the zip reader: mutated bundles verified by the
- * verifier's browser build in Chromium (the portable reader, the browser's zlib through
- * DecompressionStream) end as they end in Node through yauzl over the file (Node's zlib):
- * the same report, or a BundleError with the same code. Replay with PARITY_SEED.
+ * The browser's verdict is the CLI's, down to the zip reader: mutated exports and order
+ * evidence bundles verified by the verifier's browser build in Chromium (the portable reader,
+ * the browser's zlib through DecompressionStream) end as they end in Node through yauzl over
+ * the file (Node's zlib): the same report, or a BundleError with the same code. Replay with
+ * PARITY_SEED.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleError, verifyBundle } from '../../verifier/src';
 import {
   type BundleData,
+  evidenceFiles,
   exportFiles,
   makeData,
   seal,
@@ -22,7 +24,8 @@ import {
 } from '../../verifier/test/bundle/make-bundle';
 import { mutate, prng } from '../../verifier/test/zip/mutations';
 
-const CASES = Number(process.env.PARITY_CASES ?? 150);
+/** Cases per kind of bundle. */
+const CASES = Number(process.env.PARITY_CASES ?? 100);
 const SEED = Number(process.env.PARITY_SEED ?? 20_261_206);
 
 let browser: TestBrowser;
@@ -92,33 +95,41 @@ function inChromium(bytes: Uint8Array): Promise<Outcome> {
 }
 
 describe('reader parity between Chromium and Node', () => {
-  it(`${CASES} mutated bundles: the same outcome in the browser as with the CLI`, async () => {
-    const original = zip(await seal(data, await exportFiles(data), 'export'));
-    const intact = await inChromium(original);
-    expect(intact).toMatchObject({ result: { ok: true } });
-    const int = prng(SEED);
-    const differ: string[] = [];
-    let refused = 0;
-    let inflateRefused = 0;
-    for (let n = 1; n <= CASES; n++) {
-      const { bytes, what } = mutate(original, int);
-      const path = join(dir, `m-${n}.zip`);
-      await writeFile(path, bytes);
-      const node = await inNode(path);
-      const chromium = await inChromium(bytes);
-      if ('code' in node) refused++;
-      if ('inflate' in node && node.inflate) inflateRefused++;
-      try {
-        expect(chromium).toEqual(node);
-      } catch {
-        differ.push(
-          `#${n} ${what}: ${JSON.stringify(node).slice(0, 120)} vs ${JSON.stringify(chromium).slice(0, 120)}`,
-        );
+  it.each([
+    ['exports', 'export'],
+    ['order evidence bundles', 'order-evidence'],
+  ] as const)(
+    `${CASES} mutated %s: the same outcome in the browser as with the CLI`,
+    async (_, kind) => {
+      const files = kind === 'export' ? await exportFiles(data) : await evidenceFiles(data);
+      const original = zip(await seal(data, files, kind));
+      const intact = await inChromium(original);
+      expect(intact).toMatchObject({ result: { ok: true, kind } });
+      const int = prng(SEED + (kind === 'export' ? 0 : 1));
+      const differ: string[] = [];
+      let refused = 0;
+      let inflateRefused = 0;
+      for (let n = 1; n <= CASES; n++) {
+        const { bytes, what } = mutate(original, int);
+        const path = join(dir, `${kind}-${n}.zip`);
+        await writeFile(path, bytes);
+        const node = await inNode(path);
+        const chromium = await inChromium(bytes);
+        if ('code' in node) refused++;
+        if ('inflate' in node && node.inflate) inflateRefused++;
+        try {
+          expect(chromium).toEqual(node);
+        } catch {
+          differ.push(
+            `#${n} ${what}: ${JSON.stringify(node).slice(0, 120)} vs ${JSON.stringify(chromium).slice(0, 120)}`,
+          );
+        }
       }
-    }
-    expect(differ).toEqual([]);
-    // Mutations the readers refuse, some of them inside deflated data, were among the cases.
-    expect(refused).toBeGreaterThan(CASES / 10);
-    expect(inflateRefused).toBeGreaterThan(0);
-  }, 300_000);
+      expect(differ).toEqual([]);
+      // Mutations the readers refuse, some of them inside deflated data, were among the cases.
+      expect(refused).toBeGreaterThan(CASES / 10);
+      expect(inflateRefused).toBeGreaterThan(0);
+    },
+    300_000,
+  );
 });
