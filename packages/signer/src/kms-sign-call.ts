@@ -13,9 +13,10 @@ import { type AwsCredentials, JsonPostSigner } from './sigv4';
  * process would have changed behaviour.) Everything that is not the request itself still
  * comes from the client: region, credentials (with their refresh), attempts, and the
  * endpoint, taken from the SDK's own first request (the signer's GetPublicKey), so
- * AWS_ENDPOINT_URL_KMS, FIPS and custom endpoints resolve as the SDK does. Errors are shaped like the SDK's (`name`, `$metadata.httpStatusCode`), so the
- * same classifier maps them and decides what is retried (throttling, 5xx, network, timeouts),
- * with the SDK's standard backoff (exponential, full jitter).
+ * AWS_ENDPOINT_URL_KMS, FIPS and custom endpoints resolve as the SDK does. Errors are shaped
+ * like the SDK's (`name`, `$metadata.httpStatusCode`), so the same classifier maps them and
+ * decides what is retried (throttling, 5xx, network, timeouts), with the SDK's standard
+ * backoff (exponential, full jitter).
  */
 
 /** Deadlines of one attempt, as createKmsClient sets them on the SDK's handler. */

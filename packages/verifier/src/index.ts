@@ -14,6 +14,7 @@ export { EVIDENCE_KIND, FILES, JURISDICTIONS, snapshotPath } from './bundle/layo
 export type { BundleLimits } from './bundle/limits';
 export { DEFAULT_LIMITS, LINE_BYTES, TSA_LIMITS, WHOLE_FILE_BYTES } from './bundle/limits';
 export type { BundleKind } from './bundle/manifest';
+export { BundleReportJson } from './bundle/report-json';
 export type {
   BundleInput,
   BundleProgress,

@@ -6,6 +6,7 @@ import {
   type HeadWithRoot,
   headWithRoot,
   signCheckpoint,
+  signedByRevokedKey,
 } from '../transparency/checkpoint-signing';
 
 interface HeadRow {
@@ -38,8 +39,7 @@ export async function createDueCheckpoints(services: Services): Promise<number> 
     from chain_heads h
     join merchants m on m.id = h.merchant_id
     left join lateral (
-      select seq, created_at, exists (select 1 from signing_keys k
-          where k.kid = cp.signing_key_kid and k.revoked_at <= cp.created_at) as unverifiable
+      select seq, created_at, ${sql.raw(signedByRevokedKey('cp'))} as unverifiable
         from checkpoints cp where cp.merchant_id = h.merchant_id order by seq desc limit 1
     ) c on true
     where h.seq > coalesce(c.seq, 0) or c.unverifiable`);
@@ -104,8 +104,7 @@ function resign(services: Services, head: HeadWithRoot): Promise<{ seq: number }
           and(
             eq(checkpoints.merchantId, head.merchantId),
             eq(checkpoints.seq, head.seq),
-            sql`exists (select 1 from signing_keys k where k.kid = ${checkpoints.signingKeyKid}
-              and k.revoked_at <= ${checkpoints.createdAt})`,
+            sql.raw(signedByRevokedKey('checkpoints')),
           ),
         )
         .returning({ seq: checkpoints.seq }),

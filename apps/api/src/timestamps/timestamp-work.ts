@@ -95,15 +95,14 @@ export async function timestampCheckpoint(
       createdAt: checkpoints.createdAt,
     });
   if (!lease) return 'skipped';
+  // Written only onto the signature stamped: the checkpoint job may sign this checkpoint
+  // again meanwhile (its key revoked as of an earlier time), which the token would not fit.
+  const stamped = and(key, eq(checkpoints.jws, lease.jws));
   try {
     const evidence = await timestamper.stamp(
       await timestampImprint(lease.jws),
       window(lease.createdAt, deps.clock()),
     );
-    // Only onto the signature it stamps: the checkpoint job may have signed this checkpoint
-    // again meanwhile (its key revoked as of an earlier time), which a token for the old
-    // signature would not fit.
-    const stamped = and(key, eq(checkpoints.jws, lease.jws));
     await db
       .update(checkpoints)
       .set({ timestamp: evidence, leasedUntil: null, lastError: null })
@@ -112,10 +111,7 @@ export async function timestampCheckpoint(
     return 'attached';
   } catch (error) {
     const failure = failedAttempt(deps, lease.attempts, error);
-    await db
-      .update(checkpoints)
-      .set(failure.columns)
-      .where(and(key, eq(checkpoints.jws, lease.jws)));
+    await db.update(checkpoints).set(failure.columns).where(stamped);
     throw failure.error;
   }
 }

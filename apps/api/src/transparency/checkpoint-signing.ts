@@ -5,6 +5,14 @@ import { and, desc, eq } from 'drizzle-orm';
 import { entriesThrough, frontierAt } from './frontier';
 import { LogTree } from './log-tree';
 
+/**
+ * SQL: whether checkpoint row `alias` was signed by a key revoked as of its createdAt. No
+ * verifier accepts such a one (a revocation dated back to a compromise, SPEC §5): proofs skip
+ * it, and the checkpoint job signs its head again.
+ */
+export const signedByRevokedKey = (alias: string) =>
+  `exists (select 1 from signing_keys k where k.kid = ${alias}.signing_key_kid and k.revoked_at <= ${alias}.created_at)`;
+
 export interface HeadWithRoot {
   merchantId: string;
   seq: number;

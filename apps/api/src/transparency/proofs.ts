@@ -11,6 +11,7 @@ import {
 import type { Principal } from '../auth/api-keys';
 import { VISIBLE, visibilityParams } from '../chain/queries';
 import { ServiceError } from '../service-error';
+import { signedByRevokedKey } from './checkpoint-signing';
 import { inclusionHashesSql, LogTree, type ProofHashes } from './log-tree';
 
 /** What a proof needs of a checkpoint: its size and what checkpointView publishes. */
@@ -43,8 +44,7 @@ const PROVEN = 'seq, signed, jws, "timestamp"::text as "timestamp"';
  */
 const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints c
   where merchant_id = $1 and seq <= coalesce($${n}::bigint, ${Number.MAX_SAFE_INTEGER})
-    and ($${n}::bigint is not null or not exists (select 1 from signing_keys k
-      where k.kid = c.signing_key_kid and k.revoked_at <= c.created_at))
+    and ($${n}::bigint is not null or not ${signedByRevokedKey('c')})
   order by seq desc limit 1`;
 const CHECKPOINT = checkpointAt(2);
 /** Inclusion paths computed in one turn of the event loop. */

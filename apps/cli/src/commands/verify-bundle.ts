@@ -1,5 +1,6 @@
 import {
   BundleError,
+  BundleReportJson,
   type BundleVerification,
   type PublisherKeys,
   type ReceiptReport,
@@ -19,13 +20,8 @@ export async function verifyBundleCommand(
 ): Promise<number> {
   const out = process.stdout;
   const progress = process.stderr.isTTY && !options.json;
-  // --json streams receipts as they are verified; the document is opened with the first.
-  let opened = false;
-  const open = () => {
-    if (!opened) out.write('{"receipts":[');
-    opened = true;
-  };
-  let first = true;
+  // --json streams receipts as they are verified (the document is opened with the first).
+  const json = options.json ? new BundleReportJson((text) => out.write(text)) : undefined;
   let result: BundleVerification;
   try {
     result = await verifyBundle(
@@ -33,13 +29,7 @@ export async function verifyBundleCommand(
       {
         publisher: options.publisher,
         ...(options.tsaTrustAnchors ? { tsaTrustAnchors: options.tsaTrustAnchors } : {}),
-        onReceipt: options.json
-          ? (report: ReceiptReport) => {
-              open();
-              out.write(`${first ? '' : ','}\n${JSON.stringify(report)}`);
-              first = false;
-            }
-          : undefined,
+        onReceipt: json && ((report: ReceiptReport) => json.receipt(report)),
       },
       progress
         ? ({ step, receipts, totalReceipts }) => {
@@ -52,22 +42,13 @@ export async function verifyBundleCommand(
     );
   } catch (error) {
     if (progress) process.stderr.write('\n');
-    // Stopped half-way (unreadable, or a failure of our own): whatever JSON was written is
-    // closed, so stdout stays one document.
-    if (opened)
-      out.write(
-        `\n],"claims":{},"ok":false,"error":${JSON.stringify((error as Error)?.message ?? String(error))}}\n`,
-      );
+    // Stopped half-way (unreadable, or a failure of our own).
+    json?.abort((error as Error)?.message ?? String(error));
     throw error;
   }
   if (progress) process.stderr.write('\n');
-  if (options.json) {
-    open();
-    // SPEC §10's members, and what kind of bundle it was (an order evidence bundle names its order).
-    const bundle = JSON.stringify({ kind: result.kind, orderId: result.orderId });
-    out.write(
-      `\n],"claims":${JSON.stringify(result.claims)},"bundle":${bundle},"ok":${result.ok}}\n`,
-    );
+  if (json) {
+    json.end(result);
     return result.ok ? 0 : 1;
   }
   out.write(renderBundleSummary(path, result));

@@ -72,11 +72,14 @@ export class ReportCollector {
       receiptCount: this.#count,
       statusCounts,
       tally,
-      shown: [...this.#kept.FAIL, ...this.#kept['NOT PROVEN'], ...this.#kept.PASS].slice(
-        0,
-        SHOWN_RECEIPTS,
-      ),
+      shown: this.#shown(),
     };
+  }
+
+  /** The failures-first list: failures, then the not proven, then the passed, each in order. */
+  #shown(): ShownReceipt[] {
+    const { FAIL, 'NOT PROVEN': unproven, PASS } = this.#kept;
+    return [...FAIL, ...unproven, ...PASS].slice(0, SHOWN_RECEIPTS);
   }
 
   /**
@@ -87,7 +90,7 @@ export class ReportCollector {
   timeline(facts: TimelineFacts[]): TimelineRow[] {
     const ids = this.#ids ?? [];
     const verdicts = this.#verdicts ?? [];
-    const shown = new Set(this.summary({}).shown.map((s) => s.position));
+    const shown = new Set(this.#shown().map((s) => s.position));
     let positionById: Map<string, number> | undefined;
     return facts.map((fact) => {
       let position: number | undefined = fact.index;

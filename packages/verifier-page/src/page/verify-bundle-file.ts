@@ -1,5 +1,6 @@
 import {
   BundleError,
+  BundleReportJson,
   type BundleStep,
   type PublisherKeys,
   verifyBundle,
@@ -20,8 +21,8 @@ export async function verifyBundleFile(
   let result: Awaited<ReturnType<typeof verifyBundle>>;
   const collector = new ReportCollector();
   // The report as `quittance verify BUNDLE.zip --json` streams it, written as it goes.
-  const json = new TextBlob();
-  json.write('{"receipts":[');
+  const text = new TextBlob();
+  const json = new BundleReportJson((piece) => text.write(piece));
   // An order's timeline: each receipt's facts (time, agent, tool, bucket), gathered as the
   // receipts are read; the verdicts come from the reports. Exports have no timeline.
   const facts: TimelineFacts[] = [];
@@ -39,7 +40,7 @@ export async function verifyBundleFile(
           if (fact) facts.push(fact);
         },
         onReceipt: (report) => {
-          json.write(`${collector.receiptCount ? ',' : ''}\n${JSON.stringify(report)}`);
+          json.receipt(report);
           collector.add(report);
         },
       },
@@ -51,18 +52,19 @@ export async function verifyBundleFile(
       throw new Error(`This zip cannot be verified: ${error.message}`);
     throw error;
   }
-  // SPEC §10's members, and what kind of bundle it was, in the command's order.
-  const kind = { kind: result.kind, orderId: result.orderId };
-  json.write(
-    `\n],"claims":${JSON.stringify(result.claims)},"bundle":${JSON.stringify(kind)},"ok":${result.ok}}\n`,
-  );
+  json.end(result);
   return {
     subject: bundle.name,
     ok: result.ok,
     ...collector.summary(result.claims),
-    bundle: { ...kind, receiptCount: result.receiptCount, counts: result.counts },
+    bundle: {
+      kind: result.kind,
+      orderId: result.orderId,
+      receiptCount: result.receiptCount,
+      counts: result.counts,
+    },
     timeline: collector.timeline(facts),
-    report: json.blob('application/json'),
+    report: text.blob('application/json'),
   };
 }
 

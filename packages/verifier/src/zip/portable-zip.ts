@@ -54,8 +54,9 @@ class ZipFormatError extends Error {}
 /**
  * A zip read with no help from Node: the central directory and local headers parsed here
  * (PKWARE APPNOTE 4.3, ZIP64 included), entries inflated by the platform's zlib in small
- * steps so that memory stays flat whatever an entry inflates to. It accepts and refuses what the Node reader
- * (yauzl) accepts and refuses, so a bundle gets the same verdict in a browser and in the CLI.
+ * steps so that memory stays flat whatever an entry inflates to. It accepts and refuses what
+ * the Node reader (yauzl) accepts and refuses, so a bundle gets the same verdict in a browser
+ * and in the CLI.
  */
 export class PortableZipReader implements ZipReader {
   readonly entries: ReadonlyMap<string, ZipEntryInfo>;
