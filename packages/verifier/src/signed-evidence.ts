@@ -124,7 +124,9 @@ export function checkKeyValidity(
     );
   }
   const key = history.find(kid);
-  if (history.authentic.status === 'refuted') return refuted('the key snapshot is not authentic');
+  // A forged snapshot proves nothing either way about the key (snapshot_authentic is refuted).
+  if (history.authentic.status === 'refuted')
+    return unknown('the key snapshot is not authentic: it proves nothing about the key');
   if (!key) return refuted(`kid ${kid} is not in the key history`);
   if (!history.hasHistory) {
     return unknown(

@@ -21,10 +21,10 @@ export class BodyCursor extends LineCursor<BodyItem> {
   }
 
   /** body_matches of the bundle, once every receipt was read and {@link finish} ran. */
-  claim(manifest: { counts: { bodies: number } } | undefined): Claim {
+  claim(manifest: { counts: { bodies?: number } } | undefined): Claim {
     const problems = new ProblemList();
     problems.append(this.problems);
-    if (manifest && manifest.counts.bodies !== this.matched)
+    if (manifest?.counts.bodies !== undefined && manifest.counts.bodies !== this.matched)
       problems.push(
         `manifest counts ${manifest.counts.bodies} disclosed bodies, ${this.matched} lines of bodies.jsonl belong to a receipt`,
       );

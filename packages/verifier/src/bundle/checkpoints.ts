@@ -4,8 +4,9 @@ import type { KeyHistory } from '../key-history';
 import { type CheckpointReport, verifyCheckpoint } from '../verify-checkpoint';
 import { type BundleContents, parseLine } from './contents';
 import { canonicalOf, listed, messageOf, showValue } from './json';
-import { type EvidenceManifest, FILES } from './layout';
+import { FILES } from './layout';
 import { LINE_BYTES } from './limits';
+import type { EvidenceManifestView } from './manifest';
 import type { TsaAnchors } from './tsa';
 
 /** A time by which a verified, timestamped checkpoint proves the log up to `seq` existed. */
@@ -38,7 +39,7 @@ export async function checkCheckpoints(
   contents: BundleContents,
   history: KeyHistory,
   anchors: TsaAnchors,
-  evidence: { manifest: EvidenceManifest | undefined } | undefined,
+  evidence: { manifest: EvidenceManifestView | undefined } | undefined,
 ): Promise<CheckpointsRead> {
   const read: CheckpointsRead = {
     claim: unknown('the bundle has no checkpoint'),

@@ -2,9 +2,10 @@ import { asserted, type Claim, refuted, unknown } from '../claims';
 import { BodyCursor } from './bodies';
 import { type BundleContents, type Line, parseLine } from './contents';
 import { canonicalOf, isJsonObject, ProblemList, showValue } from './json';
-import { type EvidenceManifest, FILES } from './layout';
+import { FILES } from './layout';
 import { LINE_BYTES, unusableLines } from './limits';
 import { type CursorItem, LineCursor } from './line-cursor';
+import type { EvidenceManifestView } from './manifest';
 import { type BundleFacts, readReceiptLine, settleReceipt } from './receipts';
 import type { ReceiptRunner } from './runner';
 import type { ReceiptTally } from './tally';
@@ -18,6 +19,8 @@ interface ProofItem extends CursorItem {
 
 export interface EvidenceReceiptsRead {
   includedInLog: Claim;
+  /** The order: the manifest's, else the first receipt's. */
+  orderId: string | undefined;
   /** body_matches of the bundle, when it has bodies. */
   bodyMatches: Claim | undefined;
 }
@@ -30,7 +33,7 @@ export interface EvidenceReceiptsRead {
  */
 export async function checkEvidenceReceipts(input: {
   contents: BundleContents;
-  manifest: EvidenceManifest | undefined;
+  manifest: EvidenceManifestView | undefined;
   /** JCS of the checkpoint of checkpoints.jsonl, when it is well-formed. */
   checkpoint: string | undefined;
   facts: BundleFacts;
@@ -52,6 +55,7 @@ export async function checkEvidenceReceipts(input: {
     '',
   );
   let lastSeq = 0;
+  let order = manifest?.orderId;
   let previous: { seq: number; entryHash: string } | undefined;
   const unusable = unusableLines(FILES.receipts, 'receipts with an id');
   for await (const line of contents.lines(FILES.receipts, LINE_BYTES.record)) {
@@ -74,9 +78,11 @@ export async function checkEvidenceReceipts(input: {
         problems.push(`receipts are not in chain order (seq ${seq} after ${lastSeq})`);
       else lastSeq = seq;
     }
-    if (manifest && receipt.orderId !== manifest.orderId)
+    // One order per bundle: the manifest's, or (when it does not say) the first receipt's.
+    order ??= typeof receipt.orderId === 'string' ? receipt.orderId : undefined;
+    if (manifest && (typeof receipt.orderId !== 'string' || receipt.orderId !== order))
       problems.push(
-        `receipt ${id} is of order ${showValue(receipt.orderId)}, not ${manifest.orderId}`,
+        `receipt ${id} is of order ${showValue(receipt.orderId)}, not ${order ?? "the bundle's"}`,
       );
     if (manifest && receipt.merchantId !== manifest.merchantId)
       problems.push(`receipt ${id} is of merchant ${showValue(receipt.merchantId)}`);
@@ -121,35 +127,36 @@ export async function checkEvidenceReceipts(input: {
   await bodies.finish();
   tally.progress();
   // The counts first: they say the most, and the list of problems is cut after five.
-  if (manifest && manifest.counts.proofs !== proofs.matched)
+  if (manifest?.counts.proofs !== undefined && manifest.counts.proofs !== proofs.matched)
     problems.unshift(
       `manifest counts ${manifest.counts.proofs} proofs, ${proofs.matched} lines of proofs.jsonl belong to a receipt`,
     );
-  if (manifest && manifest.counts.receipts !== tally.receiptCount)
+  if (manifest?.counts.receipts !== undefined && manifest.counts.receipts !== tally.receiptCount)
     problems.unshift(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
     );
   problems.append(proofs.problems);
   const counts = tally.counts.included_in_log ?? { asserted: 0, refuted: 0, unknown: 0 };
-  const order = manifest ? `order ${manifest.orderId}` : 'the order';
-  const at = manifest
+  const ofOrder = order === undefined ? 'the order' : `order ${order}`;
+  const at = manifest?.checkpoint
     ? ` whose rootHash the checkpoint at seq ${manifest.checkpoint.seq} signs`
     : '';
   const total = tally.receiptCount;
   if (total === 0) problems.push('the bundle has no receipt');
   return {
+    orderId: order,
     includedInLog: problems.count
       ? refuted(problems.listed(5))
       : counts.refuted
         ? refuted(
-            `${counts.refuted} of ${total} receipts of ${order} are not proven in the log (see the receipts)`,
+            `${counts.refuted} of ${total} receipts of ${ofOrder} are not proven in the log (see the receipts)`,
           )
         : counts.unknown
           ? unknown(
-              `${counts.unknown} of ${total} receipts of ${order} are not proven in the log (see the receipts)`,
+              `${counts.unknown} of ${total} receipts of ${ofOrder} are not proven in the log (see the receipts)`,
             )
           : asserted(
-              `each of the ${total} receipts of ${order} has its proof: a leaf of the log tree${at}`,
+              `each of the ${total} receipts of ${ofOrder} has its proof: a leaf of the log tree${at}`,
             ),
     bodyMatches:
       manifest?.includeBodies || contents.has(FILES.bodies) ? bodies.claim(manifest) : undefined,

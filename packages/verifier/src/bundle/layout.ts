@@ -20,6 +20,9 @@ export const FILES = {
 /** `kind` of an order evidence bundle's manifest (SPEC §9.1); an export's manifest has none. */
 export const EVIDENCE_KIND = 'order-evidence';
 
+/** `kind` another writer may give an export's manifest (SPEC §9 names none). */
+export const EXPORT_KIND = 'export';
+
 export { JURISDICTIONS, type Jurisdiction } from '@quittance/format';
 
 /** Where a bundle keeps the key snapshot of `period` (SPEC §9: `jwks/<YYYY-MM>.json`). */
@@ -37,7 +40,10 @@ export interface ManifestFile {
   sha256: string;
 }
 
-/** manifest.json (SPEC §9). */
+/**
+ * manifest.json of an export (SPEC §9) as Quittance writes it (README, "Bundle manifests").
+ * The verifier reads other writers' manifests too: see `ManifestView` (manifest.ts).
+ */
 export interface Manifest {
   bundleId: string;
   merchantId: string;
@@ -82,7 +88,7 @@ export interface LogFrontier {
   frontier: string[];
 }
 
-/** manifest.json of an order evidence bundle (SPEC §9.1). */
+/** manifest.json of an order evidence bundle (SPEC §9.1) as Quittance writes it. */
 export interface EvidenceManifest {
   kind: typeof EVIDENCE_KIND;
   bundleId: string;

@@ -3,7 +3,7 @@ import {
   digestPayloadB64,
   fromBase64url,
   HASH_PATTERN,
-  isTimestampMs,
+  isRfc3339,
   JWS_TYPES,
   parseDetachedJws,
 } from '@quittance/format';
@@ -13,16 +13,40 @@ import { checkKeyValidity, type SignedEvidence, signatureCheck } from '../signed
 import type { BundleContents } from './contents';
 import { BundleError } from './errors';
 import { isCount, isJsonObject, isSeq, listed, messageOf, parseJson, showValue } from './json';
-import {
-  EVIDENCE_KIND,
-  type EvidenceManifest,
-  FILES,
-  JURISDICTIONS,
-  type Manifest,
-} from './layout';
+import { EVIDENCE_KIND, EXPORT_KIND, FILES, type ManifestFile } from './layout';
 import { formatBytes, WHOLE_FILE_BYTES } from './limits';
 
 export type BundleKind = 'export' | typeof EVIDENCE_KIND;
+
+/**
+ * What the verifier takes from an export's manifest.json (SPEC §9). The SPEC says what a
+ * manifest tells, not its members' names, so only `merchantId`, `createdAt` and `files` are
+ * required: `files` is named, and the other two are needed to check the signature. The members
+ * Quittance writes (README, "Bundle manifests") are compared with the bundle when present with
+ * their type, and not used otherwise: a manifest silent about its range claims nothing about it.
+ */
+export interface ManifestView {
+  merchantId: string;
+  /** createdAt in UTC with milliseconds (the manifest may write any RFC 3339 time). */
+  createdAt: string;
+  files: ManifestFile[];
+  includeBodies?: boolean;
+  /** `firstSeq` and `lastSeq` null: an empty range; absent: the manifest does not say. */
+  range: { orderId?: string | null; firstSeq?: number | null; lastSeq?: number | null };
+  counts: { receipts?: number; chainEntries?: number; bodies?: number };
+}
+
+/** What the verifier takes from an order evidence bundle's manifest.json (SPEC §9.1), likewise. */
+export interface EvidenceManifestView {
+  merchantId: string;
+  createdAt: string;
+  files: ManifestFile[];
+  includeBodies?: boolean;
+  orderId?: string;
+  /** The one checkpoint every proof of proofs.jsonl is against. */
+  checkpoint?: { seq: number; rootHash: string };
+  counts: { receipts?: number; proofs?: number; bodies?: number };
+}
 
 /** manifest.json as read: the bundle's kind, and its manifest when usable. */
 export interface ManifestRead {
@@ -32,16 +56,19 @@ export interface ManifestRead {
    */
   kind: BundleKind;
   /** An export's manifest, when usable. */
-  manifest?: Manifest;
+  manifest?: ManifestView;
   /** An order evidence bundle's manifest, when usable. */
-  evidence?: EvidenceManifest;
+  evidence?: EvidenceManifestView;
+  /** manifest.json as parsed, when usable: what manifest.jws signs. */
+  signed?: Record<string, unknown>;
   /** Why manifest.json cannot be used, when it cannot. */
   problem: string;
 }
 
 /** The signed manifest, of whichever kind. */
-export const signedManifest = (read: ManifestRead): Manifest | EvidenceManifest | undefined =>
-  read.manifest ?? read.evidence;
+export const signedManifest = (
+  read: ManifestRead,
+): ManifestView | EvidenceManifestView | undefined => read.manifest ?? read.evidence;
 
 /** Reads manifest.json and checks the members the verifier relies on. Never throws for content. */
 export async function readManifest(contents: BundleContents): Promise<ManifestRead> {
@@ -59,24 +86,24 @@ export async function readManifest(contents: BundleContents): Promise<ManifestRe
   // Duplicate members are refused there too: the manifest's bytes are not hashed anywhere,
   // only the parsed object is signed (JCS), so it must be the same for every parser.
   if (!parsed.ok) return unusable(`manifest.json ${parsed.problem}`);
-  const kind = isJsonObject(parsed.value) ? parsed.value.kind : undefined;
-  if (kind === EVIDENCE_KIND) {
-    const problems = evidenceManifestProblems(parsed.value);
-    if (problems.length)
+  const value = parsed.value;
+  if (!isJsonObject(value)) return unusable(`manifest.json is ${showValue(value)}, not an object`);
+  const required = requiredProblems(value);
+  if (value.kind === EVIDENCE_KIND) {
+    if (required.length)
       return unusable(
-        `manifest.json is not an order evidence manifest: ${listed(problems, 5)}`,
+        `manifest.json is not an order evidence manifest: ${listed(required, 5)}`,
         EVIDENCE_KIND,
       );
-    return { kind, evidence: parsed.value as unknown as EvidenceManifest, problem: '' };
+    return { kind: EVIDENCE_KIND, evidence: evidenceView(value), signed: value, problem: '' };
   }
-  if (kind !== undefined)
+  if (value.kind !== undefined && value.kind !== EXPORT_KIND)
     return unusable(
-      `manifest.json has kind ${showValue(kind)}: neither an export (no kind) nor "${EVIDENCE_KIND}"`,
+      `manifest.json has kind ${showValue(value.kind)}: neither an export (no kind or "${EXPORT_KIND}") nor "${EVIDENCE_KIND}"`,
     );
-  const problems = manifestProblems(parsed.value);
-  if (problems.length)
-    return unusable(`manifest.json is not a bundle manifest: ${listed(problems, 5)}`, 'export');
-  return { kind: 'export', manifest: parsed.value as unknown as Manifest, problem: '' };
+  if (required.length)
+    return unusable(`manifest.json is not a bundle manifest: ${listed(required, 5)}`, 'export');
+  return { kind: 'export', manifest: exportView(value), signed: value, problem: '' };
 }
 
 /**
@@ -103,7 +130,7 @@ async function manifestClaim(
   history: KeyHistory,
 ): Promise<Claim> {
   const manifest = signedManifest(read);
-  if (!manifest) return refuted(read.problem);
+  if (!manifest || !read.signed) return refuted(read.problem);
   if (!contents.has(FILES.manifestJws)) return refuted('manifest.jws is missing');
   const text = await contents.text(FILES.manifestJws, WHOLE_FILE_BYTES.manifestJws);
   if (text === undefined)
@@ -127,7 +154,7 @@ async function manifestClaim(
     return refuted('manifest.jws: the signature is not canonical base64url');
   let payloadB64: string;
   try {
-    payloadB64 = await digestPayloadB64(manifest);
+    payloadB64 = await digestPayloadB64(read.signed);
   } catch (error) {
     return refuted(`manifest is not I-JSON: ${messageOf(error)}`);
   }
@@ -160,90 +187,66 @@ async function manifestClaim(
   );
 }
 
-/** The members of an export's manifest.json the verifier relies on, with their types. */
-function manifestProblems(value: unknown): string[] {
-  if (!isJsonObject(value)) return [`it is ${showValue(value)}, not an object`];
+/** What every manifest needs: its merchant and time (to check its signature) and its files. */
+function requiredProblems(value: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const need = (ok: boolean, what: string) => {
-    if (!ok) problems.push(what);
-  };
-  need(typeof value.bundleId === 'string', 'bundleId must be a string');
-  need(typeof value.merchantId === 'string', 'merchantId must be a string');
-  need(
-    JURISDICTIONS.includes(value.jurisdiction as never),
-    `jurisdiction must be one of ${JURISDICTIONS.join(', ')}`,
-  );
-  need(isTimestampMs(value.createdAt), 'createdAt must be an RFC 3339 UTC time with milliseconds');
-  need(typeof value.includeBodies === 'boolean', 'includeBodies must be a boolean');
-  const range = value.range;
-  if (!isJsonObject(range)) problems.push('range must be an object');
-  else {
-    need(
-      range.orderId === null || typeof range.orderId === 'string',
-      'range.orderId must be a string or null',
-    );
-    for (const member of ['firstSeq', 'lastSeq'] as const)
-      need(
-        range[member] === null || isSeq(range[member]),
-        `range.${member} must be a positive integer or null`,
-      );
-  }
-  problems.push(
-    ...countsProblems(value.counts, [
-      'receipts',
-      'chainEntries',
-      'checkpoints',
-      'snapshots',
-      'tsaCertificates',
-      'bodies',
-      'bodiesUnavailable',
-    ]),
-    ...filesProblems(value.files),
-  );
+  if (typeof value.merchantId !== 'string') problems.push('merchantId must be a string');
+  if (!isRfc3339(value.createdAt)) problems.push('createdAt must be an RFC 3339 time');
+  problems.push(...filesProblems(value.files));
   return problems;
 }
 
-/** The members of an order evidence manifest.json (SPEC §9.1) the verifier relies on. */
-function evidenceManifestProblems(value: unknown): string[] {
-  if (!isJsonObject(value)) return [`it is ${showValue(value)}, not an object`];
-  const problems: string[] = [];
-  const need = (ok: boolean, what: string) => {
-    if (!ok) problems.push(what);
+/** The members both kinds of manifest share, once {@link requiredProblems} found none. */
+function commonView(value: Record<string, unknown>) {
+  return {
+    merchantId: value.merchantId as string,
+    createdAt: new Date(Date.parse(value.createdAt as string)).toISOString(),
+    files: value.files as ManifestFile[],
+    ...(typeof value.includeBodies === 'boolean' ? { includeBodies: value.includeBodies } : {}),
   };
-  need(typeof value.bundleId === 'string', 'bundleId must be a string');
-  need(typeof value.merchantId === 'string', 'merchantId must be a string');
-  need(typeof value.orderId === 'string', 'orderId must be a string');
-  need(isTimestampMs(value.createdAt), 'createdAt must be an RFC 3339 UTC time with milliseconds');
-  need(typeof value.includeBodies === 'boolean', 'includeBodies must be a boolean');
+}
+
+function exportView(value: Record<string, unknown>): ManifestView {
+  const range = isJsonObject(value.range) ? value.range : {};
+  const seqOrNull = (v: unknown) => (v === null || isSeq(v) ? { ok: true, v } : { ok: false });
+  const first = seqOrNull(range.firstSeq);
+  const last = seqOrNull(range.lastSeq);
+  return {
+    ...commonView(value),
+    range: {
+      ...(range.orderId === null || typeof range.orderId === 'string'
+        ? { orderId: range.orderId }
+        : {}),
+      // The range is stated by both ends or not at all.
+      ...(first.ok && last.ok
+        ? { firstSeq: first.v as number | null, lastSeq: last.v as number | null }
+        : {}),
+    },
+    counts: countsOf(value.counts, ['receipts', 'chainEntries', 'bodies']),
+  };
+}
+
+function evidenceView(value: Record<string, unknown>): EvidenceManifestView {
   const checkpoint = value.checkpoint;
-  need(
-    isJsonObject(checkpoint) &&
-      isSeq(checkpoint.seq) &&
-      typeof checkpoint.rootHash === 'string' &&
-      HASH_PATTERN.test(checkpoint.rootHash),
-    'checkpoint must be { seq, rootHash }',
-  );
-  problems.push(
-    ...countsProblems(value.counts, [
-      'receipts',
-      'proofs',
-      'checkpoints',
-      'snapshots',
-      'tsaCertificates',
-      'bodies',
-      'bodiesUnavailable',
-    ]),
-    ...filesProblems(value.files),
-  );
-  return problems;
+  return {
+    ...commonView(value),
+    ...(typeof value.orderId === 'string' ? { orderId: value.orderId } : {}),
+    ...(isJsonObject(checkpoint) &&
+    isSeq(checkpoint.seq) &&
+    typeof checkpoint.rootHash === 'string' &&
+    HASH_PATTERN.test(checkpoint.rootHash)
+      ? { checkpoint: { seq: checkpoint.seq, rootHash: checkpoint.rootHash } }
+      : {}),
+    counts: countsOf(value.counts, ['receipts', 'proofs', 'bodies']),
+  };
 }
 
-/** manifest.counts: an object of non-negative integers. */
-function countsProblems(counts: unknown, members: string[]): string[] {
-  if (!isJsonObject(counts)) return ['counts must be an object'];
-  return members
-    .filter((member) => !isCount(counts[member]))
-    .map((member) => `counts.${member} must be a non-negative integer`);
+/** The counts among `members` that manifest.counts gives as non-negative integers. */
+function countsOf<M extends string>(counts: unknown, members: M[]): Partial<Record<M, number>> {
+  const given: Partial<Record<M, number>> = {};
+  if (!isJsonObject(counts)) return given;
+  for (const member of members) if (isCount(counts[member])) given[member] = counts[member];
+  return given;
 }
 
 /** manifest.files: an array of { path, bytes, sha256 }. */

@@ -5,8 +5,9 @@ import { BodyCursor } from './bodies';
 import { type ChainRead, chainEntries } from './chain';
 import { type BundleContents, type Line, parseLine } from './contents';
 import { isJsonObject, isSeq, ProblemList, showValue } from './json';
-import { type ChainEntry, FILES, type Manifest, snapshotPath } from './layout';
+import { type ChainEntry, FILES, snapshotPath } from './layout';
 import { LINE_BYTES, unusableLines } from './limits';
+import type { ManifestView } from './manifest';
 import type { ReceiptRunner } from './runner';
 import type { ReceiptTally } from './tally';
 
@@ -146,8 +147,13 @@ const HELD_REPORTS = 10_000;
  */
 export async function checkExportReceipts(input: {
   contents: BundleContents;
-  manifest: Manifest | undefined;
+  manifest: ManifestView | undefined;
   chain: Promise<ChainRead> | ChainRead;
+  /**
+   * The range's first seq (the manifest's, else log.json's size + 1): chain entries from
+   * there on need their receipt; the one before it is there only for the first link.
+   */
+  firstSeq?: number | null | undefined;
   facts: BundleFacts;
   runner: ReceiptRunner;
   tally: ReceiptTally;
@@ -179,7 +185,7 @@ export async function checkExportReceipts(input: {
   const chain = chainEntries(contents)[Symbol.asyncIterator]();
   let current: ChainEntry | undefined;
   let previous: ChainEntry | undefined;
-  const firstSeq = manifest?.range.firstSeq ?? 1;
+  const firstSeq = input.firstSeq ?? 1;
   const filtered = Boolean(manifest?.range.orderId);
   let lastReceiptSeq = 0;
   const missing: number[] = [];
@@ -288,7 +294,7 @@ export async function checkExportReceipts(input: {
   if (absent.length) problems.push(`no receipt for chain entries at seq ${firstSeqs(absent)}`);
   if (unchained.length)
     problems.push(`${unchained.length} receipts have no chain entry (seq ${firstSeqs(unchained)})`);
-  if (manifest && manifest.counts.receipts !== tally.receiptCount)
+  if (manifest?.counts.receipts !== undefined && manifest.counts.receipts !== tally.receiptCount)
     problems.push(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
     );
@@ -311,10 +317,12 @@ export async function checkExportReceipts(input: {
  * gone, under a manifest that still names the range) or without chain.jsonl at all asserted
  * chain_complete.
  */
-function rangeProblems(manifest: Manifest, chain: ChainRead): string[] {
+function rangeProblems(manifest: ManifestView, chain: ChainRead): string[] {
   const problems: string[] = [];
   const { firstSeq, lastSeq } = manifest.range;
-  if (firstSeq !== null && lastSeq !== null) {
+  if (firstSeq === undefined || lastSeq === undefined) {
+    // The manifest does not state its range: nothing to hold chain.jsonl to.
+  } else if (firstSeq !== null && lastSeq !== null) {
     const start = Math.max(1, firstSeq - 1);
     if (chain.firstSeq !== start || chain.lastSeq !== lastSeq)
       problems.push(
@@ -323,7 +331,7 @@ function rangeProblems(manifest: Manifest, chain: ChainRead): string[] {
   } else if (chain.count > 0) {
     problems.push(`the manifest's range is empty, chain.jsonl has ${chain.count} entries`);
   }
-  if (manifest.counts.chainEntries !== chain.count)
+  if (manifest.counts.chainEntries !== undefined && manifest.counts.chainEntries !== chain.count)
     problems.push(
       `manifest counts ${manifest.counts.chainEntries} chain entries, chain.jsonl has ${chain.count}`,
     );

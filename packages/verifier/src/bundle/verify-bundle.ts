@@ -133,7 +133,8 @@ async function verifyOpened(
 
   const facts: BundleFacts = {
     chainProblems: [],
-    includeBodies: signedManifest(manifest)?.includeBodies ?? false,
+    // A manifest that does not say whether bodies were asked for: they were if they are here.
+    includeBodies: signedManifest(manifest)?.includeBodies ?? contents.has(FILES.bodies),
     anchorsFromBundle: anchors.fromBundle,
     contents,
   };
@@ -157,6 +158,7 @@ async function verifyOpened(
       options.onReceiptRead &&
       ((receipt: Record<string, unknown>) => options.onReceiptRead?.(receipt, manifest.kind)),
   };
+  let orderId: string | null = null;
   try {
     if (manifest.kind === EVIDENCE_KIND) {
       // SPEC §9.1: no chain, so no chain_complete and no log_consistent (not applicable: omitted).
@@ -172,6 +174,7 @@ async function verifyOpened(
         checkpoint: checkpoints.evidenceCheckpoint,
       });
       claims.included_in_log = read.includedInLog;
+      orderId = read.orderId ?? null;
       if (read.bodyMatches) claims.body_matches = read.bodyMatches;
     } else {
       const log = await readLog(contents);
@@ -179,12 +182,21 @@ async function verifyOpened(
       const checkpoints = await checkCheckpoints(contents, snapshots.history, anchors, undefined);
       claims.checkpoints_valid = checkpoints.claim;
       step('chain');
-      const chain = checkChain(contents, checkpoints, log, manifest.manifest?.range.firstSeq);
+      // The range's first seq as the manifest states it, else as log.json implies it (SPEC §9:
+      // its size is that of the log before the range's first entry).
+      const stated = manifest.manifest?.range.firstSeq;
+      const firstSeq = stated !== undefined ? stated : log.ok ? log.size + 1 : undefined;
+      const chain = checkChain(contents, checkpoints, log, stated);
       // The receipts need the chain's proven checkpoint times, when there are any; otherwise
       // they are verified while the main thread reads the chain (see checkExportReceipts).
       if (checkpoints.proofs.length) await chain;
       step('receipts');
-      const read = await checkExportReceipts({ ...receipts, manifest: manifest.manifest, chain });
+      const read = await checkExportReceipts({
+        ...receipts,
+        manifest: manifest.manifest,
+        chain,
+        firstSeq,
+      });
       claims.log_consistent = (await chain).logConsistent;
       claims.chain_complete = read.chainComplete;
       if (read.bodyMatches) claims.body_matches = read.bodyMatches;
@@ -211,7 +223,7 @@ async function verifyOpened(
       Object.values(claims).every((c) => c.status !== 'refuted') &&
       tally.firstFailures.length === 0,
     kind: manifest.kind,
-    orderId: manifest.evidence?.orderId ?? null,
+    orderId,
     claims,
     receipts: tally.receipts,
     counts: tally.counts,

@@ -47,7 +47,7 @@ describe('readManifest', () => {
     expect(claim.status).toBe('asserted');
   });
 
-  it('missing, not JSON, duplicate members, another kind, missing members: refuted, never thrown', async () => {
+  it('missing, not JSON, duplicate members, another kind, no merchantId, createdAt or files: refuted, never thrown', async () => {
     const sealed = await seal(data, files, 'export');
     const text = sealed['manifest.json'] as string;
     const cases: [string | null, string][] = [
@@ -55,11 +55,13 @@ describe('readManifest', () => {
       ['{"bundleId": ', 'manifest.json is not JSON'],
       [`{"merchantId":"x",${text.slice(1)}`, 'member "merchantId" occurs twice'],
       [JSON.stringify({ ...JSON.parse(text), kind: 'other' }), 'has kind "other"'],
+      [JSON.stringify({ ...JSON.parse(text), merchantId: 7 }), 'merchantId must be a string'],
       [
-        JSON.stringify({ ...JSON.parse(text), counts: { receipts: -1 } }),
-        'counts.receipts must be',
+        JSON.stringify({ ...JSON.parse(text), createdAt: 'yesterday' }),
+        'createdAt must be an RFC 3339 time',
       ],
-      [JSON.stringify({ ...JSON.parse(text), range: null }), 'range must be an object'],
+      [JSON.stringify({ ...JSON.parse(text), files: {} }), 'files must be an array'],
+      [JSON.stringify([JSON.parse(text)]), 'not an object'],
     ];
     for (const [manifest, reason] of cases) {
       const bundle = { ...sealed };

@@ -37,6 +37,75 @@ async function onDisk(bytes: Uint8Array) {
   return path;
 }
 
+/** A manifest as another writer might make it from SPEC §9's words: its own member names. */
+const ownNames = (m: Record<string, unknown>) => ({
+  id: m.bundleId,
+  kind: m.kind ?? 'export',
+  merchantId: m.merchantId,
+  createdAt: (m.createdAt as string).replace('.000Z', 'Z'),
+  range: { start: 'the beginning' },
+  counts: { receipts: 'many', total: 12 },
+  files: m.files,
+});
+
+describe("manifests of other writers: SPEC §9 names what a manifest says, not its members' names", () => {
+  it('an export whose manifest has only merchantId, createdAt and files of our names verifies', async () => {
+    const narrowed = await exportFiles(data, 3);
+    const result = await verifyBundle(
+      zip(await seal(data, narrowed, 'export', { manifest: ownNames })),
+      options(),
+    );
+    expect(result.ok).toBe(true);
+    for (const claim of Object.values(result.claims)) expect(claim.status).toBe('asserted');
+    // The entry before the range is known from log.json's size, not from the manifest.
+    expect(result.claims.chain_complete?.reason).toContain('every receipt of the range');
+    expect(result.receiptCount).toBe(4);
+  });
+
+  it('without a stated range, a receipt missing inside the chain is still found', async () => {
+    const narrowed = await exportFiles(data, 3);
+    const lines = (narrowed['receipts.jsonl'] as string).split('\n');
+    lines.splice(1, 1);
+    const result = await verifyBundle(
+      zip(
+        await seal(data, { ...narrowed, 'receipts.jsonl': lines.join('\n') }, 'export', {
+          manifest: ownNames,
+        }),
+      ),
+      options(),
+    );
+    expect(result.claims.chain_complete).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringContaining('no receipt for chain entries at seq 4'),
+    });
+  });
+
+  it('an order evidence bundle without orderId, checkpoint or counts: the order is its receipts\'', async () => {
+    const result = await verifyBundle(
+      zip(await seal(data, await evidenceFiles(data), 'order-evidence', { manifest: ownNames })),
+      options(),
+    );
+    expect(result.ok).toBe(true);
+    expect(result.orderId).toBe('order-1');
+    expect(result.claims.included_in_log?.reason).toContain('receipts of order order-1');
+  });
+
+  it('a kind it does not know is refused by name', async () => {
+    const result = await verifyBundle(
+      zip(
+        await seal(data, await exportFiles(data), 'export', {
+          manifest: (m) => ({ ...m, kind: 'snapshot' }),
+        }),
+      ),
+      options(),
+    );
+    expect(result.claims.manifest_valid).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringContaining('has kind "snapshot"'),
+    });
+  });
+});
+
 describe('the same verdict from a path, a Blob and bytes', () => {
   it('a valid export: every claim asserted or unknown, ok', async () => {
     const fromPath = await verifyBundle(await onDisk(exported), options());
