@@ -80,7 +80,7 @@ describe("manifests of other writers: SPEC §9 names what a manifest says, not i
     });
   });
 
-  it('an order evidence bundle without orderId, checkpoint or counts: the order is its receipts\'', async () => {
+  it("an order evidence bundle without orderId, checkpoint or counts: the order is its receipts'", async () => {
     const result = await verifyBundle(
       zip(await seal(data, await evidenceFiles(data), 'order-evidence', { manifest: ownNames })),
       options(),
