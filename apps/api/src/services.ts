@@ -150,7 +150,10 @@ export async function createServices(
     config.signingBackend === 'kms'
       ? kmsSignerFactory(kmsClient as KMSClient)
       : localSignerFactory(config.dataDir, localKeys);
-  const keyRing = new KeyRing(db, factory, snapshots, publisher, clock);
+  const timestamper = config.tsaUrl
+    ? await TsaTimestamper.fromConfig(config.tsaUrl, config.tsaTrust as string, config.tsaTimeoutMs)
+    : undefined;
+  const keyRing = new KeyRing(db, factory, snapshots, publisher, clock, timestamper);
   const appender = new ChainAppender(database, config.appendInFlight);
   const metrics = new Metrics(db);
   appender.stats.onBatch = (size) => metrics.appendBatchSize.observe(size);
@@ -163,9 +166,6 @@ export async function createServices(
   );
   const state = { shuttingDown: false };
   const bundles = await openBundleStore(config.bundleStore);
-  const timestamper = config.tsaUrl
-    ? await TsaTimestamper.fromConfig(config.tsaUrl, config.tsaTrust as string, config.tsaTimeoutMs)
-    : undefined;
   // Bundles carry the TSA's trust anchors besides what the tokens embed (often the TSA's own
   // certificate only), so that `openssl ts -verify -CAfile` works on tsa/ alone.
   const tsaCertificates = timestamper?.trustAnchors ?? [];

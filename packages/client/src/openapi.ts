@@ -1471,6 +1471,7 @@ export interface paths {
                             revokedAt: string;
                             reason: string;
                             replacementKid: string | null;
+                            checkpointTimestamped: boolean | null;
                         };
                     };
                 };

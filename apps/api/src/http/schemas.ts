@@ -314,6 +314,13 @@ export const RevokedKeySchema = z.object({
   revokedAt: z.string(),
   reason: z.string(),
   replacementKid: z.string().nullable(),
+  /**
+   * Revoking now: whether the merchant's newest checkpoint, which covers every receipt before
+   * the revocation, carries an RFC 3161 timestamp from before `revokedAt` (null: no TSA is
+   * configured, or revokedAt was given). False when the TSA failed: those receipts stay
+   * unproven (key_valid_at_issuance unknown).
+   */
+  checkpointTimestamped: z.boolean().nullable(),
 });
 
 // Merchants and API keys (admin)

@@ -4,6 +4,8 @@ import { type Signer, signCompact } from '@quittance/signer';
 import { and, eq, like, ne } from 'drizzle-orm';
 import { assertMerchantExists, merchantExists } from '../merchants/merchants';
 import { ServiceError } from '../service-error';
+import { stampNewestCheckpoint } from '../timestamps/timestamp-work';
+import type { Timestamper } from '../timestamps/timestamper';
 import { headWithRoot, signCheckpoint } from '../transparency/checkpoint-signing';
 import type { SignerFactory } from './signer-factory';
 import type { SnapshotService } from './snapshots';
@@ -54,6 +56,8 @@ export class KeyRing {
     private readonly snapshots: SnapshotService,
     private readonly publisher: Signer,
     private readonly clock: () => Date,
+    /** The TSA, when one is configured: a revocation timestamps the checkpoint before it. */
+    private readonly timestamper?: Timestamper,
   ) {}
 
   /** Creates a merchant with its chain head and first key; one transaction. */
@@ -146,11 +150,18 @@ export class KeyRing {
       key.status === 'active'
         ? await this.#prepareReplacement(key.merchantId, this.clock())
         : undefined;
+    let checkpointTimestamped: boolean | null = null;
     const at = await this.db.transaction(async (tx) => {
       await this.#lockMerchant(tx, key.merchantId);
       // A key revoked as of an earlier time must not sign anything now.
       if (!(key.status === 'active' && revokedAt))
         await this.#checkpointBeforeChange(tx, key.merchantId);
+      // Revoking now: that checkpoint, or the newest before it, must prove its receipts
+      // existed before the revocation (SPEC §6), so it is timestamped first.
+      checkpointTimestamped =
+        revokedAt || !this.timestamper
+          ? null
+          : await stampNewestCheckpoint(tx, this.timestamper, key.merchantId, this.clock);
       const now = await this.#timeUnderLock();
       const at = revokedAt ?? now;
       const statement = await this.#revocationStatement({
@@ -184,7 +195,13 @@ export class KeyRing {
     });
     if (replacement) this.#signers.set(replacement.kid, Promise.resolve(replacement.signer));
     this.#current.delete(key.merchantId);
-    return { kid, revokedAt: at.toISOString(), reason, replacementKid: replacement?.kid ?? null };
+    return {
+      kid,
+      revokedAt: at.toISOString(),
+      reason,
+      replacementKid: replacement?.kid ?? null,
+      checkpointTimestamped,
+    };
   }
 
   /**

@@ -1,11 +1,11 @@
-import { checkpoints, type Db, pendingTimestamps, receipts } from '@quittance/db';
+import { checkpoints, type Db, pendingTimestamps, receipts, type Tx } from '@quittance/db';
 import { earliestGenTime, type ReceiptTimestamp, timestampImprint } from '@quittance/format';
 import { backoffMs, PermanentJobError } from '@quittance/jobs';
 import { TspError } from '@quittance/tsp/errors';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import { leaseFor, leaseIsFree } from '../lease';
 import type { Metrics } from '../metrics';
-import type { Timestamper } from './timestamper';
+import type { Stamp, Timestamper } from './timestamper';
 
 /** A worker's hold on one piece of timestamp work, longer than a TSA request can take. */
 const LEASE_S = 60;
@@ -53,10 +53,10 @@ export async function timestampReceipt(
   }
   let evidence: ReceiptTimestamp;
   try {
-    evidence = await timestamper.stamp(
+    ({ evidence } = await timestamper.stamp(
       await timestampImprint(receipt.jws),
       window(receipt.createdAt, deps.clock()),
-    );
+    ));
   } catch (error) {
     const failure = failedAttempt(deps, lease.attempts, error);
     await db
@@ -99,14 +99,15 @@ export async function timestampCheckpoint(
   // again meanwhile (its key revoked as of an earlier time), which the token would not fit.
   const stamped = and(key, eq(checkpoints.jws, lease.jws));
   try {
-    const evidence = await timestamper.stamp(
+    const { evidence } = await timestamper.stamp(
       await timestampImprint(lease.jws),
       window(lease.createdAt, deps.clock()),
     );
+    // Not over a token a key revocation attached meanwhile (stampNewestCheckpoint).
     await db
       .update(checkpoints)
       .set({ timestamp: evidence, leasedUntil: null, lastError: null })
-      .where(stamped);
+      .where(and(stamped, isNull(checkpoints.timestamp)));
     deps.metrics.timestampsAttached.inc({ subject: 'checkpoint' });
     return 'attached';
   } catch (error) {
@@ -114,6 +115,67 @@ export async function timestampCheckpoint(
     await db.update(checkpoints).set(failure.columns).where(stamped);
     throw failure.error;
   }
+}
+
+/** How long a key revocation waits for the TSA while it holds the merchant's chain lock. */
+const REVOCATION_TSA_TIMEOUT_MS = 5_000;
+/** How long it then waits for its clock to pass the token's genTime plus accuracy. */
+const REVOCATION_MAX_WAIT_MS = 2_000;
+
+/**
+ * SPEC §6: a revocation must never strand receipts without proof of when they existed. Before
+ * a key is revoked now, the merchant's newest checkpoint (it covers every receipt so far, and
+ * the revocation holds the chain lock, so none can follow) gets its RFC 3161 timestamp, in
+ * the revocation's transaction, and the clock is let pass the token's genTime plus accuracy:
+ * then that checkpoint proves each of those receipts existed before `revokedAt`. A TSA that
+ * fails or is slow does not block the revocation (a compromised key must be revocable): the
+ * checkpoint is left to the timestamp job, and what it covers stays unproven. Returns whether
+ * the newest checkpoint is now timestamped before the time that follows.
+ */
+export async function stampNewestCheckpoint(
+  tx: Tx,
+  timestamper: Timestamper,
+  merchantId: string,
+  clock: () => Date,
+): Promise<boolean> {
+  const [newest] = await tx
+    .select({
+      seq: checkpoints.seq,
+      jws: checkpoints.jws,
+      createdAt: checkpoints.createdAt,
+      timestamp: checkpoints.timestamp,
+    })
+    .from(checkpoints)
+    .where(eq(checkpoints.merchantId, merchantId))
+    .orderBy(desc(checkpoints.seq))
+    .limit(1);
+  if (!newest) return true; // no receipt to prove
+  if (newest.timestamp)
+    return Date.parse((newest.timestamp as ReceiptTimestamp).genTime) < clock().getTime();
+  let stamp: Stamp;
+  try {
+    stamp = await timestamper.stamp(
+      await timestampImprint(newest.jws),
+      window(newest.createdAt, clock()),
+      { timeoutMs: REVOCATION_TSA_TIMEOUT_MS },
+    );
+  } catch {
+    return false;
+  }
+  await tx
+    .update(checkpoints)
+    .set({ timestamp: stamp.evidence, leasedUntil: null, lastError: null })
+    .where(
+      and(
+        eq(checkpoints.merchantId, merchantId),
+        eq(checkpoints.seq, newest.seq),
+        eq(checkpoints.jws, newest.jws),
+      ),
+    );
+  const wait = stamp.existedBy.getTime() + 1 - clock().getTime();
+  if (wait > REVOCATION_MAX_WAIT_MS) return false;
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  return true;
 }
 
 function window(createdAt: Date, now: Date) {

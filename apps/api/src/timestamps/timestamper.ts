@@ -2,12 +2,19 @@ import { readFile, stat } from 'node:fs/promises';
 import { type ReceiptTimestamp, toBase64 } from '@quittance/format';
 import type * as Tsp from '@quittance/tsp';
 
+/** A verified token as stored (SPEC §4), and the latest time it allows: genTime plus accuracy. */
+export interface Stamp {
+  evidence: ReceiptTimestamp;
+  existedBy: Date;
+}
+
 /** Gets RFC 3161 evidence over an imprint, verified before it is returned (SPEC §4). */
 export interface Timestamper {
   stamp(
     imprint: Uint8Array,
     window: { notBefore: Date; notAfter: Date },
-  ): Promise<ReceiptTimestamp>;
+    options?: { timeoutMs?: number },
+  ): Promise<Stamp>;
 }
 
 /**
@@ -44,10 +51,11 @@ export class TsaTimestamper implements Timestamper {
   async stamp(
     imprint: Uint8Array,
     window: { notBefore: Date; notAfter: Date },
-  ): Promise<ReceiptTimestamp> {
+    options: { timeoutMs?: number } = {},
+  ): Promise<Stamp> {
     const request = this.tsp.createTimestampRequest(imprint);
     const response = await this.tsp.requestTimestamp(this.url, request, {
-      timeoutMs: this.timeoutMs,
+      timeoutMs: Math.min(this.timeoutMs, options.timeoutMs ?? this.timeoutMs),
     });
     const verified = await this.tsp.verifyTimestampResponse(response, {
       imprint,
@@ -57,10 +65,13 @@ export class TsaTimestamper implements Timestamper {
       notAfter: window.notAfter,
     });
     return {
-      token: toBase64(verified.token),
-      genTime: verified.genTime.toISOString(),
-      tsa: verified.tsa,
-      policy: verified.policy,
+      evidence: {
+        token: toBase64(verified.token),
+        genTime: verified.genTime.toISOString(),
+        tsa: verified.tsa,
+        policy: verified.policy,
+      },
+      existedBy: new Date(verified.genTime.getTime() + verified.accuracyMs),
     };
   }
 }

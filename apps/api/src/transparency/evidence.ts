@@ -6,10 +6,11 @@ import {
   toReceiptLine,
   writeEvidenceBundle,
 } from '@quittance/bundle';
-import type { Db } from '@quittance/db';
-import { type InclusionProof, JWS_TYPES, newId } from '@quittance/format';
+import { type Db, merchants } from '@quittance/db';
+import { type InclusionProof, type Jurisdiction, JWS_TYPES, newId } from '@quittance/format';
 import { signDigest } from '@quittance/signer';
 import type { Vault } from '@quittance/vault';
+import { eq } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import type { ReceiptQueries } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
@@ -160,6 +161,11 @@ export class EvidenceService {
     // Signed `now`: that month's snapshot names the signing key (as for an export).
     await keyRing.ensureSnapshot(now);
     const createdAt = now.toISOString();
+    const [merchant] = await db
+      .select({ jurisdiction: merchants.jurisdiction })
+      .from(merchants)
+      .where(eq(merchants.id, merchantId));
+    const jurisdiction = (merchant?.jurisdiction ?? 'OTHER') as Jurisdiction;
     const snapshots = await snapshotDocuments(db, snapshotPeriods(content.receipts));
     const chunks: Buffer[] = [];
     const sink = new Writable({
@@ -170,7 +176,7 @@ export class EvidenceService {
     });
     const { sha256 } = await writeEvidenceBundle(
       sink,
-      { bundleId: newId('evd'), merchantId, orderId, createdAt, includeBodies },
+      { bundleId: newId('evd'), merchantId, jurisdiction, orderId, createdAt, includeBodies },
       { ...content, snapshots },
       (manifest) =>
         keyRing.signManifest(

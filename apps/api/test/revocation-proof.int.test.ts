@@ -1,0 +1,111 @@
+/**
+ * SPEC §6: a checkpoint is made before a key is revoked "so that revocation never strands
+ * receipts without proof of when they existed". An outside check found that checkpoint
+ * timestamped only afterwards, by the job: its token came after `revokedAt`, and every
+ * receipt since the last timestamped checkpoint stayed key_valid_at_issuance unknown for
+ * good. Here no job runs: only the revocation itself can timestamp the checkpoint.
+ */
+import { periodOf } from '@quittance/format';
+import { startTsaServer, type TsaTestServer } from '@quittance/test-tooling';
+import { parsePemCertificates } from '@quittance/tsp';
+import { parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness, issueBody } from './harness';
+
+let tsa: TsaTestServer;
+beforeAll(async () => {
+  tsa = await startTsaServer();
+});
+afterAll(() => tsa?.close());
+
+describe.each([
+  ['PostgreSQL', false],
+  ['the embedded PGlite', true],
+])('revoking a key now on %s', (_, embedded) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness({
+      embedded,
+      env: { QUITTANCE_TSA_URL: tsa.url, QUITTANCE_TSA_TRUST: tsa.trustPemPath },
+    });
+  }, 60_000);
+  afterAll(() => h?.close());
+
+  async function issueThree(merchantKey: string) {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await h.call('POST', '/api/v1/trust/receipts', {
+        key: merchantKey,
+        body: issueBody({ callId: `call-${i}` }),
+      });
+      expect(r.status).toBe(201);
+      ids.push(r.body.id);
+    }
+    return ids;
+  }
+
+  it('timestamps the checkpoint before it: every receipt of the key is proven valid', async () => {
+    const m = await h.merchant();
+    const ids = await issueThree(m.merchantKey);
+    const kid = (await h.call('GET', `/api/v1/trust/receipts/${ids[0]}`, { key: m.merchantKey }))
+      .body.signingKeyKid;
+    const revoked = await h.admin('POST', `/signing-keys/${kid}/revoke`, {
+      reason: 'keyCompromise',
+    });
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.checkpointTimestamped).toBe(true);
+
+    const publisher = parsePublisherKeys(
+      (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+    );
+    const snapshot = (
+      await h.call('GET', `/.well-known/jwks/snapshot/${periodOf(new Date())}.json`)
+    ).body;
+    const anchors = parsePemCertificates(tsa.trustPem);
+    for (const id of ids) {
+      const receipt = (await h.call('GET', `/api/v1/trust/receipts/${id}`, { key: m.merchantKey }))
+        .body;
+      const proof = await h.call('GET', `/api/v1/trust/receipts/${id}/proof`, {
+        key: m.merchantKey,
+      });
+      expect(proof.status).toBe(200);
+      expect(Date.parse(proof.body.checkpoint.timestamp.genTime)).toBeLessThan(
+        Date.parse(revoked.body.revokedAt),
+      );
+      const report = await verifyReceipt(receipt, snapshot, {
+        publisher,
+        tsaTrustAnchors: anchors,
+        proof: proof.body,
+      });
+      expect(report.claims.included_in_log?.status).toBe('asserted');
+      expect(report.claims.key_valid_at_issuance).toMatchObject({
+        status: 'asserted',
+        reason: expect.stringContaining('proves the receipt existed before'),
+      });
+    }
+  });
+
+  it('a TSA that fails does not block the revocation: it says the receipts stay unproven', async () => {
+    const m = await h.merchant();
+    const ids = await issueThree(m.merchantKey);
+    const kid = (await h.call('GET', `/api/v1/trust/receipts/${ids[0]}`, { key: m.merchantKey }))
+      .body.signingKeyKid;
+    tsa.setMode('error-status');
+    try {
+      const revoked = await h.admin('POST', `/signing-keys/${kid}/revoke`, {
+        reason: 'keyCompromise',
+      });
+      expect(revoked.status).toBe(200);
+      expect(revoked.body.checkpointTimestamped).toBe(false);
+    } finally {
+      tsa.setMode('ok');
+    }
+    // The merchant keeps issuing with the replacement key.
+    const next = await h.call('POST', '/api/v1/trust/receipts', {
+      key: m.merchantKey,
+      body: issueBody({ callId: 'after' }),
+    });
+    expect(next.status).toBe(201);
+    expect(next.body.signingKeyKid).not.toBe(kid);
+  });
+});
