@@ -103,7 +103,13 @@ yourself instead of the certificates in \`tsa/\`.
    canonical form of \`input\` (and \`output\`) equals \`inputHash\` (\`outputHash\`) of the receipt
    with that \`id\`. Lines follow the order of \`${FILES.receipts}\`, at most one per receipt.
 
-## What the legal posture means here (${manifest.jurisdiction})
+${postureSection(manifest.jurisdiction)}`;
+}
+
+/** What the receipts' legal posture means in the jurisdiction, and its retention. */
+function postureSection(jurisdiction: Manifest['jurisdiction']): string {
+  const retention = RETENTION[jurisdiction];
+  return `## What the legal posture means here (${jurisdiction})
 
 ${retention.posture}
 
@@ -144,7 +150,7 @@ compare it with any copy you are given: it is the root of trust.
 
 | file | content |
 |---|---|
-| \`${FILES.manifest}\` | bundle id, merchant, order, the checkpoint, counts, and the size and SHA-256 of every other file; \`kind\` is \`order-evidence\` |
+| \`${FILES.manifest}\` | bundle id, merchant, jurisdiction, retention, the order and its range, the checkpoint, counts, and the size and SHA-256 of every other file; \`kind\` is \`order-evidence\` |
 | \`${FILES.manifestJws}\` | the merchant's signature over the manifest (detached JWS, \`typ\` \`quittance-manifest+jws\`) |
 | \`${FILES.receipts}\` | ${n.receipts} receipts of the order, one JSON object per line, in audit-log order |
 | \`${FILES.proofs}\` | ${n.proofs} inclusion proofs, one per receipt in the same order: \`{"receiptId", "seq", "treeSize", "auditPath", "checkpoint"}\` |
@@ -187,8 +193,7 @@ was refuted.
 A timestamped checkpoint that includes a receipt proves the receipt existed by the
 checkpoint's timestamp, even if the key that signed it was revoked later.
 
-This text explains what the evidence is; it is not legal advice.
-`;
+${postureSection(manifest.jurisdiction)}`;
 }
 
 /** The tsa/ row of the file table: its certificates, or why the folder is not there. */

@@ -270,6 +270,8 @@ async function addCertificates(
 export interface EvidenceHeader {
   bundleId: string;
   merchantId: string;
+  /** The merchant's: the manifest states it and its retention as an export's does (SPEC §9.1). */
+  jurisdiction: Jurisdiction;
   orderId: string;
   /** RFC 3339 UTC with milliseconds. */
   createdAt: string;
@@ -452,10 +454,14 @@ export async function writeEvidenceBundle(
       lines(disclosedBodies(each(content.bodies ?? []), counts), () => counts.bodies++),
     );
   }
+  const retention = RETENTION[header.jurisdiction];
   const described: Omit<EvidenceManifest, 'files'> = {
     kind: EVIDENCE_KIND,
     bundleId: header.bundleId,
     merchantId: header.merchantId,
+    jurisdiction: header.jurisdiction,
+    retention: { years: retention.years, legalBasis: retention.legalBasis },
+    range: evidenceRange(header.orderId, content.receipts, proofLines),
     orderId: header.orderId,
     createdAt: header.createdAt,
     includeBodies: header.includeBodies,
@@ -514,4 +520,24 @@ async function* batched<T>(
     }
   }
   if (batch) yield batch;
+}
+
+/**
+ * An evidence bundle's range, as an export's (SPEC §9.1 "same manifest as §9"): from the
+ * first receipt's createdAt to just after the last's (`to` is exclusive), and their seqs.
+ */
+function evidenceRange(
+  orderId: string,
+  receipts: readonly ReceiptLine[],
+  proofs: readonly ProofLine[],
+): EvidenceManifest['range'] {
+  const createdAt = (line: ReceiptLine | undefined) =>
+    Date.parse((JSON.parse((line as ReceiptLine).json) as { createdAt: string }).createdAt);
+  return {
+    from: new Date(createdAt(receipts[0])).toISOString(),
+    to: new Date(createdAt(receipts.at(-1)) + 1).toISOString(),
+    orderId,
+    firstSeq: (proofs[0] as ProofLine).seq,
+    lastSeq: (proofs.at(-1) as ProofLine).seq,
+  };
 }

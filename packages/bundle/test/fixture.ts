@@ -224,6 +224,7 @@ export async function makeFixture(
       {
         bundleId: 'evd_fixture',
         merchantId: MERCHANT,
+        jurisdiction: 'EU',
         orderId,
         createdAt: '2026-11-21T00:00:00.000Z',
         includeBodies: parts.includeBodies ?? true,

@@ -233,7 +233,12 @@ describe('order evidence bundles (SPEC 1.1 §9.1)', () => {
       merchantId: f.merchantId,
       checkpoint: { seq: 6, rootHash: f.checkpoints.at(-1)?.rootHash },
       counts: { receipts: 2, proofs: 2, checkpoints: 1, snapshots: 1, bodies: 1 },
+      // SPEC §9.1: the same manifest as an export's, with its kind.
+      jurisdiction: 'EU',
+      retention: { years: 6, legalBasis: expect.stringContaining('six years') },
+      range: { orderId: 'order-1', firstSeq: 3, lastSeq: 4 },
     });
+    expect(Date.parse(manifest.range.from)).toBeLessThan(Date.parse(manifest.range.to));
     const proofs = (await entryText(path, 'proofs.jsonl'))
       .trim()
       .split('\n')
@@ -243,6 +248,7 @@ describe('order evidence bundles (SPEC 1.1 §9.1)', () => {
     );
     expect(proofs.map((p) => p.seq)).toEqual([3, 4]);
     expect(await entryText(path, 'VERIFY.md')).toContain('order **order-1**');
+    expect(await entryText(path, 'VERIFY.md')).toContain('What the legal posture means here (EU)');
 
     const result = await verify(path);
     expect(result.ok).toBe(true);
@@ -419,6 +425,7 @@ describe('order evidence bundles (SPEC 1.1 §9.1)', () => {
         {
           bundleId: 'evd_x',
           merchantId: f.merchantId,
+          jurisdiction: 'EU',
           orderId: 'order-1',
           createdAt: '2026-11-21T00:00:00.000Z',
           includeBodies: false,

@@ -93,6 +93,11 @@ export interface EvidenceManifest {
   kind: typeof EVIDENCE_KIND;
   bundleId: string;
   merchantId: string;
+  /** The merchant's jurisdiction and its retention, as an export states them (SPEC §9.1). */
+  jurisdiction: Jurisdiction;
+  retention: { years: number; legalBasis: string };
+  /** The order's receipts in the bundle: their first and last createdAt (to: just after) and seq. */
+  range: Manifest['range'];
   orderId: string;
   createdAt: string;
   includeBodies: boolean;
