@@ -5,15 +5,16 @@
  * the file (Node's zlib): the same report, or a BundleError with the same code. Replay with
  * PARITY_SEED.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { launchBrowser, type TestBrowser } from '@quittance/test-tooling';
+import { parsePemCertificates } from '@quittance/tsp';
 import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BundleError, verifyBundle } from '../../verifier/src';
+import { BundleError, parsePublisherKeys, verifyBundle } from '../../verifier/src';
 import {
   type BundleData,
   evidenceFiles,
@@ -60,9 +61,17 @@ afterAll(async () => {
 type Outcome = { result: unknown } | { code: string; inflate: boolean } | { thrown: string };
 
 /** In Node, from the file: yauzl. */
-async function inNode(path: string): Promise<Outcome> {
+async function inNode(
+  path: string,
+  publisher = data.publisher,
+  anchors: Uint8Array[] = [],
+): Promise<Outcome> {
   try {
-    const result = await verifyBundle(path, { publisher: data.publisher, keepReceipts: true });
+    const result = await verifyBundle(path, {
+      publisher,
+      keepReceipts: true,
+      ...(anchors.length ? { tsaTrustAnchors: anchors } : {}),
+    });
     return { result: JSON.parse(JSON.stringify(result)) };
   } catch (error) {
     if (error instanceof BundleError)
@@ -72,15 +81,21 @@ async function inNode(path: string): Promise<Outcome> {
 }
 
 /** In Chromium, from a Blob: the portable reader. */
-function inChromium(bytes: Uint8Array): Promise<Outcome> {
+function inChromium(
+  bytes: Uint8Array,
+  publisherJwks: unknown = data.publisherJwks,
+  anchors: Uint8Array[] = [],
+): Promise<Outcome> {
   return page.evaluate(
-    async ({ base64, jwks }) => {
+    async ({ base64, jwks, anchorsBase64 }) => {
       const v = (globalThis as unknown as { quittanceVerifier: any }).quittanceVerifier;
-      const zipped = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const zipped = bytesOf(base64);
       try {
         const result = await v.verifyBundle(new Blob([zipped]), {
           publisher: v.parsePublisherKeys(jwks),
           keepReceipts: true,
+          ...(anchorsBase64.length ? { tsaTrustAnchors: anchorsBase64.map(bytesOf) } : {}),
         });
         return { result: JSON.parse(JSON.stringify(result)) };
       } catch (error) {
@@ -90,7 +105,11 @@ function inChromium(bytes: Uint8Array): Promise<Outcome> {
         return { thrown: String(error) };
       }
     },
-    { base64: Buffer.from(bytes).toString('base64'), jwks: data.publisherJwks },
+    {
+      base64: Buffer.from(bytes).toString('base64'),
+      jwks: publisherJwks,
+      anchorsBase64: anchors.map((a) => Buffer.from(a).toString('base64')),
+    },
   );
 }
 
@@ -132,4 +151,36 @@ describe('reader parity between Chromium and Node', () => {
     },
     300_000,
   );
+});
+
+/**
+ * Bundles made without our code (test/fixtures/external-bundles): STORED entries, data
+ * descriptors, zip64 headers, shuffled entries, real RFC 3161 tokens. The page reads zips
+ * with its own reader, so it gets the same outcome as Node for each, with the same keys.
+ */
+describe('bundles made from the SPEC by another implementation', () => {
+  it('each has the same outcome in Chromium as in Node', async () => {
+    const out = resolve(import.meta.dirname, '../../../test/fixtures/external-bundles/out');
+    const expected: Record<string, { args: string[] }> = JSON.parse(
+      await readFile(join(out, 'expect.json'), 'utf8'),
+    );
+    const differ: string[] = [];
+    for (const [name, { args }] of Object.entries(expected)) {
+      const flag = (f: string) => (args.includes(f) ? args[args.indexOf(f) + 1] : undefined);
+      const jwks = JSON.parse(
+        await readFile(join(out, flag('--publisher') ?? 'publisher.json'), 'utf8'),
+      );
+      const trust = flag('--tsa-trust');
+      const anchors = trust ? parsePemCertificates(await readFile(join(out, trust), 'utf8')) : [];
+      const path = join(out, name.split('#')[0] as string);
+      const node = await inNode(path, parsePublisherKeys(jwks), anchors);
+      const chromium = await inChromium(await readFile(path), jwks, anchors);
+      if (JSON.stringify(chromium) !== JSON.stringify(node))
+        differ.push(
+          `${name}: ${JSON.stringify(node).slice(0, 160)} vs ${JSON.stringify(chromium).slice(0, 160)}`,
+        );
+    }
+    expect(differ).toEqual([]);
+    expect(Object.keys(expected).length).toBeGreaterThan(40);
+  }, 120_000);
 });
