@@ -405,6 +405,7 @@ describe.each([
       });
       const racing = {
         trustAnchors: timestamper.trustAnchors,
+        existedBy: timestamper.existedBy.bind(timestamper),
         async stamp(...args: Parameters<typeof timestamper.stamp>) {
           await createDueCheckpoints(h.services); // signs checkpoint 2 again meanwhile
           return timestamper.stamp(...args);

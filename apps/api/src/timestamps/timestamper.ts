@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { type ReceiptTimestamp, toBase64 } from '@quittance/format';
+import { fromBase64, type ReceiptTimestamp, toBase64 } from '@quittance/format';
 import type * as Tsp from '@quittance/tsp';
 
 /** A verified token as stored (SPEC §4), and the latest time it allows: genTime plus accuracy. */
@@ -15,6 +15,8 @@ export interface Timestamper {
     window: { notBefore: Date; notAfter: Date },
     options?: { timeoutMs?: number },
   ): Promise<Stamp>;
+  /** The latest time an attached token allows (genTime plus accuracy), checked again. */
+  existedBy(imprint: Uint8Array, evidence: ReceiptTimestamp): Promise<Date>;
 }
 
 /**
@@ -73,5 +75,13 @@ export class TsaTimestamper implements Timestamper {
       },
       existedBy: new Date(verified.genTime.getTime() + verified.accuracyMs),
     };
+  }
+
+  async existedBy(imprint: Uint8Array, evidence: ReceiptTimestamp): Promise<Date> {
+    const verified = await this.tsp.verifyTimestampToken(fromBase64(evidence.token), {
+      imprint,
+      trustAnchors: this.trustAnchors,
+    });
+    return new Date(verified.genTime.getTime() + verified.accuracyMs);
   }
 }
