@@ -524,18 +524,20 @@ async function* batched<T>(
 
 /**
  * An evidence bundle's range, as an export's (SPEC §9.1 "same manifest as §9"): from the
- * first receipt's createdAt to just after the last's (`to` is exclusive), and their seqs.
+ * earliest receipt's createdAt to just after the latest's (`to` is exclusive; createdAt is
+ * not monotonic in chain order), and the first and last seqs.
  */
 function evidenceRange(
   orderId: string,
   receipts: readonly ReceiptLine[],
   proofs: readonly ProofLine[],
 ): EvidenceManifest['range'] {
-  const createdAt = (line: ReceiptLine | undefined) =>
-    Date.parse((JSON.parse((line as ReceiptLine).json) as { createdAt: string }).createdAt);
+  const times = receipts.map((line) =>
+    Date.parse((JSON.parse(line.json) as { createdAt: string }).createdAt),
+  );
   return {
-    from: new Date(createdAt(receipts[0])).toISOString(),
-    to: new Date(createdAt(receipts.at(-1)) + 1).toISOString(),
+    from: new Date(Math.min(...times)).toISOString(),
+    to: new Date(Math.max(...times) + 1).toISOString(),
     orderId,
     firstSeq: (proofs[0] as ProofLine).seq,
     lastSeq: (proofs.at(-1) as ProofLine).seq,

@@ -79,7 +79,7 @@ export async function checkEvidenceReceipts(input: {
       else lastSeq = seq;
     }
     // One order per bundle: the manifest's, or (when it does not say) the first receipt's.
-    order ??= typeof receipt.orderId === 'string' ? receipt.orderId : undefined;
+    if (manifest) order ??= typeof receipt.orderId === 'string' ? receipt.orderId : undefined;
     if (manifest && (typeof receipt.orderId !== 'string' || receipt.orderId !== order))
       problems.push(
         `receipt ${id} is of order ${showValue(receipt.orderId)}, not ${order ?? "the bundle's"}`,

@@ -22,8 +22,9 @@ export type BundleKind = 'export' | typeof EVIDENCE_KIND;
  * What the verifier takes from an export's manifest.json (SPEC §9). The SPEC says what a
  * manifest tells, not its members' names, so only `merchantId`, `createdAt` and `files` are
  * required: `files` is named, and the other two are needed to check the signature. The members
- * Quittance writes (README, "Bundle manifests") are compared with the bundle when present with
- * their type, and not used otherwise: a manifest silent about its range claims nothing about it.
+ * Quittance writes (README, "Bundle manifests") that the verifier compares with the bundle
+ * must have their type when present; absent, they are not compared: a manifest silent about
+ * its range claims nothing about it.
  */
 export interface ManifestView {
   merchantId: string;
@@ -89,21 +90,26 @@ export async function readManifest(contents: BundleContents): Promise<ManifestRe
   const value = parsed.value;
   if (!isJsonObject(value)) return unusable(`manifest.json is ${showValue(value)}, not an object`);
   const required = requiredProblems(value);
+  const stated = new StatedMembers();
   if (value.kind === EVIDENCE_KIND) {
-    if (required.length)
+    const evidence = required.length ? undefined : evidenceView(value, stated);
+    const problems = [...required, ...stated.problems];
+    if (!evidence || problems.length)
       return unusable(
-        `manifest.json is not an order evidence manifest: ${listed(required, 5)}`,
+        `manifest.json is not an order evidence manifest: ${listed(problems, 5)}`,
         EVIDENCE_KIND,
       );
-    return { kind: EVIDENCE_KIND, evidence: evidenceView(value), signed: value, problem: '' };
+    return { kind: EVIDENCE_KIND, evidence, signed: value, problem: '' };
   }
   if (value.kind !== undefined && value.kind !== EXPORT_KIND)
     return unusable(
       `manifest.json has kind ${showValue(value.kind)}: neither an export (no kind or "${EXPORT_KIND}") nor "${EVIDENCE_KIND}"`,
     );
-  if (required.length)
-    return unusable(`manifest.json is not a bundle manifest: ${listed(required, 5)}`, 'export');
-  return { kind: 'export', manifest: exportView(value), signed: value, problem: '' };
+  const manifest = required.length ? undefined : exportView(value, stated);
+  const problems = [...required, ...stated.problems];
+  if (!manifest || problems.length)
+    return unusable(`manifest.json is not a bundle manifest: ${listed(problems, 5)}`, 'export');
+  return { kind: 'export', manifest, signed: value, problem: '' };
 }
 
 /**
@@ -196,57 +202,117 @@ function requiredProblems(value: Record<string, unknown>): string[] {
   return problems;
 }
 
+/**
+ * The members the verifier compares with the bundle, each as Quittance writes it (README,
+ * "Bundle manifests"). Absent, it is not stated and not compared; present with another type,
+ * it states something the verifier cannot check, which is a problem (a signed range ending
+ * after the bundle's last entry must not go unread because its first end is a string).
+ */
+class StatedMembers {
+  readonly problems: string[] = [];
+
+  /** `value` when absent or of the type `ok` tests; otherwise a problem, and undefined. */
+  get<T>(value: unknown, path: string, ok: (v: unknown) => boolean, what: string): T | undefined {
+    if (value === undefined) return undefined;
+    if (ok(value)) return value as T;
+    this.problems.push(`${path} must be ${what}`);
+    return undefined;
+  }
+
+  object(value: unknown, path: string): Record<string, unknown> {
+    return this.get<Record<string, unknown>>(value, path, isJsonObject, 'an object') ?? {};
+  }
+
+  /** The counts among `members`, each a non-negative integer when given. */
+  counts<M extends string>(counts: unknown, members: M[]): Partial<Record<M, number>> {
+    const given: Partial<Record<M, number>> = {};
+    const object = this.object(counts, 'counts');
+    for (const member of members) {
+      const count = this.get<number>(
+        object[member],
+        `counts.${member}`,
+        isCount,
+        'a non-negative integer',
+      );
+      if (count !== undefined) given[member] = count;
+    }
+    return given;
+  }
+}
+
+const isSeqOrNull = (v: unknown) => v === null || isSeq(v);
+
 /** The members both kinds of manifest share, once {@link requiredProblems} found none. */
-function commonView(value: Record<string, unknown>) {
+function commonView(value: Record<string, unknown>, stated: StatedMembers) {
+  const createdAt = Date.parse(value.createdAt as string);
+  // RFC 3339 allows more fraction digits than every engine's Date.parse reads.
+  if (!Number.isFinite(createdAt))
+    stated.problems.push(`createdAt ${showValue(value.createdAt)} cannot be read as a time here`);
+  const includeBodies = stated.get<boolean>(
+    value.includeBodies,
+    'includeBodies',
+    (v) => typeof v === 'boolean',
+    'a boolean',
+  );
   return {
     merchantId: value.merchantId as string,
-    createdAt: new Date(Date.parse(value.createdAt as string)).toISOString(),
+    createdAt: Number.isFinite(createdAt) ? new Date(createdAt).toISOString() : '',
     files: value.files as ManifestFile[],
-    ...(typeof value.includeBodies === 'boolean' ? { includeBodies: value.includeBodies } : {}),
+    ...(includeBodies !== undefined ? { includeBodies } : {}),
   };
 }
 
-function exportView(value: Record<string, unknown>): ManifestView {
-  const range = isJsonObject(value.range) ? value.range : {};
-  const seqOrNull = (v: unknown) => (v === null || isSeq(v) ? { ok: true, v } : { ok: false });
-  const first = seqOrNull(range.firstSeq);
-  const last = seqOrNull(range.lastSeq);
+function exportView(value: Record<string, unknown>, stated: StatedMembers): ManifestView {
+  const range = stated.object(value.range, 'range');
+  const orderId = stated.get<string | null>(
+    range.orderId,
+    'range.orderId',
+    (v) => v === null || typeof v === 'string',
+    'a string or null',
+  );
+  const seq = (member: 'firstSeq' | 'lastSeq') =>
+    stated.get<number | null>(
+      range[member],
+      `range.${member}`,
+      isSeqOrNull,
+      'a positive integer or null',
+    );
+  const firstSeq = seq('firstSeq');
+  const lastSeq = seq('lastSeq');
   return {
-    ...commonView(value),
+    ...commonView(value, stated),
     range: {
-      ...(range.orderId === null || typeof range.orderId === 'string'
-        ? { orderId: range.orderId }
-        : {}),
-      // The range is stated by both ends or not at all.
-      ...(first.ok && last.ok
-        ? { firstSeq: first.v as number | null, lastSeq: last.v as number | null }
-        : {}),
+      ...(orderId !== undefined ? { orderId } : {}),
+      ...(firstSeq !== undefined ? { firstSeq } : {}),
+      ...(lastSeq !== undefined ? { lastSeq } : {}),
     },
-    counts: countsOf(value.counts, ['receipts', 'chainEntries', 'bodies']),
+    counts: stated.counts(value.counts, ['receipts', 'chainEntries', 'bodies']),
   };
 }
 
-function evidenceView(value: Record<string, unknown>): EvidenceManifestView {
-  const checkpoint = value.checkpoint;
+function evidenceView(value: Record<string, unknown>, stated: StatedMembers): EvidenceManifestView {
+  const orderId = stated.get<string>(
+    value.orderId,
+    'orderId',
+    (v) => typeof v === 'string',
+    'a string',
+  );
+  const checkpoint = stated.get<{ seq: number; rootHash: string }>(
+    value.checkpoint,
+    'checkpoint',
+    (v) =>
+      isJsonObject(v) &&
+      isSeq(v.seq) &&
+      typeof v.rootHash === 'string' &&
+      HASH_PATTERN.test(v.rootHash),
+    '{ seq, rootHash }',
+  );
   return {
-    ...commonView(value),
-    ...(typeof value.orderId === 'string' ? { orderId: value.orderId } : {}),
-    ...(isJsonObject(checkpoint) &&
-    isSeq(checkpoint.seq) &&
-    typeof checkpoint.rootHash === 'string' &&
-    HASH_PATTERN.test(checkpoint.rootHash)
-      ? { checkpoint: { seq: checkpoint.seq, rootHash: checkpoint.rootHash } }
-      : {}),
-    counts: countsOf(value.counts, ['receipts', 'proofs', 'bodies']),
+    ...commonView(value, stated),
+    ...(orderId !== undefined ? { orderId } : {}),
+    ...(checkpoint ? { checkpoint: { seq: checkpoint.seq, rootHash: checkpoint.rootHash } } : {}),
+    counts: stated.counts(value.counts, ['receipts', 'proofs', 'bodies']),
   };
-}
-
-/** The counts among `members` that manifest.counts gives as non-negative integers. */
-function countsOf<M extends string>(counts: unknown, members: M[]): Partial<Record<M, number>> {
-  const given: Partial<Record<M, number>> = {};
-  if (!isJsonObject(counts)) return given;
-  for (const member of members) if (isCount(counts[member])) given[member] = counts[member];
-  return given;
 }
 
 /** manifest.files: an array of { path, bytes, sha256 }. */

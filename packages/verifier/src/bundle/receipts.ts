@@ -288,6 +288,8 @@ export async function checkExportReceipts(input: {
   await bodies.finish();
   tally.progress();
   const problems = new ProblemList();
+  const stated =
+    !manifest || manifest.range.lastSeq !== undefined || manifest.range.firstSeq !== undefined;
   if (stopped) problems.stop(stopped);
   problems.append(chainRead.problems);
   const absent = [...new Set(missing)].sort((a, b) => a - b);
@@ -303,7 +305,7 @@ export async function checkExportReceipts(input: {
     chainComplete: problems.count
       ? refuted(problems.listed(5))
       : asserted(
-          `${chainRead.count} chain entries link without gaps${manifest?.range.orderId ? '' : ' and every receipt of the range is present'}`,
+          `${chainRead.count} chain entries link without gaps${manifest?.range.orderId ? '' : ' and every receipt of the range is present'}${stated ? '' : `; the manifest states no range: this is the bundle's own, from seq ${firstSeq} (after log.json) to ${chainRead.lastSeq ?? 'none'}`}`,
         ),
     bodyMatches:
       manifest?.includeBodies || contents.has(FILES.bodies) ? bodies.claim(manifest) : undefined,
@@ -319,17 +321,22 @@ export async function checkExportReceipts(input: {
  */
 function rangeProblems(manifest: ManifestView, chain: ChainRead): string[] {
   const problems: string[] = [];
+  // Each end is held to chain.jsonl when the manifest states it; null ends: an empty range.
   const { firstSeq, lastSeq } = manifest.range;
-  if (firstSeq === undefined || lastSeq === undefined) {
-    // The manifest does not state its range: nothing to hold chain.jsonl to.
-  } else if (firstSeq !== null && lastSeq !== null) {
-    const start = Math.max(1, firstSeq - 1);
+  const start = typeof firstSeq === 'number' ? Math.max(1, firstSeq - 1) : undefined;
+  const held = `chain.jsonl holds seq ${chain.firstSeq ?? 'none'} to ${chain.lastSeq ?? 'none'}`;
+  if (firstSeq === null || lastSeq === null) {
+    if ((firstSeq ?? null) !== (lastSeq ?? null))
+      problems.push("the manifest's range has one end null and the other not");
+    else if (chain.count > 0)
+      problems.push(`the manifest's range is empty, chain.jsonl has ${chain.count} entries`);
+  } else if (start !== undefined && lastSeq !== undefined) {
     if (chain.firstSeq !== start || chain.lastSeq !== lastSeq)
-      problems.push(
-        `chain.jsonl holds seq ${chain.firstSeq ?? 'none'} to ${chain.lastSeq ?? 'none'}, the manifest's range needs ${start} to ${lastSeq}`,
-      );
-  } else if (chain.count > 0) {
-    problems.push(`the manifest's range is empty, chain.jsonl has ${chain.count} entries`);
+      problems.push(`${held}, the manifest's range needs ${start} to ${lastSeq}`);
+  } else if (start !== undefined && chain.firstSeq !== start) {
+    problems.push(`${held}, the manifest's range starts it at ${start}`);
+  } else if (lastSeq !== undefined && chain.lastSeq !== lastSeq) {
+    problems.push(`${held}, the manifest's range ends at ${lastSeq}`);
   }
   if (manifest.counts.chainEntries !== undefined && manifest.counts.chainEntries !== chain.count)
     problems.push(

@@ -70,7 +70,10 @@ export interface BundleVerification {
    * manifest is unusable: evidence when the zip has proofs.jsonl and no chain.jsonl).
    */
   kind: BundleKind;
-  /** The order an evidence bundle is for, as its manifest says (null for exports). */
+  /**
+   * The order an evidence bundle is for: its manifest's, else its first receipt's (null for
+   * exports, and without a usable manifest).
+   */
   orderId: string | null;
   claims: Record<string, Claim>;
   /** Every receipt's report, with `keepReceipts`. */

@@ -44,7 +44,7 @@ const ownNames = (m: Record<string, unknown>) => ({
   merchantId: m.merchantId,
   createdAt: (m.createdAt as string).replace('.000Z', 'Z'),
   range: { start: 'the beginning' },
-  counts: { receipts: 'many', total: 12 },
+  counts: { entries: 12 },
   files: m.files,
 });
 
@@ -88,6 +88,53 @@ describe("manifests of other writers: SPEC §9 names what a manifest says, not i
     expect(result.ok).toBe(true);
     expect(result.orderId).toBe('order-1');
     expect(result.claims.included_in_log?.reason).toContain('receipts of order order-1');
+  });
+
+  it('a stated range end is held to the bundle even when the other end is not stated', async () => {
+    // The last two receipts, their entries and bodies left out, under a manifest naming seq 6.
+    const all = await exportFiles(data);
+    const cut = (name: string, keep: number) =>
+      `${(all[name] as string).split('\n').filter(Boolean).slice(0, keep).join('\n')}\n`;
+    const short = {
+      ...all,
+      'receipts.jsonl': cut('receipts.jsonl', 4),
+      'chain.jsonl': cut('chain.jsonl', 4),
+      'bodies.jsonl': cut('bodies.jsonl', 4),
+      'checkpoints.jsonl': cut('checkpoints.jsonl', 0),
+    };
+    const claimsWith = async (range: unknown, counts: unknown = {}) =>
+      (
+        await verifyBundle(
+          zip(
+            await seal(data, short, 'export', {
+              manifest: ({ range: _, counts: __, ...m }) => ({
+                ...m,
+                ...(range === undefined ? {} : { range }),
+                ...(counts === undefined ? {} : { counts }),
+              }),
+            }),
+          ),
+          options(),
+        )
+      ).claims;
+    expect((await claimsWith({ lastSeq: 6 })).chain_complete).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringContaining("the manifest's range ends at 6"),
+    });
+    for (const [range, counts, problem] of [
+      [{ firstSeq: '1', lastSeq: 6 }, {}, 'range.firstSeq must be a positive integer or null'],
+      [{ lastSeq: 6 }, { receipts: 6.5 }, 'counts.receipts must be a non-negative integer'],
+      ['seq 1 to 6', {}, 'range must be an object'],
+    ] as const)
+      expect((await claimsWith(range, counts)).manifest_valid).toMatchObject({
+        status: 'refuted',
+        reason: expect.stringContaining(problem),
+      });
+    // Stated by nobody, the range is the bundle's own, and the reason says so.
+    expect((await claimsWith(undefined, undefined)).chain_complete).toMatchObject({
+      status: 'asserted',
+      reason: expect.stringContaining('the manifest states no range'),
+    });
   });
 
   it('a kind it does not know is refused by name', async () => {
