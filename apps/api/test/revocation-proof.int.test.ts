@@ -8,7 +8,7 @@
 import { periodOf } from '@quittance/format';
 import { startTsaServer, type TsaTestServer } from '@quittance/test-tooling';
 import { parsePemCertificates } from '@quittance/tsp';
-import { parsePublisherKeys, verifyReceipt } from '@quittance/verifier';
+import { parsePublisherKeys, verifyBundle, verifyReceipt } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timestampCheckpoint } from '../src/timestamps/timestamp-work';
 import { createHarness, type Harness, issueBody } from './harness';
@@ -94,6 +94,40 @@ describe.each([
     const timestamper = h.services.timestamper as NonNullable<typeof h.services.timestamper>;
     expect(await timestampCheckpoint(h.services, timestamper, m.merchantId, 3)).toBe('attached');
     await revokeAndVerify(m.merchantKey, ids);
+  });
+
+  it("order evidence keeps proving them after the replacement key's next checkpoint", async () => {
+    const m = await h.merchant();
+    const ids = await issueThree(m.merchantKey);
+    await revokeAndVerify(m.merchantKey, ids);
+    // The replacement key issues for another order; its checkpoint is timestamped after the
+    // revocation and proves nothing about the revoked key's receipts.
+    for (let i = 0; i < 2; i++)
+      await h.call('POST', '/api/v1/trust/receipts', {
+        key: m.merchantKey,
+        body: issueBody({ callId: `later-${i}`, orderId: 'order-2' }),
+      });
+    await h.checkpointNow();
+    const timestamper = h.services.timestamper as NonNullable<typeof h.services.timestamper>;
+    expect(await timestampCheckpoint(h.services, timestamper, m.merchantId, 5)).toBe('attached');
+    const res = await h.app.request('/api/v1/trust/receipts/by-order/order-1/evidence', {
+      headers: { authorization: `Bearer ${m.auditorKey}` },
+    });
+    expect(res.status).toBe(200);
+    const publisher = parsePublisherKeys(
+      (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+    );
+    const report = await verifyBundle(new Uint8Array(await res.arrayBuffer()), {
+      publisher,
+      tsaTrustAnchors: parsePemCertificates(tsa.trustPem),
+      keepReceipts: true,
+    });
+    expect(report.ok).toBe(true);
+    expect(report.receipts?.map((r) => r.claims.key_valid_at_issuance.status)).toEqual([
+      'asserted',
+      'asserted',
+      'asserted',
+    ]);
   });
 
   it('a TSA that fails does not block the revocation: it says the receipts stay unproven', async () => {

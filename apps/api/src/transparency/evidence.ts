@@ -106,8 +106,8 @@ export class EvidenceService {
     const receipts = await this.deps.receipts.byOrder(principal, orderId, MAX_EVIDENCE_RECEIPTS);
     if (receipts.length === 0)
       throw new ServiceError('not_found', `no receipts of order ${orderId}`);
-    // One checkpoint for all: the newest, which must cover the order's newest receipt.
-    const proofLines = await this.deps.proofs.againstNewest(principal.merchantId, receipts);
+    // One checkpoint for all, covering the order's newest receipt (ProofService.againstOne).
+    const proofLines = await this.deps.proofs.againstOne(principal.merchantId, receipts);
     const receiptLines = receipts.map(toReceiptLine);
     const ids = receipts.map((r) => r.id);
     const bodies: SourceBodies[] = [];

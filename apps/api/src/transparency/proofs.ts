@@ -47,6 +47,15 @@ const checkpointAt = (n: number) => `select ${PROVEN} from checkpoints c
     and ($${n}::bigint is not null or not ${signedByRevokedKey('c')})
   order by seq desc limit 1`;
 const CHECKPOINT = checkpointAt(2);
+/**
+ * Merchant $1's earliest checkpoint covering seq $2 that is timestamped before any
+ * revocation of its key: the earliest time the log proves those entries existed by.
+ */
+const EARLIEST_PROVEN = `select ${PROVEN} from checkpoints c
+  where merchant_id = $1 and seq >= $2 and "timestamp" is not null
+    and not exists (select 1 from signing_keys k where k.kid = c.signing_key_kid
+      and k.revoked_at <= ("timestamp"->>'genTime')::timestamptz)
+  order by seq limit 1`;
 /** Inclusion paths computed in one turn of the event loop. */
 const PATHS_PER_TURN = 100;
 /**
@@ -113,15 +122,21 @@ export class ProofService {
   }
 
   /**
-   * Proofs of receipts the caller already read (and may see), all against the one newest
-   * checkpoint, which must cover the newest of them (order evidence, SPEC §9.1).
+   * Proofs of receipts the caller already read (and may see), all against one checkpoint
+   * that covers the newest of them (order evidence, SPEC §9.1): the earliest timestamped
+   * before any revocation of its key, which proves they existed as early as the log can, so
+   * that a later revocation of their key leaves them valid (SPEC §5); the newest checkpoint
+   * while none is. The newest could be timestamped after a revocation and prove nothing.
    */
-  async againstNewest(
+  async againstOne(
     merchantId: string,
     receipts: readonly { id: string; chain: { seq: number } }[],
   ): Promise<InclusionProof[]> {
     const newest = Math.max(...receipts.map((r) => r.chain.seq));
-    const checkpoint = this.#covering(await this.#newest(merchantId), newest);
+    const [earliest] = await this.query<RawProven>(EARLIEST_PROVEN, [merchantId, newest]);
+    const checkpoint = earliest
+      ? proven(earliest)
+      : this.#covering(await this.#newest(merchantId), newest);
     return this.#proofs(merchantId, receipts, checkpoint);
   }
 
