@@ -221,6 +221,17 @@ describe('export round trip', () => {
       body: { jurisdiction: 'MARS' },
     });
     expect(bad.body.code).toBe('invalid_request');
+    // Found by an outside check: a future from was accepted and made a manifest whose range
+    // ended before it started.
+    const future = await h.call('POST', '/api/v1/trust/exports', {
+      key: m.merchantKey,
+      body: { jurisdiction: 'EU', from: new Date(Date.now() + 86_400_000).toISOString() },
+    });
+    expect(future.status).toBe(400);
+    expect(future.body).toMatchObject({
+      code: 'invalid_request',
+      detail: expect.stringContaining('is in the future'),
+    });
   });
 });
 

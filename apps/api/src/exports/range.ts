@@ -14,5 +14,6 @@ export function exportWindow(params: ExportParams, now: Date): { from: Date; to:
   const from =
     params.from && Date.parse(params.from) > start.getTime() ? new Date(params.from) : start;
   const to = params.to && Date.parse(params.to) < now.getTime() ? new Date(params.to) : now;
-  return { from, to };
+  // Never a manifest whose range ends before it starts (from > to, refused on request).
+  return { from: from > to ? to : from, to };
 }

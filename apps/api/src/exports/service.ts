@@ -101,6 +101,12 @@ export class ExportService {
   async create(principal: Principal, params: ExportParams) {
     if (principal.role === 'agent')
       throw new ServiceError('forbidden', 'agent keys may not export');
+    // A window that starts later than now holds no receipt: a mistake, not an empty export.
+    if (params.from && Date.parse(params.from) > this.deps.clock().getTime())
+      throw new ServiceError(
+        'invalid_request',
+        `from ${params.from} is in the future: an export holds receipts already issued`,
+      );
     const [row] = await this.deps.db
       .insert(exportsTable)
       .values({
