@@ -9,6 +9,14 @@ import { MiB } from './inputs';
  */
 export class ServerUnreadable extends Error {
   override readonly name = 'ServerUnreadable';
+
+  constructor(
+    message: string,
+    /** The HTTP status of an answer that was not 2xx, when that is what could not be used. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
 }
 
 /** More than any answer of the API: a page of 500 checkpoints is about half a megabyte. */

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
+import { planCheckpointSignature } from '@quittance/format';
+import { LocalSigner, signPlan } from '@quittance/signer';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, run } from './cli-bin';
@@ -265,6 +267,99 @@ describe('quittance monitor against a hostile server', () => {
     const result = await monitor(1);
     expect(result.code).toBe(0);
     expect(result.report).toMatchObject({ ok: true, checked: 2 });
+  });
+
+  // Found by an outside check of the monitor (SPEC §12: exit 1 for a fork, a rewrite or a
+  // rollback, or a signature or key that fails; 2 only when the inputs cannot be read).
+  it('the checkpoint verified before, gone from the log (consistency 404): a rewrite or rollback, exit 1', async () => {
+    replace = at(`${LIST}/consistency?from=2&`, (res) =>
+      json(res, { type: 'about:blank', status: 404, code: 'not_found' }, 404),
+    );
+    const result = await monitor(2);
+    expect(result.code).toBe(1);
+    expect(result.report.failures).toEqual([
+      expect.stringMatching(/^rewrite or rollback: the log no longer holds checkpoint seq 2 /),
+    ]);
+    expect(result.after).toBe(result.before);
+  });
+
+  it("a checkpoint signed by another merchant's key fails now (exit 1), it is not left pending", async () => {
+    await post('/admin/v1/merchants', { merchantId: 'neighbour', jurisdiction: 'EU' });
+    const neighbourKid = (await post('/admin/v1/merchants/neighbour/signing-keys/rotate', {})).kid;
+    const signer = await LocalSigner.load(join(dir, 'data', 'keys', `${neighbourKid}.jwk`));
+    const checkpoints = await listed();
+    const real = checkpoints[0] as Record<string, unknown>;
+    const members = {
+      merchantId: real.merchantId as string,
+      seq: real.seq as number,
+      entryHash: real.entryHash as string,
+      rootHash: real.rootHash as string,
+      createdAt: new Date().toISOString(),
+      signingKeyKid: signer.kid,
+    };
+    const { jws } = await signPlan(planCheckpointSignature(members), signer);
+    replace = at(`${LIST}?`, (res) =>
+      json(res, { checkpoints: [{ ...members, jws, timestamp: null }, ...checkpoints.slice(1)] }),
+    );
+    const result = await monitor(1);
+    expect(result.code).toBe(1);
+    expect(result.report.failures).toEqual([
+      expect.stringMatching(
+        /^checkpoint seq 3: key_valid_at_issuance refuted: .*belongs to neighbour/,
+      ),
+    ]);
+    expect(result.report.pending).toEqual([]);
+    expect(result.after).toBe(result.before);
+  });
+
+  it("a state of another merchant's log is the wrong input (exit 2); another merchant's checkpoint in the list fails (exit 1)", async () => {
+    const checkpoints = await listed();
+    replace = undefined;
+    const statePath = join(dir, 'other-state.json');
+    await writeFile(
+      statePath,
+      JSON.stringify({ url: proxyUrl, checkpoint: { ...checkpoints.at(-1), merchantId: 'other' } }),
+    );
+    const before = await readFile(statePath, 'utf8');
+    const wrong = await run(
+      bin,
+      [
+        'monitor',
+        '--url',
+        proxyUrl,
+        '--key',
+        merchantKey,
+        '--publisher',
+        join(dir, 'publisher.json'),
+        '--state',
+        statePath,
+        '--once',
+      ],
+      { timeout: 60_000 },
+    ).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(
+      /is the state of merchant other's log, but this key reads the log of watched/,
+    );
+    expect(await readFile(statePath, 'utf8')).toBe(before);
+
+    replace = at(`${LIST}?`, (res) =>
+      json(res, {
+        checkpoints: [
+          checkpoints[0],
+          { ...checkpoints[1], merchantId: 'intruder' },
+          ...checkpoints.slice(2),
+        ],
+      }),
+    );
+    const mixed = await monitor(1);
+    expect(mixed.code).toBe(1);
+    expect(mixed.report.failures).toContainEqual(
+      'checkpoint seq 2 is of merchant intruder, in the log of watched',
+    );
   });
 
   it('a state that cannot be written after a consistent round: exit 2, saying so', async () => {

@@ -143,10 +143,18 @@ export async function monitorOnce(options: {
     if (!answer.ok)
       throw new ServerUnreadable(
         `${url}${path} answered ${answer.status}: ${printable(answer.text)}`,
+        answer.status,
       );
     return jsonOf(`${url}${path}`, answer);
   };
   const { fresh, top } = await newerCheckpoints(get, state?.checkpoint.seq ?? 0);
+  // Whose log this is: the state's merchant, else the newest checkpoint's. A key that reads
+  // another merchant's log is the wrong input for this state, not a verdict on either log.
+  const merchant = state?.checkpoint.merchantId ?? (top?.merchantId as string | undefined);
+  if (state && top && typeof top.merchantId === 'string' && top.merchantId !== merchant)
+    throw new UnreadableInput(
+      `${statePath} is the state of merchant ${printable(merchant ?? '')}'s log, but this key reads the log of ${printable(top.merchantId)}`,
+    );
   const report: MonitorReport = {
     ok: true,
     url,
@@ -198,7 +206,14 @@ export async function monitorOnce(options: {
     const shape = malformed(item);
     if (shape) return { problems: [`${name} is not a checkpoint: ${shape}`] };
     const checkpoint = item as unknown as Checkpoint;
-    const verdict = await verifyCheckpoint(checkpoint, await historyFor(checkpoint), {
+    if (checkpoint.merchantId !== merchant)
+      return {
+        problems: [
+          `${name} is of merchant ${printable(checkpoint.merchantId)}, in the log of ${printable(merchant ?? '')}`,
+        ],
+      };
+    const history = await historyFor(checkpoint);
+    const verdict = await verifyCheckpoint(checkpoint, history, {
       publisher,
       tsaTrustAnchors: options.tsaTrustAnchors,
     });
@@ -208,7 +223,14 @@ export async function monitorOnce(options: {
         const c = verdict.claims[claim];
         return `${name}: ${claim} ${c.status}: ${printable(c.reason)}`;
       });
-    if (problems.length === 1 && verdict.claims.key_valid_at_issuance.status !== 'asserted')
+    // Only a key whose validity is unknown, or refuted by a revocation as of a time before
+    // the checkpoint (dated back to a compromise), may wait to be vouched for; another
+    // merchant's key, or one past its exp or before its nbf, is a failure now.
+    const key = verdict.claims.key_valid_at_issuance.status;
+    if (
+      problems.length === 1 &&
+      (key === 'unknown' || (key === 'refuted' && revokedAsOf(checkpoint, history)))
+    )
       return { problems: [], unproven: problems[0] as string };
     return { problems };
   };
@@ -277,6 +299,18 @@ export async function monitorOnce(options: {
     try {
       proof = proofIn(await get(path), `${url}${path}`);
     } catch (error) {
+      // An honest log never drops a checkpoint (it may only sign one again at its seq): the
+      // one verified before, gone, is a rewrite or a rollback, not an outage.
+      if (
+        older === state?.checkpoint &&
+        error instanceof ServerUnreadable &&
+        error.status === 404
+      ) {
+        fail(
+          `rewrite or rollback: the log no longer holds checkpoint seq ${older.seq} (root ${older.rootHash}), verified before: ${error.message}`,
+        );
+        continue;
+      }
       // A failure found already must not turn into "could not check" (exit 2) because the
       // server then gives no proof: that is reported with it.
       if (report.ok || !(error instanceof ServerUnreadable)) throw error;
@@ -310,6 +344,24 @@ export async function monitorOnce(options: {
     }
   }
   return report;
+}
+
+/**
+ * The checkpoint's key is the merchant's, in its window from nbf, and revoked as of a time at
+ * or before the checkpoint: a revocation dated back to a compromise, after which the service
+ * signs that head again with a valid key (README, "Revocations dated back").
+ */
+function revokedAsOf(checkpoint: Checkpoint, history: KeyHistory): boolean {
+  const key = history.find(checkpoint.signingKeyKid);
+  const revokedAt = history.revokedAt(checkpoint.signingKeyKid);
+  const created = Date.parse(checkpoint.createdAt);
+  return (
+    key !== undefined &&
+    revokedAt !== undefined &&
+    key.merchantId === checkpoint.merchantId &&
+    created >= Date.parse(key.nbf as string) &&
+    created >= Date.parse(revokedAt)
+  );
 }
 
 /** Why `item` cannot be a checkpoint (SPEC §6), before anything reads its members. */
