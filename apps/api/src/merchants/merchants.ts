@@ -1,4 +1,5 @@
 import { type Db, merchants } from '@quittance/db';
+import type { Jurisdiction } from '@quittance/format';
 import { eq } from 'drizzle-orm';
 import { ServiceError } from '../service-error';
 
@@ -9,6 +10,16 @@ export async function merchantExists(db: Db, merchantId: string): Promise<boolea
     .from(merchants)
     .where(eq(merchants.id, merchantId));
   return merchant !== undefined;
+}
+
+/** The merchant's jurisdiction (SPEC §9: what its bundles state with their retention). */
+export async function merchantJurisdiction(db: Db, merchantId: string): Promise<Jurisdiction> {
+  const [merchant] = await db
+    .select({ jurisdiction: merchants.jurisdiction })
+    .from(merchants)
+    .where(eq(merchants.id, merchantId));
+  if (!merchant) throw new ServiceError('not_found', `no merchant ${merchantId}`);
+  return merchant.jurisdiction as Jurisdiction;
 }
 
 /** Throws `not_found` unless the merchant exists (admin actions on one merchant). */

@@ -95,9 +95,7 @@ export async function timestampCheckpoint(
       createdAt: checkpoints.createdAt,
     });
   if (!lease) return 'skipped';
-  // Written only onto the signature stamped: the checkpoint job may sign this checkpoint
-  // again meanwhile (its key revoked as of an earlier time), which the token would not fit.
-  const stamped = and(key, eq(checkpoints.jws, lease.jws));
+  const stamped = checkpointSigned(merchantId, seq, lease.jws);
   try {
     const { evidence } = await timestamper.stamp(
       await timestampImprint(lease.jws),
@@ -167,13 +165,7 @@ export async function stampNewestCheckpoint(
       await tx
         .update(checkpoints)
         .set({ timestamp: stamp.evidence, leasedUntil: null, lastError: null })
-        .where(
-          and(
-            eq(checkpoints.merchantId, merchantId),
-            eq(checkpoints.seq, newest.seq),
-            eq(checkpoints.jws, newest.jws),
-          ),
-        );
+        .where(checkpointSigned(merchantId, newest.seq, newest.jws));
       existedBy = stamp.existedBy;
     }
   } catch {
@@ -184,6 +176,14 @@ export async function stampNewestCheckpoint(
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   return true;
 }
+
+/**
+ * Checkpoint `seq` of the merchant while it carries signature `jws`: a token is written only
+ * onto the signature it was requested for, since the checkpoint job may sign the checkpoint
+ * again meanwhile (its key revoked as of an earlier time), which the token would not fit.
+ */
+const checkpointSigned = (merchantId: string, seq: number, jws: string) =>
+  and(eq(checkpoints.merchantId, merchantId), eq(checkpoints.seq, seq), eq(checkpoints.jws, jws));
 
 function window(createdAt: Date, now: Date) {
   return {

@@ -73,15 +73,20 @@ export class TsaTimestamper implements Timestamper {
         tsa: verified.tsa,
         policy: verified.policy,
       },
-      existedBy: new Date(verified.genTime.getTime() + verified.accuracyMs),
+      existedBy: existedBy(verified),
     };
   }
 
   async existedBy(imprint: Uint8Array, evidence: ReceiptTimestamp): Promise<Date> {
-    const verified = await this.tsp.verifyTimestampToken(fromBase64(evidence.token), {
-      imprint,
-      trustAnchors: this.trustAnchors,
-    });
-    return new Date(verified.genTime.getTime() + verified.accuracyMs);
+    return existedBy(
+      await this.tsp.verifyTimestampToken(fromBase64(evidence.token), {
+        imprint,
+        trustAnchors: this.trustAnchors,
+      }),
+    );
   }
 }
+
+/** RFC 3161: the time stamped is genTime ± accuracy, so it existed by genTime + accuracy. */
+const existedBy = (verified: Tsp.VerifiedTimestamp) =>
+  new Date(verified.genTime.getTime() + verified.accuracyMs);

@@ -6,12 +6,12 @@ import { entriesThrough, frontierAt } from './frontier';
 import { LogTree } from './log-tree';
 
 /**
- * SQL: whether checkpoint row `alias` was signed by a key revoked as of its createdAt. No
- * verifier accepts such a one (a revocation dated back to a compromise, SPEC §5): proofs skip
- * it, and the checkpoint job signs its head again.
+ * SQL: whether checkpoint row `alias` was signed by a key revoked as of `at`, its createdAt by
+ * default. No verifier accepts one revoked as of its createdAt (a revocation dated back to a
+ * compromise, SPEC §5): proofs skip it, and the checkpoint job signs its head again.
  */
-export const signedByRevokedKey = (alias: string) =>
-  `exists (select 1 from signing_keys k where k.kid = ${alias}.signing_key_kid and k.revoked_at <= ${alias}.created_at)`;
+export const signedByRevokedKey = (alias: string, at = `${alias}.created_at`) =>
+  `exists (select 1 from signing_keys k where k.kid = ${alias}.signing_key_kid and k.revoked_at <= ${at})`;
 
 export interface HeadWithRoot {
   merchantId: string;

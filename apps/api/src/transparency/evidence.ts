@@ -1,20 +1,21 @@
 import { Writable } from 'node:stream';
 import {
   type EvidenceContent,
+  type EvidenceHeader,
   type SourceBodies,
   snapshotPeriods,
   toReceiptLine,
   writeEvidenceBundle,
 } from '@quittance/bundle';
-import { type Db, merchants } from '@quittance/db';
-import { type InclusionProof, type Jurisdiction, JWS_TYPES, newId } from '@quittance/format';
+import type { Db } from '@quittance/db';
+import { type InclusionProof, JWS_TYPES, newId } from '@quittance/format';
 import { signDigest } from '@quittance/signer';
 import type { Vault } from '@quittance/vault';
-import { eq } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import type { ReceiptQueries } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
 import { publishedKidsIn, snapshotDocuments } from '../keys/snapshots';
+import { merchantJurisdiction } from '../merchants/merchants';
 import { ServiceError } from '../service-error';
 import { bundleBodies, sealedBytesOf } from '../vault/bodies';
 import { WorkGate } from '../work-gate';
@@ -128,10 +129,16 @@ export class EvidenceService {
       tsaCertificates: this.deps.tsaCertificates,
       ...(includeBodies ? { bodies } : {}),
     };
+    const header = {
+      merchantId: principal.merchantId,
+      jurisdiction: await merchantJurisdiction(db, principal.merchantId),
+      orderId,
+      includeBodies,
+    };
     // A key change while it is zipped leaves the manifest unverifiable: zipped again, anew.
     for (let attempt = 1; ; attempt++) {
       try {
-        const zipped = await this.#zipSigned(principal.merchantId, orderId, includeBodies, content);
+        const zipped = await this.#zipSigned(header, content);
         return { ...zipped, receipts: receipts.length };
       } catch (error) {
         if (!(error instanceof KeyHistoryChanged)) throw error;
@@ -151,21 +158,15 @@ export class EvidenceService {
    * changed meanwhile.
    */
   async #zipSigned(
-    merchantId: string,
-    orderId: string,
-    includeBodies: boolean,
+    header: Omit<EvidenceHeader, 'bundleId' | 'createdAt'>,
     content: Omit<EvidenceContent, 'snapshots'>,
   ): Promise<{ zip: Buffer; sha256: string }> {
+    const { merchantId } = header;
     const { db, keyRing } = this.deps;
     const now = this.deps.clock();
     // Signed `now`: that month's snapshot names the signing key (as for an export).
     await keyRing.ensureSnapshot(now);
     const createdAt = now.toISOString();
-    const [merchant] = await db
-      .select({ jurisdiction: merchants.jurisdiction })
-      .from(merchants)
-      .where(eq(merchants.id, merchantId));
-    const jurisdiction = (merchant?.jurisdiction ?? 'OTHER') as Jurisdiction;
     const snapshots = await snapshotDocuments(db, snapshotPeriods(content.receipts));
     const chunks: Buffer[] = [];
     const sink = new Writable({
@@ -176,7 +177,7 @@ export class EvidenceService {
     });
     const { sha256 } = await writeEvidenceBundle(
       sink,
-      { bundleId: newId('evd'), merchantId, jurisdiction, orderId, createdAt, includeBodies },
+      { ...header, bundleId: newId('evd'), createdAt },
       { ...content, snapshots },
       (manifest) =>
         keyRing.signManifest(

@@ -53,8 +53,7 @@ const CHECKPOINT = checkpointAt(2);
  */
 const EARLIEST_PROVEN = `select ${PROVEN} from checkpoints c
   where merchant_id = $1 and seq >= $2 and "timestamp" is not null
-    and not exists (select 1 from signing_keys k where k.kid = c.signing_key_kid
-      and k.revoked_at <= ("timestamp"->>'genTime')::timestamptz)
+    and not ${signedByRevokedKey('c', `(c."timestamp"->>'genTime')::timestamptz`)}
   order by seq limit 1`;
 /** Inclusion paths computed in one turn of the event loop. */
 const PATHS_PER_TURN = 100;

@@ -78,14 +78,16 @@ export async function checkEvidenceReceipts(input: {
         problems.push(`receipts are not in chain order (seq ${seq} after ${lastSeq})`);
       else lastSeq = seq;
     }
-    // One order per bundle: the manifest's, or (when it does not say) the first receipt's.
-    if (manifest) order ??= typeof receipt.orderId === 'string' ? receipt.orderId : undefined;
-    if (manifest && (typeof receipt.orderId !== 'string' || receipt.orderId !== order))
-      problems.push(
-        `receipt ${id} is of order ${showValue(receipt.orderId)}, not ${order ?? "the bundle's"}`,
-      );
-    if (manifest && receipt.merchantId !== manifest.merchantId)
-      problems.push(`receipt ${id} is of merchant ${showValue(receipt.merchantId)}`);
+    if (manifest) {
+      // One order per bundle: the manifest's, or (when it does not say) the first receipt's.
+      order ??= typeof receipt.orderId === 'string' ? receipt.orderId : undefined;
+      if (typeof receipt.orderId !== 'string' || receipt.orderId !== order)
+        problems.push(
+          `receipt ${id} is of order ${showValue(receipt.orderId)}, not ${order ?? "the bundle's"}`,
+        );
+      if (receipt.merchantId !== manifest.merchantId)
+        problems.push(`receipt ${id} is of merchant ${showValue(receipt.merchantId)}`);
+    }
     const proof = read.ownId !== undefined ? await proofs.of(id) : undefined;
     let inclusionClaim: Claim | undefined;
     if (!proof)

@@ -2,7 +2,7 @@ import {
   base64url,
   digestPayloadB64,
   fromBase64url,
-  HASH_PATTERN,
+  isHash,
   isRfc3339,
   JWS_TYPES,
   parseDetachedJws,
@@ -89,27 +89,23 @@ export async function readManifest(contents: BundleContents): Promise<ManifestRe
   if (!parsed.ok) return unusable(`manifest.json ${parsed.problem}`);
   const value = parsed.value;
   if (!isJsonObject(value)) return unusable(`manifest.json is ${showValue(value)}, not an object`);
-  const required = requiredProblems(value);
-  const stated = new StatedMembers();
-  if (value.kind === EVIDENCE_KIND) {
-    const evidence = required.length ? undefined : evidenceView(value, stated);
-    const problems = [...required, ...stated.problems];
-    if (!evidence || problems.length)
-      return unusable(
-        `manifest.json is not an order evidence manifest: ${listed(problems, 5)}`,
-        EVIDENCE_KIND,
-      );
-    return { kind: EVIDENCE_KIND, evidence, signed: value, problem: '' };
-  }
-  if (value.kind !== undefined && value.kind !== EXPORT_KIND)
+  if (![undefined, EXPORT_KIND, EVIDENCE_KIND].includes(value.kind as string))
     return unusable(
       `manifest.json has kind ${showValue(value.kind)}: neither an export (no kind or "${EXPORT_KIND}") nor "${EVIDENCE_KIND}"`,
     );
-  const manifest = required.length ? undefined : exportView(value, stated);
-  const problems = [...required, ...stated.problems];
-  if (!manifest || problems.length)
-    return unusable(`manifest.json is not a bundle manifest: ${listed(problems, 5)}`, 'export');
-  return { kind: 'export', manifest, signed: value, problem: '' };
+  const kind: BundleKind = value.kind === EVIDENCE_KIND ? EVIDENCE_KIND : 'export';
+  const problems = requiredProblems(value);
+  if (problems.length === 0) {
+    const stated = new StatedMembers();
+    const view =
+      kind === EVIDENCE_KIND
+        ? { evidence: evidenceView(value, stated) }
+        : { manifest: exportView(value, stated) };
+    if (stated.problems.length === 0) return { kind, ...view, signed: value, problem: '' };
+    problems.push(...stated.problems);
+  }
+  const what = kind === EVIDENCE_KIND ? 'an order evidence manifest' : 'a bundle manifest';
+  return unusable(`manifest.json is not ${what}: ${listed(problems, 5)}`, kind);
 }
 
 /**
@@ -198,6 +194,9 @@ function requiredProblems(value: Record<string, unknown>): string[] {
   const problems: string[] = [];
   if (typeof value.merchantId !== 'string') problems.push('merchantId must be a string');
   if (!isRfc3339(value.createdAt)) problems.push('createdAt must be an RFC 3339 time');
+  // RFC 3339 allows more fraction digits than every engine's Date.parse reads.
+  else if (!Number.isFinite(Date.parse(value.createdAt)))
+    problems.push(`createdAt ${showValue(value.createdAt)} cannot be read as a time here`);
   problems.push(...filesProblems(value.files));
   return problems;
 }
@@ -244,10 +243,6 @@ const isSeqOrNull = (v: unknown) => v === null || isSeq(v);
 
 /** The members both kinds of manifest share, once {@link requiredProblems} found none. */
 function commonView(value: Record<string, unknown>, stated: StatedMembers) {
-  const createdAt = Date.parse(value.createdAt as string);
-  // RFC 3339 allows more fraction digits than every engine's Date.parse reads.
-  if (!Number.isFinite(createdAt))
-    stated.problems.push(`createdAt ${showValue(value.createdAt)} cannot be read as a time here`);
   const includeBodies = stated.get<boolean>(
     value.includeBodies,
     'includeBodies',
@@ -256,7 +251,7 @@ function commonView(value: Record<string, unknown>, stated: StatedMembers) {
   );
   return {
     merchantId: value.merchantId as string,
-    createdAt: Number.isFinite(createdAt) ? new Date(createdAt).toISOString() : '',
+    createdAt: new Date(Date.parse(value.createdAt as string)).toISOString(),
     files: value.files as ManifestFile[],
     ...(includeBodies !== undefined ? { includeBodies } : {}),
   };
@@ -300,11 +295,7 @@ function evidenceView(value: Record<string, unknown>, stated: StatedMembers): Ev
   const checkpoint = stated.get<{ seq: number; rootHash: string }>(
     value.checkpoint,
     'checkpoint',
-    (v) =>
-      isJsonObject(v) &&
-      isSeq(v.seq) &&
-      typeof v.rootHash === 'string' &&
-      HASH_PATTERN.test(v.rootHash),
+    (v) => isJsonObject(v) && isSeq(v.seq) && isHash(v.rootHash),
     '{ seq, rootHash }',
   );
   return {
@@ -325,8 +316,7 @@ function filesProblems(files: unknown): string[] {
         isJsonObject(file) &&
         typeof file.path === 'string' &&
         isCount(file.bytes) &&
-        typeof file.sha256 === 'string' &&
-        HASH_PATTERN.test(file.sha256)
+        isHash(file.sha256)
       )
     )
       problems.push(`files[${i}] must be { path, bytes, sha256 }`);
