@@ -9,8 +9,11 @@ export type AppEnv = {
     services: Services;
     logger: Logger;
     principal: Principal;
-    /** Set while strictJsonBody waits for the body: the client is slow, not a dependency. */
-    readingBody: boolean;
+    /**
+     * The body's read while strictJsonBody waits for it: the client's time (the request
+     * timeout governs it), not the work's (the request budget starts once it has arrived).
+     */
+    bodyArrival: Promise<unknown> | undefined;
     /** A signal aborted when the request budget runs out: work waiting to start gives up. */
     deadline: () => AbortSignal;
   };

@@ -153,14 +153,15 @@ function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
 export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
   if (hasBody(c.req.method) && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
-    c.set('readingBody', true);
+    const arrival = c.req.arrayBuffer();
+    c.set('bodyArrival', arrival);
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await c.req.arrayBuffer());
+      bytes = new Uint8Array(await arrival);
     } catch (error) {
       throw bodyNotReceived(error);
     } finally {
-      c.set('readingBody', false);
+      c.set('bodyArrival', undefined);
     }
     if (bytes.length > 0) {
       const value = parseRequestJson(bytes);
