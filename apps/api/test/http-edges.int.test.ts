@@ -272,6 +272,8 @@ describe('on a real socket', () => {
       ['no Host on HTTP/1.1', 'GET /healthz HTTP/1.1\r\n'],
       ['OPTIONS *', 'OPTIONS * HTTP/1.1\r\nHost: x\r\n'],
       ['an ftp:// absolute-form target', 'GET ftp://x/ HTTP/1.1\r\nHost: x\r\n'],
+      ['two Host headers (RFC 9112 §3.2)', 'GET /healthz HTTP/1.1\r\nHost: x\r\nhost: y\r\n'],
+      ['CONNECT (no proxy here)', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n'],
     ])('%s is 400 malformed_http as problem+json', async (_what, head) => {
       const reply = await rawClient((socket) => socket.write(`${head}Connection: close\r\n\r\n`));
       expect(reply).toMatch(/^HTTP\/1\.1 400 /);
@@ -290,6 +292,68 @@ describe('on a real socket', () => {
     ])('%s is still served', async (_what, head) => {
       const reply = await rawClient((socket) => socket.write(`${head}Connection: close\r\n\r\n`));
       expect(reply).toMatch(/^HTTP\/1\.1 200 /);
+    });
+  });
+
+  describe('answers in the order of the requests (RFC 9112 §9.3.2)', () => {
+    const issueRequest = (callId: string, extraHead = '') => {
+      const body = JSON.stringify(issueBody({ callId }));
+      return (
+        `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extraHead}\r\n${body}`
+      );
+    };
+    const stored = async (callId: string) => {
+      const r = await fetch(`${running.url}${ISSUE}?limit=100`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      const page = (await r.json()) as { receipts: { callId: string }[] };
+      return page.receipts.some((i) => i.callId === callId);
+    };
+
+    it.each([
+      ['bytes that are not HTTP', 'XX\r\n\r\n', 400, 'malformed_http'],
+      [
+        'a request whose headers exceed 16 KB',
+        `GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: ${'a'.repeat(20_000)}\r\n\r\n`,
+        431,
+        'headers_too_large',
+      ],
+      [
+        'a CONNECT',
+        'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+        400,
+        'malformed_http',
+      ],
+    ])(
+      'an issue followed on its connection by %s is answered 201 first, then the problem',
+      async (what, after, status, code) => {
+        const callId = `pipelined-${what.replaceAll(' ', '-')}`;
+        const reply = await rawClient((socket) => socket.write(issueRequest(callId) + after));
+        expect(reply).toMatch(/^HTTP\/1\.1 201 /);
+        const second = reply.indexOf('HTTP/1.1 ', 1);
+        expect(second).toBeGreaterThan(0);
+        expect(reply.slice(second)).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+        expect(problemOf(reply.slice(second))).toMatchObject({ status, code });
+        expect(await stored(callId)).toBe(true);
+      },
+    );
+
+    it('a Transfer-Encoding other than chunked is 501, and nothing is stored', async () => {
+      const body = JSON.stringify(issueBody({ callId: 'gzip-chunked' }));
+      const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+      const reply = await rawClient((socket) =>
+        socket.write(
+          `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
+            `Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked}`,
+        ),
+      );
+      expect(reply).toMatch(/^HTTP\/1\.1 501 /);
+      expect(problemOf(reply)).toMatchObject({
+        status: 501,
+        code: 'unsupported_transfer_encoding',
+      });
+      expect(await stored('gzip-chunked')).toBe(false);
     });
   });
 

@@ -16,13 +16,18 @@ import { ApiError, problemBody } from './problem';
  * Content-Length with Transfer-Encoding, headers over 16 KB, a request not received within
  * the request timeout) are answered as problem+json too, where Node's default answer is a
  * bare status line. Written to the socket, as there may be no response object yet, and the
- * connection is closed. So is an `Expect` the server does not honour (417).
+ * connection is closed. So is an `Expect` the server does not honour (417), and `CONNECT`
+ * (no proxy here), which Node would close without a word.
+ *
+ * Answers go out in the order of the requests (RFC 9112 §9.3.2): bytes the parser refuses
+ * after a complete request, on the same connection, are answered only once that request's
+ * answer (and any before it) has been written. Node answered them at once, so a client read
+ * "malformed" as the answer to a receipt that had committed (an outside check found it).
  */
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    // Reset by the client, or mid-response (a timeout): nothing can be answered any more.
-    const response = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || response?.headersSent) {
+    // Reset by the client: nothing can be answered any more.
+    if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
@@ -32,9 +37,13 @@ export function answerClientErrors(server: Server): void {
         : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? new ApiError('request_timeout')
           : new ApiError('malformed_http', `the request is not valid HTTP/1.1 (${error.code})`);
-    const { status, headers, body } = problemParts(problem);
-    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+    answerAfterPending(socket, problem);
+  });
+  server.on('connect', (_request: IncomingMessage, socket: Duplex) => {
+    answerAfterPending(
+      socket,
+      new ApiError('malformed_http', 'CONNECT is not served: this is not a proxy'),
+    );
   });
   // An Expect other than 100-continue (RFC 9110 §10.1.1): Node answers a bare 417 itself
   // unless the server listens for this event.
@@ -66,8 +75,10 @@ export function appRequestListener(
     errorHandler: (error) => problemResponse(toRequestProblem(error, options.logger)),
   });
   return (incoming, outgoing) => {
-    if (!hasRequiredHost(incoming)) {
-      const problem = malformed('an HTTP/1.1 request needs a Host header');
+    (incoming.socket as Duplex & { [LATEST_RESPONSE]?: ServerResponse })[LATEST_RESPONSE] =
+      outgoing;
+    const problem = framingProblem(incoming);
+    if (problem) {
       const { status, headers, body } = problemParts(problem);
       outgoing.writeHead(status, headers).end(body);
       return;
@@ -76,9 +87,73 @@ export function appRequestListener(
   };
 }
 
-/** RFC 9112 §3.2, as Node's own `requireHostHeader` checks it: HTTP/1.1 needs a Host. */
-function hasRequiredHost(incoming: IncomingMessage): boolean {
-  return incoming.httpVersion !== '1.1' || Boolean(incoming.headers.host);
+/**
+ * What Node's parser lets through but RFC 9112 refuses: an HTTP/1.1 request without Host, or
+ * with more than one (§3.2, "MUST respond with a 400"; Node keeps the first), and a transfer
+ * coding other than chunked (§6.1: 501; Node reads `gzip, chunked` as chunked alone, so a
+ * body the client said was compressed would have been signed as sent).
+ */
+function framingProblem(incoming: IncomingMessage): ApiError | undefined {
+  if (incoming.httpVersion === '1.1' && !incoming.headers.host)
+    return malformed('an HTTP/1.1 request needs a Host header');
+  const raw = incoming.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+  }
+  if (hosts > 1) return malformed('more than one Host header');
+  const coding = incoming.headers['transfer-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+    return new ApiError(
+      'unsupported_transfer_encoding',
+      `Transfer-Encoding: ${coding.slice(0, 100)} is not understood; send the body with Content-Length or chunked alone`,
+    );
+  }
+  return undefined;
+}
+
+/** The response object of the newest request on a connection (set by appRequestListener). */
+const LATEST_RESPONSE = Symbol('latest response');
+/** Set once a connection's refused request is being answered. */
+const ANSWERING = Symbol('answering a refused request');
+
+/**
+ * Writes a problem to the socket and closes it, once the answers still owed on it are out.
+ * A request that is itself incomplete (timed out, or refused partway through its body) is
+ * answered at once, or the connection just closed when its answer has begun.
+ */
+function answerAfterPending(socket: Duplex, problem: ApiError): void {
+  // The parser's error is sticky: each later chunk of data reports it again.
+  const marked = socket as Duplex & { [ANSWERING]?: true };
+  if (marked[ANSWERING]) return;
+  marked[ANSWERING] = true;
+  const latest = (socket as Duplex & { [LATEST_RESPONSE]?: ServerResponse })[LATEST_RESPONSE];
+  const owed = latest !== undefined && !latest.writableFinished && !latest.destroyed;
+  if (owed && !latest.req.complete) {
+    if (latest.headersSent) socket.destroy();
+    else writeProblem(socket, problem);
+    return;
+  }
+  if (!owed) {
+    writeProblem(socket, problem);
+    return;
+  }
+  // Its 'finish' comes once it is handed to the socket; every answer before it was, too.
+  const answer = () => {
+    if (socket.writable) writeProblem(socket, problem);
+    else socket.destroy();
+  };
+  latest.once('finish', answer);
+  latest.once('close', () => {
+    if (!latest.writableFinished) socket.destroy();
+  });
+}
+
+function writeProblem(socket: Duplex, problem: ApiError): void {
+  const { status, headers, body } = problemParts(problem);
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
 }
 
 /** The adapter only hands its own RequestError here; anything else is ours, so a 500. */

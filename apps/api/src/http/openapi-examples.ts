@@ -388,8 +388,9 @@ const SPECIFIC = new Set<ProblemCode>([
   'merchant_exists',
   'key_revoked',
   'signing_keys_changed',
-  // Answered by Node's HTTP parser before any route (http/client-errors.ts).
+  // Answered by Node's HTTP parser or the listener before any route (http/client-errors.ts).
   'malformed_http',
+  'unsupported_transfer_encoding',
   'headers_too_large',
   'expectation_failed',
   'request_timeout',

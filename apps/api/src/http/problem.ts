@@ -31,6 +31,10 @@ export const PROBLEMS = {
     title: 'Request bodies are not decoded: send them without Content-Encoding (or identity)',
   },
   headers_too_large: { status: 431, title: 'Request line and headers exceed 16 KB' },
+  unsupported_transfer_encoding: {
+    status: 501,
+    title: 'The only Transfer-Encoding understood is chunked',
+  },
   expectation_failed: {
     status: 417,
     title: 'The only expectation honoured is Expect: 100-continue',
