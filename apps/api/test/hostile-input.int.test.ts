@@ -56,6 +56,17 @@ describe('the request body scanner (no database)', () => {
     [`${'['.repeat(MAX_REQUEST_DEPTH)}${']'.repeat(MAX_REQUEST_DEPTH)}`, null],
     [`${'['.repeat(MAX_REQUEST_DEPTH + 1)}${']'.repeat(MAX_REQUEST_DEPTH + 1)}`, 'json_too_deep'],
     [`${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}`, 'json_too_deep'],
+    // Numbers: every digit written must survive the double (RFC 7493 §2.2).
+    ['{"n":9007199254740993}', 'invalid_request /n'],
+    ['{"n":-9007199254740993}', 'invalid_request /n'],
+    ['[1,[2,123456789012345678901234567890]]', 'invalid_request /1/1'],
+    ['{"n":1e-400}', 'invalid_request /n'],
+    ['{"n":5e-325}', 'invalid_request /n'],
+    ['{"n":1e400}', 'invalid_request /n'],
+    ['{"n":"9007199254740993"}', null],
+    ['{"n":9007199254740992}', null],
+    ['{"n":1.10,"m":0.10000000000000001,"k":5e-324,"j":-0,"i":1E2,"h":0.0e10}', null],
+    ['{"n":0.30000000000000004,"m":1.7976931348623157e308,"k":100000000000000000000}', null],
   ])('%s → %s', (text, expected) => {
     expect(codeOf(text)).toBe(expected);
   });
@@ -236,6 +247,33 @@ describe.each(DRIVERS)('hostile input on %s', (_driver, options) => {
       });
       expect(res.status).toBe(400);
       expect((await res.json()).code).toBe('duplicate_member');
+    });
+  });
+
+  describe('i. numbers a double cannot hold', () => {
+    it.each([
+      ['2^53 + 1', '9007199254740993'],
+      ['a 30-digit integer', '123456789012345678901234567890'],
+      ['an underflow to 0', '1e-400'],
+      ['a denormal that rounds to 0', '5e-325'],
+    ])(
+      '%s → 400 naming it, nothing stored (it was signed as a changed value)',
+      async (_what, n) => {
+        const before = await receiptCount();
+        const r = await postRaw(withInput(`{"amount":{"minor":${n}}}`));
+        expectProblem(r, 400, 'invalid_request');
+        expect(r.body.errors).toEqual([
+          expect.objectContaining({ path: '/input/amount/minor', code: 'not_i_json' }),
+        ]);
+        expect(await receiptCount()).toBe(before);
+      },
+    );
+
+    it('numbers whose every digit a double keeps are signed as the same value', async () => {
+      const r = await postRaw(withInput('{"a":1.10,"b":0.10000000000000001,"c":9007199254740992}'));
+      expect(r.status).toBe(201);
+      const bodies = await h.call('GET', `${ISSUE}/${r.body.id}/bodies`, { key: m.merchantKey });
+      expect(bodies.body.input).toEqual({ a: 1.1, b: 0.1, c: 9007199254740992 });
     });
   });
 

@@ -101,8 +101,72 @@ export function checkJsonText(text: string): void {
       const top = depth - 1;
       if ((first[top] as number) >= 0) expectName = true;
       else at[top] = (at[top] as number) + 1;
+    } else if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let end = i + 1;
+      let exponent = false;
+      for (; end < length; end++) {
+        const d = text.charCodeAt(end);
+        if (d === 0x65 || d === 0x45 /* e E */) exponent = true;
+        else if (!((d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x2b || d === 0x2d)) break;
+      }
+      // At most 15 characters without an exponent: at most 15 digits, within the doubles'
+      // normal range, so every digit survives (the check below is for the rest).
+      if (end - i > 15 || exponent) {
+        const token = text.slice(i, end);
+        if (!survivesAsDouble(token)) throw inexactNumber(token, at, depth);
+      }
+      i = end - 1;
     }
   }
+}
+
+/**
+ * Whether the double a JSON number parses to still has every digit it was written with:
+ * the double, rounded to as many significant digits as the text has, is the text's value.
+ * `9007199254740993` (2^53 + 1) became …992, 30-digit integers lost their last 13 digits and
+ * `1e-400` became 0, all signed and hashed as changed values (RFC 7493 §2.2: I-JSON numbers
+ * have no greater magnitude or precision than a double). `1.10`, `0.10000000000000001` (%.17g
+ * of 0.1) and `5e-324` keep theirs; so may a number written with more digits than a double
+ * needs, as long as the double reproduces all of them.
+ */
+export function survivesAsDouble(token: string): boolean {
+  const written = decimalParts(token);
+  const value = Number(token);
+  if (written.digits === '') return value === 0;
+  if (!Number.isFinite(value) || value === 0) return false;
+  const kept = decimalParts(value.toPrecision(Math.min(100, written.digits.length)));
+  return kept.digits === written.digits && kept.exponent === written.exponent;
+}
+
+/**
+ * A decimal number's significant digits (no leading or trailing zeros; '' for zero) and the
+ * power of ten of its first digit, from JSON's number syntax or `toPrecision`'s.
+ */
+function decimalParts(text: string): { digits: string; exponent: number } {
+  const e = text.search(/[eE]/);
+  const mantissa = e < 0 ? text : text.slice(0, e);
+  const power = e < 0 ? 0 : Number(text.slice(e + 1));
+  const unsigned = mantissa.startsWith('-') ? mantissa.slice(1) : mantissa;
+  const point = unsigned.indexOf('.');
+  const whole = point < 0 ? unsigned : unsigned.slice(0, point);
+  const all = whole + (point < 0 ? '' : unsigned.slice(point + 1));
+  const lead = all.search(/[1-9]/);
+  if (lead < 0) return { digits: '', exponent: 0 };
+  return {
+    digits: all.slice(lead).replace(/0+$/, ''),
+    exponent: whole.length - lead - 1 + power,
+  };
+}
+
+function inexactNumber(token: string, at: readonly (string | number)[], depth: number) {
+  const path = pointer(at, depth);
+  const shown = token.length > 40 ? `${token.slice(0, 40)}…` : token;
+  const issue: FieldIssue = {
+    path,
+    code: 'not_i_json',
+    message: `${path || '/'}: ${shown} cannot be held by an IEEE 754 double without changing its value (RFC 7493 §2.2); send it as a string`,
+  };
+  return new ApiError('invalid_request', issue.message, [issue]);
 }
 
 /** Index of the `"` that closes the string whose content starts at `from`. */
