@@ -204,6 +204,24 @@ describe('through the app', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.receipts.map((r: { id: string }) => r.id)).toEqual([issued.body.id]);
   });
+
+  it.each(['.', '..'])(
+    'a merchant named "%s" is refused (no admin path could name it), and nothing is made',
+    async (merchantId) => {
+      const r = await h.call('POST', '/admin/v1/merchants', {
+        key: ADMIN_TOKEN,
+        body: { merchantId, jurisdiction: 'EU' },
+      });
+      expectProblem(r, 400, 'invalid_request');
+      expect(JSON.stringify(r.body)).toContain('/merchantId');
+      const rows = rowsOf<{ n: number }>(
+        await h.services.db.execute(
+          sql`select count(*)::int as n from merchants where id = ${merchantId}`,
+        ),
+      );
+      expect(rows[0]?.n).toBe(0);
+    },
+  );
 });
 
 describe('on a real socket', () => {

@@ -326,7 +326,12 @@ export const RevokedKeySchema = z.object({
 // Merchants and API keys (admin)
 
 export const CreateMerchantRequest = z.strictObject({
-  merchantId: Identifier.openapi({ example: 'acme' }),
+  // `.` and `..` are identifiers (SPEC §1), but a URL collapses them as path segments, even
+  // percent-encoded: such a merchant would get a published key and no admin path to reach it.
+  merchantId: Identifier.refine((id) => id !== '.' && id !== '..', {
+    message:
+      'cannot be "." or "..": the admin paths /admin/v1/merchants/{merchantId}/… could not name it',
+  }).openapi({ example: 'acme' }),
   jurisdiction: z.enum(JURISDICTIONS),
   name: FreeText.optional(),
 });
