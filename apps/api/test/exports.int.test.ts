@@ -519,4 +519,44 @@ describe('evidence of time', () => {
       await clocked.close();
     }
   });
+
+  it('ends when it was asked for: receipts issued before its build are not in it, and the answer says where it ends', async () => {
+    const base = Date.parse('2026-11-20T10:00:00.000Z');
+    let now = base;
+    const clocked = await createHarness({ clock: () => new Date(now) });
+    try {
+      const shop = await clocked.merchant();
+      const issue = async () =>
+        (
+          await clocked.call('POST', '/api/v1/trust/receipts', {
+            key: shop.merchantKey,
+            body: issueBody(),
+          })
+        ).body.id as string;
+      const before = [await issue(), await issue()];
+      now = base + 1_000;
+      const asked = await clocked.call('POST', '/api/v1/trust/exports', {
+        key: shop.auditorKey,
+        body: { jurisdiction: 'EU' },
+      });
+      expect(asked.status).toBe(202);
+      expect(asked.body.to).toBe(new Date(base + 1_000).toISOString());
+      // Issued after the request, before the build (a queue that waited, a restart).
+      now = base + 2_000;
+      await issue();
+      now = base + 3_000;
+      await clocked.services.exports.build(asked.body.id);
+      const keys = parsePublisherKeys(
+        (await clocked.call('GET', '/.well-known/quittance-publisher.json')).body,
+      );
+      const result = await verifyBundle(await storedBundle(clocked.services, asked.body.id), {
+        publisher: keys,
+        keepReceipts: true,
+      });
+      expect(result.receipts.map((r) => r.id)).toEqual(before);
+      expect(result.ok).toBe(true);
+    } finally {
+      await clocked.close();
+    }
+  });
 });

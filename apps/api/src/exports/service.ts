@@ -101,12 +101,16 @@ export class ExportService {
   async create(principal: Principal, params: ExportParams) {
     if (principal.role === 'agent')
       throw new ServiceError('forbidden', 'agent keys may not export');
+    const now = this.deps.clock();
     // A window that starts later than now holds no receipt: a mistake, not an empty export.
-    if (params.from && Date.parse(params.from) > this.deps.clock().getTime())
+    if (params.from && Date.parse(params.from) > now.getTime())
       throw new ServiceError(
         'invalid_request',
         `from ${params.from} is in the future: an export holds receipts already issued`,
       );
+    // The window ends when it was asked for at the latest, whenever it is built: a build that
+    // waited, or was interrupted and done again after a restart, holds the same receipts.
+    const to = params.to && Date.parse(params.to) < now.getTime() ? params.to : now.toISOString();
     const [row] = await this.deps.db
       .insert(exportsTable)
       .values({
@@ -114,7 +118,7 @@ export class ExportService {
         merchantId: principal.merchantId,
         requestedBy: principal.keyPrefix,
         jurisdiction: params.jurisdiction,
-        params,
+        params: { ...params, to },
       })
       .returning();
     return toExportView(row as ExportRow);
