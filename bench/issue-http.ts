@@ -274,6 +274,8 @@ interface Round {
   cpu: Cpu;
   cpu2: Cpu;
   kmsCpu: Cpu;
+  cpu16: Cpu;
+  cpu216: Cpu;
 }
 
 const kms = await startKmsServer();
@@ -312,9 +314,31 @@ const { rounds, rss } = await withFloor((floorBase) =>
           `k${r}`,
           [kmsPid],
         );
-        const r116 = await wrk(one, await merchants(local, 16, `b${r}`), `b${r}`);
-        const r216 = await wrk(two, await merchants(local, 16, `d${r}`), `d${r}`);
-        rounds.push({ floor, r11, r21, r116, r216, kms: kmsFigure, cpu, cpu2, kmsCpu });
+        const { figure: r116, ...cpu16 } = await wrkWithCpu(
+          one,
+          await merchants(local, 16, `b${r}`),
+          `b${r}`,
+          [pid],
+        );
+        const { figure: r216, ...cpu216 } = await wrkWithCpu(
+          two,
+          await merchants(local, 16, `d${r}`),
+          `d${r}`,
+          local.apis.map((a) => a.process.child.pid),
+        );
+        rounds.push({
+          floor,
+          r11,
+          r21,
+          r116,
+          r216,
+          kms: kmsFigure,
+          cpu,
+          cpu2,
+          kmsCpu,
+          cpu16,
+          cpu216,
+        });
         console.log(`round ${r}`);
         print('  floor: bare hono (parse, hash, answer)', floor, 'answers/s ');
         print('  1 API process, 1 merchant', r11);
@@ -350,6 +374,8 @@ function medianCpu(pick: (r: Round) => Cpu) {
 const one = medianCpu((r) => r.cpu);
 const two = medianCpu((r) => r.cpu2);
 const kmsCpu = medianCpu((r) => r.kmsCpu);
+const sixteen = medianCpu((r) => r.cpu16);
+const sixteenTwo = medianCpu((r) => r.cpu216);
 
 // Where the KMS figure's CPU goes on this machine: the KMS test endpoint runs in this process
 // (HTTP, JSON, an Ed25519 signature per call), work AWS would do elsewhere.
@@ -375,6 +401,12 @@ console.log(
   `  with the local signer, 2 processes: API ${two.apiUs.toFixed(0)} µs, ${costs(two)} ` +
     `(the runs reached ${Math.round((100 * r21) / ceiling(two))} % of it), ` +
     `so 2 processes / 1 ≤ ${(ceiling(two) / r11).toFixed(2)} here`,
+);
+// Sixteen merchants against one: the same work per receipt, but each batch carries every
+// merchant's chain head (a lock, a read and an update each).
+console.log(
+  `  16 merchants, 1 process: API ${sixteen.apiUs.toFixed(0)} µs, ${costs(sixteen)}\n` +
+    `  16 merchants, 2 processes: API ${sixteenTwo.apiUs.toFixed(0)} µs, ${costs(sixteenTwo)}`,
 );
 console.log(`\nratios, median of ${ROUNDS} rounds (range) (issue 14 target in brackets):`);
 console.log(
