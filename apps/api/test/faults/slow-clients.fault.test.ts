@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { type RunningServer, startServer } from '../../src/server';
+import { issueBody } from '../harness';
 
 /**
  * Slow clients (a body at 1 byte/s, a Content-Length larger than what is sent) must not hold
@@ -210,14 +211,7 @@ describe('a body that has not arrived when the request budget ends', () => {
   afterAll(() => budgeted?.close());
 
   it("has the request timeout to arrive: the budget is the work's, and starts once it is in", async () => {
-    const body = JSON.stringify({
-      callId: 'slow-upload-1',
-      agentId: 'agent-1',
-      bucket: 'checkout',
-      tool: 'complete_checkout',
-      input: { cart: 'c-1' },
-      output: { ok: true },
-    });
+    const body = JSON.stringify(issueBody({ callId: 'slow-upload-1' }));
     const half = Math.floor(body.length / 2);
     const result = await rawClient((socket) => {
       socket.write(
