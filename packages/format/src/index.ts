@@ -114,6 +114,7 @@ export {
   isHash,
   isIdentifier,
   isRfc3339,
+  rfc3339Millis,
   issueRequestContentIssues,
   isTimestampMs,
   KID_PATTERN,

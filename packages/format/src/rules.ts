@@ -100,7 +100,7 @@ export function isTimestampMs(value: unknown): value is string {
 }
 
 const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 /** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in milliseconds. */
 const FIRST_INSTANT = -62_135_596_800_000;
 const AFTER_LAST_INSTANT = 253_402_300_800_000;
@@ -110,28 +110,37 @@ const AFTER_LAST_INSTANT = 253_402_300_800_000;
  * offset that names a real instant: years 0001-9999, months 01-12, the day within its month
  * (29 February in leap years only), hours 00-23, minutes 00-59, seconds 00-59 (no leap
  * second `60`: neither JavaScript nor PostgreSQL can represent one), offsets up to ±23:59,
- * and the instant itself, in UTC, between 0001-01-01 and 9999-12-31. Upper-case `T` and `Z`.
- * Nothing is normalized: `2026-02-30` or `T24:00:00` are refused, not rolled over.
+ * and the instant itself, in UTC, between 0001-01-01 and 9999-12-31. `T` and `Z` in either
+ * case (RFC 3339 §5.6's note). Nothing is normalized: `2026-02-30` or `T24:00:00` are
+ * refused, not rolled over.
  */
 export function isRfc3339(value: unknown): value is string {
-  if (typeof value !== 'string') return false;
+  return rfc3339Millis(value) !== undefined;
+}
+
+/**
+ * The instant of an RFC 3339 date-time ({@link isRfc3339}) in milliseconds since the epoch,
+ * finer fractions cut off; undefined for anything else.
+ */
+export function rfc3339Millis(value: unknown): number | undefined {
+  if (typeof value !== 'string') return undefined;
   const m = RFC3339.exec(value);
-  if (!m) return false;
+  if (!m) return undefined;
   const year = Number(m[1]);
   const month = Number(m[2]);
   const day = Number(m[3]);
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
-    return false;
+    return undefined;
   }
   const hour = Number(m[4]);
   const minute = Number(m[5]);
   const second = Number(m[6]);
-  if (hour > 23 || minute > 59 || second > 59) return false;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
   let offsetMinutes = 0;
   if (m[8] !== undefined) {
     const offsetHours = Number(m[9]);
     const offsetMins = Number(m[10]);
-    if (offsetHours > 23 || offsetMins > 59) return false;
+    if (offsetHours > 23 || offsetMins > 59) return undefined;
     offsetMinutes = (m[8] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
   // Computed, not Date.parse'd: engines differ on fractions finer than milliseconds.
@@ -144,7 +153,7 @@ export function isRfc3339(value: unknown): value is string {
     Number((m[7] ?? '').padEnd(3, '0').slice(0, 3)),
   );
   const time = date.getTime();
-  return time >= FIRST_INSTANT && time < AFTER_LAST_INSTANT;
+  return time >= FIRST_INSTANT && time < AFTER_LAST_INSTANT ? time : undefined;
 }
 
 function daysInMonth(year: number, month: number): number {

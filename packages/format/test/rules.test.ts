@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isRfc3339, isTimestampMs } from '../src';
+import { isRfc3339, isTimestampMs, rfc3339Millis } from '../src';
 
 describe('isRfc3339: real instants only, nothing normalized', () => {
   it.each([
@@ -14,6 +14,9 @@ describe('isRfc3339: real instants only, nothing normalized', () => {
     '0001-01-01T00:30:00+00:30',
     '9999-12-31T23:59:59.999999999Z',
     '9999-12-31T23:59:59+01:00',
+    // RFC 3339 §5.6's note: T and Z may be lower case.
+    '2026-01-01t00:00:00z',
+    '2026-01-01t00:00:00.5+01:00',
   ])('accepts %s', (value) => {
     expect(isRfc3339(value)).toBe(true);
   });
@@ -38,7 +41,7 @@ describe('isRfc3339: real instants only, nothing normalized', () => {
     ['after 9999-12-31 in UTC', '9999-12-31T23:59:59-00:01'],
     ['no offset', '2026-01-01T00:00:00'],
     ['a space for T', '2026-01-01 00:00:00Z'],
-    ['lower-case t', '2026-01-01t00:00:00Z'],
+    ['a lower-case letter other than t or z', '2026-01-01x00:00:00Z'],
     ['ten fraction digits', '2026-01-01T00:00:00.1234567890Z'],
     ['an empty fraction', '2026-01-01T00:00:00.Z'],
     ['a five-digit year', '+02026-01-01T00:00:00Z'],
@@ -60,6 +63,9 @@ describe('isRfc3339: real instants only, nothing normalized', () => {
     const value = '2000-02-29T12:00:00.123456789+05:30';
     expect(isRfc3339(value)).toBe(true);
     expect(new Date(Date.parse(value)).toISOString()).toBe('2000-02-29T06:30:00.123Z');
+    expect(rfc3339Millis(value)).toBe(Date.parse('2000-02-29T06:30:00.123Z'));
+    expect(rfc3339Millis('2026-01-01t00:00:00z')).toBe(Date.parse('2026-01-01T00:00:00Z'));
+    expect(rfc3339Millis('2026-02-30T00:00:00Z')).toBeUndefined();
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  checkpointSignedPart,
   validateCheckpoint,
   validateInclusionProof,
   validateIssueRequest,
@@ -236,7 +237,22 @@ describe('checkpoints and inclusion proofs (SPEC §6, §6.1)', () => {
     expect(paths(validateCheckpoint({ ...checkpoint, rootHash: 'd'.repeat(63) }))).toEqual([
       '/rootHash',
     ]);
-    expect(paths(validateCheckpoint({ ...checkpoint, extra: 1 }))).toEqual(['/extra']);
+  });
+
+  it('a checkpoint is read as §1 reads a receipt: unknown members are signed content, an absent timestamp is none, createdAt any RFC 3339 time', () => {
+    const extra = validateCheckpoint({ ...checkpoint, logId: 'x' });
+    expect(extra.ok && checkpointSignedPart(extra.value)).toMatchObject({ logId: 'x' });
+    const { timestamp: _, ...untimed } = checkpoint;
+    const read = validateCheckpoint(untimed);
+    expect(read.ok && read.value.timestamp).toBeNull();
+    for (const createdAt of [
+      '2026-08-15T10:15:00Z',
+      '2026-08-15T12:15:00.123456+02:00',
+      '2026-08-15t10:15:00z',
+    ])
+      expect(validateCheckpoint({ ...checkpoint, createdAt }).ok).toBe(true);
+    for (const createdAt of ['2026-08-15', '2026-02-30T10:15:00Z', 1_700_000_000_000])
+      expect(paths(validateCheckpoint({ ...checkpoint, createdAt }))).toEqual(['/createdAt']);
   });
 
   it('accepts a well-formed inclusion proof, ignoring members it does not know', () => {

@@ -127,7 +127,18 @@ export function checkKeyValidity(
   // A forged snapshot proves nothing either way about the key (snapshot_authentic is refuted).
   if (history.authentic.status === 'refuted')
     return unknown('the key snapshot is not authentic: it proves nothing about the key');
-  if (!key) return refuted(`kid ${kid} is not in the key history`);
+  // A key history older than what it signed could miss a key made, or a revocation made, in
+  // between: a checkpoint of December signed by a key rotated in, checked against the
+  // October snapshot its receipt names, is unknown, not refuted (an outside check).
+  const month = receipt.createdAt.slice(0, 7);
+  const older = history.snapshot && history.snapshot.period < month;
+  if (!key) {
+    return older
+      ? unknown(
+          `kid ${kid} is not in the key history given, the snapshot of ${history.snapshot?.period}, which is older than the month of createdAt ${month}; give a later snapshot`,
+        )
+      : refuted(`kid ${kid} is not in the key history`);
+  }
   if (!history.hasHistory) {
     return unknown(
       'the key set has no history (nbf, exp, status); give the snapshot the receipt names',
@@ -135,11 +146,9 @@ export function checkKeyValidity(
   }
   const source = history.authentic.status === 'asserted' ? 'verifier_derived' : 'operator_asserted';
   const created = Date.parse(receipt.createdAt);
-  // A key history older than the receipt could miss a revocation made in between.
-  const month = receipt.createdAt.slice(0, 7);
-  if (history.snapshot && history.snapshot.period < month) {
+  if (older) {
     return unknown(
-      `the key history given is the snapshot of ${history.snapshot.period}, older than the receipt's month ${month}; a later revocation could be missing`,
+      `the key history given is the snapshot of ${history.snapshot?.period}, older than the month of createdAt ${month}; a later revocation could be missing`,
     );
   }
   if (key.merchantId !== receipt.merchantId) {

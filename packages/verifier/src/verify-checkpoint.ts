@@ -3,6 +3,7 @@ import {
   canonicalBytes,
   checkpointSignedPart,
   JWS_TYPES,
+  rfc3339Millis,
   summarize,
   validateCheckpoint,
 } from '@quittance/format';
@@ -74,7 +75,12 @@ export async function verifyCheckpoint(
     seq: cp.seq,
     claims: {
       signature_valid: await checkSignature(cp, payloadB64, history, JWS_TYPES.checkpoint),
-      key_valid_at_issuance: checkKeyValidity(cp, history, proof),
+      // Its key's window is compared in UTC milliseconds, as a receipt's createdAt is written.
+      key_valid_at_issuance: checkKeyValidity(
+        { ...cp, createdAt: new Date(rfc3339Millis(cp.createdAt) as number).toISOString() },
+        history,
+        proof,
+      ),
       timestamp_valid: timestamp.claim,
       chain_linked,
       snapshot_authentic: history.authentic,
