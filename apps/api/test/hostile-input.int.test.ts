@@ -67,6 +67,9 @@ describe('the request body scanner (no database)', () => {
     ['{"n":9007199254740992}', null],
     ['{"n":1.10,"m":0.10000000000000001,"k":5e-324,"j":-0,"i":1E2,"h":0.0e10}', null],
     ['{"n":0.30000000000000004,"m":1.7976931348623157e308,"k":100000000000000000000}', null],
+    // Past toPrecision's 100 digits, held to the double's exact value.
+    [`{"n":${(2n ** 340n).toString()}}`, null],
+    [`{"n":${(2n ** 340n + 1n).toString()}}`, 'invalid_request /n'],
   ])('%s → %s', (text, expected) => {
     expect(codeOf(text)).toBe(expected);
   });

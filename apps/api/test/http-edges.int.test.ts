@@ -343,6 +343,12 @@ describe('on a real socket', () => {
         400,
         'malformed_http',
       ],
+      [
+        'a chunked body the parser refuses',
+        `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n`,
+        400,
+        'malformed_http',
+      ],
     ])(
       'an issue followed on its connection by %s is answered 201 first, then the problem',
       async (what, after, status, code) => {
@@ -356,6 +362,74 @@ describe('on a real socket', () => {
         expect(await stored(callId)).toBe(true);
       },
     );
+
+    it('two issues, then a chunked body the parser refuses: 201, 201, then 400', async () => {
+      const bad = `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n`;
+      const reply = await rawClient((socket) =>
+        socket.write(issueRequest('pipelined-two-a') + issueRequest('pipelined-two-b') + bad),
+      );
+      expect([...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual([
+        '201',
+        '201',
+        '400',
+      ]);
+    });
+
+    it.each([
+      ['two Host headers', 'GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', '400'],
+      [
+        'a Transfer-Encoding other than chunked',
+        'POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+        '501',
+      ],
+      ['a backslash in the path', 'GET /healthz\\x HTTP/1.1\r\nHost: x\r\n\r\n', '400'],
+    ])(
+      'nothing pipelined behind a refused request (%s) runs: one answer, the connection closed (RFC 9112 §9.6)',
+      async (what, refused, status) => {
+        const callId = `behind-${what.replaceAll(' ', '-')}`;
+        const reply = await rawClient((socket) => socket.write(refused + issueRequest(callId)));
+        expect([...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual([status]);
+        expect(reply).toMatch(/\r\nconnection: close\r\n/i);
+        // An issue that ran would commit a little after the connection closed.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(await stored(callId)).toBe(false);
+      },
+    );
+
+    it.each(['identity', 'gzip', 'gzip, deflate'])(
+      'Transfer-Encoding: %s is one answer, 501 (the parser refuses it too, after)',
+      async (coding) => {
+        const reply = await rawClient((socket) =>
+          socket.write(
+            `POST /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ${coding}\r\n\r\nabc`,
+          ),
+        );
+        expect([...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual(['501']);
+      },
+    );
+
+    it('a connection answered with a problem is dropped by the server, even when the client keeps its side open', async () => {
+      const socket = connect({ port: running.port, host: '127.0.0.1', allowHalfOpen: true });
+      let reply = '';
+      socket.on('data', (chunk) => {
+        reply += chunk;
+      });
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      await new Promise<void>((resolve) => socket.once('end', () => resolve()));
+      expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+      // After the linger (2 s), the server has closed its end: a write is reset.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const failed = await new Promise<boolean>((resolve) => {
+        socket.once('error', () => resolve(true));
+        socket.once('close', () => resolve(true));
+        socket.write('x');
+        setTimeout(() => socket.write('y'), 200);
+        setTimeout(() => resolve(false), 2_000);
+      });
+      socket.destroy();
+      expect(failed).toBe(true);
+    });
 
     it('a Transfer-Encoding other than chunked is 501, and nothing is stored', async () => {
       const body = JSON.stringify(issueBody({ callId: 'gzip-chunked' }));

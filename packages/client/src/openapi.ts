@@ -1726,6 +1726,7 @@ export interface components {
             jurisdiction: "EU" | "US" | "BR" | "OTHER";
             includeBodies: boolean;
             from: string | null;
+            /** @description where the window ends (exclusive): the to asked for, or when the export was asked for if earlier; null only for exports asked for before this was kept */
             to: string | null;
             orderId: string | null;
             progress: {

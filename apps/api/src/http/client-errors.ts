@@ -23,6 +23,7 @@ import { ApiError, problemBody } from './problem';
  * after a complete request, on the same connection, are answered only once that request's
  * answer (and any before it) has been written. Node answered them at once, so a client read
  * "malformed" as the answer to a receipt that had committed (an outside check found it).
+ * After a refusal, which closes the connection, no later request on it is served (§9.6).
  */
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -70,20 +71,35 @@ export function appRequestListener(
   fetch: Parameters<typeof getRequestListener>[0],
   options: { hostname: string; logger: Logger },
 ): RequestListener {
+  // The request being dispatched: the adapter calls errorHandler before its first await.
+  let dispatching: Tracked | undefined;
   const listener = getRequestListener(fetch, {
     hostname: options.hostname,
-    errorHandler: (error) => problemResponse(toRequestProblem(error, options.logger)),
+    errorHandler: (error) => {
+      if (dispatching) dispatching[CLOSING] = true;
+      return problemResponse(toRequestProblem(error, options.logger));
+    },
   });
   return (incoming, outgoing) => {
-    (incoming.socket as Duplex & { [LATEST_RESPONSE]?: ServerResponse })[LATEST_RESPONSE] =
-      outgoing;
+    const socket = incoming.socket as Tracked;
+    // A request pipelined behind a refused one: the connection closes after the refusal's
+    // answer, and nothing after it runs (it could be an issue that would commit unanswered).
+    if (socket[CLOSING]) return;
+    socket[PREVIOUS_RESPONSE] = socket[LATEST_RESPONSE];
+    socket[LATEST_RESPONSE] = outgoing;
     const problem = framingProblem(incoming);
     if (problem) {
+      socket[CLOSING] = true;
       const { status, headers, body } = problemParts(problem);
       outgoing.writeHead(status, headers).end(body);
       return;
     }
-    void listener(incoming, outgoing);
+    dispatching = socket;
+    try {
+      void listener(incoming, outgoing);
+    } finally {
+      dispatching = undefined;
+    }
   };
 }
 
@@ -104,7 +120,13 @@ function framingProblem(incoming: IncomingMessage): ApiError | undefined {
   }
   if (hosts > 1) return malformed('more than one Host header');
   const coding = incoming.headers['transfer-encoding'];
-  if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+  if (coding === undefined) return undefined;
+  // A list (RFC 9110 §5.6.1): empty elements are allowed and mean nothing.
+  const codings = coding
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter(Boolean);
+  if (codings.length !== 1 || codings[0] !== 'chunked') {
     return new ApiError(
       'unsupported_transfer_encoding',
       `Transfer-Encoding: ${coding.slice(0, 100)} is not understood; send the body with Content-Length or chunked alone`,
@@ -113,47 +135,73 @@ function framingProblem(incoming: IncomingMessage): ApiError | undefined {
   return undefined;
 }
 
-/** The response object of the newest request on a connection (set by appRequestListener). */
+/** A connection with what the listener notes on it. */
+type Tracked = Duplex & {
+  [LATEST_RESPONSE]?: ServerResponse;
+  [PREVIOUS_RESPONSE]?: ServerResponse;
+  [CLOSING]?: true;
+  [ANSWERING]?: true;
+};
+/** The response objects of the newest request on a connection and of the one before it. */
 const LATEST_RESPONSE = Symbol('latest response');
-/** Set once a connection's refused request is being answered. */
+const PREVIOUS_RESPONSE = Symbol('previous response');
+/** Set once a request on the connection was refused: its answer closes it. */
+const CLOSING = Symbol('closing after a refusal');
+/** Set once a connection's refused bytes are being answered. */
 const ANSWERING = Symbol('answering a refused request');
+/** How long a closed connection is read from (and discarded) before it is dropped. */
+const LINGER_MS = 2_000;
+
+const owed = (response: ServerResponse | undefined): response is ServerResponse =>
+  response !== undefined && !response.writableFinished && !response.destroyed;
 
 /**
- * Writes a problem to the socket and closes it, once the answers still owed on it are out.
- * A request that is itself incomplete (timed out, or refused partway through its body) is
- * answered at once, or the connection just closed when its answer has begun.
+ * Writes a problem to the socket and closes it, once the answers still owed on it are out:
+ * after the newest request's when that request was complete (the bytes refused came after
+ * it), else after the one before it (the refused request is the newest, cut off in its
+ * body). A refusal already answered closes the connection itself.
  */
 function answerAfterPending(socket: Duplex, problem: ApiError): void {
+  const tracked = socket as Tracked;
   // The parser's error is sticky: each later chunk of data reports it again.
-  const marked = socket as Duplex & { [ANSWERING]?: true };
-  if (marked[ANSWERING]) return;
-  marked[ANSWERING] = true;
-  const latest = (socket as Duplex & { [LATEST_RESPONSE]?: ServerResponse })[LATEST_RESPONSE];
-  const owed = latest !== undefined && !latest.writableFinished && !latest.destroyed;
-  if (owed && !latest.req.complete) {
-    if (latest.headersSent) socket.destroy();
-    else writeProblem(socket, problem);
-    return;
+  if (tracked[CLOSING] || tracked[ANSWERING]) return;
+  tracked[ANSWERING] = true;
+  const latest = tracked[LATEST_RESPONSE];
+  let before: ServerResponse | undefined;
+  if (owed(latest)) {
+    if (latest.req.complete) before = latest;
+    else if (latest.headersSent) {
+      socket.destroy();
+      return;
+    } else before = tracked[PREVIOUS_RESPONSE];
   }
-  if (!owed) {
+  if (!owed(before)) {
     writeProblem(socket, problem);
     return;
   }
   // Its 'finish' comes once it is handed to the socket; every answer before it was, too.
-  const answer = () => {
+  before.once('finish', () => {
     if (socket.writable) writeProblem(socket, problem);
     else socket.destroy();
-  };
-  latest.once('finish', answer);
-  latest.once('close', () => {
-    if (!latest.writableFinished) socket.destroy();
+  });
+  before.once('close', () => {
+    if (!before.writableFinished) socket.destroy();
   });
 }
 
+/**
+ * The problem, then the connection closed: ended at once, and dropped after a short linger
+ * while what the client still sends is read and discarded (closing a socket with unread
+ * bytes would send a reset, which can destroy the answer before the client reads it).
+ */
 function writeProblem(socket: Duplex, problem: ApiError): void {
   const { status, headers, body } = problemParts(problem);
   const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+  socket.resume();
+  const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+  linger.unref();
+  socket.once('close', () => clearTimeout(linger));
 }
 
 /** The adapter only hands its own RequestError here; anything else is ours, so a 500. */

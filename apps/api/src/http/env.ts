@@ -14,6 +14,8 @@ export type AppEnv = {
      * timeout governs it), not the work's (the request budget starts once it has arrived).
      */
     bodyArrival: Promise<unknown> | undefined;
+    /** Called by a body reader once the body's last byte is in: the budget starts again. */
+    bodyArrived: (() => void) | undefined;
     /** A signal aborted when the request budget runs out: work waiting to start gives up. */
     deadline: () => AbortSignal;
   };

@@ -1,5 +1,5 @@
 import type { FieldIssue } from '@quittance/format';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './env';
@@ -127,35 +127,87 @@ export function checkJsonText(text: string): void {
  * `1e-400` became 0, all signed and hashed as changed values (RFC 7493 §2.2: I-JSON numbers
  * have no greater magnitude or precision than a double). `1.10`, `0.10000000000000001` (%.17g
  * of 0.1) and `5e-324` keep theirs; so may a number written with more digits than a double
- * needs, as long as the double reproduces all of them.
+ * needs, as long as the double reproduces all of them (its exact value has at most 767).
  */
 export function survivesAsDouble(token: string): boolean {
   const written = decimalParts(token);
+  // At most 15 significant digits within the normal range: a double keeps every one.
+  if (written.digits.length <= 15 && written.exponent > -307 && written.exponent < 308)
+    return true;
   const value = Number(token);
   if (written.digits === '') return value === 0;
   if (!Number.isFinite(value) || value === 0) return false;
-  const kept = decimalParts(value.toPrecision(Math.min(100, written.digits.length)));
+  const kept =
+    written.digits.length <= 100
+      ? decimalParts(value.toPrecision(written.digits.length))
+      : exactDecimal(value, written.digits.length);
   return kept.digits === written.digits && kept.exponent === written.exponent;
 }
 
 /**
  * A decimal number's significant digits (no leading or trailing zeros; '' for zero) and the
- * power of ten of its first digit, from JSON's number syntax or `toPrecision`'s.
+ * power of ten of its first digit, from JSON's number syntax or `toPrecision`'s. One pass,
+ * no regular expression: it runs for every long number of a body.
  */
 function decimalParts(text: string): { digits: string; exponent: number } {
-  const e = text.search(/[eE]/);
-  const mantissa = e < 0 ? text : text.slice(0, e);
-  const power = e < 0 ? 0 : Number(text.slice(e + 1));
-  const unsigned = mantissa.startsWith('-') ? mantissa.slice(1) : mantissa;
-  const point = unsigned.indexOf('.');
-  const whole = point < 0 ? unsigned : unsigned.slice(0, point);
-  const all = whole + (point < 0 ? '' : unsigned.slice(point + 1));
-  const lead = all.search(/[1-9]/);
-  if (lead < 0) return { digits: '', exponent: 0 };
-  return {
-    digits: all.slice(lead).replace(/0+$/, ''),
-    exponent: whole.length - lead - 1 + power,
-  };
+  let i = text.charCodeAt(0) === 0x2d /* - */ ? 1 : 0;
+  let first = -1; // index of the first significant digit
+  let last = -1; // index just after the last non-zero digit
+  let point = -1;
+  let wholeDigits = 0; // digits before the point, leading zeros included
+  const length = text.length;
+  for (; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e /* . */) point = i;
+    else if (c >= 0x30 && c <= 0x39) {
+      if (point < 0) wholeDigits++;
+      if (c !== 0x30) {
+        if (first < 0) first = i;
+        last = i + 1;
+      }
+    } else break; // e or E
+  }
+  if (first < 0) return { digits: '', exponent: 0 };
+  const power = i < length ? Number(text.slice(i + 1)) : 0;
+  const raw = text.slice(first, last);
+  const digits = point > first && point < last ? raw.replace('.', '') : raw;
+  // The first digit's place: counted from the point (or the end of the whole part).
+  const lead = point < 0 || first < point ? wholeDigits - (first - (text.charCodeAt(0) === 0x2d ? 1 : 0)) - 1 : -(first - point);
+  return { digits, exponent: lead + power };
+}
+
+/**
+ * The exact value of a finite, non-zero double rounded to `precision` significant digits
+ * (as `toPrecision` would, which stops at 100): its binary value m × 2^e written out with
+ * BigInt, then rounded half up.
+ */
+function exactDecimal(value: number, precision: number): { digits: string; exponent: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(value));
+  const bits = view.getBigUint64(0);
+  const biased = Number(bits >> 52n);
+  const fraction = bits & ((1n << 52n) - 1n);
+  const mantissa = biased === 0 ? fraction : fraction | (1n << 52n);
+  const e = (biased === 0 ? 1 : biased) - 1075;
+  let all: string;
+  let exponent: number;
+  if (e >= 0) {
+    all = (mantissa << BigInt(e)).toString();
+    exponent = all.length - 1;
+  } else {
+    all = (mantissa * 5n ** BigInt(-e)).toString();
+    exponent = all.length - 1 + e;
+  }
+  if (all.length > precision) {
+    let kept = BigInt(all.slice(0, precision));
+    if (all.charCodeAt(precision) >= 0x35 /* 5 */) kept += 1n;
+    const rounded = kept.toString();
+    if (rounded.length > precision) exponent++;
+    all = rounded;
+  }
+  let end = all.length;
+  while (end > 0 && all.charCodeAt(end - 1) === 0x30) end--;
+  return { digits: all.slice(0, end), exponent };
 }
 
 function inexactNumber(token: string, at: readonly (string | number)[], depth: number) {
@@ -218,14 +270,14 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
   if (hasBody(c.req.method) && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
     const arrival = c.req.arrayBuffer();
-    c.set('bodyArrival', arrival);
+    const arrived = bodyArriving(c, arrival);
     let bytes: Uint8Array;
     try {
       bytes = new Uint8Array(await arrival);
     } catch (error) {
       throw bodyNotReceived(error);
     } finally {
-      c.set('bodyArrival', undefined);
+      arrived();
     }
     if (bytes.length > 0) {
       const value = parseRequestJson(bytes);
@@ -237,6 +289,19 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+
+/**
+ * Marks the body as arriving while `arrival` is pending (the request budget waits for it),
+ * and returns what to call once its last byte is in (or the read failed): the budget, the
+ * work's, then starts from there (middleware.ts).
+ */
+function bodyArriving(c: Context<AppEnv>, arrival: Promise<unknown>): () => void {
+  c.set('bodyArrival', arrival);
+  return () => {
+    c.set('bodyArrival', undefined);
+    c.get('bodyArrived')?.();
+  };
+}
 
 /**
  * A body read that fails is the client's doing: it closed or reset the connection before
@@ -287,13 +352,30 @@ export function declaredBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
   // bodyLimit reads the whole body before it calls next: what fails until then is the read.
   const readAsItStreams: MiddlewareHandler<AppEnv> = async (c, next) => {
     let reading = true;
+    let read: () => void = () => {};
+    const arrived = bodyArriving(
+      c,
+      new Promise<void>((resolve) => {
+        read = resolve;
+      }),
+    );
+    const done = () => {
+      if (!reading) return;
+      reading = false;
+      read();
+      arrived();
+    };
     try {
       return await streaming(c, () => {
-        reading = false;
+        done();
         return next();
       });
     } catch (error) {
-      throw reading ? bodyNotReceived(error) : error;
+      const failedReading = reading;
+      done();
+      throw failedReading ? bodyNotReceived(error) : error;
+    } finally {
+      done();
     }
   };
   return async (c, next) => {

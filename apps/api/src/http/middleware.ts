@@ -98,11 +98,12 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
  * database being reconnected to, a slow signer) gets 503 with Retry-After instead of a hang.
  * The work itself is not abandoned (work still queued for a slot gives up: `deadline`); an
  * issue that commits afterwards is found again by retrying with the same callId (200, the
- * same receipt). The budget is the work's, not the upload's: while a body is still arriving
- * it starts again once the body is in. A slow client has the request timeout to send its
- * whole request (QUITTANCE_REQUEST_TIMEOUT_MS, 30 s), after which Node cuts it off with 408
- * (client-errors.ts); it used to get 408 at the budget's 5 s, which a 1 MB body on a slow link
- * could not meet, against what the timeout's setting says.
+ * same receipt). The budget is the work's, not the upload's: it counts from the body's last
+ * byte (a body reader calls `bodyArrived`; while a body arrives, the budget waits for it).
+ * A slow client has the request timeout to send its whole request (QUITTANCE_REQUEST_TIMEOUT_MS,
+ * 30 s), after which Node cuts it off with 408 (client-errors.ts); it used to get 408 at the
+ * budget's 5 s, which a 1 MB body on a slow link could not meet, against what the timeout's
+ * setting says.
  */
 export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
   return createMiddleware<AppEnv>(async (c, next) => {
@@ -118,19 +119,18 @@ export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
     });
     const expired = new Promise<true>((resolve) => {
       const expire = () => {
-        const arrival = c.get('bodyArrival');
-        if (arrival) {
-          const again = () => {
-            if (!finished) timer = setTimeout(expire, budgetMs);
-          };
-          arrival.then(again, again);
-          return;
-        }
+        // Still arriving: the reader starts the budget again once the body is in.
+        if (c.get('bodyArrival')) return;
         expiredAlready = true;
         deadline?.abort();
         resolve(true);
       };
-      timer = setTimeout(expire, budgetMs);
+      const start = () => {
+        clearTimeout(timer);
+        if (!finished) timer = setTimeout(expire, budgetMs);
+      };
+      c.set('bodyArrived', start);
+      start();
     });
     try {
       const late = await Promise.race([next().then(() => false), expired]);

@@ -112,7 +112,8 @@ const EXPORT_QUEUED = {
   jurisdiction: 'EU',
   includeBodies: true,
   from: null,
-  to: null,
+  // The window ends when the export was asked for (or at an earlier `to` given).
+  to: '2026-11-28T10:51:22.771Z',
   orderId: null,
   progress: { receipts: 0, total: null },
   bytes: null,

@@ -441,7 +441,10 @@ export const ExportSchema = z
     jurisdiction: z.enum(JURISDICTIONS),
     includeBodies: z.boolean(),
     from: z.string().nullable(),
-    to: z.string().nullable(),
+    to: z.string().nullable().openapi({
+      description:
+        'where the window ends (exclusive): the to asked for, or when the export was asked for if earlier; null only for exports asked for before this was kept',
+    }),
     orderId: z.string().nullable(),
     progress: z.object({ receipts: z.number(), total: z.number().nullable() }),
     bytes: z.number().nullable(),

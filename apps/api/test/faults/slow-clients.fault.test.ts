@@ -224,6 +224,22 @@ describe('a body that has not arrived when the request budget ends', () => {
     expect(result.ms).toBeGreaterThanOrEqual(2 * BUDGET_MS);
   });
 
+  it('so has a chunked body (read by the body limit, before the JSON reader)', async () => {
+    const body = JSON.stringify(issueBody({ callId: 'slow-upload-chunked' }));
+    const half = Math.floor(body.length / 2);
+    const chunk = (text: string) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+    const result = await rawClient((socket) => {
+      socket.write(
+        'POST /api/v1/trust/receipts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+          `Authorization: Bearer ${apiKey}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n` +
+          chunk(body.slice(0, half)),
+      );
+      setTimeout(() => socket.write(`${chunk(body.slice(half))}0\r\n\r\n`), 2 * BUDGET_MS);
+    }, budgeted.port);
+    expect(result.reply).toMatch(/^HTTP\/1\.1 201/);
+    expect(result.ms).toBeGreaterThanOrEqual(2 * BUDGET_MS);
+  });
+
   it('one that never arrives is cut off at the request timeout: 408 request_timeout, the connection closed', async () => {
     const result = await rawClient(
       (socket) => socket.write(`${head(5_000)}{"callId":`),
