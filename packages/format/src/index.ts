@@ -114,7 +114,6 @@ export {
   isHash,
   isIdentifier,
   isRfc3339,
-  rfc3339Millis,
   issueRequestContentIssues,
   isTimestampMs,
   KID_PATTERN,
@@ -124,6 +123,7 @@ export {
   NONCE_PATTERN,
   OID_PATTERN,
   RECEIPT_ID_PATTERN,
+  rfc3339Millis,
   toTimestampMs,
 } from './rules';
 export { earliestGenTime, GEN_TIME_GRACE_MS, timestampImprint } from './timestamp';

@@ -132,8 +132,7 @@ export function checkJsonText(text: string): void {
 export function survivesAsDouble(token: string): boolean {
   const written = decimalParts(token);
   // At most 15 significant digits within the normal range: a double keeps every one.
-  if (written.digits.length <= 15 && written.exponent > -307 && written.exponent < 308)
-    return true;
+  if (written.digits.length <= 15 && written.exponent > -307 && written.exponent < 308) return true;
   const value = Number(token);
   if (written.digits === '') return value === 0;
   if (!Number.isFinite(value) || value === 0) return false;
@@ -150,7 +149,8 @@ export function survivesAsDouble(token: string): boolean {
  * no regular expression: it runs for every long number of a body.
  */
 function decimalParts(text: string): { digits: string; exponent: number } {
-  let i = text.charCodeAt(0) === 0x2d /* - */ ? 1 : 0;
+  const start = text.charCodeAt(0) === 0x2d /* - */ ? 1 : 0;
+  let i = start;
   let first = -1; // index of the first significant digit
   let last = -1; // index just after the last non-zero digit
   let point = -1;
@@ -172,7 +172,7 @@ function decimalParts(text: string): { digits: string; exponent: number } {
   const raw = text.slice(first, last);
   const digits = point > first && point < last ? raw.replace('.', '') : raw;
   // The first digit's place: counted from the point (or the end of the whole part).
-  const lead = point < 0 || first < point ? wholeDigits - (first - (text.charCodeAt(0) === 0x2d ? 1 : 0)) - 1 : -(first - point);
+  const lead = point < 0 || first < point ? wholeDigits - (first - start) - 1 : point - first;
   return { digits, exponent: lead + power };
 }
 
