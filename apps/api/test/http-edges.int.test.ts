@@ -431,6 +431,38 @@ describe('on a real socket', () => {
       expect(failed).toBe(true);
     });
 
+    it('a client that resets its connection after a CONNECT does not take the server down', async () => {
+      const socket = connect(running.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      socket.resetAndDestroy();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect((await fetch(`${running.url}/healthz`)).status).toBe(200);
+    });
+
+    it('a client still sending after its refused request is read from, not reset, during the linger', async () => {
+      const socket = connect({ port: running.port, host: '127.0.0.1', allowHalfOpen: true });
+      let reply = '';
+      let failed: string | undefined;
+      socket.on('data', (chunk) => {
+        reply += chunk;
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        failed = error.code;
+      });
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write('XX\r\n\r\n');
+      const chunk = 'x'.repeat(16_384);
+      for (let i = 0; i < 100; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        if (!socket.destroyed) socket.write(chunk);
+      }
+      socket.destroy();
+      expect(failed).toBeUndefined();
+      expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    });
+
     it('a Transfer-Encoding other than chunked is 501, and nothing is stored', async () => {
       const body = JSON.stringify(issueBody({ callId: 'gzip-chunked' }));
       const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;

@@ -28,7 +28,15 @@ import { ApiError, problemBody } from './problem';
 export function answerClientErrors(server: Server): void {
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     // Reset by the client: nothing can be answered any more.
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    if (error.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    // Being answered already: the parser reports its error again with each later chunk,
+    // which the linger reads and discards.
+    const tracked = socket as Tracked;
+    if (tracked[CLOSING] || tracked[ANSWERING]) return;
+    if (!socket.writable) {
       socket.destroy();
       return;
     }
@@ -163,9 +171,11 @@ const owed = (response: ServerResponse | undefined): response is ServerResponse 
  */
 function answerAfterPending(socket: Duplex, problem: ApiError): void {
   const tracked = socket as Tracked;
-  // The parser's error is sticky: each later chunk of data reports it again.
   if (tracked[CLOSING] || tracked[ANSWERING]) return;
   tracked[ANSWERING] = true;
+  // Node takes its own listener off a socket it hands to 'connect' or reports to
+  // 'clientError': a reset while the answer waits or lingers would crash the process.
+  socket.on('error', () => socket.destroy());
   const latest = tracked[LATEST_RESPONSE];
   let before: ServerResponse | undefined;
   if (owed(latest)) {
