@@ -182,16 +182,8 @@ export async function monitorOnce(options: {
     }
     return history;
   };
-  const keyHistoryOf = async (period: string) => {
-    const document = await get(snapshotUrlPath(period));
-    try {
-      return await loadKeyHistory(document, { publisher });
-    } catch (error) {
-      throw new ServerUnreadable(
-        `the key snapshot of ${period} cannot be read: ${printable((error as Error).message)}`,
-      );
-    }
-  };
+  const keyHistoryOf = async (period: string) =>
+    monthKeyHistory(period, await get(snapshotUrlPath(period)), publisher);
   /**
    * What is wrong with a checkpoint the server lists: nothing when it verifies. A signature
    * that verifies by the merchant's published key whose validity is not proven (revoked
@@ -483,4 +475,33 @@ function render(report: MonitorReport): string {
     ...report.failures.map((f) => `  FAILED: ${f}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The key history of a month from the snapshot the server answered for it. A genuine
+ * snapshot of another month passes its signature check, but an older one lacks the keys and
+ * revocations made since: key validity would be unknown, and a checkpoint by an expired key
+ * would wait as PENDING (exit 0) instead of failing. So the answer must be that month's
+ * (exit 2 otherwise, as for any answer the monitor cannot use).
+ */
+export async function monthKeyHistory(
+  period: string,
+  document: unknown,
+  publisher: PublisherKeys,
+): Promise<KeyHistory> {
+  let history: KeyHistory;
+  try {
+    history = await loadKeyHistory(document, { publisher });
+  } catch (error) {
+    throw new ServerUnreadable(
+      `the key snapshot of ${period} cannot be read: ${printable((error as Error).message)}`,
+    );
+  }
+  const answered = history.snapshot?.period;
+  if (history.authentic.status === 'asserted' && answered !== period) {
+    throw new ServerUnreadable(
+      `the server answered the key snapshot of ${printable(String(answered ?? 'no month'))} for ${period}`,
+    );
+  }
+  return history;
 }
