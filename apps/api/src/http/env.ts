@@ -10,10 +10,10 @@ export type AppEnv = {
     logger: Logger;
     principal: Principal;
     /**
-     * The body's read while strictJsonBody waits for it: the client's time (the request
-     * timeout governs it), not the work's (the request budget starts once it has arrived).
+     * True while a body reader waits for the body: the client's time (the request timeout
+     * governs it), not the work's (the request budget starts once it has arrived).
      */
-    bodyArrival: Promise<unknown> | undefined;
+    bodyArriving: boolean;
     /** Called by a body reader once the body's last byte is in: the budget starts again. */
     bodyArrived: (() => void) | undefined;
     /** A signal aborted when the request budget runs out: work waiting to start gives up. */

@@ -269,11 +269,10 @@ function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
 export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
   if (hasBody(c.req.method) && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
-    const arrival = c.req.arrayBuffer();
-    const arrived = bodyArriving(c, arrival);
+    const arrived = bodyArriving(c);
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await arrival);
+      bytes = new Uint8Array(await c.req.arrayBuffer());
     } catch (error) {
       throw bodyNotReceived(error);
     } finally {
@@ -291,14 +290,14 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
 const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
 
 /**
- * Marks the body as arriving while `arrival` is pending (the request budget waits for it),
- * and returns what to call once its last byte is in (or the read failed): the budget, the
- * work's, then starts from there (middleware.ts).
+ * Marks the body as arriving (the request budget waits for it), and returns what to call
+ * once its last byte is in (or the read failed): the budget, the work's, then starts from
+ * there (middleware.ts).
  */
-function bodyArriving(c: Context<AppEnv>, arrival: Promise<unknown>): () => void {
-  c.set('bodyArrival', arrival);
+function bodyArriving(c: Context<AppEnv>): () => void {
+  c.set('bodyArriving', true);
   return () => {
-    c.set('bodyArrival', undefined);
+    c.set('bodyArriving', false);
     c.get('bodyArrived')?.();
   };
 }
@@ -352,17 +351,10 @@ export function declaredBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
   // bodyLimit reads the whole body before it calls next: what fails until then is the read.
   const readAsItStreams: MiddlewareHandler<AppEnv> = async (c, next) => {
     let reading = true;
-    let read: () => void = () => {};
-    const arrived = bodyArriving(
-      c,
-      new Promise<void>((resolve) => {
-        read = resolve;
-      }),
-    );
+    const arrived = bodyArriving(c);
     const done = () => {
       if (!reading) return;
       reading = false;
-      read();
       arrived();
     };
     try {

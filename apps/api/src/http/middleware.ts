@@ -120,7 +120,7 @@ export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
     const expired = new Promise<true>((resolve) => {
       const expire = () => {
         // Still arriving: the reader starts the budget again once the body is in.
-        if (c.get('bodyArrival')) return;
+        if (c.get('bodyArriving')) return;
         expiredAlready = true;
         deadline?.abort();
         resolve(true);
