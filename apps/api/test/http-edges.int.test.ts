@@ -130,6 +130,36 @@ describe('through the app', () => {
     });
   });
 
+  describe('the charset of a JSON body (RFC 8259 §8.1: UTF-8)', () => {
+    const send = (charset: string) =>
+      h.app.request(ISSUE, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${m.merchantKey}`,
+          'content-type': `application/json; charset=${charset}`,
+        },
+        body: JSON.stringify(issueBody({ input: { note: 'Ã©' } })),
+      });
+
+    it.each(['latin1', 'ISO-8859-1', '"windows-1252"', 'utf-16', ''])(
+      'charset=%s is 415 unsupported_media_type, and nothing is stored',
+      async (charset) => {
+        const before = await receiptCount();
+        const r = await send(charset);
+        expectProblem(
+          { status: r.status, headers: r.headers, body: await r.json() },
+          415,
+          'unsupported_media_type',
+        );
+        expect(await receiptCount()).toBe(before);
+      },
+    );
+
+    it.each(['utf-8', 'UTF-8', '"utf-8"', 'utf8'])('charset=%s is UTF-8: 201', async (charset) => {
+      expect((await send(charset)).status).toBe(201);
+    });
+  });
+
   describe('chain-check of a merchant', () => {
     it('that does not exist is 404 not_found, as the OpenAPI document says', async () => {
       const r = await h.call('GET', '/admin/v1/merchants/no-such-merchant/chain-check', {
@@ -374,6 +404,25 @@ describe('on a real socket', () => {
         '400',
       ]);
     });
+
+    it.each([
+      ['a path off the API (404)', 'POST /nowhere HTTP/1.1\r\nHost: x\r\n', '404'],
+      [
+        'a coded body (415)',
+        `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n`,
+        '415',
+      ],
+    ])(
+      'a request answered before its chunked body is read (%s), then a bad chunk: that one answer, no second',
+      async (_what, head, status) => {
+        const reply = await rawClient((socket) => {
+          socket.write(`${head}Transfer-Encoding: chunked\r\n\r\n`);
+          // The answer leaves before the body; the bad chunk comes after it.
+          socket.once('data', () => socket.write('ZZ\r\nabc\r\n'));
+        });
+        expect([...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual([status]);
+      },
+    );
 
     it.each([
       ['two Host headers', 'GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', '400'],

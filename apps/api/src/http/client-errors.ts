@@ -167,7 +167,9 @@ const owed = (response: ServerResponse | undefined): response is ServerResponse 
  * Writes a problem to the socket and closes it, once the answers still owed on it are out:
  * after the newest request's when that request was complete (the bytes refused came after
  * it), else after the one before it (the refused request is the newest, cut off in its
- * body). A refusal already answered closes the connection itself.
+ * body). A refused request the app has answered already (before reading its body) gets no
+ * second answer: the connection closes after the first. A refusal already answered closes
+ * the connection itself.
  */
 function answerAfterPending(socket: Duplex, problem: ApiError): void {
   const tracked = socket as Tracked;
@@ -177,21 +179,21 @@ function answerAfterPending(socket: Duplex, problem: ApiError): void {
   // 'clientError': a reset while the answer waits or lingers would crash the process.
   socket.on('error', () => socket.destroy());
   const latest = tracked[LATEST_RESPONSE];
+  // The refused bytes are in the body of a request already answered (a 404 or 415 sent
+  // before its body was read).
+  const answered = latest !== undefined && !latest.req.complete && latest.headersSent;
+  const close = answered ? undefined : problem;
   let before: ServerResponse | undefined;
   if (owed(latest)) {
-    if (latest.req.complete) before = latest;
-    else if (latest.headersSent) {
-      socket.destroy();
-      return;
-    } else before = tracked[PREVIOUS_RESPONSE];
+    before = latest.req.complete || answered ? latest : tracked[PREVIOUS_RESPONSE];
   }
   if (!owed(before)) {
-    writeProblem(socket, problem);
+    writeProblem(socket, close);
     return;
   }
   // Its 'finish' comes once it is handed to the socket; every answer before it was, too.
   before.once('finish', () => {
-    if (socket.writable) writeProblem(socket, problem);
+    if (socket.writable) writeProblem(socket, close);
     else socket.destroy();
   });
   before.once('close', () => {
@@ -200,14 +202,17 @@ function answerAfterPending(socket: Duplex, problem: ApiError): void {
 }
 
 /**
- * The problem, then the connection closed: ended at once, and dropped after a short linger
- * while what the client still sends is read and discarded (closing a socket with unread
- * bytes would send a reset, which can destroy the answer before the client reads it).
+ * The problem (when one is owed), then the connection closed: ended at once, and dropped
+ * after a short linger while what the client still sends is read and discarded (closing a
+ * socket with unread bytes would send a reset, which can destroy the answer before the
+ * client reads it).
  */
-function writeProblem(socket: Duplex, problem: ApiError): void {
-  const { status, headers, body } = problemParts(problem);
-  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+function writeProblem(socket: Duplex, problem: ApiError | undefined): void {
+  if (problem) {
+    const { status, headers, body } = problemParts(problem);
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head.join('')}\r\n${body}`);
+  } else socket.end();
   socket.resume();
   const linger = setTimeout(() => socket.destroy(), LINGER_MS);
   linger.unref();
