@@ -127,6 +127,21 @@ describe('through the app', () => {
       expect(examples(ISSUE, 'post', '415')).toEqual(
         expect.arrayContaining(['unsupported_media_type', 'unsupported_content_encoding']),
       );
+      // Every operation that takes a body can answer these (each was missing from some).
+      const withBody = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(
+        ([path, operations]) =>
+          Object.entries(operations)
+            .filter(([, operation]) => operation.requestBody)
+            .map(([method]) => [path, method] as const),
+      );
+      expect(withBody.length).toBe(5);
+      for (const [path, method] of withBody) {
+        expect([path, examples(path, method, '413')]).toEqual([path, ['body_too_large']]);
+        expect([path, examples(path, method, '415')]).toEqual([
+          path,
+          expect.arrayContaining(['unsupported_media_type', 'unsupported_content_encoding']),
+        ]);
+      }
     });
   });
 
@@ -154,6 +169,27 @@ describe('through the app', () => {
         expect(await receiptCount()).toBe(before);
       },
     );
+
+    it('is refused on the admin API too, and the merchant is not made', async () => {
+      const merchantId = `latin-${Date.now()}`;
+      const r = await h.app.request('/admin/v1/merchants', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          'content-type': 'application/json; charset=iso-8859-1',
+        },
+        body: JSON.stringify({ merchantId, jurisdiction: 'EU' }),
+      });
+      expectProblem(
+        { status: r.status, headers: r.headers, body: await r.json() },
+        415,
+        'unsupported_media_type',
+      );
+      const again = await h.call('GET', `/admin/v1/merchants/${merchantId}/chain-check`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(again.status).toBe(404);
+    });
 
     it.each(['utf-8', 'UTF-8', '"utf-8"', 'utf8'])('charset=%s is UTF-8: 201', async (charset) => {
       expect((await send(charset)).status).toBe(201);

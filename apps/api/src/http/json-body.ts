@@ -269,6 +269,7 @@ function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
 export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
   if (hasBody(c.req.method) && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
+    refuseOtherCharsets(type);
     const arrived = bodyArriving(c);
     let bytes: Uint8Array;
     try {
@@ -288,6 +289,30 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+
+/** What WHATWG's Encoding standard reads as UTF-8. */
+const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
+
+/**
+ * JSON is UTF-8 (RFC 8259 §8.1, which defines no charset parameter): a charset naming another
+ * encoding is 415, since its bytes read as UTF-8 could sign other text than the client meant
+ * (latin-1 `Ã©` is UTF-8 `é`).
+ */
+function refuseOtherCharsets(type: string): void {
+  for (const parameter of type.split(';').slice(1)) {
+    const equals = parameter.indexOf('=');
+    if (equals < 0 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
+    // A token or a quoted string (RFC 9110 §8.3.1).
+    const value = parameter.slice(equals + 1).trim();
+    const charset = /^".*"$/.test(value) ? value.slice(1, -1) : value;
+    if (!UTF8_LABELS.has(charset.toLowerCase())) {
+      throw new ApiError(
+        'unsupported_media_type',
+        `Content-Type names charset ${JSON.stringify(charset)}; JSON bodies are UTF-8 (send charset=utf-8 or none)`,
+      );
+    }
+  }
+}
 
 /**
  * Marks the body as arriving (the request budget waits for it), and returns what to call

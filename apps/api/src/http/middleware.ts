@@ -81,11 +81,7 @@ export function assertRole(principal: Principal, ...roles: Role[]): void {
   }
 }
 
-/**
- * JSON bodies only: anything else is 415 before parsing. JSON is UTF-8 (RFC 8259 §8.1, which
- * defines no charset parameter); a charset naming another encoding is 415 too, since its
- * bytes read as UTF-8 could sign other text than the client meant (latin-1 `Ã©` is UTF-8 `é`).
- */
+/** JSON bodies only: anything else is 415 before parsing. */
 export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
@@ -94,31 +90,8 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
       `Content-Type is ${JSON.stringify(type)}, not application/json`,
     );
   }
-  const charset = charsetOf(type);
-  if (charset !== undefined && !UTF8_LABELS.has(charset.toLowerCase())) {
-    throw new ApiError(
-      'unsupported_media_type',
-      `Content-Type names charset ${JSON.stringify(charset)}; JSON bodies are UTF-8 (send charset=utf-8 or none)`,
-    );
-  }
   await next();
 });
-
-/** What WHATWG's Encoding standard reads as UTF-8. */
-const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
-
-/** The charset parameter of a media type (RFC 9110 §8.3.1: a token or a quoted string). */
-function charsetOf(type: string): string | undefined {
-  for (const parameter of type.split(';').slice(1)) {
-    const equals = parameter.indexOf('=');
-    if (equals < 0 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
-    const value = parameter.slice(equals + 1).trim();
-    return value.startsWith('"') && value.endsWith('"') && value.length >= 2
-      ? value.slice(1, -1)
-      : value;
-  }
-  return undefined;
-}
 
 /**
  * Every API answer within the request budget: a request whose work is still waiting then (a

@@ -21,7 +21,7 @@ const route = createRoute({
   },
   responses: {
     201: jsonContent(ApiKeySchema, 'Created; the key is not retrievable later'),
-    ...problems(400, 401, 404),
+    ...problems(400, 401, 404, 413, 415),
   },
 });
 

@@ -25,7 +25,7 @@ const route = createRoute({
   },
   responses: {
     202: jsonContent(ExportSchema, 'Accepted; building'),
-    ...problems(400, 401, 403),
+    ...problems(400, 401, 403, 413, 415),
   },
 });
 

@@ -24,7 +24,7 @@ const route = createRoute({
   },
   responses: {
     200: jsonContent(RevokedKeySchema, 'Revoked'),
-    ...problems(400, 401, 404, 409),
+    ...problems(400, 401, 404, 409, 413, 415),
   },
 });
 

@@ -20,7 +20,7 @@ const route = createRoute({
   },
   responses: {
     201: jsonContent(MerchantSchema, 'Created'),
-    ...problems(400, 401, 409),
+    ...problems(400, 401, 409, 413, 415),
   },
 });
 
