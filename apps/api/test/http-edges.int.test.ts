@@ -196,6 +196,26 @@ describe('through the app', () => {
     });
   });
 
+  it('every operation in the OpenAPI document that reads the database lists 503', async () => {
+    const doc = (await h.call('GET', '/openapi.json')).body;
+    const paths = doc.paths as Record<string, Record<string, any>>;
+    // /readyz answers 503 as its own JSON, which it describes itself; /healthz and /metrics
+    // answer from the process alone.
+    expect(Object.keys(paths['/readyz']?.get.responses['503'].content)).toEqual([
+      'application/json',
+    ]);
+    expect(paths['/healthz']?.get.responses['503']).toBeUndefined();
+    const operations = Object.entries(paths)
+      .filter(([path]) => !['/readyz', '/healthz', '/metrics'].includes(path))
+      .flatMap(([, byMethod]) => Object.values(byMethod));
+    expect(operations.length).toBeGreaterThan(20);
+    for (const operation of operations) {
+      const problem = operation.responses['503']?.content['application/problem+json'];
+      expect(problem?.schema).toEqual({ $ref: '#/components/schemas/Problem' });
+      expect(Object.keys(problem.examples)).toContain('service_unavailable');
+    }
+  });
+
   describe('chain-check of a merchant', () => {
     it('that does not exist is 404 not_found, as the OpenAPI document says', async () => {
       const r = await h.call('GET', '/admin/v1/merchants/no-such-merchant/chain-check', {

@@ -445,13 +445,25 @@ function problemExample(code: ProblemCode): Example {
 
 interface Operation {
   requestBody?: { content?: Record<string, { examples?: Record<string, Example> }> };
-  responses?: Record<string, { content?: Record<string, { examples?: Record<string, Example> }> }>;
+  responses?: Record<
+    string,
+    {
+      description?: string;
+      content?: Record<string, { schema?: unknown; examples?: Record<string, Example> }>;
+    }
+  >;
 }
+
+/** Operations that never read the database. */
+const FROM_THE_PROCESS = new Set(['/healthz', '/metrics']);
+
+/** The problem+json schema every route's problems refer to (schemas.ts's ProblemSchema). */
+const PROBLEM_SCHEMA = '#/components/schemas/Problem';
 
 /**
  * The document with examples: request bodies and answers of each operation, and one example
- * per problem code each problem+json answer may carry. Returns a copy; applying it twice gives
- * the same document.
+ * per problem code each problem+json answer may carry. Every operation also gets the 503 any
+ * of them may answer. Returns a copy; applying it twice gives the same document.
  */
 export function withExamples<T>(document: T): T {
   const copy = structuredClone(document) as T & {
@@ -459,6 +471,14 @@ export function withExamples<T>(document: T): T {
   };
   for (const [path, operations] of Object.entries(copy.paths ?? {})) {
     for (const [method, operation] of Object.entries(operations)) {
+      // Any operation that reads the database may find it unavailable, or run past the
+      // request budget; /healthz and /metrics answer from the process alone.
+      operation.responses ??= {};
+      if (!FROM_THE_PROCESS.has(path))
+        operation.responses['503'] ??= {
+          description: 'Problem (RFC 9457); retry after Retry-After',
+          content: { 'application/problem+json': { schema: { $ref: PROBLEM_SCHEMA } } },
+        };
       const examples = EXAMPLES[`${method.toUpperCase()} ${path}`] ?? {};
       const requestJson = operation.requestBody?.content?.['application/json'];
       if (requestJson && examples.request) requestJson.examples = examples.request;
