@@ -1,3 +1,5 @@
+import { bin, run } from './cli-bin';
+
 /** The admin token of the servers the CLI's tests start. */
 export const ADMIN = 'test-admin-token-0123456789abcdef';
 
@@ -14,4 +16,34 @@ export function poster(base: () => string) {
     });
     return r.json();
   };
+}
+
+/** The issue request of the monitor tests' receipts; `input` tells them apart. */
+export function smallReceipt(callId: string, input: Record<string, unknown>) {
+  return {
+    callId,
+    agentId: 'agent-1',
+    bucket: 'checkout',
+    tool: 'complete_checkout',
+    input,
+    output: { ok: true },
+  };
+}
+
+/** `quittance monitor --once --json`, whatever its exit: the status, stdout and stderr. */
+export async function monitorOnce(options: {
+  url: string;
+  key: string;
+  publisher: string;
+  state: string;
+}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const args = ['monitor', '--url', options.url, '--key', options.key];
+  args.push('--publisher', options.publisher, '--state', options.state, '--once', '--json');
+  try {
+    const { stdout, stderr } = await run(bin, args, { timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
 }

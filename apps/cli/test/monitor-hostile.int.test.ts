@@ -9,7 +9,7 @@ import { LocalSigner, signPlan } from '@quittance/signer';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, run } from './cli-bin';
-import { ADMIN, poster } from './live-server';
+import { ADMIN, monitorOnce, poster, smallReceipt } from './live-server';
 
 /**
  * `quittance monitor` and `quittance admin` against a server that answers what the API never
@@ -76,26 +76,13 @@ async function monitor(
     await writeFile(statePath, JSON.stringify({ url: proxyUrl, checkpoint }));
   }
   const before = await readFile(statePath, 'utf8').catch(() => null);
-  const result = await run(
-    bin,
-    [
-      'monitor',
-      '--url',
-      proxyUrl,
-      '--key',
-      merchantKey,
-      '--publisher',
-      join(dir, 'publisher.json'),
-      '--state',
-      statePath,
-      '--once',
-      '--json',
-    ],
-    { timeout: 60_000 },
-  ).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
+  const publisher = join(dir, 'publisher.json');
+  const result = await monitorOnce({
+    url: proxyUrl,
+    key: merchantKey,
+    publisher,
+    state: statePath,
+  });
   const after = await readFile(statePath, 'utf8').catch(() => null);
   return { ...result, report: result.stdout ? JSON.parse(result.stdout) : null, before, after };
 }
@@ -125,18 +112,7 @@ beforeAll(async () => {
   merchantKey = (await post('/admin/v1/merchants/watched/api-keys', { role: 'merchant' })).apiKey;
   // Three checkpoints: seq 1, 2 and 3, one receipt each.
   for (let seq = 1; seq <= 3; seq++) {
-    await post(
-      '/api/v1/trust/receipts',
-      {
-        callId: `hostile-${seq}`,
-        agentId: 'agent-1',
-        bucket: 'checkout',
-        tool: 'complete_checkout',
-        input: { seq },
-        output: { ok: true },
-      },
-      merchantKey,
-    );
+    await post('/api/v1/trust/receipts', smallReceipt(`hostile-${seq}`, { seq }), merchantKey);
     await until(async () => (await listed())[0]?.seq === seq, 20_000);
   }
   await writeFile(

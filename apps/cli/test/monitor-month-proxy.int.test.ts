@@ -6,8 +6,7 @@ import { join } from 'node:path';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, run } from './cli-bin';
-import { ADMIN, poster } from './live-server';
+import { ADMIN, monitorOnce, poster, smallReceipt } from './live-server';
 
 /**
  * The monitor against a log whose clock crossed a month, end to end: each checkpoint's key
@@ -36,18 +35,7 @@ let swapTo: string | undefined;
 const post = poster(() => server.url);
 
 async function issueAndCheckpoint(seq: number) {
-  await post(
-    '/api/v1/trust/receipts',
-    {
-      callId: `month-${seq}`,
-      agentId: 'agent-1',
-      bucket: 'checkout',
-      tool: 'complete_checkout',
-      input: { seq },
-      output: { ok: true },
-    },
-    merchantKey,
-  );
+  await post('/api/v1/trust/receipts', smallReceipt(`month-${seq}`, { seq }), merchantKey);
   await until(async () => {
     const r = await fetch(`${server.url}${LIST}`, {
       headers: { authorization: `Bearer ${merchantKey}` },
@@ -59,26 +47,8 @@ async function issueAndCheckpoint(seq: number) {
 async function monitor() {
   const state = join(dir, 'state.json');
   await rm(state, { force: true });
-  return run(
-    bin,
-    [
-      'monitor',
-      '--url',
-      proxyUrl,
-      '--key',
-      merchantKey,
-      '--publisher',
-      join(dir, 'publisher.json'),
-      '--state',
-      state,
-      '--once',
-      '--json',
-    ],
-    { timeout: 60_000 },
-  ).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
+  const publisher = join(dir, 'publisher.json');
+  return monitorOnce({ url: proxyUrl, key: merchantKey, publisher, state });
 }
 
 beforeAll(async () => {

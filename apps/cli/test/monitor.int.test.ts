@@ -13,7 +13,7 @@ import { and, eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, run } from './cli-bin';
-import { ADMIN, poster } from './live-server';
+import { ADMIN, monitorOnce, poster, smallReceipt } from './live-server';
 
 /**
  * `quittance monitor` (SPEC §12) against a live server: it accepts a log that only grows,
@@ -35,14 +35,7 @@ async function issue(n: number, key = () => merchantKey) {
   for (let i = 0; i < n; i++)
     await post(
       '/api/v1/trust/receipts',
-      {
-        callId: `mon-${Math.random().toString(36).slice(2)}`,
-        agentId: 'agent-1',
-        bucket: 'checkout',
-        tool: 'complete_checkout',
-        input: { i },
-        output: { ok: true },
-      },
+      smallReceipt(`mon-${Math.random().toString(36).slice(2)}`, { i }),
       key(),
     );
 }
@@ -58,25 +51,14 @@ async function checkpointAt(seq: number, key = merchantKey) {
 }
 
 async function monitor(url = server.url, state = 'state.json', key = agentKey) {
-  try {
-    const { stdout } = await run(bin, [
-      'monitor',
-      '--url',
-      url,
-      '--key',
-      key,
-      '--publisher',
-      join(dir, 'publisher.json'),
-      '--state',
-      join(dir, state),
-      '--once',
-      '--json',
-    ]);
-    return { code: 0, report: JSON.parse(stdout), stderr: '' };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, report: e.stdout ? JSON.parse(e.stdout) : null, stderr: e.stderr };
-  }
+  const publisher = join(dir, 'publisher.json');
+  const { code, stdout, stderr } = await monitorOnce({
+    url,
+    key,
+    publisher,
+    state: join(dir, state),
+  });
+  return { code, report: stdout ? JSON.parse(stdout) : null, stderr };
 }
 
 const savedSeq = async (state = 'state.json') =>
