@@ -234,6 +234,19 @@ describe('through the app', () => {
     });
   });
 
+  it.each(['limit=abc', 'cursor=x&limit=999999', 'foo=bar'])(
+    'the receipts of an order take no query parameters: ?%s is 400 naming it, not ignored',
+    async (query) => {
+      const order = `q-${Math.random().toString(36).slice(2, 8)}`;
+      await h.call('POST', ISSUE, { key: m.merchantKey, body: issueBody({ orderId: order }) });
+      const path = `/api/v1/trust/receipts/by-order/${order}`;
+      const r = await h.call('GET', `${path}?${query}`, { key: m.merchantKey });
+      expectProblem(r, 400, 'invalid_request');
+      expect(r.body.detail).toContain(query.split('&')[0]?.split('=')[0]);
+      expect((await h.call('GET', path, { key: m.merchantKey })).body.receipts).toHaveLength(1);
+    },
+  );
+
   describe('well-formed Unicode in free text (SPEC 1.1 §1)', () => {
     it.each(['\ud800', 'a\udc00b', 'x\ud83d'])(
       'a lone surrogate in a merchant name (%j) is 400 naming /name, and no merchant is made',

@@ -395,7 +395,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** All receipts of an order, oldest first */
+        /**
+         * All receipts of an order, oldest first
+         * @description Answers the whole order, or 422 order_too_large; it takes no query parameters (page through GET /receipts?orderId= instead).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -417,6 +420,15 @@ export interface paths {
                             orderId: string;
                             receipts: components["schemas"]["Receipt"][];
                         };
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem (RFC 9457) */

@@ -250,6 +250,13 @@ export function zipContent(description: string) {
   };
 }
 
+/**
+ * No query parameters: a list that answers whole (the receipts of an order) refuses `limit`
+ * or `cursor` with 400 instead of ignoring them, as the paged lists refuse what they do not
+ * know.
+ */
+export const NoQuery = z.strictObject({});
+
 /** Page size of the lists (SPEC §8: at most 500). */
 const PageLimit = queryInteger(1, 500).default(100);
 

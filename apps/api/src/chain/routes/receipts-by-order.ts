@@ -1,17 +1,26 @@
 import { createRoute } from '@hono/zod-openapi';
 import { createRouter } from '../../http/router';
-import { jsonContent, OrderIdParam, OrderReceiptsSchema, problems } from '../../http/schemas';
+import {
+  jsonContent,
+  NoQuery,
+  OrderIdParam,
+  OrderReceiptsSchema,
+  problems,
+} from '../../http/schemas';
 
 const route = createRoute({
   method: 'get',
   path: '/receipts/by-order/{orderId}',
   tags: ['receipts'],
   summary: 'All receipts of an order, oldest first',
+  description:
+    'Answers the whole order, or 422 order_too_large; it takes no query parameters (page ' +
+    'through GET /receipts?orderId= instead).',
   security: [{ apiKey: [] }],
-  request: { params: OrderIdParam },
+  request: { params: OrderIdParam, query: NoQuery },
   responses: {
     200: jsonContent(OrderReceiptsSchema, 'Receipts of the order'),
-    ...problems(401, 404, 422),
+    ...problems(400, 401, 404, 422),
   },
 });
 
