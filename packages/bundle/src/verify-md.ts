@@ -14,6 +14,18 @@ the one in that folder.) Without Node, the Quittance verifier page (\`verify.htm
 file that makes no network request) runs the same checks in a web browser.`;
 
 /**
+ * What "canonical form" means in the steps by hand, and how to compute it: the files are
+ * pretty-printed, so their bytes are not what is hashed and signed (an outside check hashed
+ * `manifest.json` itself and saw the signature fail).
+ */
+const CANONICAL_FORM = `The **canonical form** of a JSON value is its RFC 8785 (JCS) serialization: members
+sorted, no whitespace, numbers and strings written one way. The files are pretty-printed,
+so where a step hashes or verifies "the canonical form" of a file or object, compute it
+first: hashing a file's bytes gives another digest. Any RFC 8785 implementation does, for
+example Python's \`rfc8785\` package (\`pip install rfc8785\`, then
+\`rfc8785.dumps(json.load(open("manifest.json")))\`) or npm's \`canonicalize\`.`;
+
+/**
  * VERIFY.md: written for an auditor who has never heard of Quittance. What each file is,
  * what the legal posture means in this jurisdiction, and the exact commands to verify.
  */
@@ -62,8 +74,11 @@ yourself instead of the certificates in \`tsa/\`.
 
 ## Verify by hand, with other tools
 
-1. **Files.** \`sha256sum\` each file and compare with \`files\` in \`${FILES.manifest}\`; no file may
-   be missing or added.
+${CANONICAL_FORM}
+
+1. **Files.** \`sha256sum\` each file and compare with \`files\` in \`${FILES.manifest}\`, which lists
+   every file but \`${FILES.manifest}\` and \`${FILES.manifestJws}\` (step 2 checks those); no other file
+   may be missing or added.
 2. **Manifest.** \`${FILES.manifestJws}\` is \`HEADER..SIGNATURE\`, signed through a digest
    statement: let D be the lowercase hex SHA-256 of the RFC 8785 canonical form of
    \`${FILES.manifest}\`; the payload is the canonical form of \`{"sha256": D}\`. Base64url-encode
@@ -98,7 +113,9 @@ yourself instead of the certificates in \`tsa/\`.
    Append the entries of \`${FILES.chain}\` after \`size\` to it (like a binary counter: a new leaf
    merges with the last root while they cover equally many entries); at each checkpoint's \`seq\`,
    fold the roots from the right (\`r = last\`, then \`r = SHA-256(0x01 ‖ root ‖ r)\`): the result
-   is its \`rootHash\`.
+   is its \`rootHash\`. Receipts after the last checkpoint of the range (the newest ones) are
+   under no checkpoint in this bundle: the audit-log links and the manifest's signature cover
+   them, and an inclusion proof from the service, or a later export, anchors them.
 8. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
    canonical form of \`input\` (and \`output\`) equals \`inputHash\` (\`outputHash\`) of the receipt
    with that \`id\`. Lines follow the order of \`${FILES.receipts}\`, at most one per receipt.
@@ -171,6 +188,8 @@ body against its hash; it prints a claim per check: **asserted** (proven), **ref
 was refuted.
 
 ## Verify by hand, with other tools
+
+${CANONICAL_FORM}
 
 1. **Files, manifest, snapshots, receipts, timestamps.** As for any Quittance bundle: each
    file's SHA-256 matches \`files\` in \`${FILES.manifest}\`; \`${FILES.manifestJws}\` and each snapshot's \`jws\` verify

@@ -1,3 +1,4 @@
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BundleError, DEFAULT_LIMITS, verifyBundle } from '@quittance/verifier';
@@ -54,6 +55,47 @@ describe('VERIFY.md', () => {
     expect(entries.some(([n]) => n.startsWith('tsa/'))).toBe(false);
     expect(md).toContain('not in this bundle: no Time-Stamp Authority certificate');
     expect(md).not.toContain('timestamped checkpoints');
+  });
+
+  it("step 2 by hand works as written: the manifest's canonical form, not its bytes, is signed", () => {
+    const md = text('VERIFY.md');
+    expect(md).toContain("hashing a file's bytes gives another digest");
+    expect(md).toContain('every file but `manifest.json` and `manifest.jws`');
+    // RFC 8785 for plain JSON (no numbers that need ES formatting here), written apart from
+    // the format package so that the paragraph is checked, not the package against itself.
+    const jcs = (v: unknown): string =>
+      v === null || typeof v !== 'object'
+        ? JSON.stringify(v)
+        : Array.isArray(v)
+          ? `[${v.map(jcs).join(',')}]`
+          : `{${Object.keys(v)
+              .sort()
+              .map((k) => `${JSON.stringify(k)}:${jcs((v as Record<string, unknown>)[k])}`)
+              .join(',')}}`;
+    const manifest = text('manifest.json');
+    const digest = (bytes: string) => createHash('sha256').update(bytes).digest('hex');
+    const [header, , signature] = text('manifest.jws').trim().split('.');
+    const { kid } = JSON.parse(Buffer.from(header as string, 'base64url').toString());
+    const keys = entries
+      .filter(([n]) => n.startsWith('jwks/'))
+      .flatMap(([, data]) => JSON.parse(data.toString()).keys as { kid: string; x: string }[]);
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: keys.find((k) => k.kid === kid)?.x as string },
+      format: 'jwk',
+    });
+    const verifies = (statement: string) =>
+      verify(
+        null,
+        Buffer.from(`${header}.${Buffer.from(statement).toString('base64url')}`),
+        key,
+        Buffer.from(signature as string, 'base64url'),
+      );
+    expect(verifies(jcs({ sha256: digest(jcs(JSON.parse(manifest))) }))).toBe(true);
+    // The file's own bytes are not what is signed.
+    expect(verifies(jcs({ sha256: digest(manifest) }))).toBe(false);
+    const listed = JSON.parse(manifest).files.map((file: { path: string }) => file.path);
+    expect(listed).not.toContain('manifest.json');
+    expect(listed).not.toContain('manifest.jws');
   });
 });
 
