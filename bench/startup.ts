@@ -2,8 +2,8 @@
  * Start-up time and idle memory of each process, TypeScript through tsx (bin/quittance.js,
  * what development and the tests run) against the compiled build (dist/app/quittance.js,
  * `npm run build`), measured alternately in the same run. For `serve` on PostgreSQL and on
- * the embedded PGlite: time from spawn to the first 200 from /readyz, then RSS after 2 s
- * idle. For `worker`: RSS after 3 s. Asserts nothing.   npm run bench:startup   (RUNS=5)
+ * the embedded PGlite (its first start, which creates the database, and a start on a folder
+ * made before): time from spawn to the first 200 from /readyz, then RSS after 2 s idle. For `worker`: RSS after 3 s. Asserts nothing.   npm run bench:startup   (RUNS=5)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -34,8 +34,9 @@ async function stop(child: ChildProcess) {
   await Promise.race([exited, sleep(10_000).then(() => child.kill('SIGKILL'))]);
 }
 
-async function serveOnce(entry: string, databaseUrl: string | undefined) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'qstart-'));
+/** `serve` once; in `folder` when given (a data folder made by an earlier start), else a new one. */
+async function serveOnce(entry: string, databaseUrl: string | undefined, folder?: string) {
+  const dataDir = folder ?? (await mkdtemp(join(tmpdir(), 'qstart-')));
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [entry, 'serve'], {
@@ -62,7 +63,7 @@ async function serveOnce(entry: string, databaseUrl: string | undefined) {
     return { readyMs, rss: await rssMb(child.pid as number) };
   } finally {
     await stop(child);
-    await rm(dataDir, { recursive: true, force: true });
+    if (!folder) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -90,18 +91,22 @@ async function workerOnce(entry: string, databaseUrl: string) {
 const database = await createTestDatabase();
 try {
   const rows: string[] = [];
-  for (const [label, url] of [
-    ['serve (PostgreSQL)', database.url],
-    ['serve (PGlite)', undefined],
+  // The embedded database's first start creates it (initdb); a restart opens what is there.
+  const existing = await mkdtemp(join(tmpdir(), 'qstart-existing-'));
+  await serveOnce(ENTRIES.compiled, undefined, existing);
+  for (const [label, url, folder] of [
+    ['serve (PostgreSQL)', database.url, undefined],
+    ['serve (PGlite, new)', undefined, undefined],
+    ['serve (PGlite, again)', undefined, existing],
   ] as const) {
     type Figure = { readyMs: number; rss: number };
     const figures: Record<'tsx' | 'compiled', Figure[]> = { tsx: [], compiled: [] };
     for (let i = 0; i < RUNS; i++)
       for (const kind of ['tsx', 'compiled'] as const)
-        figures[kind].push(await serveOnce(ENTRIES[kind], url));
+        figures[kind].push(await serveOnce(ENTRIES[kind], url, folder));
     for (const kind of ['tsx', 'compiled'] as const)
       rows.push(
-        `${label.padEnd(20)} ${kind.padEnd(9)} ready ${median(figures[kind].map((f) => f.readyMs))
+        `${label.padEnd(22)} ${kind.padEnd(9)} ready ${median(figures[kind].map((f) => f.readyMs))
           .toFixed(0)
           .padStart(5)} ms   idle RSS ${median(figures[kind].map((f) => f.rss))
           .toFixed(0)
@@ -114,9 +119,10 @@ try {
       workers[kind].push((await workerOnce(ENTRIES[kind], database.url)).rss);
   for (const kind of ['tsx', 'compiled'] as const)
     rows.push(
-      `${'worker'.padEnd(20)} ${kind.padEnd(9)} idle RSS ${median(workers[kind]).toFixed(0).padStart(4)} MB`,
+      `${'worker'.padEnd(22)} ${kind.padEnd(9)} idle RSS ${median(workers[kind]).toFixed(0).padStart(4)} MB`,
     );
   process.stdout.write(`medians of ${RUNS} runs each, alternating\n${rows.join('\n')}\n`);
+  await rm(existing, { recursive: true, force: true });
 } finally {
   await database.drop();
 }
