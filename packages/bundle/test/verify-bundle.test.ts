@@ -260,6 +260,17 @@ describe('content that cannot be parsed refutes the claim it is evidence for (SP
     }
   });
 
+  it('a snapshot the publisher did not sign proves nothing about the keys: receipts and checkpoints alike unknown', async () => {
+    const snapshot = JSON.parse(text('jwks/2026-11.json'));
+    snapshot.note = 'edited after signing';
+    const result = await edited({ 'jwks/2026-11.json': JSON.stringify(snapshot) });
+    expect(result.ok).toBe(false);
+    expect(result.claims.snapshot_authentic?.status).toBe('refuted');
+    expect(result.counts.key_valid_at_issuance?.unknown).toBe(5);
+    // It was refuted for the same snapshot a receipt's key is unknown by (an outside check).
+    expect(result.claims.checkpoints_valid?.status).toBe('unknown');
+  });
+
   it('tsa/ files that are not PEM, or PEM built to be slow to parse', async () => {
     const started = performance.now();
     const path = join(f.dir, `edited-${++serial}.zip`);
