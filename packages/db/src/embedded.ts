@@ -408,14 +408,28 @@ function discard(pg: PGlite): void {
  */
 async function createInWorker(folder: string): Promise<void> {
   // Only import(): the code runs as a module or as a script, as the process's own
-  // --input-type says.
+  // --input-type says. What it throws is sent back as it is (PGlite's ErrnoError has no
+  // message, only errno, which an unhandled rejection's text would lose).
   const worker = new Worker(
     `(async () => {
-      const { workerData } = await import('node:worker_threads');
-      const pglite = await import(workerData.pglite);
-      const pg = new (pglite.PGlite ?? pglite.default.PGlite)(workerData.folder);
-      await pg.waitReady;
-      await pg.close();
+      const { workerData, parentPort } = await import('node:worker_threads');
+      try {
+        const pglite = await import(workerData.pglite);
+        const pg = new (pglite.PGlite ?? pglite.default.PGlite)(workerData.folder);
+        await pg.waitReady;
+        await pg.close();
+      } catch (error) {
+        parentPort.postMessage({
+          name: String(error?.name ?? 'Error'),
+          message:
+            typeof error?.message === 'string'
+              ? error.message
+              : typeof error === 'object' && error !== null
+                ? ''
+                : String(error),
+          errno: typeof error?.errno === 'number' ? error.errno : undefined,
+        });
+      }
     })();`,
     {
       eval: true,
@@ -425,11 +439,17 @@ async function createInWorker(folder: string): Promise<void> {
       },
     },
   );
+  let thrown: { name: string; message: string; errno: number | undefined } | undefined;
+  worker.on('message', (message) => {
+    thrown = message;
+  });
   await new Promise<void>((done, fail) => {
     worker.once('error', fail);
-    worker.once('exit', (code) =>
-      code === 0 ? done() : fail(new Error(`creating the database stopped (exit ${code})`)),
-    );
+    worker.once('exit', (code) => {
+      if (thrown) fail(Object.assign(new Error(thrown.message), thrown));
+      else if (code !== 0) fail(new Error(`creating the database stopped (exit ${code})`));
+      else done();
+    });
   });
 }
 
