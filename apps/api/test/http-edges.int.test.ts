@@ -191,6 +191,27 @@ describe('through the app', () => {
       expect(again.status).toBe(404);
     });
 
+    it.each([
+      ["a charset inside another parameter's quoted string", 'foo="x;charset=latin1"', 201],
+      [
+        'a quoted string with ";" before charset=utf-8',
+        'foo="a; charset=utf-16"; charset=utf-8',
+        201,
+      ],
+      ['a quoted pair', 'charset="utf\\-8"', 201],
+      ['a second charset that is not UTF-8', 'charset=utf-8; charset=latin1', 415],
+    ])('parameters are read as RFC 9110 writes them: %s', async (_what, parameters, status) => {
+      const r = await h.app.request(ISSUE, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${m.merchantKey}`,
+          'content-type': `application/json; ${parameters}`,
+        },
+        body: JSON.stringify(issueBody()),
+      });
+      expect(r.status).toBe(status);
+    });
+
     it.each(['utf-8', 'UTF-8', '"utf-8"', 'utf8'])('charset=%s is UTF-8: 201', async (charset) => {
       expect((await send(charset)).status).toBe(201);
     });

@@ -296,22 +296,54 @@ const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
 /**
  * JSON is UTF-8 (RFC 8259 §8.1, which defines no charset parameter): a charset naming another
  * encoding is 415, since its bytes read as UTF-8 could sign other text than the client meant
- * (latin-1 `Ã©` is UTF-8 `é`).
+ * (latin-1 `Ã©` is UTF-8 `é`). Every charset parameter counts, however many there are.
  */
 function refuseOtherCharsets(type: string): void {
-  for (const parameter of type.split(';').slice(1)) {
-    const equals = parameter.indexOf('=');
-    if (equals < 0 || parameter.slice(0, equals).trim().toLowerCase() !== 'charset') continue;
-    // A token or a quoted string (RFC 9110 §8.3.1).
-    const value = parameter.slice(equals + 1).trim();
-    const charset = /^".*"$/.test(value) ? value.slice(1, -1) : value;
-    if (!UTF8_LABELS.has(charset.toLowerCase())) {
-      throw new ApiError(
-        'unsupported_media_type',
-        `Content-Type names charset ${JSON.stringify(charset)}; JSON bodies are UTF-8 (send charset=utf-8 or none)`,
-      );
-    }
+  for (const [name, charset] of mediaTypeParameters(type)) {
+    if (name !== 'charset' || UTF8_LABELS.has(charset.toLowerCase())) continue;
+    throw new ApiError(
+      'unsupported_media_type',
+      `Content-Type names charset ${JSON.stringify(charset)}; JSON bodies are UTF-8 (send charset=utf-8 or none)`,
+    );
   }
+}
+
+/**
+ * The parameters of a media type, names in lower case, in order, duplicates kept: `;`
+ * separates them outside quoted strings, and a value is a token or a quoted string whose
+ * quoted pairs (`\x`) stand for their character (RFC 9110 §5.6.4, §5.6.6).
+ */
+function mediaTypeParameters(type: string): [string, string][] {
+  const parameters: [string, string][] = [];
+  let at = type.indexOf(';');
+  while (at >= 0) {
+    const equals = type.indexOf('=', at + 1);
+    const next = type.indexOf(';', at + 1);
+    if (equals < 0 || (next >= 0 && next < equals)) {
+      at = next;
+      continue;
+    }
+    const name = type
+      .slice(at + 1, equals)
+      .trim()
+      .toLowerCase();
+    let i = equals + 1;
+    while (type[i] === ' ' || type[i] === '\t') i++;
+    if (type[i] !== '"') {
+      const end = type.indexOf(';', i);
+      parameters.push([name, type.slice(i, end < 0 ? undefined : end).trim()]);
+      at = end;
+      continue;
+    }
+    let value = '';
+    for (i++; i < type.length && type[i] !== '"'; i++) {
+      if (type[i] === '\\') i++;
+      value += type[i] ?? '';
+    }
+    parameters.push([name, value]);
+    at = type.indexOf(';', i);
+  }
+  return parameters;
 }
 
 /**
