@@ -256,3 +256,34 @@ describe.each([
     }
   });
 });
+
+describe('a process whose clock runs behind the one that changed a key', () => {
+  let lagMs = 0;
+  let lagging: Harness;
+  beforeAll(async () => {
+    lagging = await createHarness({ clock: () => new Date(Date.now() - lagMs) });
+  });
+  afterAll(async () => {
+    lagMs = 0;
+    await lagging.close();
+  });
+
+  it('waits for the new key instead of answering 503 (its receipts would be signed before its nbf)', async () => {
+    const m = await lagging.merchant();
+    const rotated = await lagging.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
+    expect(rotated.status).toBe(201);
+    // From here on this process's clock is 300 ms behind the one that rotated.
+    lagMs = 300;
+    const issued = await lagging.call('POST', '/api/v1/trust/receipts', {
+      key: m.merchantKey,
+      body: issueBody(),
+    });
+    expect(issued.status).toBe(201);
+    expect(issued.body.signingKeyKid).toBe(rotated.body.kid);
+    const [key] = await lagging.services.db
+      .select()
+      .from(signingKeys)
+      .where(eq(signingKeys.kid, rotated.body.kid));
+    expect(Date.parse(issued.body.createdAt)).toBeGreaterThanOrEqual(key?.nbf.getTime() as number);
+  });
+});

@@ -14,6 +14,8 @@ import type { SnapshotService } from './snapshots';
 const CURRENT_KEY_TTL_MS = 5_000;
 /** Signing again after the key changed underneath: more than twice in a row is a retry later. */
 const MAX_SIGNING_ATTEMPTS = 3;
+/** The most this process waits for a key whose nbf its own clock has not reached yet. */
+const MAX_CLOCK_SKEW_MS = 1_000;
 
 /** The merchant's keys changed while a bundle was built: its manifest must be made again. */
 export class KeyHistoryChanged extends Error {
@@ -48,7 +50,7 @@ export function isValidAt(key: KeyWindow, at: Date): boolean {
  */
 export class KeyRing {
   readonly #signers = new Map<string, Promise<Signer>>();
-  readonly #current = new Map<string, { kid: string; expires: number }>();
+  readonly #current = new Map<string, { kid: string; nbf: number; expires: number }>();
 
   constructor(
     private readonly db: Db,
@@ -284,16 +286,24 @@ export class KeyRing {
 
   /** The signer of the merchant's active key (cached briefly; appends re-check validity). */
   async currentSigner(merchantId: string): Promise<Signer> {
-    const cached = this.#current.get(merchantId);
-    if (cached && cached.expires > Date.now()) return this.signerFor(cached.kid);
-    const row = await activeKeyOf(this.db, merchantId);
-    if (!row)
-      throw new ServiceError(
-        'service_unavailable',
-        `merchant ${merchantId} has no active signing key`,
-      );
-    this.#current.set(merchantId, { kid: row.kid, expires: Date.now() + CURRENT_KEY_TTL_MS });
-    return this.signerFor(row.kid);
+    let current = this.#current.get(merchantId);
+    if (!current || current.expires <= Date.now()) {
+      const row = await activeKeyOf(this.db, merchantId);
+      if (!row)
+        throw new ServiceError(
+          'service_unavailable',
+          `merchant ${merchantId} has no active signing key`,
+        );
+      current = { kid: row.kid, nbf: row.nbf.getTime(), expires: Date.now() + CURRENT_KEY_TTL_MS };
+      this.#current.set(merchantId, current);
+    }
+    // A key made by a process whose clock runs ahead of this one's: what this process signs
+    // before its clock reaches the key's nbf would be refused at the append (key_invalid) on
+    // every attempt, so it waits for it, a little.
+    const ahead = current.nbf - this.clock().getTime();
+    if (ahead > 0 && ahead <= MAX_CLOCK_SKEW_MS)
+      await new Promise((resolve) => setTimeout(resolve, ahead + 1));
+    return this.signerFor(current.kid);
   }
 
   /** Forgets the cached current key, e.g. after an append found it no longer valid. */
