@@ -234,6 +234,7 @@ describe('through the app', () => {
       const problem = operation.responses['503']?.content['application/problem+json'];
       expect(problem?.schema).toEqual({ $ref: '#/components/schemas/Problem' });
       expect(Object.keys(problem.examples)).toContain('service_unavailable');
+      expect(operation.responses['503'].headers?.['Retry-After']).toBeDefined();
     }
   });
 

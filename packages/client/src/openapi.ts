@@ -159,6 +159,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -229,6 +231,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -278,6 +282,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -372,6 +378,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -461,6 +469,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -542,6 +552,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -652,6 +664,8 @@ export interface paths {
                 /** @description Problem (RFC 9457) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -740,6 +754,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -817,6 +833,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -882,6 +900,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -959,6 +979,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1028,6 +1050,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1134,6 +1158,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1216,6 +1242,8 @@ export interface paths {
                 /** @description Problem (RFC 9457) */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1281,6 +1309,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1388,6 +1418,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1494,6 +1526,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1558,6 +1592,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1633,6 +1669,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1751,6 +1789,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {
@@ -1823,6 +1863,8 @@ export interface paths {
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
+                        /** @description Seconds to wait before retrying */
+                        "Retry-After"?: number;
                         [name: string]: unknown;
                     };
                     content: {

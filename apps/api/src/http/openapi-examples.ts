@@ -1,4 +1,5 @@
 import { PROBLEMS, type ProblemCode } from './problem';
+import { RETRY_AFTER } from './schemas';
 
 // Examples for the OpenAPI document, added by path and method to the document the routes
 // generate (the routes own their schemas; this module owns what a reader sees as a sample).
@@ -449,6 +450,7 @@ interface Operation {
     string,
     {
       description?: string;
+      headers?: Record<string, unknown>;
       content?: Record<string, { schema?: unknown; examples?: Record<string, Example> }>;
     }
   >;
@@ -477,6 +479,7 @@ export function withExamples<T>(document: T): T {
       if (!FROM_THE_PROCESS.has(path))
         operation.responses['503'] ??= {
           description: 'Problem (RFC 9457); retry after Retry-After',
+          headers: RETRY_AFTER,
           content: { 'application/problem+json': { schema: { $ref: PROBLEM_SCHEMA } } },
         };
       const examples = EXAMPLES[`${method.toUpperCase()} ${path}`] ?? {};

@@ -227,11 +227,20 @@ export function problems(...statuses: number[]) {
       status,
       {
         description: 'Problem (RFC 9457)',
+        ...(status === 503 ? { headers: RETRY_AFTER } : {}),
         content: { 'application/problem+json': { schema: ProblemSchema } },
       },
     ]),
   );
 }
+
+/** The header every 503 carries (openapi-examples.ts adds it where a route lists no 503). */
+export const RETRY_AFTER = {
+  'Retry-After': {
+    description: 'Seconds to wait before retrying',
+    schema: { type: 'integer' as const, minimum: 0 },
+  },
+};
 
 export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { 'application/json': { schema } } };
