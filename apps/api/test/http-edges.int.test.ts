@@ -200,6 +200,7 @@ describe('through the app', () => {
       ],
       ['a quoted pair', 'charset="utf\\-8"', 201],
       ['a second charset that is not UTF-8', 'charset=utf-8; charset=latin1', 415],
+      ['a quoted string that never ends', 'foo="x; charset=latin1', 415],
     ])('parameters are read as RFC 9110 writes them: %s', async (_what, parameters, status) => {
       const r = await h.app.request(ISSUE, {
         method: 'POST',

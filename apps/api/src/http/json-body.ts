@@ -311,7 +311,8 @@ function refuseOtherCharsets(type: string): void {
 /**
  * The parameters of a media type, names in lower case, in order, duplicates kept: `;`
  * separates them outside quoted strings, and a value is a token or a quoted string whose
- * quoted pairs (`\x`) stand for their character (RFC 9110 §5.6.4, §5.6.6).
+ * quoted pairs (`\x`) stand for their character (RFC 9110 §5.6.4, §5.6.6). A quoted string
+ * without its closing quote is 415.
  */
 function mediaTypeParameters(type: string): [string, string][] {
   const parameters: [string, string][] = [];
@@ -340,6 +341,12 @@ function mediaTypeParameters(type: string): [string, string][] {
       if (type[i] === '\\') i++;
       value += type[i] ?? '';
     }
+    // A quoted string that never ends could hide a charset in what it swallowed.
+    if (i >= type.length)
+      throw new ApiError(
+        'unsupported_media_type',
+        'Content-Type has a quoted string that never ends',
+      );
     parameters.push([name, value]);
     at = type.indexOf(';', i);
   }
