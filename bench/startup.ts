@@ -3,7 +3,8 @@
  * what development and the tests run) against the compiled build (dist/app/quittance.js,
  * `npm run build`), measured alternately in the same run. For `serve` on PostgreSQL and on
  * the embedded PGlite (its first start, which creates the database, and a start on a folder
- * made before): time from spawn to the first 200 from /readyz, then RSS after 2 s idle. For `worker`: RSS after 3 s. Asserts nothing.   npm run bench:startup   (RUNS=5)
+ * made before): time from spawn to the first 200 from /readyz, then RSS after 2 s idle. For
+ * `worker`: RSS after 3 s. Asserts nothing.   npm run bench:startup   (RUNS=5)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -89,11 +90,11 @@ async function workerOnce(entry: string, databaseUrl: string) {
 }
 
 const database = await createTestDatabase();
+// The embedded database's first start creates it (initdb); a restart opens what is there.
+const existing = await mkdtemp(join(tmpdir(), 'qstart-existing-'));
 try {
-  const rows: string[] = [];
-  // The embedded database's first start creates it (initdb); a restart opens what is there.
-  const existing = await mkdtemp(join(tmpdir(), 'qstart-existing-'));
   await serveOnce(ENTRIES.compiled, undefined, existing);
+  const rows: string[] = [];
   for (const [label, url, folder] of [
     ['serve (PostgreSQL)', database.url, undefined],
     ['serve (PGlite, new)', undefined, undefined],
@@ -122,7 +123,7 @@ try {
       `${'worker'.padEnd(22)} ${kind.padEnd(9)} idle RSS ${median(workers[kind]).toFixed(0).padStart(4)} MB`,
     );
   process.stdout.write(`medians of ${RUNS} runs each, alternating\n${rows.join('\n')}\n`);
-  await rm(existing, { recursive: true, force: true });
 } finally {
+  await rm(existing, { recursive: true, force: true });
   await database.drop();
 }

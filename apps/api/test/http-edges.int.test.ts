@@ -146,45 +146,31 @@ describe('through the app', () => {
   });
 
   describe('the charset of a JSON body (RFC 8259 §8.1: UTF-8)', () => {
-    const send = (charset: string) =>
-      h.app.request(ISSUE, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${m.merchantKey}`,
-          'content-type': `application/json; charset=${charset}`,
-        },
-        body: JSON.stringify(issueBody({ input: { note: 'Ã©' } })),
+    /** An issue whose Content-Type is application/json with these parameters. */
+    const send = (parameters: string) =>
+      h.call('POST', ISSUE, {
+        key: m.merchantKey,
+        headers: { 'content-type': `application/json; ${parameters}` },
+        body: issueBody({ input: { note: 'Ã©' } }),
       });
 
     it.each(['latin1', 'ISO-8859-1', '"windows-1252"', 'utf-16', ''])(
       'charset=%s is 415 unsupported_media_type, and nothing is stored',
       async (charset) => {
         const before = await receiptCount();
-        const r = await send(charset);
-        expectProblem(
-          { status: r.status, headers: r.headers, body: await r.json() },
-          415,
-          'unsupported_media_type',
-        );
+        expectProblem(await send(`charset=${charset}`), 415, 'unsupported_media_type');
         expect(await receiptCount()).toBe(before);
       },
     );
 
     it('is refused on the admin API too, and the merchant is not made', async () => {
       const merchantId = `latin-${Date.now()}`;
-      const r = await h.app.request('/admin/v1/merchants', {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${ADMIN_TOKEN}`,
-          'content-type': 'application/json; charset=iso-8859-1',
-        },
-        body: JSON.stringify({ merchantId, jurisdiction: 'EU' }),
+      const r = await h.call('POST', '/admin/v1/merchants', {
+        key: ADMIN_TOKEN,
+        headers: { 'content-type': 'application/json; charset=iso-8859-1' },
+        body: { merchantId, jurisdiction: 'EU' },
       });
-      expectProblem(
-        { status: r.status, headers: r.headers, body: await r.json() },
-        415,
-        'unsupported_media_type',
-      );
+      expectProblem(r, 415, 'unsupported_media_type');
       const again = await h.call('GET', `/admin/v1/merchants/${merchantId}/chain-check`, {
         headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       });
@@ -202,19 +188,11 @@ describe('through the app', () => {
       ['a second charset that is not UTF-8', 'charset=utf-8; charset=latin1', 415],
       ['a quoted string that never ends', 'foo="x; charset=latin1', 415],
     ])('parameters are read as RFC 9110 writes them: %s', async (_what, parameters, status) => {
-      const r = await h.app.request(ISSUE, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${m.merchantKey}`,
-          'content-type': `application/json; ${parameters}`,
-        },
-        body: JSON.stringify(issueBody()),
-      });
-      expect(r.status).toBe(status);
+      expect((await send(parameters)).status).toBe(status);
     });
 
     it.each(['utf-8', 'UTF-8', '"utf-8"', 'utf8'])('charset=%s is UTF-8: 201', async (charset) => {
-      expect((await send(charset)).status).toBe(201);
+      expect((await send(`charset=${charset}`)).status).toBe(201);
     });
   });
 

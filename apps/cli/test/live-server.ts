@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bin, run } from './cli-bin';
 
 /** The admin token of the servers the CLI's tests start. */
@@ -46,4 +47,18 @@ export async function monitorOnce(options: {
     const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
     return { code, stdout, stderr };
   }
+}
+
+/** A proxy's answer: `path` asked of the server at `base` with the request's key, as answered. */
+export async function forward(
+  base: string,
+  path: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+) {
+  const answer = await fetch(`${base}${path}`, {
+    headers: { authorization: req.headers.authorization ?? '' },
+  });
+  res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
+  res.end(Buffer.from(await answer.arrayBuffer()));
 }

@@ -1,5 +1,5 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { LocalSigner, signPlan } from '@quittance/signer';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bin, run } from './cli-bin';
-import { ADMIN, monitorOnce, poster, smallReceipt } from './live-server';
+import { ADMIN, forward, monitorOnce, poster, smallReceipt } from './live-server';
 
 /**
  * `quittance monitor` and `quittance admin` against a server that answers what the API never
@@ -30,14 +30,6 @@ let merchantKey: string;
 let replace: ((path: string, res: ServerResponse) => boolean) | undefined;
 
 const post = poster(() => server.url);
-
-async function forward(req: IncomingMessage, res: ServerResponse) {
-  const answer = await fetch(`${server.url}${req.url}`, {
-    headers: { authorization: req.headers.authorization ?? '' },
-  });
-  res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
-  res.end(Buffer.from(await answer.arrayBuffer()));
-}
 
 /** The real API's checkpoint list, newest first. */
 async function listed(): Promise<Record<string, unknown>[]> {
@@ -121,7 +113,7 @@ beforeAll(async () => {
   );
   proxy = createServer((req, res) => {
     if (replace?.(req.url ?? '', res)) return;
-    forward(req, res).catch(() => res.destroy());
+    forward(server.url, req.url ?? '', req, res).catch(() => res.destroy());
   });
   await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;

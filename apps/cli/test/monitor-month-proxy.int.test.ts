@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadConfig, type RunningServer, startServer } from '@quittance/api';
 import { createTestDatabase, type TestDatabase, until } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, monitorOnce, poster, smallReceipt } from './live-server';
+import { ADMIN, forward, monitorOnce, poster, smallReceipt } from './live-server';
 
 /**
  * The monitor against a log whose clock crossed a month, end to end: each checkpoint's key
@@ -80,12 +80,7 @@ beforeAll(async () => {
     const url = (req.url ?? '').replace(/snapshot\/\d{4}-\d{2}\.json/, (file) =>
       swapTo && file.startsWith('snapshot/') ? `snapshot/${swapTo}.json` : file,
     );
-    fetch(`${server.url}${url}`, { headers: { authorization: req.headers.authorization ?? '' } })
-      .then(async (answer) => {
-        res.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? '' });
-        res.end(Buffer.from(await answer.arrayBuffer()));
-      })
-      .catch(() => res.destroy());
+    forward(server.url, url, req, res).catch(() => res.destroy());
   });
   await new Promise<void>((done) => proxy.listen(0, '127.0.0.1', done));
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
