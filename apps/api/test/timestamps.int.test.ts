@@ -46,6 +46,7 @@ afterAll(async () => {
 async function opensslVerify(
   receipt: { jws: string; timestamp: { token: string } },
   caFile: string,
+  options: { attime?: Date } = {},
 ): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'quittance-tsverify-'));
   await writeFile(join(dir, 'token.der'), Buffer.from(receipt.timestamp.token, 'base64'));
@@ -60,7 +61,10 @@ async function opensslVerify(
     imprint,
     '-CAfile',
     caFile,
-  ]);
+    ...(options.attime ? ['-attime', String(Math.floor(options.attime.getTime() / 1000))] : []),
+  ]).catch((error: { stdout?: string; stderr?: string }) => ({
+    stdout: `${error.stdout ?? ''}${error.stderr ?? ''}`,
+  }));
   return stdout;
 }
 
@@ -142,10 +146,17 @@ describe('RFC 3161 timestamps through the BullMQ worker and the OpenSSL TSA', ()
     expect(verifyMd).toContain('{"sha256": D}');
     expect(verifyMd).toContain('cat tsa/*.pem > tsa.pem');
 
-    // Step 5, with the bundle's tsa/ only.
+    // Step 5, with the bundle's tsa/ only, at the token's own time (-attime): checked at the
+    // day of verifying, the command fails once the TSA's certificate has expired, as an
+    // outside auditor showed; here it expires after 20 years, so 2060 stands for that day.
+    expect(verifyMd).toContain('-attime "$(date -d "<timestamp.genTime>" +%s)"');
     const pems = [...files].filter(([name]) => name.startsWith('tsa/')).map(([, pem]) => pem);
     await writeFile(join(dir, 'tsa.pem'), Buffer.concat(pems));
-    expect(await opensslVerify(receipt, join(dir, 'tsa.pem'))).toContain('Verification: OK');
+    const tsaPem = join(dir, 'tsa.pem');
+    const genTime = new Date(receipt.timestamp.genTime);
+    expect(await opensslVerify(receipt, tsaPem, { attime: genTime })).toContain('Verification: OK');
+    const later = new Date('2060-01-01T00:00:00Z');
+    expect(await opensslVerify(receipt, tsaPem, { attime: later })).toContain('expired');
 
     // Step 2: D = SHA-256 of JCS(manifest), payload JCS({"sha256": D}), Ed25519 by the kid.
     const manifest = JSON.parse((files.get('manifest.json') as Buffer).toString('utf8'));

@@ -22,8 +22,46 @@ const CANONICAL_FORM = `The **canonical form** of a JSON value is its RFC 8785 (
 sorted, no whitespace, numbers and strings written one way. The files are pretty-printed,
 so where a step hashes or verifies "the canonical form" of a file or object, compute it
 first: hashing a file's bytes gives another digest. Any RFC 8785 implementation does, for
-example Python's \`rfc8785\` package (\`pip install rfc8785\`, then
-\`rfc8785.dumps(json.load(open("manifest.json")))\`) or npm's \`canonicalize\`.`;
+example npm's \`canonicalize\` or Python's \`rfc8785\` package (\`pip install rfc8785\`).
+RFC 8785 reads every number as an IEEE 754 double, as JavaScript does, so large integers
+such as \`123456789012345680000\` are valid; Python's \`rfc8785\` refuses integers beyond
+2^53 unless they are read as floats:
+\`rfc8785.dumps(json.load(open("manifest.json"), parse_int=float))\`.`;
+
+/**
+ * When a receipt's key counts as valid (SPEC §5), in the words of both VERIFY.md files: an
+ * outside auditor who followed only "not revoked before" asserted receipts that the SPEC and
+ * the verifier leave unknown.
+ */
+const KEY_RULE = `The key must have \`merchantId\` equal to the receipt's and be valid
+   at its \`createdAt\` (\`nbf\` ≤ \`createdAt\` < \`exp\` when \`exp\` is set). If the key is revoked at
+   \`revokedAt\` (look in the newest snapshot: later snapshots know later revocations), a
+   receipt with \`createdAt\` ≥ \`revokedAt\` is invalid; one dated before counts as valid only
+   where a timestamp proves it existed before \`revokedAt\` (its own, or that of a checkpoint
+   that covers it), because whoever stole a key can write any \`createdAt\`. Without such a
+   proof its validity is undetermined. A timestamp checked only against the certificates in
+   \`tsa/\` is the operator's word, not a proof.`;
+
+/**
+ * Checking an RFC 3161 token with openssl, at the token's own time: without -attime the
+ * command fails once the TSA's certificate has expired, years before the bundle's retention
+ * ends (an outside auditor's finding).
+ */
+const TIMESTAMP_CHECK = `\`timestamp.token\` is a base64 RFC 3161 token over the SHA-256 of the
+   signature part of \`jws\` (after the two dots), checked at the token's own time
+   (\`-attime\`), so that a TSA certificate that expired since does not fail it:
+
+       printf '%s' "<signature part>" | sha256sum
+       echo "<token>" | base64 -d > token.der
+       openssl ts -verify -token_in -in token.der -digest <that sha256> \\
+         -attime "$(date -d "<timestamp.genTime>" +%s)" -CAfile YOUR-TSA-ROOTS.pem
+
+   \`openssl ts -reply -token_in -in token.der -text\` shows the token's time and policy:
+   \`timestamp.genTime\` and \`timestamp.policy\` must equal them, and the time must not be
+   more than 5 minutes before the signed \`createdAt\`. \`tsa/\` holds the certificates the
+   tokens embed and the TSA roots the operator trusts (\`cat tsa/*.pem > tsa.pem\`, then
+   \`-CAfile tsa.pem\`): that checks the tokens against the bundle's own word; roots you
+   obtained yourself prove the time.`;
 
 /**
  * VERIFY.md: written for an auditor who has never heard of Quittance. What each file is,
@@ -84,39 +122,45 @@ ${CANONICAL_FORM}
    \`${FILES.manifest}\`; the payload is the canonical form of \`{"sha256": D}\`. Base64url-encode
    the payload, put it between the two dots, and verify the compact JWS (alg \`EdDSA\`,
    Ed25519) with any JOSE library, using the key whose \`kid\` is in the header, taken from the
-   newest \`jwks/\` snapshot.
+   newest \`jwks/\` snapshot. That key must be one of the manifest's \`merchantId\`, valid at the
+   manifest's \`createdAt\` (as in step 4).
 3. **Snapshots.** Each \`jwks/YYYY-MM.json\` carries \`jws\`, a detached JWS by the publisher
    key over the digest statement of the document without \`jws\` (D as in step 2, of that
-   document). Verify it as in step 2 with your pinned publisher key.
-4. **Receipts.** For each line of \`${FILES.receipts}\`: remove \`jws\`, \`legal_posture\`,
-   \`timestamp\` and \`chain\`; the canonical form of the rest is the payload of \`jws\`
-   (step 2), verified with the key \`signingKeyKid\` from the snapshot. The key must belong to
-   \`merchantId\` and be valid at \`createdAt\` (\`nbf\` ≤ \`createdAt\` < \`exp\`, not revoked before).
-5. **Timestamps.** \`timestamp.token\` is a base64 RFC 3161 token over the SHA-256 of the
-   signature part of \`jws\` (after the two dots):
-
-       printf '%s' "<signature part>" | sha256sum
-       echo "<token>" | base64 -d > token.der
-       openssl ts -verify -token_in -in token.der -digest <that sha256> -CAfile YOUR-TSA-ROOTS.pem
-
-   \`tsa/\` holds the certificates the tokens embed and the TSA roots the operator trusts
-   (\`cat tsa/*.pem > tsa.pem\`, then \`-CAfile tsa.pem\`): that checks the tokens against the
-   bundle's own word; roots you obtained yourself prove more.
-
+   document). Verify it as in step 2 with your pinned publisher key. Each entry of its
+   \`revocations\` is a compact JWS with its payload attached, signed by the publisher key:
+   its \`kid\`, \`revokedAt\` and \`reason\` must equal that key's \`kid\`, \`revokedAt\` and
+   \`revocationReason\` in the same snapshot.
+4. **Receipts.** For each line of \`${FILES.receipts}\`, remove \`jws\`, \`legal_posture\`,
+   \`timestamp\` and \`chain\`; the canonical form of the rest is the payload P, signed directly
+   (no digest statement): put the base64url of P between the two dots of \`jws\` and verify that
+   compact JWS (header \`typ\` \`quittance-receipt+jws\`) with the key \`signingKeyKid\`. Take the
+   key from the snapshot the receipt names: \`jwksSnapshotUrl\` ends in \`YYYY-MM.json\`, which is
+   \`jwks/YYYY-MM.json\` here.
+   ${KEY_RULE}
+5. **Timestamps.** ${TIMESTAMP_CHECK}
 6. **Audit log.** For each line of \`${FILES.chain}\`, \`entryHash\` is the SHA-256 of the canonical
    form of \`{"seq", "prevHash", "receiptId", "receiptHash"}\`, and \`prevHash\` is the previous
-   line's \`entryHash\`. \`receiptHash\` is the SHA-256 of the receipt's JWS with its payload put
-   back (\`HEADER.PAYLOAD.SIGNATURE\`).
-7. **Log tree.** The audit log is also an RFC 9162 Merkle tree: leaf \`n − 1\` is entry \`seq = n\`,
+   line's \`entryHash\` (entry 1's is 64 zeros). \`receiptHash\` is the SHA-256 of the receipt's
+   JWS with its payload put back (\`HEADER.PAYLOAD.SIGNATURE\`). The file starts with the entry
+   just before the range, when the range does not start at seq 1.
+7. **Checkpoints.** Each line of \`${FILES.checkpoints}\`: remove \`jws\` and \`timestamp\`, and verify
+   \`jws\` over the canonical form of the rest as in step 4 (header \`typ\`
+   \`quittance-checkpoint+jws\`), with the merchant's key \`signingKeyKid\` valid at the
+   checkpoint's \`createdAt\`. Its \`entryHash\` must be that of the entry at its \`seq\` in
+   \`${FILES.chain}\`, and its \`timestamp\`, when set, verifies as in step 5. Since each entry links
+   to the one before, a timestamped checkpoint proves that every entry up to its \`seq\`, and
+   so every receipt up to there, existed by the token's time.
+8. **Log tree.** The audit log is also an RFC 9162 Merkle tree: leaf \`n − 1\` is entry \`seq = n\`,
    leaf hash = SHA-256(0x00 ‖ the 32 bytes of \`entryHash\`), node = SHA-256(0x01 ‖ left ‖ right).
    \`${FILES.log}\` holds the roots of the perfect subtrees of entries 1..\`size\`, largest first.
    Append the entries of \`${FILES.chain}\` after \`size\` to it (like a binary counter: a new leaf
    merges with the last root while they cover equally many entries); at each checkpoint's \`seq\`,
    fold the roots from the right (\`r = last\`, then \`r = SHA-256(0x01 ‖ root ‖ r)\`): the result
-   is its \`rootHash\`. Receipts after the last checkpoint of the range (the newest ones) are
-   under no checkpoint in this bundle: the audit-log links and the manifest's signature cover
-   them, and an inclusion proof from the service, or a later export, anchors them.
-8. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
+   is its \`rootHash\`. Every receipt up to that \`seq\` is then in the log the checkpoint signs.
+   Receipts after the last checkpoint of the range (the newest ones) are under no checkpoint
+   in this bundle: the audit-log links and the manifest's signature cover them, and an
+   inclusion proof from the service, or a later export, anchors them.
+9. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
    canonical form of \`input\` (and \`output\`) equals \`inputHash\` (\`outputHash\`) of the receipt
    with that \`id\`. Lines follow the order of \`${FILES.receipts}\`, at most one per receipt.
 
@@ -191,22 +235,27 @@ was refuted.
 
 ${CANONICAL_FORM}
 
-1. **Files, manifest, snapshots, receipts, timestamps.** As for any Quittance bundle: each
-   file's SHA-256 matches \`files\` in \`${FILES.manifest}\`; \`${FILES.manifestJws}\` and each snapshot's \`jws\` verify
-   (the payload is the base64url of the RFC 8785 canonical form of \`{"sha256": D}\`, D the SHA-256
-   hex of the canonical document); each receipt's \`jws\` verifies over the canonical form of the
-   receipt without \`jws\`, \`legal_posture\`, \`timestamp\` and \`chain\`, with the key \`signingKeyKid\` valid at
-   \`createdAt\`.
-2. **Checkpoint.** Its \`jws\` verifies over the canonical form of the checkpoint without \`jws\` and
-   \`timestamp\`, with the merchant key \`signingKeyKid\` valid at its \`createdAt\`.
-3. **Leaf.** A receipt's audit-log entry is \`entryHash\` = SHA-256 of the canonical form of
+1. **Files, manifest, snapshots.** Each file's SHA-256 matches \`files\` in \`${FILES.manifest}\`;
+   \`${FILES.manifestJws}\` and each snapshot's \`jws\` verify through a digest statement (the payload is the
+   base64url of the RFC 8785 canonical form of \`{"sha256": D}\`, D the SHA-256 hex of the canonical
+   document, put between the two dots of the detached JWS); the manifest's with a key of the
+   merchant valid at its \`createdAt\`, the snapshots' with your pinned publisher key.
+2. **Receipts.** Each receipt's \`jws\` verifies directly over the canonical form of the receipt
+   without \`jws\`, \`legal_posture\`, \`timestamp\` and \`chain\`, with the key \`signingKeyKid\` from
+   the snapshot \`jwks/YYYY-MM.json\` its \`jwksSnapshotUrl\` names.
+   ${KEY_RULE}
+3. **Timestamps.** ${TIMESTAMP_CHECK}
+4. **Checkpoint.** Its \`jws\` verifies over the canonical form of the checkpoint without \`jws\` and
+   \`timestamp\` (header \`typ\` \`quittance-checkpoint+jws\`), with the merchant key \`signingKeyKid\`
+   valid at its \`createdAt\`; its \`timestamp\`, when set, verifies as in step 3.
+5. **Leaf.** A receipt's audit-log entry is \`entryHash\` = SHA-256 of the canonical form of
    \`{"seq", "prevHash", "receiptId", "receiptHash"}\` (its \`chain\` member gives \`seq\` and \`prevHash\`;
    \`receiptHash\` is the SHA-256 of its JWS with the payload put back). Its leaf hash is
    SHA-256(0x00 ‖ the 32 bytes of \`entryHash\`).
-4. **Inclusion.** Apply \`auditPath\` from that leaf (index \`seq − 1\` in a tree of \`treeSize\`
+6. **Inclusion.** Apply \`auditPath\` from that leaf (index \`seq − 1\` in a tree of \`treeSize\`
    entries) as RFC 9162 §2.1.3.2 says, nodes being SHA-256(0x01 ‖ left ‖ right): the result
    must be the checkpoint's \`rootHash\`.
-5. **Bodies.** The SHA-256 of the canonical form of \`input\` (\`output\`) equals the receipt's
+7. **Bodies.** The SHA-256 of the canonical form of \`input\` (\`output\`) equals the receipt's
    \`inputHash\` (\`outputHash\`).
 
 A timestamped checkpoint that includes a receipt proves the receipt existed by the

@@ -22,6 +22,14 @@ export interface ChainRead {
   proofs: CheckpointProof[];
   /** log_consistent. */
   logConsistent: Claim;
+  /**
+   * seqs, ascending, of the verified checkpoints (CheckpointsRead.verified) whose entry is in
+   * this chain and whose rootHash recomputes from log.json and it: every entry up to one of
+   * them, after log.json's size (`coveredAfter`), is in the log that checkpoint signs
+   * (included_in_log of an export's receipts).
+   */
+  covering: number[];
+  coveredAfter: number;
 }
 
 /**
@@ -76,6 +84,7 @@ export async function checkChain(
   let previous: ChainEntry | undefined;
   let count = 0;
   const unmatched = new Map(checkpoints.entries);
+  const misnamed = new Set<number>();
   let proofs = [...checkpoints.proofs];
   const replay = log.ok
     ? new LogReplay(log, new Set(checkpoints.roots.map((c) => c.seq)))
@@ -97,6 +106,7 @@ export async function checkChain(
       unmatched.delete(entry.seq);
       if (named !== entry.entryHash) {
         problems.push(`checkpoint at seq ${entry.seq} names another entryHash`);
+        misnamed.add(entry.seq);
         proofs = proofs.filter((p) => p.seq !== entry.seq);
       }
     }
@@ -110,7 +120,19 @@ export async function checkChain(
     if (Date.parse(next.time) < Date.parse(here.time)) proofs[i] = { ...here, time: next.time };
   }
   await replay?.finish();
+  const covering = checkpoints.roots
+    .filter(
+      ({ seq, rootHash }) =>
+        checkpoints.verified.has(seq) &&
+        !unmatched.has(seq) &&
+        !misnamed.has(seq) &&
+        replay?.roots.get(seq) === rootHash,
+    )
+    .map(({ seq }) => seq)
+    .sort((a, b) => a - b);
   return {
+    covering,
+    coveredAfter: log.ok ? log.size : Number.POSITIVE_INFINITY,
     problems,
     count,
     firstSeq: firstChainSeq,

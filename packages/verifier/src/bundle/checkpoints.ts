@@ -22,6 +22,11 @@ export interface CheckpointsRead {
   roots: { seq: number; rootHash: string }[];
   /** seq → entryHash of every checkpoint that verifies: the chain must hold those entries. */
   entries: Map<number, string>;
+  /**
+   * seqs of the checkpoints whose signature verifies with a key valid at their createdAt
+   * (SPEC §10): an export's receipts under one whose rootHash recomputes are in the log.
+   */
+  verified: Set<number>;
   /** Proven times, from checkpoints whose timestamps chain to roots the auditor pinned. */
   proofs: CheckpointProof[];
   /** JCS of an order evidence bundle's checkpoint, when well-formed: its proofs are against it. */
@@ -45,6 +50,7 @@ export async function checkCheckpoints(
     claim: unknown('the bundle has no checkpoint'),
     roots: [],
     entries: new Map(),
+    verified: new Set(),
     proofs: [],
     evidenceCheckpoint: undefined,
   };
@@ -112,6 +118,7 @@ export async function checkCheckpoints(
         : `its timestamp is ${timestamp.status}: ${timestamp.reason}`
     }`;
     read.entries.set(report.seq, checkpoint.entryHash);
+    if (signature.status === 'asserted' && key.status === 'asserted') read.verified.add(report.seq);
     // Only TSA roots the auditor pinned make a checkpoint's time a proof (see TsaAnchors).
     if (report.provenAt && signature.status === 'asserted' && !anchors.fromBundle)
       read.proofs.push({ seq: report.seq, time: report.provenAt });

@@ -81,6 +81,8 @@ export interface BundleFacts {
   /** The TSA roots are the bundle's own: a timestamp is then the operator's word. */
   anchorsFromBundle: boolean;
   contents: BundleContents;
+  /** An export's verified checkpoints that its chain recomputes (ChainRead.covering). */
+  covering?: Pick<ChainRead, 'covering' | 'coveredAfter'> | undefined;
 }
 
 /** A receipt's own findings, from the bundle's lines around it. */
@@ -90,6 +92,8 @@ export interface ReceiptContext {
   snapshotUrl: unknown;
   /** An evidence bundle's finding about the receipt's proof line, over the verifier's. */
   inclusionClaim?: Claim | undefined;
+  /** chain.seq, for an export's included_in_log. */
+  seq?: number | undefined;
 }
 
 /** Bundle-level facts a receipt's verification cannot know, laid over its report. */
@@ -103,6 +107,8 @@ export function settleReceipt(
   if (context.inclusionClaim) claims.included_in_log = context.inclusionClaim;
   else if (facts.chainProblems.length && claims.chain_linked.status === 'asserted')
     claims.chain_linked = refuted(`the chain around it is broken: ${facts.chainProblems[0]}`);
+  if (facts.covering && !context.inclusionClaim)
+    claims.included_in_log = exportInclusion(claims.chain_linked, context.seq, facts.covering);
   if (context.body?.problem) claims.body_matches = refuted(context.body.problem);
   else if (!context.body && facts.includeBodies)
     claims.body_matches = unknown(
@@ -123,6 +129,29 @@ export function settleReceipt(
   )
     claims.key_valid_at_issuance = refuted(`the snapshot it names (${named}) is not in the bundle`);
   return report;
+}
+
+/**
+ * included_in_log of an export's receipt (SPEC §10): its linked entry is a leaf of the tree
+ * that a verified checkpoint's rootHash recomputes from log.json and chain.jsonl, which is
+ * more than an inclusion proof (every audit path follows from those leaves).
+ */
+function exportInclusion(
+  chainLinked: Claim,
+  seq: number | undefined,
+  covering: Pick<ChainRead, 'covering' | 'coveredAfter'>,
+): Claim {
+  if (seq === undefined || chainLinked.status !== 'asserted')
+    return unknown('its chain entry is not established (chain_linked), so no checkpoint covers it');
+  const checkpoint =
+    seq > covering.coveredAfter ? covering.covering.find((c) => c >= seq) : undefined;
+  if (checkpoint === undefined)
+    return unknown(
+      `no checkpoint of the bundle whose signature verifies and whose rootHash recomputes covers seq ${seq}; the newest receipts are covered by the chain links and the manifest signature only`,
+    );
+  return asserted(
+    `its entry (seq ${seq}) is a leaf of the tree whose rootHash the checkpoint at seq ${checkpoint} signs, recomputed from log.json and chain.jsonl`,
+  );
 }
 
 export interface ExportReceiptsRead {
@@ -168,6 +197,7 @@ export async function checkExportReceipts(input: {
     (read) => {
       firstPass = read;
       facts.chainProblems = read.problems.kept;
+      facts.covering = read;
       for (const record of held.splice(0)) record();
       return read;
     },
@@ -272,7 +302,7 @@ export async function checkExportReceipts(input: {
           tally.record(
             settleReceipt(
               report,
-              { chainClaim, body, snapshotUrl: receipt.jwksSnapshotUrl },
+              { chainClaim, body, snapshotUrl: receipt.jwksSnapshotUrl, seq },
               facts,
             ),
           ),

@@ -194,6 +194,56 @@ describe('checkExportReceipts: each receipt with its chain entry; chain_complete
   });
 });
 
+describe('checkExportReceipts: included_in_log of an export (a leaf of a signed root it recomputes)', () => {
+  const statuses = (tally: ReceiptTally) =>
+    tally.receipts.map((r) => r.claims.included_in_log?.status);
+  const withCheckpoints = (...checkpoints: unknown[]) => ({
+    ...files,
+    'checkpoints.jsonl': `${checkpoints.map((c) => JSON.stringify(c)).join('\n')}\n`,
+  });
+
+  it('every receipt up to a verified checkpoint whose rootHash recomputes is in the log', async () => {
+    const { tally } = await receiptsOf(files);
+    expect(statuses(tally)).toEqual(Array(6).fill('asserted'));
+    expect(tally.receipts[2]?.claims.included_in_log?.reason).toBe(
+      'its entry (seq 3) is a leaf of the tree whose rootHash the checkpoint at seq 6 signs, recomputed from log.json and chain.jsonl',
+    );
+  });
+
+  it('receipts after the last checkpoint are unknown, not asserted', async () => {
+    const { tally } = await receiptsOf(withCheckpoints(data.checkpoints[0]));
+    expect(statuses(tally)).toEqual(['asserted', 'asserted', ...Array(4).fill('unknown')]);
+    expect(tally.receipts[2]?.claims.included_in_log?.reason).toContain(
+      'no checkpoint of the bundle whose signature verifies and whose rootHash recomputes covers seq 3',
+    );
+  });
+
+  it('a checkpoint whose rootHash does not recompute, or whose signature fails, covers nothing', async () => {
+    const forgedRoot = await data.signCheckpoint(6, { rootHash: 'd'.repeat(64) });
+    expect(statuses((await receiptsOf(withCheckpoints(forgedRoot))).tally)).toEqual(
+      Array(6).fill('unknown'),
+    );
+    const badSignature = {
+      ...(data.checkpoints[1] as object),
+      createdAt: '2020-01-01T00:00:00.000Z',
+    };
+    expect(statuses((await receiptsOf(withCheckpoints(badSignature))).tally)).toEqual(
+      Array(6).fill('unknown'),
+    );
+  });
+
+  it('a receipt whose entry is not its own is not counted in the log', async () => {
+    const lines = (files['receipts.jsonl'] as string).split('\n').filter(Boolean);
+    const swapped = [...lines];
+    [swapped[3], swapped[4]] = [lines[4] as string, lines[3] as string];
+    const { tally } = await receiptsOf({ ...files, 'receipts.jsonl': `${swapped.join('\n')}\n` });
+    expect(tally.counts.included_in_log?.asserted).toBeLessThan(6);
+    for (const receipt of tally.receipts)
+      if (receipt.claims.chain_linked.status !== 'asserted')
+        expect(receipt.claims.included_in_log?.status).toBe('unknown');
+  });
+});
+
 describe('checkEvidenceReceipts: included_in_log of an order evidence bundle', () => {
   let evidence: Files;
   beforeAll(async () => {
