@@ -97,8 +97,21 @@ export function createApp(services: Services) {
       info: OPENAPI_INFO,
       servers: [{ url: services.config.publicUrl }],
     });
-  app.get('/openapi.json', (c) => c.json(withExamples(document())));
-  app.get('/docs', (c) => c.html(renderDocsPage(document() as never)));
+  // The document is fixed for the life of the process but for its public URL (set once when
+  // PORT=0): made once per URL, not per request. Built per request, a flood of pipelined
+  // /openapi.json requests held the event loop for seconds (an outside review).
+  const described = { url: '', json: '', docs: '' };
+  const describe = (what: 'json' | 'docs') => {
+    if (described.url !== services.config.publicUrl)
+      Object.assign(described, { url: services.config.publicUrl, json: '', docs: '' });
+    if (what === 'json') described.json ||= JSON.stringify(withExamples(document()));
+    else described.docs ||= renderDocsPage(document() as never);
+    return described[what];
+  };
+  app.get('/openapi.json', (c) =>
+    c.body(describe('json'), 200, { 'content-type': 'application/json' }),
+  );
+  app.get('/docs', (c) => c.html(describe('docs')));
   // The auditor's offline verifier page (packages/verifier-page), as built into dist/.
   app.get('/verify', async (c) => {
     const page = await readVerifierPage();

@@ -151,21 +151,50 @@ describe('slow clients', () => {
       expect(result.ms).toBeLessThan(REQUEST_TIMEOUT_MS + 2_500);
   });
 
-  it('connections past the cap are refused at once instead of queueing', async () => {
-    const sockets = await Promise.all(
-      Array.from(
-        { length: 40 },
-        () =>
-          new Promise<Socket>((resolve) => {
-            const s = connect(running.port, '127.0.0.1', () => resolve(s));
-            s.on('error', () => {});
-          }),
-      ),
-    );
+  const openSocket = (first?: string) =>
+    new Promise<Socket>((resolve) => {
+      const s = connect(running.port, '127.0.0.1', () => {
+        if (first) s.write(first);
+        resolve(s);
+      });
+      s.on('error', () => {});
+    });
+  /** Resolves once the server has closed `socket` (true), or after `ms` (false). */
+  const closedWithin = (socket: Socket, ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (socket.destroyed) resolve(true);
+      socket.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), ms).unref();
+    });
+
+  it('connections past the cap are refused at once when every one has a request running', async () => {
+    // Each an issue whose body has not come: its request is running (waiting for the body).
+    const busy = await Promise.all(Array.from({ length: 40 }, () => openSocket(head(1_000))));
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const extra = await rawClient((socket) => socket.write('GET /healthz HTTP/1.1\r\n\r\n'));
     expect(extra.ms).toBeLessThan(1_000);
     expect(extra.reply).toBe('');
-    for (const s of sockets) s.destroy();
+    for (const s of busy) s.destroy();
+  });
+
+  // An outside review locked every client out with connections that sent nothing, or only
+  // part of a request's head, reopened as the timeouts closed them.
+  it('connections that sent nothing, or part of a head, give way to a new client, the oldest first', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const silent = await Promise.all(Array.from({ length: 20 }, () => openSocket()));
+    const partial = await Promise.all(
+      Array.from({ length: 20 }, () => openSocket('GET /healthz HTTP/1.1\r\nHost: x\r\n')),
+    );
+    const started = Date.now();
+    const served = await rawClient((socket) =>
+      socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    );
+    expect(served.reply).toMatch(/^HTTP\/1\.1 200/);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // The one closed for it is the connection that had waited longest.
+    expect(await closedWithin(silent[0] as Socket, 1_000)).toBe(true);
+    expect(await closedWithin(partial.at(-1) as Socket, 200)).toBe(false);
+    for (const s of [...silent, ...partial]) s.destroy();
   });
 
   // Found by the soak: as many idle keep-alive connections as the cap locked every other
