@@ -1,6 +1,7 @@
 import { CertificateChainValidationEngine } from 'pkijs';
 import { LruCache } from './cache';
 import { type CertEntry, clearCertificateCache, subjectName } from './certs';
+import { installEngine } from './engine';
 import { TspError } from './errors';
 
 /** The validity every certificate of a path validated by pkijs shares, in epoch ms. */
@@ -47,6 +48,7 @@ export async function assertChain(
   const known = chains.get(key);
   if (known && known.notBefore <= time && time <= known.notAfter) return;
 
+  installEngine();
   const engine = new CertificateChainValidationEngine({
     trustedCerts: anchors.map((a) => a.cert),
     certs: [...intermediates.map((c) => c.cert), signer.cert],

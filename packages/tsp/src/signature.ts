@@ -2,6 +2,7 @@ import * as asn1js from 'asn1js';
 import { AlgorithmIdentifier, getCrypto } from 'pkijs';
 import { bytesEqual, digest, hashName, OID, parseAsn1 } from './bytes';
 import { type CertEntry, publicKey, subjectKeyId } from './certs';
+import { installEngine } from './engine';
 import { Fields, integerOf, isUniversal, octetsOf, oidOf, readDer, TAG, type Tlv } from './der';
 import { TspError } from './errors';
 import { isSameName } from './names';
@@ -159,7 +160,9 @@ async function verifyWithCertificate(
       data as Uint8Array<ArrayBuffer>,
     );
   }
-  // Anything else (RSASSA-PSS, a key that does not match the algorithm): pkijs, as before.
+  // Anything else (RSASSA-PSS, Ed25519, a key that does not match the algorithm): pkijs, as
+  // before, with Ed25519 added (engine.ts).
+  installEngine();
   return getCrypto(true).verifyWithPublicKey(
     data as Uint8Array<ArrayBuffer>,
     new asn1js.OctetString({ valueHex: signature.slice() }),

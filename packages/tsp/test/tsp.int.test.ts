@@ -127,6 +127,30 @@ describe('RFC 3161 against an OpenSSL TSA', () => {
     }
   });
 
+  // pkijs verifies no Ed25519 signature: a TSA certificate issued by an Ed25519 CA failed
+  // chain validation ("No valid certificate paths found") though OpenSSL accepts it (an
+  // operator's TSA, found by an outside check).
+  it('verifies a TSA whose root CA signs with Ed25519 (RFC 8410), as OpenSSL does', async () => {
+    const edRoot = await startTsaServer({ rootKey: 'ed25519' });
+    try {
+      const { imprint, request, response } = await timestamp(edRoot.url);
+      await assertOpensslAccepts(edRoot, request, response);
+      const result = await verifyTimestampResponse(response, {
+        imprint,
+        nonce: request.nonce,
+        trustAnchors: parsePemCertificates(edRoot.trustPem),
+      });
+      expect(result.tsa).toBe('CN=Quittance Test TSA,O=Quittance Test');
+      // Another CA's signature still does not chain.
+      const error = await rejection(
+        verifyTimestampToken(result.token, { imprint, trustAnchors: anchors }),
+      );
+      expect(error.code).toBe('untrusted_chain');
+    } finally {
+      await edRoot.close();
+    }
+  });
+
   it('answers concurrent requests with distinct serial numbers', async () => {
     const before = tsa.requests;
     const results = await Promise.all(

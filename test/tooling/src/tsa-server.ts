@@ -67,6 +67,11 @@ export interface TsaServerOptions {
   port?: number;
   /** Hash of the ESS signing-certificate attribute: sha256 (v2, default) or sha1 (v1). */
   essCertIdAlg?: 'sha1' | 'sha256';
+  /**
+   * The key of the root CA (the trust anchor): EC P-256 (default) or Ed25519 (RFC 8410), which
+   * signs the TSA's EC certificate with pure EdDSA. OpenSSL cannot sign a token with Ed25519.
+   */
+  rootKey?: 'ec' | 'ed25519';
 }
 
 const POLICY = '1.3.6.1.4.1.99999.1';
@@ -147,18 +152,18 @@ function randomSerial(): string {
   return `0x${bytes.toString('hex')}`;
 }
 
-async function createPki(dir: string): Promise<void> {
+async function createPki(dir: string, rootKey: 'ec' | 'ed25519'): Promise<void> {
   await writeFile(join(dir, 'x509.cnf'), X509_CONFIG);
   const key = (name: string) =>
-    openssl(dir, [
-      'genpkey',
-      '-algorithm',
-      'EC',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-out',
-      name,
-    ]);
+    openssl(
+      dir,
+      name === 'ca.key' && rootKey === 'ed25519'
+        ? ['genpkey', '-algorithm', 'ED25519', '-out', name]
+        : ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name],
+    );
+  // Pure EdDSA names no digest: OpenSSL refuses one with an Ed25519 key.
+  const digestOf = (signingKey: string) =>
+    signingKey === 'ca' && rootKey === 'ed25519' ? [] : ['-sha256'];
   const rootCa = (name: string, subject: string) =>
     openssl(dir, [
       'req',
@@ -174,7 +179,7 @@ async function createPki(dir: string): Promise<void> {
       subject,
       '-days',
       VALIDITY_DAYS,
-      '-sha256',
+      ...digestOf(name),
       '-set_serial',
       randomSerial(),
       '-out',
@@ -206,7 +211,7 @@ async function createPki(dir: string): Promise<void> {
       randomSerial(),
       '-days',
       VALIDITY_DAYS,
-      '-sha256',
+      ...digestOf(ca),
       '-extfile',
       'x509.cnf',
       '-extensions',
@@ -382,7 +387,7 @@ export async function startTsaServer(options: TsaServerOptions = {}): Promise<Ts
   const essCertIdAlg = options.essCertIdAlg ?? 'sha256';
   const dir = await mkdtemp(join(tmpdir(), 'quittance-tsa-'));
   try {
-    await createPki(dir);
+    await createPki(dir, options.rootKey ?? 'ec');
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
     throw error;
