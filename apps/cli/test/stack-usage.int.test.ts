@@ -1,4 +1,6 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -64,5 +66,41 @@ describe('--help after a command', () => {
     expect(stdout).toMatch(/^usage:/);
     expect(stdout).toContain(line);
     expect(stderr).toBe('');
+  });
+});
+
+describe('quittance admin finds the token the way it was started', () => {
+  // After `npm run stack` the README's admin commands failed: only ./.quittance was looked in.
+  it('./.quittance-stack/admin-token when there is no ./.quittance, and says where it looked', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'quittance-admin-token-'));
+    dirs.push(cwd);
+    const seen: (string | undefined)[] = [];
+    const server = createServer((request, response) => {
+      seen.push(request.headers.authorization);
+      response.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { QUITTANCE_ADMIN_TOKEN: _, QUITTANCE_DATA_DIR: __, ...env } = process.env;
+    const admin = () =>
+      run(bin, ['admin', 'merchants', 'create', 'acme', '--jurisdiction', 'EU', '--url', url], {
+        cwd,
+        env,
+        timeout: 20_000,
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
+    try {
+      const missing = await admin();
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain('.quittance-stack/admin-token');
+      await mkdir(join(cwd, '.quittance-stack'));
+      await writeFile(join(cwd, '.quittance-stack', 'admin-token'), 'qta_stack\n');
+      expect((await admin()).code).toBe(0);
+      expect(seen).toEqual(['Bearer qta_stack']);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -60,6 +60,8 @@ export class S3BundleStore implements BundleStore {
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #options: S3BundleStoreOptions;
+  /** The server answered ListMultipartUploads with NotImplemented. */
+  #cannotList = false;
 
   constructor(options: S3BundleStoreOptions) {
     this.#client = options.client;
@@ -169,6 +171,7 @@ export class S3BundleStore implements BundleStore {
   }
 
   async sweepIncomplete(before: Date): Promise<number> {
+    if (this.#cannotList) return 0;
     let aborted = 0;
     try {
       for await (const upload of listMultipartUploads(this.#client, this.#bucket, this.#prefix)) {
@@ -184,6 +187,17 @@ export class S3BundleStore implements BundleStore {
         aborted++;
       }
     } catch (error) {
+      // An S3-compatible server without the call (plain s3rver): said once, then not asked
+      // again; an operator saw the job fail every minute.
+      const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+      if (e?.name === 'NotImplemented' || e?.$metadata?.httpStatusCode === 501) {
+        this.#cannotList = true;
+        throw new BundleStoreError(
+          'store_misconfigured',
+          `sweep ${this.location}: the server does not implement ListMultipartUploads; unfinished uploads are left to the bucket's lifecycle rule (AbortIncompleteMultipartUpload), and this process will not ask again`,
+          { cause: error },
+        );
+      }
       throw toStoreError(error, `sweep ${this.location}`);
     }
     return aborted;

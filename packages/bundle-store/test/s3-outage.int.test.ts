@@ -98,3 +98,27 @@ describe('S3BundleStore when the S3 server stops during an upload', () => {
     expect(await store.exists(key)).toBe(false);
   });
 });
+
+describe('S3BundleStore on a server without ListMultipartUploads (plain s3rver)', () => {
+  it('says so once, then sweeps nothing without asking again; bundles still work', async () => {
+    const s3 = await startS3Server({ buckets: [BUCKET], plain: true });
+    const store = new S3BundleStore({
+      client: createS3Client({ endpoint: s3.endpoint, credentials: s3.credentials }),
+      bucket: BUCKET,
+      prefix: 'exports',
+    });
+    try {
+      const failure = await rejection(store.sweepIncomplete(new Date()));
+      expect(failure.code).toBe('store_misconfigured');
+      expect(failure.message).toContain('does not implement ListMultipartUploads');
+      const asked = s3.counts.ListMultipartUploads;
+      expect(await store.sweepIncomplete(new Date())).toBe(0);
+      expect(s3.counts.ListMultipartUploads).toBe(asked);
+      await put(store, 'EU/acme/exp_plain.zip', Buffer.from('zip'));
+      expect((await store.stat('EU/acme/exp_plain.zip'))?.bytes).toBe(3);
+    } finally {
+      await store.close();
+      await s3.close();
+    }
+  });
+});

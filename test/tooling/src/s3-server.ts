@@ -43,7 +43,13 @@ export interface S3TestServer {
  * folder removed on close.
  */
 export async function startS3Server(
-  options: { buckets?: string[]; port?: number; directory?: string } = {},
+  options: {
+    buckets?: string[];
+    port?: number;
+    directory?: string;
+    /** s3rver as it is, without the two calls added here (as `npx s3rver` runs it). */
+    plain?: boolean;
+  } = {},
 ): Promise<S3TestServer> {
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'quittance-s3-')));
   if (options.directory) await mkdir(directory, { recursive: true, mode: 0o700 });
@@ -77,6 +83,7 @@ export async function startS3Server(
     const key = decodeURIComponent(keyParts.join('/'));
     const operation = operationOf(req.method ?? 'GET', url.searchParams, key);
     counts[operation] = (counts[operation] ?? 0) + 1;
+    if (options.plain) return s3rverHandler(req, res);
     if (operation === 'AbortMultipartUpload') {
       const uploadId = url.searchParams.get('uploadId') ?? '';
       const folder = join(directory, bucket, UPLOADS_FOLDER, uploadId);

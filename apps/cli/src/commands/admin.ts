@@ -104,16 +104,28 @@ function toRequest(group?: string, action?: string, target?: string, values: Val
   }
 }
 
+/**
+ * QUITTANCE_ADMIN_TOKEN, else the token file of the data folder: QUITTANCE_DATA_DIR's, else
+ * `npm start`'s (./.quittance) or `npm run stack`'s (./.quittance-stack), the first found.
+ * The stack's was not looked for, so the README's admin commands failed after `npm run stack`
+ * (an outside operator's check).
+ */
 async function defaultToken(): Promise<string> {
   if (process.env.QUITTANCE_ADMIN_TOKEN) return process.env.QUITTANCE_ADMIN_TOKEN;
-  const path = join(resolve(process.env.QUITTANCE_DATA_DIR ?? './.quittance'), 'admin-token');
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch {
-    throw new UsageError(
-      `no admin token: pass --token, set QUITTANCE_ADMIN_TOKEN, or run where ${path} exists`,
-    );
+  const folders = process.env.QUITTANCE_DATA_DIR
+    ? [process.env.QUITTANCE_DATA_DIR]
+    : ['./.quittance', './.quittance-stack'];
+  const paths = folders.map((folder) => join(resolve(folder), 'admin-token'));
+  for (const path of paths) {
+    try {
+      return (await readFile(path, 'utf8')).trim();
+    } catch {
+      // the next folder
+    }
   }
+  throw new UsageError(
+    `no admin token: pass --token, set QUITTANCE_ADMIN_TOKEN, or run where ${paths.join(' or ')} exists`,
+  );
 }
 
 function parse(argv: string[]) {
