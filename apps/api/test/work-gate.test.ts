@@ -71,4 +71,36 @@ describe('WorkGate: heavy work takes turns, and the queue for a turn is bounded'
       code: 'service_unavailable',
     });
   });
+
+  // One merchant asking for six bundles at once made another merchant's evidence answer 503.
+  it('takes turns between tenants: the one served least recently goes next, and each has its own line', async () => {
+    const gate = new WorkGate(1, 3, 'tests');
+    const started: string[] = [];
+    const jobs = new Map<string, ReturnType<typeof held>>();
+    const ask = (tenant: string, name: string) => {
+      const job = held();
+      jobs.set(name, job);
+      return gate.run(
+        async () => {
+          started.push(name);
+          await job.work();
+          return name;
+        },
+        undefined,
+        tenant,
+      );
+    };
+    const a = ['a1', 'a2', 'a3', 'a4'].map((name) => ask('A', name));
+    // A's line is full (3 waiting): A is refused, B is not.
+    await expect(ask('A', 'a5')).rejects.toMatchObject({ code: 'service_unavailable' });
+    const b = ['b1', 'b2'].map((name) => ask('B', name));
+    await turn();
+    expect(started).toEqual(['a1']);
+    for (const name of ['a1', 'b1', 'a2', 'b2', 'a3', 'a4']) {
+      jobs.get(name)?.finish();
+      await turn();
+    }
+    expect(started).toEqual(['a1', 'b1', 'a2', 'b2', 'a3', 'a4']);
+    expect(await Promise.all([...a, ...b])).toEqual(['a1', 'a2', 'a3', 'a4', 'b1', 'b2']);
+  });
 });

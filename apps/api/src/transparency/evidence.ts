@@ -91,7 +91,11 @@ export class EvidenceService {
     const key = JSON.stringify([principal.merchantId, sees, orderId, includeBodies]);
     const shared = this.#building.get(key);
     if (shared) return shared;
-    const build = this.#gate.run(() => this.#build(principal, orderId, includeBodies), deadline);
+    const build = this.#gate.run(
+      () => this.#build(principal, orderId, includeBodies),
+      deadline,
+      principal.merchantId,
+    );
     this.#building.set(key, build);
     const done = () => this.#building.delete(key);
     build.then(done, done);
