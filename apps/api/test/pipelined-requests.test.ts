@@ -23,11 +23,19 @@ beforeAll(async () => {
     running++;
     mostAtOnce = Math.max(mostAtOnce, running);
     const body = request.method === 'POST' ? await request.text() : '';
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    const slow = new URL(request.url).pathname === '/slow';
+    await new Promise((resolve) => setTimeout(resolve, slow ? 1_500 : 20));
     running--;
     return new Response(`${new URL(request.url).pathname} ${body.length}`);
   };
   server = createServer(
+    // As server.ts makes it, with the request timeout scaled down to 1 s.
+    {
+      requestTimeout: 1_000,
+      headersTimeout: 1_000,
+      connectionsCheckingInterval: 100,
+      requireHostHeader: false,
+    },
     appRequestListener(fetch, { hostname: '127.0.0.1', logger: pino({ level: 'silent' }) }),
   );
   answerClientErrors(server);
@@ -73,7 +81,7 @@ describe('pipelined requests on one connection', () => {
 
   it('a body sent after its request waited its turn is still read', async () => {
     const post = 'POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n';
-    const reply = await exchange(get('/first') + post + 'ab', 'cde');
+    const reply = await exchange(`${get('/first')}${post}ab`, 'cde');
     expect(statuses(reply)).toEqual(['200', '200']);
     expect(reply).toContain('/post 5');
   });
@@ -84,5 +92,33 @@ describe('pipelined requests on one connection', () => {
     expect(statuses(reply)).toEqual(['200', '503']);
     expect(reply).toContain('"code":"service_unavailable"');
     expect(calls).toBe(1);
+  });
+
+  // Found by a review: the requests before a refused one waited their turn, then never ran,
+  // and the connection hung with the refusal's answer queued behind them.
+  it.each([
+    ['no Host', 'GET /refused HTTP/1.1\r\n\r\n', '400'],
+    [
+      'Transfer-Encoding: gzip, chunked',
+      'POST /refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+      '501',
+    ],
+  ])(
+    'the requests before a refused one (%s) run and are answered, then the refusal, then the close',
+    async (_what, refused, status) => {
+      const reply = await exchange(get('/a') + get('/b') + refused + get('/after'));
+      expect(statuses(reply)).toEqual(['200', '200', status]);
+      expect(reply).toContain('/b 0');
+      expect(calls).toBe(2);
+    },
+  );
+
+  // Found by a review: reading was paused while a request waited, so the rest of its body,
+  // sent at once, ran into the request timeout behind a slow request (408).
+  it('a waiting request whose body comes later is read meanwhile: no 408 behind a slow one', async () => {
+    const post = 'POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nConnection: close\r\n\r\n';
+    const reply = await exchange(`${get('/slow')}${post}abc`, 'def');
+    expect(statuses(reply)).toEqual(['200', '200']);
+    expect(reply).toContain('/post 6');
   });
 });

@@ -80,11 +80,11 @@ export function appRequestListener(
   options: { hostname: string; logger: Logger },
 ): RequestListener {
   // The request being dispatched: the adapter calls errorHandler before its first await.
-  let dispatching: Tracked | undefined;
+  let dispatching: { socket: Tracked; arrival: number } | undefined;
   const listener = getRequestListener(fetch, {
     hostname: options.hostname,
     errorHandler: (error) => {
-      if (dispatching) dispatching[CLOSING] = true;
+      if (dispatching) refuse(dispatching.socket, dispatching.arrival);
       return problemResponse(toRequestProblem(error, options.logger));
     },
   });
@@ -95,17 +95,20 @@ export function appRequestListener(
     if (socket[CLOSING]) return;
     socket[PREVIOUS_RESPONSE] = socket[LATEST_RESPONSE];
     socket[LATEST_RESPONSE] = outgoing;
+    const arrival = (socket[ARRIVALS] = (socket[ARRIVALS] ?? 0) + 1);
     const problem = framingProblem(incoming);
     if (problem) {
-      socket[CLOSING] = true;
+      refuse(socket, arrival);
       const { status, headers, body } = problemParts(problem);
       outgoing.writeHead(status, headers).end(body);
       return;
     }
     inTurn(socket, outgoing, () => {
-      // Refused meanwhile (bytes after it could not be parsed): it does not run.
-      if (socket[CLOSING]) return;
-      dispatching = socket;
+      // Behind a request refused meanwhile: it does not run. One that came before the refused
+      // one still runs (its answer is owed before the refusal's; skipping it hung the
+      // connection, found by a review).
+      if ((socket[REFUSED_AT] ?? Number.POSITIVE_INFINITY) < arrival) return;
+      dispatching = { socket, arrival };
       try {
         void listener(incoming, outgoing);
       } finally {
@@ -115,18 +118,26 @@ export function appRequestListener(
   };
 }
 
+/** Marks the connection refused at its `arrival`th request: the answer closes it. */
+function refuse(socket: Tracked, arrival: number): void {
+  socket[CLOSING] = true;
+  socket[REFUSED_AT] = Math.min(socket[REFUSED_AT] ?? arrival, arrival);
+}
+
 /** Pipelined requests a connection may have waiting for their turn; past it, it is closed. */
 const MAX_WAITING = 64;
 
 /**
- * Runs a connection's requests one at a time, each once the answer before it is out, and
- * reads no more of the connection while any waits. Node runs every pipelined request as soon
- * as it parses it, and parses a whole chunk at once: one connection sending 3,000 small
- * requests, none of whose answers it read, held the event loop for 12 to 44 s and 250 to
- * 690 MB (an outside review). Its answers leave in order anyway (RFC 9112 §9.3.2), so
- * running them in turn costs a pipelining client nothing it could see but the overlap.
- * Past MAX_WAITING waiting requests the connection is closed after the answer being written:
- * the waiting ones never ran, so none committed unanswered.
+ * Runs a connection's requests one at a time, each once the answer before it is out. Node
+ * runs every pipelined request as soon as it parses it, and parses a whole chunk at once: one
+ * connection sending 3,000 small requests, none of whose answers it read, held the event loop
+ * for 12 to 44 s and 250 to 690 MB (an outside review). Its answers leave in order anyway
+ * (RFC 9112 §9.3.2), so running them in turn costs a pipelining client nothing it could see
+ * but the overlap. Reading goes on meanwhile (Node stops it for a client that reads no
+ * answers, and for a body nobody reads yet): pausing the connection instead ran a waiting
+ * request's body into the request timeout (a review). Past MAX_WAITING waiting requests the
+ * connection is closed after the answer being written: the waiting ones never ran, so none
+ * committed unanswered.
  */
 function inTurn(socket: Tracked, outgoing: ServerResponse, run: () => void): void {
   const serving = socket[SERVING];
@@ -136,7 +147,7 @@ function inTurn(socket: Tracked, outgoing: ServerResponse, run: () => void): voi
   }
   const waiting = (socket[WAITING] ??= []);
   if (waiting.length >= MAX_WAITING) {
-    socket[CLOSING] = true;
+    refuse(socket, 0);
     waiting.length = 0;
     serving.once('close', () => {
       if (!serving.writableFinished || !socket.writable) socket.destroy();
@@ -151,7 +162,6 @@ function inTurn(socket: Tracked, outgoing: ServerResponse, run: () => void): voi
     });
     return;
   }
-  socket.pause();
   waiting.push(() => serveNow(socket, outgoing, run));
 }
 
@@ -162,10 +172,7 @@ function serveNow(socket: Tracked, outgoing: ServerResponse, run: () => void): v
     if (done) return;
     done = true;
     socket[SERVING] = undefined;
-    const waiting = socket[WAITING];
-    const turn = waiting?.shift();
-    // The last one waiting may still have a body to read.
-    if (!waiting?.length && !socket.destroyed) socket.resume();
+    const turn = socket[WAITING]?.shift();
     if (turn && !socket.destroyed) turn();
   };
   outgoing.once('finish', next);
@@ -208,6 +215,8 @@ function framingProblem(incoming: IncomingMessage): ApiError | undefined {
 /** A connection with what the listener notes on it. */
 type Tracked = Duplex & {
   [SERVING]?: ServerResponse | undefined;
+  [ARRIVALS]?: number;
+  [REFUSED_AT]?: number;
   [WAITING]?: (() => void)[];
   [LATEST_RESPONSE]?: ServerResponse;
   [PREVIOUS_RESPONSE]?: ServerResponse;
@@ -217,6 +226,9 @@ type Tracked = Duplex & {
 /** The answer of the request running on a connection, and the requests waiting for it. */
 const SERVING = Symbol('serving');
 const WAITING = Symbol('waiting');
+/** Requests that arrived on a connection, and the number of the one refused (none run after it). */
+const ARRIVALS = Symbol('arrivals');
+const REFUSED_AT = Symbol('refused at');
 /** The response objects of the newest request on a connection and of the one before it. */
 const LATEST_RESPONSE = Symbol('latest response');
 const PREVIOUS_RESPONSE = Symbol('previous response');

@@ -123,7 +123,7 @@ export async function checkChain(
   const covering = checkpoints.roots
     .filter(
       ({ seq, rootHash }) =>
-        checkpoints.verified.has(seq) &&
+        checkpoints.verified.has(`${seq}:${rootHash}`) &&
         !unmatched.has(seq) &&
         !misnamed.has(seq) &&
         replay?.roots.get(seq) === rootHash,

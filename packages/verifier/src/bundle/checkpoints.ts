@@ -23,10 +23,11 @@ export interface CheckpointsRead {
   /** seq → entryHash of every checkpoint that verifies: the chain must hold those entries. */
   entries: Map<number, string>;
   /**
-   * seqs of the checkpoints whose signature verifies with a key valid at their createdAt
-   * (SPEC §10): an export's receipts under one whose rootHash recomputes are in the log.
+   * `seq:rootHash` of the merchant's checkpoints whose signature verifies with a key valid at
+   * their createdAt (SPEC §10): an export's receipts under one whose rootHash recomputes are
+   * in the log. Keyed with the root: a copy at the same seq with another root proves nothing.
    */
-  verified: Set<number>;
+  verified: Set<string>;
   /** Proven times, from checkpoints whose timestamps chain to roots the auditor pinned. */
   proofs: CheckpointProof[];
   /** JCS of an order evidence bundle's checkpoint, when well-formed: its proofs are against it. */
@@ -45,6 +46,8 @@ export async function checkCheckpoints(
   history: KeyHistory,
   anchors: TsaAnchors,
   evidence: { manifest: EvidenceManifestView | undefined } | undefined,
+  /** An export's merchant, as its manifest says: another merchant's checkpoint is refuted. */
+  merchantId?: string | undefined,
 ): Promise<CheckpointsRead> {
   const read: CheckpointsRead = {
     claim: unknown('the bundle has no checkpoint'),
@@ -77,6 +80,11 @@ export async function checkCheckpoints(
     }
     const checkpoint = validation.value;
     read.roots.push({ seq: checkpoint.seq, rootHash: checkpoint.rootHash });
+    const merchant = evidence ? evidence.manifest?.merchantId : merchantId;
+    if (!evidence && merchantId !== undefined && checkpoint.merchantId !== merchantId) {
+      problems.push(`${at} is a checkpoint of merchant ${showValue(checkpoint.merchantId)}`);
+      continue;
+    }
     if (evidence) {
       read.evidenceCheckpoint = canonicalOf(parsed.value);
       const named = evidence.manifest?.checkpoint;
@@ -118,7 +126,13 @@ export async function checkCheckpoints(
         : `its timestamp is ${timestamp.status}: ${timestamp.reason}`
     }`;
     read.entries.set(report.seq, checkpoint.entryHash);
-    if (signature.status === 'asserted' && key.status === 'asserted') read.verified.add(report.seq);
+    if (
+      signature.status === 'asserted' &&
+      key.status === 'asserted' &&
+      merchant !== undefined &&
+      checkpoint.merchantId === merchant
+    )
+      read.verified.add(`${report.seq}:${checkpoint.rootHash}`);
     // Only TSA roots the auditor pinned make a checkpoint's time a proof (see TsaAnchors).
     if (report.provenAt && signature.status === 'asserted' && !anchors.fromBundle)
       read.proofs.push({ seq: report.seq, time: report.provenAt });

@@ -182,7 +182,13 @@ async function verifyOpened(
     } else {
       const log = await readLog(contents);
       step('checkpoints');
-      const checkpoints = await checkCheckpoints(contents, snapshots.history, anchors, undefined);
+      const checkpoints = await checkCheckpoints(
+        contents,
+        snapshots.history,
+        anchors,
+        undefined,
+        manifest.manifest?.merchantId,
+      );
       claims.checkpoints_valid = checkpoints.claim;
       step('chain');
       // The range's first seq as the manifest states it, else as log.json implies it (SPEC §9:

@@ -58,7 +58,13 @@ async function setUp(bundle: Files, kind: 'export' | 'order-evidence') {
 /** An export's receipts step. */
 async function receiptsOf(bundle: Files) {
   const { contents, manifest, history, anchors, base } = await setUp(bundle, 'export');
-  const checkpoints = await checkCheckpoints(contents, history, anchors, undefined);
+  const checkpoints = await checkCheckpoints(
+    contents,
+    history,
+    anchors,
+    undefined,
+    manifest.manifest?.merchantId,
+  );
   const log = await readLog(contents);
   const chain = await checkChain(contents, checkpoints, log, manifest.manifest?.range.firstSeq);
   base.facts.chainProblems = chain.problems.kept;
@@ -230,6 +236,33 @@ describe('checkExportReceipts: included_in_log of an export (a leaf of a signed 
     expect(statuses((await receiptsOf(withCheckpoints(badSignature))).tally)).toEqual(
       Array(6).fill('unknown'),
     );
+  });
+
+  // Found by a review: the signature was checked on one copy and the root on the other.
+  it('two checkpoints at one seq, one validly signed over another root, one with the true root and a bad signature: no inclusion', async () => {
+    const fork = await data.signCheckpoint(6, { rootHash: 'd'.repeat(64) });
+    const unsigned = { ...(data.checkpoints[1] as object), createdAt: '2026-11-20T10:20:00.999Z' };
+    const { tally } = await receiptsOf(withCheckpoints(fork, unsigned));
+    expect(statuses(tally)).toEqual(Array(6).fill('unknown'));
+  });
+
+  it("another merchant's checkpoint is refuted and covers nothing", async () => {
+    const other = await data.signCheckpoint(6, { merchantId: 'beta' });
+    const bundle = withCheckpoints(other);
+    const { tally } = await receiptsOf(bundle);
+    expect(statuses(tally)).toEqual(Array(6).fill('unknown'));
+    const { contents, manifest, history, anchors } = await setUp(bundle, 'export');
+    const read = await checkCheckpoints(
+      contents,
+      history,
+      anchors,
+      undefined,
+      manifest.manifest?.merchantId,
+    );
+    expect(read.claim).toMatchObject({
+      status: 'refuted',
+      reason: expect.stringContaining('is a checkpoint of merchant "beta"'),
+    });
   });
 
   it('a receipt whose entry is not its own is not counted in the log', async () => {
