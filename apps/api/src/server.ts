@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
@@ -110,48 +110,39 @@ export async function startServer(
 }
 
 /**
- * At most `max` open connections. A connection past the cap closes the one that has waited
- * longest without a request running: idle between keep-alive requests, or one that has sent
- * nothing, or only part of a request's head. It is itself refused at once only when every
+ * At most `max` open connections. A connection past the cap closes, of those without a
+ * request running (idle between keep-alive requests, or that have sent nothing, or only part
+ * of a request's head), the one whose latest request, or opening, is oldest. It is itself
+ * refused at once only when every
  * other connection has a request running. Before, only idle keep-alive connections gave way,
  * and an outside review locked every client out with connections that sent nothing, or a
  * header line every 2 s, reopened as the timeouts closed them. Node's own cap sits a little
  * higher, so that a client arriving at the cap is accepted long enough to make that choice
- * (Node would reset it unseen).
+ * (Node would reset it unseen). Per request, only a stamp is written; the choice is made at
+ * the cap.
  */
 function capConnections(server: Server, max: number): void {
-  const open = new Set<Socket>();
-  /** Open connections without a request running, longest waiting first (insertion order). */
-  const waiting = new Set<Socket>();
-  const running = new Map<Socket, number>();
+  const open = new Set<Stamped>();
+  let tick = 0;
   server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const socket = request.socket;
-    waiting.delete(socket);
-    running.set(socket, (running.get(socket) ?? 0) + 1);
-    response.once('close', () => {
-      const left = (running.get(socket) ?? 1) - 1;
-      if (left > 0) running.set(socket, left);
-      else {
-        running.delete(socket);
-        if (!socket.destroyed) waiting.add(socket);
-      }
-    });
+  server.on('request', (request: IncomingMessage) => {
+    (request.socket as Stamped)[LAST_SEEN] = ++tick;
   });
-  server.on('connection', (socket: Socket) => {
+  server.on('connection', (socket: Stamped) => {
+    socket[LAST_SEEN] = ++tick;
     open.add(socket);
-    waiting.add(socket);
-    socket.once('close', () => {
-      open.delete(socket);
-      waiting.delete(socket);
-      running.delete(socket);
-    });
+    socket.once('close', () => open.delete(socket));
     if (open.size <= max) return;
-    for (const other of waiting) {
-      if (other === socket) continue;
-      other.destroy();
-      return;
+    let oldest: Stamped | undefined;
+    for (const other of open) {
+      // Node's response in progress on the connection (null between requests).
+      if (other === socket || other.destroyed || other._httpMessage) continue;
+      if (!oldest || (other[LAST_SEEN] ?? 0) < (oldest[LAST_SEEN] ?? 0)) oldest = other;
     }
-    socket.destroy();
+    (oldest ?? socket).destroy();
   });
 }
+
+/** When a connection opened or its latest request arrived (a count). */
+const LAST_SEEN = Symbol('last seen');
+type Stamped = Socket & { [LAST_SEEN]?: number; _httpMessage?: unknown };

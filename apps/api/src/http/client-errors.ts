@@ -95,7 +95,8 @@ export function appRequestListener(
     if (socket[CLOSING]) return;
     socket[PREVIOUS_RESPONSE] = socket[LATEST_RESPONSE];
     socket[LATEST_RESPONSE] = outgoing;
-    const arrival = (socket[ARRIVALS] = (socket[ARRIVALS] ?? 0) + 1);
+    const arrival = (socket[ARRIVALS] ?? 0) + 1;
+    socket[ARRIVALS] = arrival;
     const problem = framingProblem(incoming);
     if (problem) {
       refuse(socket, arrival);
@@ -145,7 +146,8 @@ function inTurn(socket: Tracked, outgoing: ServerResponse, run: () => void): voi
     serveNow(socket, outgoing, run);
     return;
   }
-  const waiting = (socket[WAITING] ??= []);
+  const waiting = socket[WAITING] ?? [];
+  socket[WAITING] = waiting;
   if (waiting.length >= MAX_WAITING) {
     refuse(socket, 0);
     waiting.length = 0;
@@ -167,15 +169,12 @@ function inTurn(socket: Tracked, outgoing: ServerResponse, run: () => void): voi
 
 function serveNow(socket: Tracked, outgoing: ServerResponse, run: () => void): void {
   socket[SERVING] = outgoing;
-  let done = false;
   const next = () => {
-    if (done) return;
-    done = true;
     socket[SERVING] = undefined;
     const turn = socket[WAITING]?.shift();
     if (turn && !socket.destroyed) turn();
   };
-  outgoing.once('finish', next);
+  // 'close' comes once the answer is out, or the connection is gone (a listener less per request).
   outgoing.once('close', next);
   run();
 }
