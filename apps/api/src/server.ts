@@ -113,13 +113,12 @@ export async function startServer(
  * At most `max` open connections. A connection past the cap closes, of those without a
  * request running (idle between keep-alive requests, or that have sent nothing, or only part
  * of a request's head), the one whose latest request, or opening, is oldest. It is itself
- * refused at once only when every
- * other connection has a request running. Before, only idle keep-alive connections gave way,
- * and an outside review locked every client out with connections that sent nothing, or a
- * header line every 2 s, reopened as the timeouts closed them. Node's own cap sits a little
- * higher, so that a client arriving at the cap is accepted long enough to make that choice
- * (Node would reset it unseen). Per request, only a stamp is written; the choice is made at
- * the cap.
+ * refused at once only when every other connection has a request running. Before, only idle
+ * keep-alive connections gave way, and an outside review locked every client out with
+ * connections that sent nothing, or a header line every 2 s, reopened as the timeouts closed
+ * them. Node's own cap sits a little higher, so that a client arriving at the cap is
+ * accepted long enough to make that choice (Node would reset it unseen). Per request, only a
+ * stamp is written; the choice is made at the cap.
  */
 function capConnections(server: Server, max: number): void {
   const open = new Set<Stamped>();

@@ -100,18 +100,20 @@ export function createApp(services: Services) {
   // The document is fixed for the life of the process but for its public URL (set once when
   // PORT=0): made once per URL, not per request. Built per request, a flood of pipelined
   // /openapi.json requests held the event loop for seconds (an outside review).
-  const described = { url: '', json: '', docs: '' };
-  const describe = (what: 'json' | 'docs') => {
-    if (described.url !== services.config.publicUrl)
-      Object.assign(described, { url: services.config.publicUrl, json: '', docs: '' });
-    if (what === 'json') described.json ||= JSON.stringify(withExamples(document()));
-    else described.docs ||= renderDocsPage(document() as never);
-    return described[what];
+  const perPublicUrl = (make: () => string) => {
+    let made: { url: string; text: string } | undefined;
+    return () => {
+      const url = services.config.publicUrl;
+      if (made?.url !== url) made = { url, text: make() };
+      return made.text;
+    };
   };
+  const openapiJson = perPublicUrl(() => JSON.stringify(withExamples(document())));
+  const docsPage = perPublicUrl(() => renderDocsPage(document() as never));
   app.get('/openapi.json', (c) =>
-    c.body(describe('json'), 200, { 'content-type': 'application/json' }),
+    c.body(openapiJson(), 200, { 'content-type': 'application/json' }),
   );
-  app.get('/docs', (c) => c.html(describe('docs')));
+  app.get('/docs', (c) => c.html(docsPage()));
   // The auditor's offline verifier page (packages/verifier-page), as built into dist/.
   app.get('/verify', async (c) => {
     const page = await readVerifierPage();

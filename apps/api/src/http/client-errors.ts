@@ -35,7 +35,7 @@ export function answerClientErrors(server: Server): void {
     // Being answered already: the parser reports its error again with each later chunk,
     // which the linger reads and discards.
     const tracked = socket as Tracked;
-    if (tracked[CLOSING] || tracked[ANSWERING]) return;
+    if (tracked[REFUSED_AT] !== undefined || tracked[ANSWERING]) return;
     if (!socket.writable) {
       socket.destroy();
       return;
@@ -92,7 +92,7 @@ export function appRequestListener(
     const socket = incoming.socket as Tracked;
     // A request pipelined behind a refused one: the connection closes after the refusal's
     // answer, and nothing after it runs (it could be an issue that would commit unanswered).
-    if (socket[CLOSING]) return;
+    if (socket[REFUSED_AT] !== undefined) return;
     socket[PREVIOUS_RESPONSE] = socket[LATEST_RESPONSE];
     socket[LATEST_RESPONSE] = outgoing;
     const arrival = (socket[ARRIVALS] ?? 0) + 1;
@@ -121,7 +121,6 @@ export function appRequestListener(
 
 /** Marks the connection refused at its `arrival`th request: the answer closes it. */
 function refuse(socket: Tracked, arrival: number): void {
-  socket[CLOSING] = true;
   socket[REFUSED_AT] = Math.min(socket[REFUSED_AT] ?? arrival, arrival);
 }
 
@@ -219,20 +218,20 @@ type Tracked = Duplex & {
   [WAITING]?: (() => void)[];
   [LATEST_RESPONSE]?: ServerResponse;
   [PREVIOUS_RESPONSE]?: ServerResponse;
-  [CLOSING]?: true;
   [ANSWERING]?: true;
 };
 /** The answer of the request running on a connection, and the requests waiting for it. */
 const SERVING = Symbol('serving');
 const WAITING = Symbol('waiting');
-/** Requests that arrived on a connection, and the number of the one refused (none run after it). */
+/**
+ * Requests that arrived on a connection, and the number of the one refused, once one is: its
+ * answer closes the connection, and no request after it runs.
+ */
 const ARRIVALS = Symbol('arrivals');
 const REFUSED_AT = Symbol('refused at');
 /** The response objects of the newest request on a connection and of the one before it. */
 const LATEST_RESPONSE = Symbol('latest response');
 const PREVIOUS_RESPONSE = Symbol('previous response');
-/** Set once a request on the connection was refused: its answer closes it. */
-const CLOSING = Symbol('closing after a refusal');
 /** Set once a connection's refused bytes are being answered. */
 const ANSWERING = Symbol('answering a refused request');
 /** How long a closed connection is read from (and discarded) before it is dropped. */
@@ -251,7 +250,7 @@ const owed = (response: ServerResponse | undefined): response is ServerResponse 
  */
 function answerAfterPending(socket: Duplex, problem: ApiError): void {
   const tracked = socket as Tracked;
-  if (tracked[CLOSING] || tracked[ANSWERING]) return;
+  if (tracked[REFUSED_AT] !== undefined || tracked[ANSWERING]) return;
   tracked[ANSWERING] = true;
   // Node takes its own listener off a socket it hands to 'connect' or reports to
   // 'clientError': a reset while the answer waits or lingers would crash the process.

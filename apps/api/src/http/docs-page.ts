@@ -55,22 +55,12 @@ const INIT = `window.ui = SwaggerUIBundle({
   layout: 'BaseLayout'
 });`;
 
-const cache = new Map<string, string>();
-
 /**
- * The docs page for an OpenAPI document (enriched with {@link withExamples}). The document
- * is fixed for the life of a process, so the page is rendered once per distinct document.
+ * The docs page for an OpenAPI document (enriched with {@link withExamples}). The app renders
+ * it once per public URL (app.ts), so it is not cached here.
  */
 export function renderDocsPage(document: { info: { title: string } }): string {
-  const enriched = withExamples(document);
-  const key = JSON.stringify(enriched);
-  let page = cache.get(key);
-  if (!page) {
-    page = render(enriched as { info: { title: string } });
-    cache.clear();
-    cache.set(key, page);
-  }
-  return page;
+  return render(withExamples(document) as { info: { title: string } });
 }
 
 function render(document: { info: { title: string } }): string {

@@ -81,7 +81,8 @@ export async function checkCheckpoints(
     const checkpoint = validation.value;
     read.roots.push({ seq: checkpoint.seq, rootHash: checkpoint.rootHash });
     const merchant = evidence ? evidence.manifest?.merchantId : merchantId;
-    if (!evidence && merchantId !== undefined && checkpoint.merchantId !== merchantId) {
+    const foreign = merchant !== undefined && checkpoint.merchantId !== merchant;
+    if (foreign && !evidence) {
       problems.push(`${at} is a checkpoint of merchant ${showValue(checkpoint.merchantId)}`);
       continue;
     }
@@ -92,7 +93,7 @@ export async function checkCheckpoints(
         problems.push(
           `the manifest names the checkpoint at seq ${named.seq}, checkpoints.jsonl holds seq ${checkpoint.seq} with another rootHash`,
         );
-      if (evidence.manifest && checkpoint.merchantId !== evidence.manifest.merchantId)
+      if (foreign)
         problems.push(`the checkpoint is of merchant ${showValue(checkpoint.merchantId)}`);
     }
     let report: CheckpointReport;
@@ -130,7 +131,7 @@ export async function checkCheckpoints(
       signature.status === 'asserted' &&
       key.status === 'asserted' &&
       merchant !== undefined &&
-      checkpoint.merchantId === merchant
+      !foreign
     )
       read.verified.add(`${report.seq}:${checkpoint.rootHash}`);
     // Only TSA roots the auditor pinned make a checkpoint's time a proof (see TsaAnchors).
