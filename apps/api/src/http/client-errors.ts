@@ -5,6 +5,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { getRequestListener, RequestError } from '@hono/node-server';
 import type { Logger } from 'pino';
@@ -26,6 +27,9 @@ import { ApiError, problemBody } from './problem';
  * After a refusal, which closes the connection, no later request on it is served (§9.6).
  */
 export function answerClientErrors(server: Server): void {
+  server.on('connection', (socket: Socket) => {
+    socket.destroySoon = closeAfterAnswers;
+  });
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     // Reset by the client: nothing can be answered any more.
     if (error.code === 'ECONNRESET') {
@@ -65,6 +69,18 @@ export function answerClientErrors(server: Server): void {
     );
     response.writeHead(status, headers).end(body);
   });
+}
+
+/**
+ * What Node calls once the answer that closes a connection is out (one with `Connection:
+ * close`: a refusal, an HTTP/1.0 request): its own destroySoon dropped the connection at once,
+ * and a client still sending got a reset, which destroyed the answers waiting in its buffer,
+ * to receipts that were stored (an outside retest: 3 of 10 arrived). The connection lingers
+ * as a refused one does, and no request after that answer runs (RFC 9112 §9.6).
+ */
+function closeAfterAnswers(this: Socket): void {
+  refuse(this, 0);
+  writeProblem(this, undefined);
 }
 
 /**
