@@ -482,6 +482,18 @@ describe('on a real socket', () => {
         `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n`,
         '415',
       ],
+      // An outside retest: without credentials, the chunked body was read first, so an
+      // unfinished one held the connection for the request timeout, then got 408.
+      [
+        'no credentials (401)',
+        `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`,
+        '401',
+      ],
+      [
+        'no admin token (401)',
+        'POST /admin/v1/merchants HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n',
+        '401',
+      ],
     ])(
       'a request answered before its chunked body is read (%s), then a bad chunk: that one answer, no second',
       async (_what, head, status) => {

@@ -26,7 +26,7 @@ import { methodsAt } from './allowed-methods';
 import { renderDocsPage } from './docs-page';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
-import { declaredBodyLimit, requireIdentityEncoding, strictJsonBody } from './json-body';
+import { bodyLimits, requireIdentityEncoding, strictJsonBody } from './json-body';
 import { requestBudget, requestContext, requireAdmin, requireApiKey } from './middleware';
 import { withExamples } from './openapi-examples';
 import { ApiError } from './problem';
@@ -47,14 +47,25 @@ const OPENAPI_INFO = {
 /** The whole HTTP application; routes are tested through `app.request()`. */
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>();
-  const limit = declaredBodyLimit(services.config.maxBodyBytes);
+  const limit = bodyLimits(services.config.maxBodyBytes);
 
   app.use('*', requestContext(services));
   // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known; a coded
   // or oversized one is refused before any of it is read.
   const budget = requestBudget(services.config.requestBudgetMs);
-  app.use(`${API_BASE}/*`, budget, requireIdentityEncoding, limit, requireApiKey, strictJsonBody);
-  app.use(`${ADMIN_BASE}/*`, budget, requireIdentityEncoding, limit, requireAdmin, strictJsonBody);
+  for (const [base, caller] of [
+    [API_BASE, requireApiKey],
+    [ADMIN_BASE, requireAdmin],
+  ] as const)
+    app.use(
+      `${base}/*`,
+      budget,
+      requireIdentityEncoding,
+      limit.declared,
+      caller,
+      limit.streamed,
+      strictJsonBody,
+    );
 
   app.route('/', health);
   app.route('/', metrics);

@@ -402,13 +402,19 @@ export const requireIdentityEncoding = createMiddleware<AppEnv>(async (c, next) 
 });
 
 /**
- * 413 `body_too_large` past `maxBytes`. A declared Content-Length is judged from the header
- * (Node's parser then reads exactly that many bytes); only a body without one (chunked) is
- * counted as it streams, by Hono's bodyLimit. Hono's middleware alone would touch
+ * 413 `body_too_large` past `maxBytes`, in two steps around authentication. A declared
+ * Content-Length is judged from the header, before the caller is known (Node's parser then
+ * reads exactly that many bytes). A body without one (chunked) is counted as it streams, by
+ * Hono's bodyLimit, which reads it whole before going on: so only once the caller is known
+ * (an outside retest held a connection for the request timeout with an unfinished chunked
+ * body and no credentials, then got 408, not 401). Hono's middleware alone would touch
  * `c.req.raw.body` on every request, which makes the Node adapter build a web Request and
  * stream for it: about a tenth of an issue request's CPU, measured (issue 14).
  */
-export function declaredBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+export function bodyLimits(maxBytes: number): {
+  declared: MiddlewareHandler<AppEnv>;
+  streamed: MiddlewareHandler<AppEnv>;
+} {
   const tooLarge = (c: Parameters<MiddlewareHandler<AppEnv>>[0]) =>
     renderError(new ApiError('body_too_large', `the limit is ${maxBytes} bytes`), c);
   const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
@@ -434,12 +440,18 @@ export function declaredBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
       done();
     }
   };
-  return async (c, next) => {
-    if (!hasBody(c.req.method)) return next();
-    const declared = c.req.header('content-length');
-    if (declared === undefined || c.req.header('transfer-encoding') !== undefined)
+  const streams = (c: Parameters<MiddlewareHandler<AppEnv>>[0]) =>
+    c.req.header('content-length') === undefined || c.req.header('transfer-encoding') !== undefined;
+  return {
+    declared: async (c, next) => {
+      if (!hasBody(c.req.method) || streams(c)) return next();
+      const declared = c.req.header('content-length') as string;
+      if (Number.parseInt(declared, 10) > maxBytes) return tooLarge(c);
+      return next();
+    },
+    streamed: async (c, next) => {
+      if (!hasBody(c.req.method) || !streams(c)) return next();
       return readAsItStreams(c, next);
-    if (Number.parseInt(declared, 10) > maxBytes) return tooLarge(c);
-    return next();
+    },
   };
 }
