@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
-import { answerClientErrors, appRequestListener } from './http/client-errors';
+import { answerClientErrors, appRequestListener, continueWhenRead } from './http/client-errors';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
@@ -27,6 +27,10 @@ export async function startServer(
   const server = await new Promise<Server>((resolve, reject) => {
     // What @hono/node-server's serve() does, with a listener that answers the requests the
     // adapter cannot read as problem+json (http/client-errors.ts).
+    const listener = appRequestListener(app.fetch, {
+      hostname: config.host,
+      logger: services.logger,
+    });
     const s = createServer(
       {
         // A client that sends its request slowly, or announces more body than it sends,
@@ -37,8 +41,9 @@ export async function startServer(
         // Checked by the listener, which answers problem+json where Node's answer is bare.
         requireHostHeader: false,
       },
-      appRequestListener(app.fetch, { hostname: config.host, logger: services.logger }),
+      listener,
     );
+    s.on('checkContinue', continueWhenRead(listener));
     s.listen(config.port, config.host, () => {
       s.off('error', reject);
       resolve(s);

@@ -379,6 +379,7 @@ describe('on a real socket', () => {
     });
   }
 
+  const statuses = (reply: string) => [...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
   const problemOf = (reply: string) => JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4));
 
   describe('requests the adapter cannot turn into a URL', () => {
@@ -505,6 +506,37 @@ describe('on a real socket', () => {
         expect([...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1])).toEqual([status]);
       },
     );
+
+    // An outside retest: Node sent 100 Continue at once, so a client announcing 5 MB was told
+    // to go on, then refused. It now comes only once the body is read.
+    it.each([
+      ['announcing more than the limit', true, 50_000_000, '413'],
+      ['without credentials', false, 100, '401'],
+    ])(
+      'Expect: 100-continue %s: the final answer at once, no 100 Continue',
+      async (_what, credentials, length, status) => {
+        const reply = await rawClient((socket) =>
+          socket.write(
+            `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\n${credentials ? `Authorization: Bearer ${apiKey}\r\n` : ''}` +
+              `Content-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`,
+          ),
+        );
+        expect(statuses(reply)).toEqual([status]);
+      },
+    );
+
+    it('Expect: 100-continue with a body the service reads: 100 Continue, then the body, then 201', async () => {
+      const body = JSON.stringify(issueBody({ callId: 'expect-continue' }));
+      const reply = await rawClient((socket) => {
+        socket.write(
+          `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\nConnection: close\r\n` +
+            `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n\r\n`,
+        );
+        socket.once('data', () => socket.write(body));
+      });
+      expect(statuses(reply)).toEqual(['100', '201']);
+      expect(await stored('expect-continue')).toBe(true);
+    });
 
     it.each([
       ['two Host headers', 'GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', '400'],
