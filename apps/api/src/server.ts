@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
 import { answerClientErrors, appRequestListener, continueWhenRead } from './http/client-errors';
+import { capConnections } from './http/connection-cap';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
@@ -60,7 +61,10 @@ export async function startServer(
   answerClientErrors(server);
   // Longer than a load balancer's idle timeout (60 s on AWS), so it never reuses a closed one.
   server.keepAliveTimeout = 65_000;
-  capConnections(server, config.maxConnections);
+  capConnections(server, {
+    max: config.maxConnections,
+    writeTimeoutMs: config.requestTimeoutMs,
+  });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.
@@ -113,40 +117,3 @@ export async function startServer(
   };
   return { url, port, services, close };
 }
-
-/**
- * At most `max` open connections. A connection past the cap closes, of those without a
- * request running (idle between keep-alive requests, or that have sent nothing, or only part
- * of a request's head), the one whose latest request, or opening, is oldest. It is itself
- * refused at once only when every other connection has a request running. Before, only idle
- * keep-alive connections gave way, and an outside review locked every client out with
- * connections that sent nothing, or a header line every 2 s, reopened as the timeouts closed
- * them. Node's own cap sits a little higher, so that a client arriving at the cap is
- * accepted long enough to make that choice (Node would reset it unseen). Per request, only a
- * stamp is written; the choice is made at the cap.
- */
-function capConnections(server: Server, max: number): void {
-  const open = new Set<Stamped>();
-  let tick = 0;
-  server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
-  server.on('request', (request: IncomingMessage) => {
-    (request.socket as Stamped)[LAST_SEEN] = ++tick;
-  });
-  server.on('connection', (socket: Stamped) => {
-    socket[LAST_SEEN] = ++tick;
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
-    if (open.size <= max) return;
-    let oldest: Stamped | undefined;
-    for (const other of open) {
-      // Node's response in progress on the connection (null between requests).
-      if (other === socket || other.destroyed || other._httpMessage) continue;
-      if (!oldest || (other[LAST_SEEN] ?? 0) < (oldest[LAST_SEEN] ?? 0)) oldest = other;
-    }
-    (oldest ?? socket).destroy();
-  });
-}
-
-/** When a connection opened or its latest request arrived (a count). */
-const LAST_SEEN = Symbol('last seen');
-type Stamped = Socket & { [LAST_SEEN]?: number; _httpMessage?: unknown };

@@ -1,0 +1,97 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export interface ConnectionLimits {
+  /** Open connections past which a new client takes a connection's place, or is refused. */
+  max: number;
+  /** An answer of which the client reads nothing for this long closes its connection. */
+  writeTimeoutMs: number;
+  /** How long an answer must have been stuck before a new client may take its place. */
+  stuckAfterMs?: number;
+}
+
+/**
+ * At most `max` open connections, and no answer written forever to a client that reads none
+ * of it. A connection past the cap closes, of the connections that give way, the one whose
+ * latest request, or opening, is oldest; it is itself refused at once only when none gives
+ * way. A connection gives way when nothing of its work can be lost: no request running (idle
+ * between keep-alive requests, or that has sent nothing, or part of a request's head), or a
+ * request whose body has not all come (nothing has run on it), or an answer stuck for
+ * `stuckAfterMs` because the client reads none of it. Before, only idle keep-alive connections
+ * gave way, and outside reviews locked every client out with connections that sent nothing,
+ * or a head without its body, or asked for large answers they never read, reopened as they
+ * closed. Node's own cap sits a little higher, so that a client arriving at the cap is
+ * accepted long enough to make that choice (Node would reset it unseen). Per request, only a
+ * stamp is written; progress is looked at once a second, and the choice made at the cap.
+ */
+export function capConnections(server: Server, limits: ConnectionLimits): void {
+  const { max, writeTimeoutMs, stuckAfterMs = 2_000 } = limits;
+  const open = new Set<Stamped>();
+  let tick = 0;
+  server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
+  server.on('request', (request: IncomingMessage) => {
+    (request.socket as Stamped)[LAST_SEEN] = ++tick;
+  });
+  server.on('connection', (socket: Stamped) => {
+    socket[LAST_SEEN] = ++tick;
+    socket[MOVED] = 0;
+    socket[STILL_SINCE] = Date.now();
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    if (open.size <= max) return;
+    const now = Date.now();
+    let oldest: Stamped | undefined;
+    for (const other of open) {
+      if (other === socket || other.destroyed || !givesWay(other, now, stuckAfterMs)) continue;
+      if (!oldest || (other[LAST_SEEN] ?? 0) < (oldest[LAST_SEEN] ?? 0)) oldest = other;
+    }
+    (oldest ?? socket).destroy();
+  });
+  const watch = setInterval(() => {
+    const now = Date.now();
+    for (const socket of open) {
+      if (noteProgress(socket, now)) continue;
+      if (socket.writableLength > 0 && now - (socket[STILL_SINCE] ?? now) >= writeTimeoutMs)
+        socket.destroy();
+    }
+  }, 1_000);
+  watch.unref();
+  server.once('close', () => clearInterval(watch));
+}
+
+/** Whether a connection can close for a new client with nothing of its work lost. */
+function givesWay(socket: Stamped, now: number, stuckAfterMs: number): boolean {
+  // Node's response in progress on the connection (null between requests).
+  const response = socket._httpMessage;
+  if (!response?.req.complete) return true;
+  // Looked at again: an answer that began since the last look has moved bytes.
+  noteProgress(socket, now);
+  return socket.writableLength > 0 && now - (socket[STILL_SINCE] ?? now) >= stuckAfterMs;
+}
+
+/**
+ * Notes when bytes last moved on the connection, either way: read, or taken by the kernel.
+ * True when they moved since the last look. A large answer is one write, handed to libuv
+ * whole: only libuv's queue shows it shrinking (Node's own counts move once it is all out).
+ */
+function noteProgress(socket: Stamped, now: number): boolean {
+  const queued = socket._handle?.writeQueueSize ?? 0;
+  const moved = socket.bytesRead - queued - socket.writableLength;
+  if (moved === socket[MOVED]) return false;
+  socket[MOVED] = moved;
+  socket[STILL_SINCE] = now;
+  return true;
+}
+
+/** When a connection opened or its latest request arrived (a count). */
+const LAST_SEEN = Symbol('last seen');
+/** The bytes moved on a connection at the last look, and since when none have. */
+const MOVED = Symbol('moved');
+const STILL_SINCE = Symbol('still since');
+type Stamped = Socket & {
+  [LAST_SEEN]?: number;
+  [MOVED]?: number;
+  [STILL_SINCE]?: number;
+  _httpMessage?: ServerResponse | null;
+  _handle?: { writeQueueSize?: number } | null;
+};

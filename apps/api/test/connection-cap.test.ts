@@ -1,0 +1,159 @@
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerClientErrors, appRequestListener } from '../src/http/client-errors';
+import { capConnections } from '../src/http/connection-cap';
+
+/**
+ * The connection cap and the write timeout (http/connection-cap.ts), on a server made as
+ * server.ts makes it, with an app that answers 32 MB on /big and reads a body on POST. An
+ * outside retest held every slot of a capped server with large answers it never read, and
+ * with heads whose bodies never came.
+ */
+
+const MAX = 4;
+const WRITE_TIMEOUT_MS = 4_000;
+const STUCK_AFTER_MS = 1_000;
+const BIG = new Uint8Array(32 * 1024 * 1024).fill(120);
+
+let server: Server;
+let port: number;
+
+beforeAll(async () => {
+  const fetch = async (request: Request) => {
+    if (request.method === 'POST') return new Response(`read ${(await request.text()).length}`);
+    return new Response(new URL(request.url).pathname === '/big' ? BIG : 'ok');
+  };
+  server = createServer(
+    { requireHostHeader: false },
+    appRequestListener(fetch, { hostname: '127.0.0.1', logger: pino({ level: 'silent' }) }),
+  );
+  answerClientErrors(server);
+  server.on('connection', (socket: Socket) => serverEnd.set(socket.remotePort as number, socket));
+  capConnections(server, {
+    max: MAX,
+    writeTimeoutMs: WRITE_TIMEOUT_MS,
+    stuckAfterMs: STUCK_AFTER_MS,
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const GET = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`;
+
+/** A connection that has sent `text` and reads nothing. */
+const holding = (text: string) =>
+  new Promise<Socket>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.write(text);
+      resolve(socket);
+    });
+    socket.pause();
+    socket.on('error', () => {});
+  });
+
+/** The server's end of a client's connection. */
+const serverEnd = new Map<number, Socket>();
+const serverSide = (client: Socket) => serverEnd.get(client.localPort as number) as Socket;
+
+/** Resolves once the server has closed its end of `client` (true), or after `ms` (false). */
+const closedWithin = (client: Socket, ms: number) =>
+  new Promise<boolean>((resolve) => {
+    const end = serverSide(client);
+    if (end.destroyed) resolve(true);
+    end.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), ms).unref();
+  });
+
+/** One request on a new connection: the status it got, or '' when the server refused it. */
+const newClient = () =>
+  new Promise<string>((resolve) => {
+    let reply = '';
+    const socket = connect(port, '127.0.0.1', () =>
+      socket.write('GET /small HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    );
+    socket.on('data', (chunk) => {
+      reply += chunk;
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(reply.slice(9, 12)));
+  });
+
+const POST_HEAD =
+  'POST /body HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n';
+
+describe('the write timeout', { timeout: 15_000 }, () => {
+  it('closes a connection whose client reads none of a large answer, after the timeout', async () => {
+    const socket = await holding(GET('/big'));
+    await sleep(200);
+    expect(await closedWithin(socket, WRITE_TIMEOUT_MS - 1_000)).toBe(false);
+    // The timeout, plus up to a second for the once-a-second look.
+    expect(await closedWithin(socket, 3_000)).toBe(true);
+    socket.destroy();
+  });
+
+  it('never cuts off a client that reads, with pauses shorter than the timeout', async () => {
+    const received = await new Promise<number>((resolve) => {
+      let bytes = 0;
+      const socket = connect(port, '127.0.0.1', () =>
+        socket.write('GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      socket.pause();
+      // Reads for 50 ms every 2 s: stuck most of the time, never for the timeout.
+      const reading = setInterval(() => {
+        socket.resume();
+        setTimeout(() => socket.pause(), 50);
+      }, 2_000);
+      socket.on('data', (chunk) => {
+        bytes += chunk.length;
+      });
+      socket.on('close', () => {
+        clearInterval(reading);
+        resolve(bytes);
+      });
+    });
+    expect(received).toBeGreaterThan(BIG.length);
+  });
+});
+
+describe('past the cap', { timeout: 15_000 }, () => {
+  const fill = async (text: string) => {
+    const held: Socket[] = [];
+    for (let i = 0; i < MAX; i++) {
+      held.push(await holding(text));
+      await sleep(20);
+    }
+    await sleep(200);
+    return held;
+  };
+
+  it('connections whose request bodies have not come give way at once, the oldest first', async () => {
+    const held = await fill(POST_HEAD);
+    expect(await newClient()).toBe('200');
+    expect(await closedWithin(held[0] as Socket, 500)).toBe(true);
+    expect(await closedWithin(held[1] as Socket, 200)).toBe(false);
+    for (const s of held) s.destroy();
+  });
+
+  it('connections whose answers are moving are kept: the new client is refused', async () => {
+    const held = await fill(GET('/big'));
+    expect(await newClient()).toBe('');
+    for (const s of held) expect(serverSide(s).destroyed).toBe(false);
+    for (const s of held) s.destroy();
+  });
+
+  it('connections whose answers have been stuck give way, the oldest first', async () => {
+    const held = await fill(GET('/big'));
+    await sleep(STUCK_AFTER_MS + 1_100);
+    expect(await newClient()).toBe('200');
+    expect(await closedWithin(held[0] as Socket, 500)).toBe(true);
+    expect(await closedWithin(held[1] as Socket, 200)).toBe(false);
+    for (const s of held) s.destroy();
+  });
+});
