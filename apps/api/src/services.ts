@@ -12,6 +12,7 @@ import pino, { type Logger } from 'pino';
 import { ApiKeyService } from './auth/api-keys';
 import { ChainAppender } from './chain/chain-appender';
 import { ReceiptIssuer } from './chain/issuer';
+import { OrderListing } from './chain/order-listing';
 import { ReceiptQueries } from './chain/queries';
 import type { Config } from './config';
 import { prepareDataFolder, restrictDataFolder } from './data-folder';
@@ -45,6 +46,7 @@ export interface Services {
   appender: ChainAppender;
   issuer: ReceiptIssuer;
   receipts: ReceiptQueries;
+  orderListing: OrderListing;
   bodies: BodyReader;
   proofs: ProofService;
   checkpoints: CheckpointList;
@@ -193,6 +195,7 @@ export async function createServices(
     }),
     metrics,
     receipts,
+    orderListing: new OrderListing(receipts),
     bodies: new BodyReader({ db, vault, receipts }),
     proofs,
     checkpoints: new CheckpointList(db),

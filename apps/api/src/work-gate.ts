@@ -25,6 +25,42 @@ export class WorkGate {
     private readonly what: string,
   ) {}
 
+  /** Work not yet started, by what it computes: a request asking for the same joins it. */
+  readonly #queued = new Map<string, Promise<unknown>>();
+
+  /**
+   * As {@link run}, for work that computes what `key` names from what is committed when it
+   * starts: a request for the same key while one waits for its turn shares that one's answer.
+   * Work already running is never joined, as it may have read before the joiner's own writes
+   * committed (a merchant that issues a receipt, then lists its order, must see it).
+   */
+  runShared<T>(
+    key: string,
+    work: () => Promise<T>,
+    deadline?: AbortSignal,
+    tenant = '',
+  ): Promise<T> {
+    const queued = this.#queued.get(key);
+    if (queued) return queued as Promise<T>;
+    let waiting = true;
+    const started = () => {
+      if (!waiting) return;
+      waiting = false;
+      if (this.#queued.get(key) === shared) this.#queued.delete(key);
+    };
+    const shared = this.run(
+      () => {
+        started();
+        return work();
+      },
+      deadline,
+      tenant,
+    );
+    shared.then(started, started);
+    if (waiting) this.#queued.set(key, shared);
+    return shared;
+  }
+
   async run<T>(work: () => Promise<T>, deadline?: AbortSignal, tenant = ''): Promise<T> {
     await this.#acquire(deadline, tenant);
     try {

@@ -6,7 +6,7 @@ import { createHarness, expectProblem, type Harness, issueBody } from './harness
 // again and again for the evidence of a 3,000-receipt order nearly stopped the embedded
 // service (issuance 305/s → 1/s): each 503 after the request budget left its build running,
 // and every retry started another. Now an order past the cap is refused with a stable code,
-// identical requests share one build, and builds take turns.
+// identical requests waiting for a turn share one build, and builds take turns.
 
 describe.each([
   ['the embedded PGlite', true],
@@ -86,7 +86,9 @@ describe.each([
     expect((await evidence(m.auditorKey, 'heavy')).status).toBe(200);
   });
 
-  it('identical requests meanwhile share one build; a later one is built anew', async () => {
+  // A build already running is not joined: it may have read before the joiner's own receipts
+  // committed. So six at once make two builds: the first, and one the other five share.
+  it('identical requests waiting for a turn share one build; a later one is built anew', async () => {
     const answers = await Promise.all(
       Array.from({ length: 6 }, () => evidence(m.auditorKey, 'small', '?includeBodies=true')),
     );
@@ -96,9 +98,11 @@ describe.each([
         return Buffer.from(await res.arrayBuffer());
       }),
     );
-    const digests = new Set(answers.map((res) => res.headers.get('x-content-sha256')));
-    expect(digests.size).toBe(1);
-    for (const zip of zips) expect(zip.equals(zips[0] as Buffer)).toBe(true);
+    const digests = answers.map((res) => res.headers.get('x-content-sha256') as string);
+    expect(new Set(digests).size).toBeLessThanOrEqual(2);
+    expect(digests.slice(2).every((digest) => digest === digests[1])).toBe(true);
+    for (const [i, zip] of zips.entries())
+      expect(zip.equals(zips[digests[i] === digests[0] ? 0 : 1] as Buffer)).toBe(true);
     // Asked once the shared build was answered, each is built anew (an agent sees less, and
     // bodies make another bundle).
     const [merchant, agent, noBodies] = await Promise.all([
@@ -111,6 +115,6 @@ describe.each([
       [merchant, agent, noBodies].map((res) => res.headers.get('x-content-sha256')),
     );
     expect(later.size).toBe(3);
-    expect(later.has([...digests][0] as string)).toBe(false);
+    for (const digest of digests) expect(later.has(digest)).toBe(false);
   });
 });

@@ -103,4 +103,34 @@ describe('WorkGate: heavy work takes turns, and the queue for a turn is bounded'
     expect(started).toEqual(['a1', 'b1', 'a2', 'b2', 'a3', 'a4']);
     expect(await Promise.all([...a, ...b])).toEqual(['a1', 'a2', 'a3', 'a4', 'b1', 'b2']);
   });
+
+  it('runShared: a request for the same key joins one waiting for its turn, never one running', async () => {
+    const gate = new WorkGate(1, 8, 'tests');
+    const jobs = [held(), held()];
+    let builds = 0;
+    const ask = () =>
+      gate.runShared('order-1', async () => {
+        const job = jobs[builds++] as ReturnType<typeof held>;
+        await job.work();
+        return builds;
+      });
+    // The first runs at once; the second waits, and the third and fourth join it.
+    const first = ask();
+    await turn();
+    const waiting = [ask(), ask(), ask()];
+    expect(waiting[1]).toBe(waiting[0]);
+    expect(waiting[2]).toBe(waiting[0]);
+    jobs[0]?.finish();
+    await turn();
+    // It has started: a fifth asks anew (it may have committed after the second read).
+    const fifth = ask();
+    expect(fifth).not.toBe(waiting[0]);
+    jobs[1]?.finish();
+    jobs.push(held());
+    (jobs[2] as ReturnType<typeof held>).finish();
+    expect(await first).toBe(1);
+    expect(await Promise.all(waiting)).toEqual([2, 2, 2]);
+    expect(await fifth).toBe(3);
+    expect(builds).toBe(3);
+  });
 });

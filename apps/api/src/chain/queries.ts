@@ -25,6 +25,16 @@ function visibleTo(principal: Principal): SQL {
   return merchant;
 }
 
+/**
+ * What of the receipts `principal` may see, as a key for answers shared between requests: a
+ * merchant's, or one agent's of them.
+ */
+export function sightOf(principal: Principal): string {
+  return principal.role === 'agent'
+    ? `${principal.merchantId} agent ${principal.agentId}`
+    : `${principal.merchantId} all`;
+}
+
 /** The most receipts GET /receipts/by-order/{orderId} answers at once. */
 export const MAX_ORDER_RECEIPTS = 10_000;
 

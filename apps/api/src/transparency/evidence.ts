@@ -12,7 +12,7 @@ import { type InclusionProof, JWS_TYPES, newId } from '@quittance/format';
 import { signDigest } from '@quittance/signer';
 import type { Vault } from '@quittance/vault';
 import type { Principal } from '../auth/api-keys';
-import type { ReceiptQueries } from '../chain/queries';
+import { type ReceiptQueries, sightOf } from '../chain/queries';
 import { KeyHistoryChanged, type KeyRing } from '../keys/key-ring';
 import { publishedKidsIn, snapshotDocuments } from '../keys/snapshots';
 import { merchantJurisdiction } from '../merchants/merchants';
@@ -72,12 +72,11 @@ export class EvidenceService {
   }
 
   readonly #gate: WorkGate;
-  readonly #building = new Map<string, Promise<EvidenceBundle>>();
 
   /**
-   * The order's evidence bundle as `principal` may see it. Identical requests meanwhile share
-   * one build (agents that ask again and again), and builds take turns at the gate, so they
-   * cannot starve issuance; one that cannot start before `deadline` answers 503.
+   * The order's evidence bundle as `principal` may see it. Builds take turns at the gate, so
+   * they cannot starve issuance; one that cannot start before `deadline` answers 503. Identical
+   * requests while one waits for its turn share its build (agents that ask again and again).
    */
   order(
     principal: Principal,
@@ -87,19 +86,12 @@ export class EvidenceService {
   ): Promise<EvidenceBundle> {
     if (includeBodies && principal.role === 'agent')
       throw new ServiceError('forbidden', 'agent keys may not read bodies');
-    const sees = principal.role === 'agent' ? `agent ${principal.agentId}` : 'all';
-    const key = JSON.stringify([principal.merchantId, sees, orderId, includeBodies]);
-    const shared = this.#building.get(key);
-    if (shared) return shared;
-    const build = this.#gate.run(
+    return this.#gate.runShared(
+      JSON.stringify([sightOf(principal), orderId, includeBodies]),
       () => this.#build(principal, orderId, includeBodies),
       deadline,
       principal.merchantId,
     );
-    this.#building.set(key, build);
-    const done = () => this.#building.delete(key);
-    build.then(done, done);
-    return build;
   }
 
   async #build(

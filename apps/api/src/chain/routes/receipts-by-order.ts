@@ -26,6 +26,11 @@ const route = createRoute({
 
 export const receiptsByOrder = createRouter().openapi(route, async (c) => {
   const { orderId } = c.req.valid('param');
-  const receipts = await c.get('services').receipts.byOrder(c.get('principal'), orderId);
-  return c.json({ orderId, receipts }, 200);
+  const json = await c
+    .get('services')
+    .orderListing.json(c.get('principal'), orderId, c.get('deadline')());
+  return c.body(json, 200, {
+    'content-type': 'application/json',
+    'content-length': String(json.length),
+  }) as never;
 });
