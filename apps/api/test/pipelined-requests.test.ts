@@ -67,6 +67,17 @@ const get = (path: string, last = false) =>
   `GET ${path} HTTP/1.1\r\nHost: x\r\n${last ? 'Connection: close\r\n' : ''}\r\n`;
 const statuses = (reply: string) => [...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
 
+/** Requests the listener refuses, closing the connection: what, the request, its status. */
+const REFUSED = [
+  ['no Host', 'GET /refused HTTP/1.1\r\n\r\n', '400'],
+  ['two Hosts', 'GET /refused HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', '400'],
+  [
+    'Transfer-Encoding: gzip, chunked',
+    'POST /refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
+    '501',
+  ],
+] as const;
+
 describe('pipelined requests on one connection', () => {
   it('run one at a time, answered in order', async () => {
     const requests = Array.from({ length: 20 }, (_, i) => get(`/r${i}`, i === 19)).join('');
@@ -89,14 +100,7 @@ describe('pipelined requests on one connection', () => {
 
   // Found by a review: the requests before a refused one waited their turn, then never ran,
   // and the connection hung with the refusal's answer queued behind them.
-  it.each([
-    ['no Host', 'GET /refused HTTP/1.1\r\n\r\n', '400'],
-    [
-      'Transfer-Encoding: gzip, chunked',
-      'POST /refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n',
-      '501',
-    ],
-  ])(
+  it.each(REFUSED)(
     'the requests before a refused one (%s) run and are answered, then the refusal, then the close',
     async (_what, refused, status) => {
       const reply = await exchange(get('/a') + get('/b') + refused + get('/after'));
@@ -109,15 +113,7 @@ describe('pipelined requests on one connection', () => {
   // Found by an outside retest: Node closed the connection at once after these refusals, and
   // a client still sending got a reset that destroyed the answers before it, to receipts
   // that were stored (3 of 10 arrived). The connection now lingers as the clientError ones do.
-  it.each([
-    ['no Host', 'GET /refused HTTP/1.1\r\n\r\n', '400'],
-    ['two Hosts', 'GET /refused HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n', '400'],
-    [
-      'Transfer-Encoding: gzip, chunked',
-      'POST /refused HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n',
-      '501',
-    ],
-  ])(
+  it.each(REFUSED)(
     'a client still sending after a refusal (%s) gets every answer, not a reset',
     async (_what, refused, status) => {
       const posts = Array.from({ length: 10 }, (_, i) => get(`/stored${i}`)).join('');
