@@ -28,10 +28,6 @@ export async function startServer(
   const server = await new Promise<Server>((resolve, reject) => {
     // What @hono/node-server's serve() does, with a listener that answers the requests the
     // adapter cannot read as problem+json (http/client-errors.ts).
-    const listener = appRequestListener(app.fetch, {
-      hostname: config.host,
-      logger: services.logger,
-    });
     const s = createServer(
       {
         // A client that sends its request slowly, or announces more body than it sends,
@@ -42,9 +38,9 @@ export async function startServer(
         // Checked by the listener, which answers problem+json where Node's answer is bare.
         requireHostHeader: false,
       },
-      listener,
+      appRequestListener(app.fetch, { hostname: config.host, logger: services.logger }),
     );
-    s.on('checkContinue', continueWhenRead(listener));
+    continueWhenRead(s);
     s.listen(config.port, config.host, () => {
       s.off('error', reject);
       resolve(s);
@@ -63,7 +59,9 @@ export async function startServer(
   server.keepAliveTimeout = 65_000;
   capConnections(server, {
     max: config.maxConnections,
-    writeTimeoutMs: config.requestTimeoutMs,
+    // Long enough for a slow reader's steps (connection-cap.ts noteProgress): 120 s by default.
+    writeTimeoutMs: 4 * config.requestTimeoutMs,
+    stuckAfterMs: config.requestTimeoutMs,
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -1,8 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { answerClientErrors, appRequestListener } from '../src/http/client-errors';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import {
+  answerClientErrors,
+  appRequestListener,
+  continueWhenRead,
+} from '../src/http/client-errors';
 import { capConnections } from '../src/http/connection-cap';
 
 /**
@@ -22,6 +26,10 @@ let port: number;
 
 beforeAll(async () => {
   const fetch = async (request: Request) => {
+    const path = new URL(request.url).pathname;
+    // A route that acts without reading the body (as a key rotation may), then answers.
+    if (path === '/ignore')
+      return new Promise<Response>((r) => setTimeout(() => r(new Response('acted')), 500));
     if (request.method === 'POST') return new Response(`read ${(await request.text()).length}`);
     return new Response(new URL(request.url).pathname === '/big' ? BIG : 'ok');
   };
@@ -30,6 +38,7 @@ beforeAll(async () => {
     appRequestListener(fetch, { hostname: '127.0.0.1', logger: pino({ level: 'silent' }) }),
   );
   answerClientErrors(server);
+  continueWhenRead(server);
   server.on('connection', (socket: Socket) => serverEnd.set(socket.remotePort as number, socket));
   capConnections(server, {
     max: MAX,
@@ -123,6 +132,17 @@ describe('the write timeout', { timeout: 15_000 }, () => {
 });
 
 describe('past the cap', { timeout: 15_000 }, () => {
+  // Each test starts once the previous one's connections are gone on the server's side.
+  beforeEach(async () => {
+    for (let i = 0; i < 100; i++) {
+      const open = await new Promise<number>((resolve) =>
+        server.getConnections((_error, count) => resolve(count)),
+      );
+      if (open === 0) return;
+      await sleep(50);
+    }
+  });
+
   const fill = async (text: string) => {
     const held: Socket[] = [];
     for (let i = 0; i < MAX; i++) {
@@ -139,6 +159,29 @@ describe('past the cap', { timeout: 15_000 }, () => {
     expect(await closedWithin(held[0] as Socket, 500)).toBe(true);
     expect(await closedWithin(held[1] as Socket, 200)).toBe(false);
     for (const s of held) s.destroy();
+  });
+
+  // Found by a review: a request the app acts on without reading its body has run.
+  it('connections whose bodies the app does not wait for are kept: the new client is refused', async () => {
+    const held = await fill(POST_HEAD.replace('/body', '/ignore'));
+    expect(await newClient()).toBe('');
+    for (const s of held) expect(serverSide(s).destroyed).toBe(false);
+    for (const s of held) s.destroy();
+  });
+
+  // Found by a review: Node hands an Expect: 100-continue request to 'checkContinue', not
+  // 'request', so the cap never saw it arrive, and took the connection for its oldest.
+  it('a request with Expect: 100-continue counts as the connection’s latest', async () => {
+    const expecting = await holding('');
+    await sleep(20);
+    const silent = [await holding(''), await holding(''), await holding('')];
+    await sleep(20);
+    expecting.write(POST_HEAD.replace('\r\n\r\n', '\r\nExpect: 100-continue\r\n\r\n'));
+    await sleep(200);
+    expect(await newClient()).toBe('200');
+    expect(await closedWithin(silent[0] as Socket, 500)).toBe(true);
+    expect(serverSide(expecting).destroyed).toBe(false);
+    for (const s of [expecting, ...silent]) s.destroy();
   });
 
   it('connections whose answers are moving are kept: the new client is refused', async () => {

@@ -148,22 +148,22 @@ export function appRequestListener(
 }
 
 /**
- * The listener for requests with `Expect: 100-continue` (Node's 'checkContinue'): `100
- * Continue` goes out only once the app starts reading the body. Node sent it at once, so a
- * client announcing 5 MB heard "continue", then 413 (an outside retest), and one without
- * credentials sent its body to be refused with 401. An answer given before the body is read
- * is final, and Node then closes the connection (the client may not send the body).
+ * Requests with `Expect: 100-continue` go to the server's 'request' listeners as others do,
+ * and `100 Continue` goes out only once the app starts reading the body. Node sent it at
+ * once, so a client announcing 5 MB heard "continue", then 413 (an outside retest), and one
+ * without credentials sent its body to be refused with 401. An answer given before the body
+ * is read is final, and Node then closes the connection (the client may not send the body).
  */
-export function continueWhenRead(listener: RequestListener): RequestListener {
-  return (incoming, outgoing) => {
+export function continueWhenRead(server: Server): void {
+  server.on('checkContinue', (incoming: IncomingMessage, outgoing: ServerResponse) => {
     const read = incoming.read;
     incoming.read = function (this: IncomingMessage, size?: number) {
       incoming.read = read;
       if (!outgoing.headersSent) outgoing.writeContinue();
       return read.call(this, size);
     };
-    listener(incoming, outgoing);
-  };
+    server.emit('request', incoming, outgoing);
+  });
 }
 
 /** Marks the connection refused at its `arrival`th request: the answer closes it. */

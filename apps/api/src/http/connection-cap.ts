@@ -7,7 +7,7 @@ export interface ConnectionLimits {
   /** An answer of which the client reads nothing for this long closes its connection. */
   writeTimeoutMs: number;
   /** How long an answer must have been stuck before a new client may take its place. */
-  stuckAfterMs?: number;
+  stuckAfterMs: number;
 }
 
 /**
@@ -16,7 +16,7 @@ export interface ConnectionLimits {
  * latest request, or opening, is oldest; it is itself refused at once only when none gives
  * way. A connection gives way when nothing of its work can be lost: no request running (idle
  * between keep-alive requests, or that has sent nothing, or part of a request's head), or a
- * request whose body has not all come (nothing has run on it), or an answer stuck for
+ * request whose body the app waits for (nothing has run on it), or an answer stuck for
  * `stuckAfterMs` because the client reads none of it. Before, only idle keep-alive connections
  * gave way, and outside reviews locked every client out with connections that sent nothing,
  * or a head without its body, or asked for large answers they never read, reopened as they
@@ -25,7 +25,7 @@ export interface ConnectionLimits {
  * stamp is written; progress is looked at once a second, and the choice made at the cap.
  */
 export function capConnections(server: Server, limits: ConnectionLimits): void {
-  const { max, writeTimeoutMs, stuckAfterMs = 2_000 } = limits;
+  const { max, writeTimeoutMs, stuckAfterMs } = limits;
   const open = new Set<Stamped>();
   let tick = 0;
   server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
@@ -34,7 +34,6 @@ export function capConnections(server: Server, limits: ConnectionLimits): void {
   });
   server.on('connection', (socket: Stamped) => {
     socket[LAST_SEEN] = ++tick;
-    socket[MOVED] = 0;
     socket[STILL_SINCE] = Date.now();
     open.add(socket);
     socket.once('close', () => open.delete(socket));
@@ -63,34 +62,47 @@ export function capConnections(server: Server, limits: ConnectionLimits): void {
 function givesWay(socket: Stamped, now: number, stuckAfterMs: number): boolean {
   // Node's response in progress on the connection (null between requests).
   const response = socket._httpMessage;
-  if (!response?.req.complete) return true;
+  if (!response) return true;
+  // A request whose body the app is reading, not all come, with no answer begun: nothing has
+  // run yet. One the app does not read (a key rotation with a body it ignores) may have.
+  const request = response.req;
+  if (!request.complete && request.readableFlowing !== null && !response.headersSent) return true;
   // Looked at again: an answer that began since the last look has moved bytes.
   noteProgress(socket, now);
   return socket.writableLength > 0 && now - (socket[STILL_SINCE] ?? now) >= stuckAfterMs;
 }
 
 /**
- * Notes when bytes last moved on the connection, either way: read, or taken by the kernel.
- * True when they moved since the last look. A large answer is one write, handed to libuv
- * whole: only libuv's queue shows it shrinking (Node's own counts move once it is all out).
+ * Notes when the client last moved bytes: sent some, or made room for some of its answer.
+ * True when it did since the last look. Bytes read and writes completed only grow; a large
+ * answer is one write, handed to libuv whole, and only libuv's queue shows it shrinking
+ * (Node's own counts move once it is all out). The kernel lets libuv write again only once
+ * about a third of its send buffer (up to 4 MB) has drained, so progress shows in steps of
+ * up to 1.4 MB: the timeouts that use this are long enough for a slow reader's steps.
  */
 function noteProgress(socket: Stamped, now: number): boolean {
+  const done = socket.bytesRead + socket.bytesWritten - socket.writableLength;
   const queued = socket._handle?.writeQueueSize ?? 0;
-  const moved = socket.bytesRead - queued - socket.writableLength;
-  if (moved === socket[MOVED]) return false;
-  socket[MOVED] = moved;
-  socket[STILL_SINCE] = now;
-  return true;
+  const moved = done !== socket[DONE] || queued < (socket[QUEUED] ?? 0);
+  socket[DONE] = done;
+  socket[QUEUED] = queued;
+  if (moved) socket[STILL_SINCE] = now;
+  return moved;
 }
 
 /** When a connection opened or its latest request arrived (a count). */
 const LAST_SEEN = Symbol('last seen');
-/** The bytes moved on a connection at the last look, and since when none have. */
-const MOVED = Symbol('moved');
+/**
+ * At the last look: bytes read plus writes completed, and libuv's write queue; and since
+ * when the client has moved none.
+ */
+const DONE = Symbol('done');
+const QUEUED = Symbol('queued');
 const STILL_SINCE = Symbol('still since');
 type Stamped = Socket & {
   [LAST_SEEN]?: number;
-  [MOVED]?: number;
+  [DONE]?: number;
+  [QUEUED]?: number;
   [STILL_SINCE]?: number;
   _httpMessage?: ServerResponse | null;
   _handle?: { writeQueueSize?: number } | null;
