@@ -27,6 +27,8 @@ export class WorkGate {
 
   /** Work not yet started, by what it computes: a request asking for the same joins it. */
   readonly #queued = new Map<string, Promise<unknown>>();
+  /** Refusals because the asker's own deadline passed. */
+  readonly #outOfTime = new WeakSet<object>();
 
   /**
    * As {@link run}, for work that computes what `key` names from what is committed when it
@@ -41,7 +43,12 @@ export class WorkGate {
     tenant = '',
   ): Promise<T> {
     const queued = this.#queued.get(key);
-    if (queued) return queued as Promise<T>;
+    // The one joined gives up when its own deadline passes: a joiner with time left waits on.
+    if (queued)
+      return (queued as Promise<T>).catch((error: unknown) => {
+        if (!this.#outOfTime.has(error as object) || deadline?.aborted) throw error;
+        return this.runShared(key, work, deadline, tenant);
+      });
     let waiting = true;
     const started = () => {
       if (!waiting) return;
@@ -74,7 +81,7 @@ export class WorkGate {
   }
 
   async #acquire(deadline: AbortSignal | undefined, tenant: string): Promise<void> {
-    if (deadline?.aborted) throw this.#refusal();
+    if (deadline?.aborted) throw this.#lateRefusal();
     if (this.#busy < this.slots) {
       this.#busy++;
       this.#served(tenant);
@@ -92,7 +99,7 @@ export class WorkGate {
         const at = line.indexOf(granted);
         if (at >= 0) line.splice(at, 1);
         if (line.length === 0 && this.#waiting.get(tenant) === line) this.#waiting.delete(tenant);
-        reject(this.#refusal());
+        reject(this.#lateRefusal());
       };
       line.push(granted);
       deadline?.addEventListener('abort', gaveUp, { once: true });
@@ -126,6 +133,12 @@ export class WorkGate {
       const [oldest] = this.#lastServed.keys();
       if (oldest !== undefined) this.#lastServed.delete(oldest);
     }
+  }
+
+  #lateRefusal(): ServiceError {
+    const refusal = this.#refusal();
+    this.#outOfTime.add(refusal);
+    return refusal;
   }
 
   #refusal(): ServiceError {
