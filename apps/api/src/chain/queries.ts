@@ -1,5 +1,5 @@
 import { type Db, type RawQuery, receipts } from '@quittance/db';
-import { and, asc, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, max as largest, lt, type SQL } from 'drizzle-orm';
 import type { Principal } from '../auth/api-keys';
 import { ServiceError } from '../service-error';
 import { decodeCursor, pageOf } from './cursor';
@@ -115,6 +115,15 @@ export class ReceiptQueries {
    * see is refused (order_too_large) rather than answered in part.
    */
   async byOrder(principal: Principal, orderId: string, max = MAX_ORDER_RECEIPTS) {
+    return (await this.orderRecords(principal, orderId, max)).map(toReceipt);
+  }
+
+  /** The stored rows of {@link byOrder}. */
+  async orderRecords(
+    principal: Principal,
+    orderId: string,
+    max = MAX_ORDER_RECEIPTS,
+  ): Promise<ReceiptRecord[]> {
     const rows = await this.db
       .select()
       .from(receipts)
@@ -127,7 +136,20 @@ export class ReceiptQueries {
         'order_too_large',
         `order ${orderId} has more than ${max} receipts this key may see; page through GET /receipts?orderId=, or export the order`,
       );
-    return rows.map(toReceipt);
+    return rows;
+  }
+
+  /**
+   * What changes whenever the order's receipts as `principal` sees them do: a receipt is
+   * added (their count and last seq), or a timestamp attached (the only change to a stored
+   * receipt). The same as {@link orderVersionOf} of the rows read at that moment.
+   */
+  async orderVersion(principal: Principal, orderId: string): Promise<string> {
+    const [row] = await this.db
+      .select({ n: count(), last: largest(receipts.seq), stamped: count(receipts.timestamp) })
+      .from(receipts)
+      .where(and(visibleTo(principal), eq(receipts.orderId, orderId)));
+    return `${Number(row?.n ?? 0)}/${Number(row?.last ?? 0)}/${Number(row?.stamped ?? 0)}`;
   }
 
   /** The stored row of a receipt the principal may see; `not_found` otherwise. */
@@ -140,4 +162,11 @@ export class ReceiptQueries {
     if (!record) throw new ServiceError('not_found', `no receipt ${id}`);
     return record;
   }
+}
+
+/** {@link ReceiptQueries.orderVersion} of an order's rows, oldest first. */
+export function orderVersionOf(rows: ReceiptRecord[]): string {
+  let stamped = 0;
+  for (const row of rows) if (row.timestamp !== null) stamped++;
+  return `${rows.length}/${rows.at(-1)?.seq ?? 0}/${stamped}`;
 }
