@@ -44,8 +44,7 @@ export class OrderListing {
   async #answer(key: string, principal: Principal, orderId: string) {
     const kept = this.#kept.get(key);
     if (kept && kept.version === (await this.receipts.orderVersion(principal, orderId))) {
-      this.#kept.delete(key);
-      this.#kept.set(key, kept);
+      this.#keep(key, kept.version, kept.bytes);
       return kept.bytes;
     }
     const rows = await this.receipts.orderRecords(principal, orderId);
@@ -57,6 +56,7 @@ export class OrderListing {
     return bytes;
   }
 
+  /** Keeps an answer as the most recently used, dropping the least recently used past the cap. */
   #keep(key: string, version: string, bytes: Uint8Array<ArrayBuffer>): void {
     const old = this.#kept.get(key);
     if (old) this.#keptBytes -= old.bytes.length;

@@ -33,12 +33,12 @@ export function capConnections(server: Server, limits: ConnectionLimits): void {
     (request.socket as Stamped)[LAST_SEEN] = ++tick;
   });
   server.on('connection', (socket: Stamped) => {
+    const now = Date.now();
     socket[LAST_SEEN] = ++tick;
-    socket[STILL_SINCE] = Date.now();
+    socket[STILL_SINCE] = now;
     open.add(socket);
     socket.once('close', () => open.delete(socket));
     if (open.size <= max) return;
-    const now = Date.now();
     let oldest: Stamped | undefined;
     for (const other of open) {
       if (other === socket || other.destroyed || !givesWay(other, now, stuckAfterMs)) continue;
