@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { type BundleStore, openBundleStore } from '@quittance/bundle-store';
-import { type Database, type Db, migrate, openDatabase } from '@quittance/db';
+import { type Database, type Db, EMBEDDED_STALL_MS, migrate, openDatabase } from '@quittance/db';
 import { base64url } from '@quittance/format';
 import { createKmsClient, type Signer } from '@quittance/signer';
 import { LocalKeyWrapper, Vault } from '@quittance/vault';
@@ -237,10 +237,15 @@ export async function createServices(
         timer = setTimeout(() => resolve(false), READY_PROBE_MS);
       });
       const probe = (async () => {
-        // The embedded database: not while it is being reopened or its folder is full (reads
-        // would pass, but no receipt can be issued).
+        // The embedded database: not while it is being reopened, its folder is full (reads
+        // would pass, but no receipt can be issued) or its one connection is wedged. Work it
+        // is getting through is ready: a query would only wait behind that work.
         const status = await database.status?.();
-        if (status && (!status.open || status.storageFull)) return false;
+        if (status) {
+          if (!status.open || status.storageFull) return false;
+          if (status.stalledMs >= EMBEDDED_STALL_MS) return false;
+          if (status.busy) return true;
+        }
         await db.execute(sql`select 1`);
         return true;
       })().catch(() => false);

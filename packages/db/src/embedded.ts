@@ -42,6 +42,12 @@ export const EMBEDDED_SPACE = {
   full: 1 * MiB,
 } as const;
 
+/**
+ * Work waiting this long while the instance processes nothing is a wedge (a transaction that
+ * holds the one connection while it waits on something that does not come): not ready.
+ */
+export const EMBEDDED_STALL_MS = 5_000;
+
 /** Failed reopen attempts (with room for a WAL segment) before giving up to a restart. */
 const MAX_REOPEN_FAILURES = 3;
 
@@ -86,6 +92,10 @@ export interface EmbeddedStatus {
   /** Free space under `EMBEDDED_SPACE.full`. */
   storageFull: boolean;
   freeBytes: number | undefined;
+  /** Calls in flight (queued or running) on the one connection. */
+  busy: boolean;
+  /** How long calls have been in flight while the instance processed nothing (0 when idle). */
+  stalledMs: number;
 }
 
 /** What drizzle's PGlite driver and `rawTransaction` call: the two members they use. */
@@ -97,6 +107,8 @@ export interface EmbeddedClient {
 interface Instance {
   pg: PGlite;
   dead: string | undefined;
+  /** When its query loop last finished a turn (`watch`). */
+  progressAt: number;
 }
 
 /** A PGlite on a folder (or in memory) that is reopened when it dies. */
@@ -111,6 +123,9 @@ export class EmbeddedDatabase {
   #freeAt = 0;
   /** Ends the reopen loop's current wait (on close). */
   #wake: (() => void) | undefined;
+  /** Calls in flight, and since when there has been at least one. */
+  #inFlight = 0;
+  #busySince = 0;
 
   private constructor(
     private readonly folder: string | undefined,
@@ -181,15 +196,29 @@ export class EmbeddedDatabase {
     transaction: (fn) => this.#use((pg) => pg.transaction(fn)),
   };
 
+  /**
+   * Whether an instance is open, its folder has room, and calls in flight are being worked
+   * on. Read from the instance's state, not by a query: a query would wait behind the work
+   * already queued on the one connection.
+   */
   async status(): Promise<EmbeddedStatus> {
-    const open = this.#current !== undefined && this.#current.dead === undefined;
-    if (!this.folder) return { open, storageFull: false, freeBytes: undefined };
-    this.#free = await freeBytes(this.folder);
-    this.#freeAt = Date.now();
+    if (this.folder) {
+      this.#free = await freeBytes(this.folder);
+      this.#freeAt = Date.now();
+    }
+    const instance = this.#current;
+    const open = instance !== undefined && instance.dead === undefined;
+    const busy = this.#inFlight > 0;
+    const stalledMs =
+      busy && instance
+        ? Math.max(0, Date.now() - Math.max(this.#busySince, instance.progressAt))
+        : 0;
     return {
       open,
       storageFull: this.#free !== undefined && this.#free < EMBEDDED_SPACE.full,
       freeBytes: this.#free,
+      busy,
+      stalledMs,
     };
   }
 
@@ -209,11 +238,14 @@ export class EmbeddedDatabase {
     const instance = this.#current;
     if (this.#closed) throw new Error('the embedded database is closed');
     if (!instance || instance.dead) throw await this.#unavailable(instance?.dead);
+    if (this.#inFlight++ === 0) this.#busySince = Date.now();
     try {
       return await fn(instance.pg);
     } catch (error) {
       if (instance.dead) throw await this.#unavailable(instance.dead, error);
       throw error;
+    } finally {
+      this.#inFlight--;
     }
   }
 
@@ -255,7 +287,7 @@ export class EmbeddedDatabase {
       discard(pg);
       throw error;
     }
-    const instance: Instance = { pg, dead: undefined };
+    const instance: Instance = { pg, dead: undefined, progressAt: Date.now() };
     watch(instance, (reason) => this.#died(instance, reason));
     return instance;
   }
@@ -363,6 +395,8 @@ function watch(instance: Instance, onDeath: (reason: string) => void): void {
     } catch (error) {
       if ((error as { status?: unknown } | null)?.status !== MAIN_LONGJMP) die(describe(error));
       throw error;
+    } finally {
+      instance.progressAt = Date.now();
     }
   });
   wrap('stackRestore', (original) => (...args) => {

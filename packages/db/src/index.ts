@@ -1,5 +1,6 @@
 export type { Database, Db, OpenDatabaseOptions, RawQuery, Schema, Tx } from './client';
 export { openDatabase } from './client';
+export { EMBEDDED_STALL_MS } from './embedded';
 export type { MigrationResult } from './migrate';
 export { MIGRATIONS_DIR, migrate, rowsOf } from './migrate';
 export { rawQueryOver } from './raw-query';
