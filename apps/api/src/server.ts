@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { type Config, defaultPublicUrl } from './config';
 import { describeError } from './describe-error';
 import { createApp } from './http/app';
-import { answerClientErrors, appRequestListener, continueWhenRead } from './http/client-errors';
+import {
+  answerClientErrors,
+  appRequestListener,
+  continueWhenRead,
+  refuseConnection,
+} from './http/client-errors';
 import { capConnections } from './http/connection-cap';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
@@ -62,6 +67,7 @@ export async function startServer(
     // Long enough for a slow reader's steps (connection-cap.ts noteProgress): 120 s by default.
     writeTimeoutMs: 4 * config.requestTimeoutMs,
     stuckAfterMs: config.requestTimeoutMs,
+    refuse: refuseConnection,
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -367,6 +367,23 @@ function writeProblem(socket: Duplex, problem: ApiError | undefined): void {
   socket.once('close', () => clearTimeout(linger));
 }
 
+/**
+ * A client refused at the connection cap (connection-cap.ts): 503 problem+json with
+ * Retry-After, written before its request is read, then the connection closes as a refused
+ * one does. Nothing it sends runs.
+ */
+export function refuseConnection(socket: Socket): void {
+  const tracked = socket as Tracked;
+  refuse(tracked, 0);
+  tracked[ANSWERING] = true;
+  writeProblem(
+    socket,
+    new ApiError('service_unavailable', 'too many open connections; retry', undefined, {
+      retryAfterSeconds: 1,
+    }),
+  );
+}
+
 /** The adapter only hands its own RequestError here; anything else is ours, so a 500. */
 function toRequestProblem(error: unknown, logger: Logger): ApiError {
   if (error instanceof RequestError) return malformed(error.message);
@@ -385,6 +402,9 @@ function problemParts(problem: ApiError) {
     headers: {
       'content-type': 'application/problem+json',
       'content-length': String(Buffer.byteLength(body)),
+      ...(problem.retryAfterSeconds === undefined
+        ? {}
+        : { 'retry-after': String(problem.retryAfterSeconds) }),
       connection: 'close',
     },
     body,

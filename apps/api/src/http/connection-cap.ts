@@ -8,13 +8,19 @@ export interface ConnectionLimits {
   writeTimeoutMs: number;
   /** How long an answer must have been stuck before a new client may take its place. */
   stuckAfterMs: number;
+  /**
+   * Answers a client refused at the cap and closes its connection (client-errors.ts
+   * `refuseConnection`: a 503, then a short linger).
+   */
+  refuse: (socket: Socket) => void;
 }
 
 /**
  * At most `max` open connections, and no answer written forever to a client that reads none
  * of it. A connection past the cap closes, of the connections that give way, the one whose
- * latest request, or opening, is oldest; it is itself refused at once only when none gives
- * way. A connection gives way when nothing of its work can be lost: no request running (idle
+ * latest request, or opening, is oldest; it is itself refused only when none gives way:
+ * answered 503 with Retry-After, where it used to be reset, which left a client unsure
+ * whether its request had run. A connection gives way when nothing of its work can be lost: no request running (idle
  * between keep-alive requests, or that has sent nothing, or part of a request's head), or a
  * request whose body the app waits for (nothing has run on it), or an answer stuck for
  * `stuckAfterMs` because the client reads none of it. Before, only idle keep-alive connections
@@ -25,10 +31,22 @@ export interface ConnectionLimits {
  * stamp is written; progress is looked at once a second, and the choice made at the cap.
  */
 export function capConnections(server: Server, limits: ConnectionLimits): void {
-  const { max, writeTimeoutMs, stuckAfterMs } = limits;
+  const { max, writeTimeoutMs, stuckAfterMs, refuse } = limits;
   const open = new Set<Stamped>();
   let tick = 0;
-  server.maxConnections = max + Math.max(8, Math.ceil(max / 16));
+  const headroom = Math.max(8, Math.ceil(max / 16));
+  server.maxConnections = max + headroom;
+  // Refused clients being answered: outside the cap, in Node's headroom, of which they may
+  // take half (the oldest is dropped past it), so that clients can still arrive to take the
+  // place of connections that give way.
+  const refused = new Set<Socket>();
+  const refuseOne = (socket: Stamped) => {
+    open.delete(socket);
+    refused.add(socket);
+    socket.once('close', () => refused.delete(socket));
+    if (refused.size > headroom / 2) refused.values().next().value?.destroy();
+    refuse(socket);
+  };
   server.on('request', (request: IncomingMessage) => {
     (request.socket as Stamped)[LAST_SEEN] = ++tick;
   });
@@ -44,7 +62,8 @@ export function capConnections(server: Server, limits: ConnectionLimits): void {
       if (other === socket || other.destroyed || !givesWay(other, now, stuckAfterMs)) continue;
       if (!oldest || (other[LAST_SEEN] ?? 0) < (oldest[LAST_SEEN] ?? 0)) oldest = other;
     }
-    (oldest ?? socket).destroy();
+    if (oldest) oldest.destroy();
+    else refuseOne(socket);
   });
   const watch = setInterval(() => {
     const now = Date.now();
