@@ -525,6 +525,23 @@ describe('on a real socket', () => {
       },
     );
 
+    // The API's body was read before routing: these got 100 Continue, then their answer.
+    it.each([
+      ['to a path that does not exist', `POST ${ISSUE}/nothing/here`, '404'],
+      ['with a method the path does not answer', `PUT ${ISSUE}`, '405'],
+    ])(
+      'Expect: 100-continue %s: the final answer at once, no 100 Continue',
+      async (_what, requestLine, status) => {
+        const reply = await rawClient((socket) =>
+          socket.write(
+            `${requestLine} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
+              'Content-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n',
+          ),
+        );
+        expect(statuses(reply)).toEqual([status]);
+      },
+    );
+
     it('Expect: 100-continue with a body the service reads: 100 Continue, then the body, then 201', async () => {
       const body = JSON.stringify(issueBody({ callId: 'expect-continue' }));
       const reply = await rawClient((socket) => {

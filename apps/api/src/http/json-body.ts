@@ -2,6 +2,7 @@ import type { FieldIssue } from '@quittance/format';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
+import { matchedRoutes } from 'hono/route';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
 import { ApiError } from './problem';
@@ -268,7 +269,12 @@ function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
  */
 export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
-  if (hasBody(c.req.method) && type && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '')) {
+  if (
+    hasBody(c.req.method) &&
+    type &&
+    JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '') &&
+    routeTakes(c)
+  ) {
     refuseOtherCharsets(type);
     const arrived = bodyArriving(c);
     let bytes: Uint8Array;
@@ -289,6 +295,14 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+
+/**
+ * A route answers this method at this path (middleware is `ALL`): only then is the body read.
+ * Otherwise the 404 or 405 goes out without it, and a client that sent `Expect: 100-continue`
+ * is not told to send a body that would be thrown away.
+ */
+const routeTakes = (c: Context<AppEnv>) =>
+  matchedRoutes(c).some((route) => route.method === c.req.method);
 
 /** What WHATWG's Encoding standard reads as UTF-8. */
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
@@ -450,7 +464,7 @@ export function bodyLimits(maxBytes: number): {
       return next();
     },
     streamed: async (c, next) => {
-      if (!hasBody(c.req.method) || !streams(c)) return next();
+      if (!hasBody(c.req.method) || !streams(c) || !routeTakes(c)) return next();
       return readAsItStreams(c, next);
     },
   };
