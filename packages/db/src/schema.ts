@@ -102,9 +102,9 @@ export const receipts = pgTable(
   'receipts',
   {
     id: text('id').primaryKey(),
-    // No foreign key (migration 0010): quittance_append, the only writer, appends only under
-    // the merchant's chain head, which has one.
-    merchantId: text('merchant_id').notNull(),
+    merchantId: text('merchant_id')
+      .notNull()
+      .references(() => merchants.id),
     seq: bigint('seq', { mode: 'number' }).notNull(),
     callId: text('call_id').notNull(),
     agentId: text('agent_id').notNull(),
@@ -154,11 +154,13 @@ export const vaultKeys = pgTable(
 export const receiptBodies = pgTable(
   'receipt_bodies',
   {
-    // No foreign keys here or on pending_timestamps (migration 0010): quittance_append, the
-    // only writer, adds a body only with its receipt and checks the vault keys once a batch.
-    receiptId: text('receipt_id').notNull(),
+    receiptId: text('receipt_id')
+      .notNull()
+      .references(() => receipts.id),
     kind: text('kind').notNull(),
-    vaultKeyId: text('vault_key_id').notNull(),
+    vaultKeyId: text('vault_key_id')
+      .notNull()
+      .references(() => vaultKeys.id),
     iv: bytea('iv').notNull(),
     ciphertext: bytea('ciphertext').notNull(),
   },
@@ -172,7 +174,9 @@ export const receiptBodies = pgTable(
 export const pendingTimestamps = pgTable(
   'pending_timestamps',
   {
-    receiptId: text('receipt_id').primaryKey(),
+    receiptId: text('receipt_id')
+      .primaryKey()
+      .references(() => receipts.id),
     merchantId: text('merchant_id').notNull(),
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'date' })
