@@ -13,7 +13,9 @@ import {
 /**
  * The append statement (migrations 0007 and 0008) on both drivers: sealed bodies sent packed
  * in one parameter land byte for byte in their rows, only for receipts the batch created;
- * 0007's signature, kept for API processes of the previous release, stores the same.
+ * 0007's signature, kept for API processes of the previous release, stores the same. A body
+ * sealed under a vault key that does not exist fails its whole batch (a foreign key), and
+ * nothing of that batch is written.
  */
 const MERCHANT = 'm-append';
 const KID = 'kid-append';
@@ -117,14 +119,18 @@ afterAll(async () => {
 });
 
 describe.each(['postgres', 'pglite'] as const)('the append statement on %s', (driver) => {
-  it('stores each created receipt bodies byte for byte, a replay none, and 0007 callers the same', async () => {
+  const open = async () => {
     let url: string | undefined;
     if (driver === 'postgres') {
       const created = await createTestDatabase();
       pg.push(created);
       url = created.url;
     }
-    const database = await openDatabase({ url });
+    return openDatabase({ url });
+  };
+
+  it('stores each created receipt bodies byte for byte, a replay none, and 0007 callers the same', async () => {
+    const database = await open();
     try {
       await prepare(database);
       // One statement in flight: what is appended while the first runs goes in one batch.
@@ -159,6 +165,41 @@ describe.each(['postgres', 'pglite'] as const)('the append statement on %s', (dr
         ['created', 7],
       ]);
       expect(await storedBodies(database)).toEqual(expected([...first, ...older]));
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('refuses a batch with a body sealed under an unknown vault key, and writes none of it', async () => {
+    const database = await open();
+    try {
+      await prepare(database);
+      // One statement in flight: the three appended while the first runs go in one batch.
+      const appender = new ChainAppender(database, 1);
+      const stray = item('stray', [10, 10]);
+      for (const body of stray.bodies) body.vaultKeyId = 'vk-missing';
+      const results = await Promise.allSettled(
+        [item('before', [10, 10]), item('same-batch', [3, 3]), stray, item('no-bodies')].map((i) =>
+          appender.append(i),
+        ),
+      );
+      expect(results.map((r) => r.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'rejected',
+        'rejected',
+      ]);
+      expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(
+        /receipt_bodies_vault_key_id_vault_keys_id_fk/,
+      );
+      const counts = await database.rawQuery(
+        `select (select count(*)::int from receipts) as receipts,
+          (select count(*)::int from receipt_bodies) as bodies,
+          (select count(*)::int from pending_timestamps) as pending,
+          (select seq::int from chain_heads where merchant_id = $1) as seq`,
+        [MERCHANT],
+      );
+      expect(counts).toEqual([{ receipts: 1, bodies: 2, pending: 1, seq: 1 }]);
     } finally {
       await database.close();
     }
