@@ -10,6 +10,7 @@ import {
   refuseConnection,
 } from './http/client-errors';
 import { capConnections } from './http/connection-cap';
+import { gracefulClose } from './http/graceful-close';
 import { createQueue, startJobs } from './jobs/runtime';
 import { createServices, type ServiceOptions, type Services } from './services';
 
@@ -69,6 +70,7 @@ export async function startServer(
     stuckAfterMs: config.requestTimeoutMs,
     refuse: refuseConnection,
   });
+  const closeServer = gracefulClose(server);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.
@@ -79,10 +81,7 @@ export async function startServer(
     services.state.shuttingDown = true;
     // Give load balancers a moment to see /readyz fail before the listener goes away.
     if (config.shutdownDelayMs) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeIdleConnections();
-    });
+    await closeServer();
     await jobs?.close();
     try {
       await services.close();

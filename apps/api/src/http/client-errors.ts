@@ -166,6 +166,23 @@ export function continueWhenRead(server: Server): void {
   });
 }
 
+/**
+ * Nothing is running, waiting or being answered on the connection, and it is not closing:
+ * it can be closed without losing a request Node has parsed (graceful-close.ts).
+ */
+export function isQuiet(socket: Socket): boolean {
+  const tracked = socket as Tracked & { _httpMessage?: unknown };
+  return (
+    !tracked[SERVING] &&
+    !tracked[WAITING]?.length &&
+    tracked[REFUSED_AT] === undefined &&
+    !tracked[ANSWERING] &&
+    !tracked._httpMessage &&
+    !socket.writableEnded &&
+    !socket.destroyed
+  );
+}
+
 /** Marks the connection refused at its `arrival`th request: the answer closes it. */
 function refuse(socket: Tracked, arrival: number): void {
   socket[REFUSED_AT] = Math.min(socket[REFUSED_AT] ?? arrival, arrival);
