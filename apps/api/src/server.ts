@@ -70,7 +70,8 @@ export async function startServer(
     stuckAfterMs: config.requestTimeoutMs,
     refuse: refuseConnection,
   });
-  const closeServer = gracefulClose(server);
+  // Connections may still be accepted for a fifth of the deadline while they keep arriving.
+  const closeServer = gracefulClose(server, { acceptForMs: config.shutdownTimeoutMs / 5 });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   // PORT=0 without QUITTANCE_PUBLIC_URL: receipts name the port bound, not port 0.

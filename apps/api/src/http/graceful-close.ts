@@ -2,8 +2,12 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { isQuiet } from './client-errors';
 
-/** How long after the listener closes a connection with nothing running is kept open. */
-const GRACE_MS = 1_000;
+export interface GracefulCloseOptions {
+  /** How long after the listener closes a connection with nothing running is kept open. */
+  graceMs?: number;
+  /** How long connections may still be accepted while each turn of the loop accepts some. */
+  acceptForMs?: number;
+}
 /** How often connections are looked at after that, until all are closed. */
 const SWEEP_MS = 250;
 
@@ -14,13 +18,17 @@ const SWEEP_MS = 250;
  * kernel's buffer, not yet read: an outside retest sent complete requests 3 to 7 ms before
  * SIGTERM and up to 13 of 16 were reset unanswered (more on the embedded database, whose
  * queries hold the event loop while requests arrive). Here the listener closes only once a
- * turn of the loop accepted nothing (what waited to be accepted is accepted), and a connection is closed
+ * turn of the loop accepted nothing (what waited to be accepted is accepted; for at most
+ * `acceptForMs` while clients keep connecting), and a connection is closed
  * once it has been quiet for a whole look (nothing running, waiting, or read since the last
  * look), each look made after the loop has read what had arrived. Its close lingers (see
  * client-errors.ts `closeAfterAnswers`), and a request arriving after it does not run.
  * Returns the close, which resolves once every connection is gone.
  */
-export function gracefulClose(server: Server, graceMs = GRACE_MS): () => Promise<void> {
+export function gracefulClose(
+  server: Server,
+  { graceMs = 1_000, acceptForMs = 5_000 }: GracefulCloseOptions = {},
+): () => Promise<void> {
   const open = new Set<Socket>();
   let accepted = 0;
   server.on('connection', (socket: Socket) => {
@@ -32,8 +40,9 @@ export function gracefulClose(server: Server, graceMs = GRACE_MS): () => Promise
     new Promise<void>((resolve) => {
       whenAcceptQueueEmpty(
         () => accepted,
-        graceMs / 4,
+        acceptForMs,
         () => {
+          const closedAt = Date.now();
           // Node's close() also drops idle connections at once (closeIdleConnections): not here.
           const closeIdle = server.closeIdleConnections;
           server.closeIdleConnections = () => {};
@@ -48,10 +57,15 @@ export function gracefulClose(server: Server, graceMs = GRACE_MS): () => Promise
             afterReads(() => {
               for (const socket of open) {
                 const bytes = socket.bytesRead;
-                const quiet = bytes === read.get(socket) && isQuiet(socket);
+                const idle = isQuiet(socket);
+                const quiet = idle && bytes === read.get(socket);
                 read.set(socket, bytes);
+                // Still receiving bytes, with no request in them, for longer than a request
+                // head may take: Node's close() stopped the checks that would answer it 408,
+                // and a client trickling bytes held the shutdown until its deadline (a review).
+                const stalled = idle && Date.now() - closedAt > server.headersTimeout;
                 // Ends it and reads on for a moment (closeAfterAnswers), so no reset.
-                if (quiet) socket.destroySoon();
+                if (quiet || stalled) socket.destroySoon();
               }
               if (open.size > 0) setTimeout(look, SWEEP_MS).unref();
             });
@@ -62,9 +76,9 @@ export function gracefulClose(server: Server, graceMs = GRACE_MS): () => Promise
 }
 
 /**
- * Calls `fn` once a turn of the event loop accepted no connection (libuv accepts about one a
- * turn), or after `maxMs` of turns that all did: a client that had connected before the close
- * is served, not reset with the listener.
+ * Calls `fn` once a turn of the event loop accepted no connection (libuv accepts a few a
+ * turn: 500 waiting took more than 250 ms, a review), or after `maxMs` of turns that all did:
+ * a client that had connected before the close is served, not reset with the listener.
  */
 function whenAcceptQueueEmpty(accepted: () => number, maxMs: number, fn: () => void): void {
   const until = Date.now() + maxMs;
