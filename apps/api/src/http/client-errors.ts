@@ -390,9 +390,7 @@ function writeProblem(socket: Duplex, problem: ApiError | undefined): void {
  * one does. Nothing it sends runs.
  */
 export function refuseConnection(socket: Socket): void {
-  const tracked = socket as Tracked;
-  refuse(tracked, 0);
-  tracked[ANSWERING] = true;
+  refuse(socket as Tracked, 0);
   writeProblem(
     socket,
     new ApiError('service_unavailable', 'too many open connections; retry', undefined, {

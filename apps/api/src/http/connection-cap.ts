@@ -20,13 +20,13 @@ export interface ConnectionLimits {
  * of it. A connection past the cap closes, of the connections that give way, the one whose
  * latest request, or opening, is oldest; it is itself refused only when none gives way:
  * answered 503 with Retry-After, where it used to be reset, which left a client unsure
- * whether its request had run. A connection gives way when nothing of its work can be lost: no request running (idle
- * between keep-alive requests, or that has sent nothing, or part of a request's head), or a
- * request whose body the app waits for (nothing has run on it), or an answer stuck for
- * `stuckAfterMs` because the client reads none of it. Before, only idle keep-alive connections
- * gave way, and outside reviews locked every client out with connections that sent nothing,
- * or a head without its body, or asked for large answers they never read, reopened as they
- * closed. Node's own cap sits a little higher, so that a client arriving at the cap is
+ * whether its request had run. A connection gives way when nothing of its work can be lost:
+ * no request running (idle between keep-alive requests, or that has sent nothing, or part of
+ * a request's head), or a request whose body the app waits for (nothing has run on it), or
+ * an answer stuck for `stuckAfterMs` because the client reads none of it. Before, only idle
+ * keep-alive connections gave way, and outside reviews locked every client out with
+ * connections that sent nothing, or a head without its body, or asked for large answers they
+ * never read, reopened as they closed. Node's own cap sits a little higher, so that a client arriving at the cap is
  * accepted long enough to make that choice (Node would reset it unseen). Per request, only a
  * stamp is written; progress is looked at once a second, and the choice made at the cap.
  */

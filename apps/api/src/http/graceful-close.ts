@@ -51,7 +51,7 @@ export function gracefulClose(
           } finally {
             server.closeIdleConnections = closeIdle;
           }
-          const read = new Map<Socket, number>();
+          const read = new WeakMap<Socket, number>();
           for (const socket of open) read.set(socket, socket.bytesRead);
           const look = () =>
             afterReads(() => {
