@@ -44,6 +44,28 @@ describe('quittance verify RECEIPT.json', () => {
     expect(result.code).toBe(0);
   });
 
+  it('checks a timestamp an outside TSA signed with Ed25519 (RFC 8419, Bouncy Castle)', async () => {
+    const stamped = join(root, 'test/fixtures/external-tsa-ed25519');
+    const withAnchor = (anchor: string) =>
+      quittance(
+        'verify',
+        join(stamped, 'receipt.json'),
+        '--jwks',
+        join(external, 'snapshot.json'),
+        '--publisher',
+        join(external, 'publisher.json'),
+        '--tsa-trust',
+        anchor,
+      );
+    const result = await withAnchor(join(stamped, 'tsa-ca.pem'));
+    expect(result.stdout).toMatch(/ok +timestamp_valid +asserted RFC 3161 token by CN=Outside/);
+    expect(result.stdout).toMatch(/^PASS /m);
+    expect(result.code).toBe(0);
+    const other = await withAnchor(join(root, 'packages/tsp/test/fixtures/openssl-tsa-ca.pem'));
+    expect(other.stdout).toMatch(/FAIL timestamp_valid +refuted .*untrusted_chain/);
+    expect(other.code).toBe(1);
+  });
+
   it('passes freshly generated outside evidence too (new keys each run)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'quittance-external-'));
     await run('bash', [join(external, 'make.sh'), dir]);

@@ -61,7 +61,9 @@ const TIMESTAMP_CHECK = `\`timestamp.token\` is a base64 RFC 3161 token over the
    more than 5 minutes before the signed \`createdAt\`. \`tsa/\` holds the certificates the
    tokens embed and the TSA roots the operator trusts (\`cat tsa/*.pem > tsa.pem\`, then
    \`-CAfile tsa.pem\`): that checks the tokens against the bundle's own word; roots you
-   obtained yourself prove the time.`;
+   obtained yourself prove the time. OpenSSL 3.0 cannot check a token that its TSA signed with
+   Ed25519 (RFC 8419): \`openssl ts -verify\` reports a signature failure. Check such tokens
+   with \`npx quittance verify\` or another CMS implementation of RFC 8419 (Bouncy Castle).`;
 
 /**
  * VERIFY.md: written for an auditor who has never heard of Quittance. What each file is,

@@ -1,6 +1,7 @@
 export { assertCertificates } from './certs';
 export type { TspErrorCode } from './errors';
 export { TspError } from './errors';
+export { formatName } from './names';
 export { parsePemCertificates, toPem } from './pem';
 export type { RequestTimestampOptions, TimestampRequest, TimestampRequestOptions } from './request';
 export { createTimestampRequest, requestTimestamp } from './request';

@@ -212,6 +212,58 @@ describe('createTimestampRequest', () => {
   });
 });
 
+// An RFC 8419 token (Ed25519 signer, SHA-512 message digest, ESS signingCertificateV2) made by
+// Bouncy Castle, with no Quittance code (test/fixtures/external-tsa-ed25519/make.sh): OpenSSL
+// 3.0 can neither make nor check one, so an operator's Ed25519 TSA is tested against it.
+describe('a token signed with Ed25519 by another implementation', () => {
+  const dir = join(import.meta.dirname, '../../../test/fixtures/external-tsa-ed25519');
+  const edResponse = new Uint8Array(readFileSync(join(dir, 'response.tsr')));
+  const edAnchors = parsePemCertificates(readFileSync(join(dir, 'tsa-ca.pem'), 'utf8'));
+  const ed = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as typeof expected;
+  const edImprint = new Uint8Array(
+    createHash('sha256').update(ed.signatureSegment, 'ascii').digest(),
+  );
+  const edNonce = BigInt(`0x${ed.nonce}`);
+  const verify = (der: Uint8Array, trustAnchors = edAnchors) =>
+    verifyTimestampResponse(der, { imprint: edImprint, nonce: edNonce, trustAnchors });
+
+  it('verifies as a response and as a stored token', async () => {
+    const result = await verify(edResponse);
+    expect(result).toMatchObject({
+      genTime: new Date(ed.genTime),
+      tsa: ed.tsa,
+      policy: ed.policy,
+    });
+    expect(BigInt(`0x${result.serialNumber}`)).toBe(BigInt(`0x${ed.serialNumber}`));
+    const stored = await verifyTimestampToken(result.token, {
+      imprint: edImprint,
+      trustAnchors: edAnchors,
+    });
+    expect(stored.tsa).toBe(ed.tsa);
+  });
+
+  it('rejects a changed signature, a changed TSTInfo and another anchor', async () => {
+    const flipped = (at: number) => {
+      const copy = edResponse.slice();
+      copy[at] = (copy[at] as number) ^ 1;
+      return copy;
+    };
+    // The signature is the response's last 64 bytes; genTime's digits sit in the TSTInfo.
+    const genTimeAt = Buffer.from(edResponse).indexOf('20261120101630Z');
+    expect(genTimeAt).toBeGreaterThan(0);
+    const codes = (
+      await Promise.all(
+        [
+          verify(flipped(edResponse.length - 1)),
+          verify(flipped(genTimeAt + 13)),
+          verify(edResponse, anchors),
+        ].map(rejection),
+      )
+    ).map((e) => e.code);
+    expect(codes).toEqual(['bad_signature', 'bad_signature', 'untrusted_chain']);
+  });
+});
+
 describe('PEM', () => {
   it('round-trips certificates and skips other blocks', () => {
     const [ca] = anchors as [Uint8Array];

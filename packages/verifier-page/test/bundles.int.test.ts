@@ -26,6 +26,7 @@ import {
   exportedText,
   giveEvidence,
   openPage,
+  pinTrust,
   readShownReport,
   repoRoot,
   screenshot,
@@ -137,18 +138,8 @@ beforeAll(async () => {
   url = (await buildPageToDisk()).url;
   browser = await launchBrowser();
   const { page } = await openPage(browser, url);
-  for (const [name, file] of [
-    ['publisher', files.publisher],
-    ['tsa', files.tsaTrust],
-  ] as const) {
-    await page.setInputFiles(`#${name}-file`, file);
-    await page.waitForFunction(
-      (id) => (document.getElementById(id) as HTMLTextAreaElement).value !== '',
-      `${name}-text`,
-    );
-    await page.click(`#${name}-pin-button`);
-    await page.waitForSelector(`#${name}-pinned .pinned-line`);
-  }
+  await pinTrust(page, 'publisher', files.publisher);
+  await pinTrust(page, 'tsa', files.tsaTrust);
   await page.close();
 }, 180_000);
 afterAll(async () => {

@@ -56,15 +56,18 @@ export async function openPage(browser: TestBrowser, url: string): Promise<Opene
   return { page, requestsAfterLoad, errors, loadMs };
 }
 
-/** Pins a publisher key through the page's file picker and Pin button. */
-export async function pinPublisher(page: Page, file: string): Promise<void> {
-  await page.setInputFiles('#publisher-file', file);
+/** Pins a publisher key or TSA roots through the page's file picker and Pin button. */
+export async function pinTrust(page: Page, name: 'publisher' | 'tsa', file: string): Promise<void> {
+  await page.setInputFiles(`#${name}-file`, file);
   await page.waitForFunction(
-    () => (document.getElementById('publisher-text') as HTMLTextAreaElement).value !== '',
+    (id) => (document.getElementById(id) as HTMLTextAreaElement).value !== '',
+    `${name}-text`,
   );
-  await page.click('#publisher-pin-button');
-  await page.waitForSelector('#publisher-pinned .pinned-line');
+  await page.click(`#${name}-pin-button`);
+  await page.waitForSelector(`#${name}-pinned .pinned-line`);
 }
+
+export const pinPublisher = (page: Page, file: string) => pinTrust(page, 'publisher', file);
 
 /** Gives evidence files and waits until the run they start has ended. */
 export type Outcome = 'result' | 'error' | 'cancelled';

@@ -1,5 +1,5 @@
 import { toHex } from '@quittance/format';
-import { parsePemCertificates } from '@quittance/tsp';
+import { formatName, parsePemCertificates } from '@quittance/tsp';
 import { parsePublisherKeys } from '@quittance/verifier';
 import { calculateJwkThumbprint } from 'jose';
 import { Certificate } from 'pkijs';
@@ -51,7 +51,10 @@ export async function describeTsaTrust(pem: string): Promise<PinnedCertificate[]
     certificates.map(async (der, i) => {
       let subject: string;
       try {
-        subject = commonName(Certificate.fromBER(der as Uint8Array<ArrayBuffer>));
+        // RFC 4514, as the timestamp claims name the TSA.
+        subject =
+          formatName(Certificate.fromBER(der as Uint8Array<ArrayBuffer>).subject) ||
+          '(no subject name)';
       } catch {
         throw new Error(`Certificate ${i + 1} is not a readable X.509 certificate`);
       }
@@ -66,14 +69,6 @@ export async function describeTsaTrust(pem: string): Promise<PinnedCertificate[]
       };
     }),
   );
-}
-
-function commonName(certificate: Certificate): string {
-  const parts = certificate.subject.typesAndValues.map((tv) => {
-    const label = { '2.5.4.3': 'CN', '2.5.4.10': 'O', '2.5.4.6': 'C' }[tv.type];
-    return label ? `${label}=${tv.value.valueBlock.value}` : undefined;
-  });
-  return parts.filter(Boolean).join(', ') || '(no subject name)';
 }
 
 /** The pinned text of a root of trust, or undefined. */
