@@ -125,6 +125,37 @@ describe.each([
     await expectKeysAsPublished(m.merchantId);
     await expectIssuedReceiptVerifies(m.merchantKey);
   });
+
+  // An outside check revoked a key 0-30 ms after asking for a rotation: the revocation read
+  // the key active, the rotation retired it before the revocation took the lock, and the
+  // answer was 409 key_revoked ("already revoked") with the key left retired.
+  it('a revocation racing a rotation revokes the key it names', async () => {
+    for (const delayMs of [0, 1, 3, 6]) {
+      const m = await h.merchant();
+      const [active] = await h.services.db
+        .select()
+        .from(signingKeys)
+        .where(eq(signingKeys.merchantId, m.merchantId));
+      const [rotated, revoked] = await Promise.all([
+        h.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`),
+        new Promise((resolve) => setTimeout(resolve, delayMs)).then(() =>
+          h.admin('POST', `/signing-keys/${active?.kid}/revoke`, { reason: 'keyCompromise' }),
+        ),
+      ]);
+      const [row] = await h.services.db
+        .select()
+        .from(signingKeys)
+        .where(eq(signingKeys.kid, active?.kid as string));
+      expect({ delayMs, revoke: revoked.status, status: row?.status }).toEqual({
+        delayMs,
+        revoke: 200,
+        status: 'revoked',
+      });
+      expect([201, 409]).toContain(rotated.status);
+      await expectKeysAsPublished(m.merchantId);
+      await expectIssuedReceiptVerifies(m.merchantKey);
+    }
+  });
 });
 
 /**

@@ -128,6 +128,24 @@ export class KeyRing {
    * replacement, so the merchant can keep issuing.
    */
   async revoke(kid: string, reason: string, revokedAt?: Date) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#revokeOnce(kid, reason, revokedAt);
+      } catch (error) {
+        // The key's status changed between reading it and taking the lock (a rotation retired
+        // it; another revocation won): read it again and decide anew. Answering `key_revoked`
+        // here left a retired key unrevoked under an answer that said it was (an outside check).
+        if (!(error instanceof KeyStatusChanged)) throw error;
+        if (attempt >= MAX_SIGNING_ATTEMPTS)
+          throw new ServiceError(
+            'signing_keys_changed',
+            `${kid} kept changing while it was being revoked; retry`,
+          );
+      }
+    }
+  }
+
+  async #revokeOnce(kid: string, reason: string, revokedAt: Date | undefined) {
     const [key] = await this.db.select().from(signingKeys).where(eq(signingKeys.kid, kid));
     if (!key) throw new ServiceError('not_found', `no signing key ${kid}`);
     if (key.status === 'revoked') {
@@ -182,10 +200,10 @@ export class KeyRing {
         })
         .where(and(eq(signingKeys.kid, kid), eq(signingKeys.status, key.status)))
         .returning({ kid: signingKeys.kid });
-      if (updated.length === 0)
-        throw new ServiceError('key_revoked', `${kid} changed concurrently; retry`);
+      if (updated.length === 0) throw new KeyStatusChanged();
       if (replacement) {
-        await assertKidFree(tx, replacement.kid);
+        // A rotation meanwhile took the replacement's kid (it also retired this key).
+        if (await kidTaken(tx, replacement.kid)) throw new KeyStatusChanged();
         await tx
           .insert(signingKeys)
           .values(
@@ -437,17 +455,24 @@ async function activeKeyOf(db: Db | Tx, merchantId: string) {
   return row;
 }
 
-/**
- * Under the merchant's lock: a kid chosen before the lock (its key is made outside it, as a
- * KMS call may take seconds) that a concurrent rotation or revocation took meanwhile.
- */
-async function assertKidFree(tx: Tx, kid: string): Promise<void> {
+/** A revocation found its key changed under the lock: it reads the key again (revoke). */
+class KeyStatusChanged extends Error {}
+
+async function kidTaken(tx: Tx, kid: string): Promise<boolean> {
   const [taken] = await tx
     .select({ kid: signingKeys.kid })
     .from(signingKeys)
     .where(eq(signingKeys.kid, kid))
     .limit(1);
-  if (taken)
+  return taken !== undefined;
+}
+
+/**
+ * Under the merchant's lock: a kid chosen before the lock (its key is made outside it, as a
+ * KMS call may take seconds) that a concurrent rotation or revocation took meanwhile.
+ */
+async function assertKidFree(tx: Tx, kid: string): Promise<void> {
+  if (await kidTaken(tx, kid))
     throw new ServiceError(
       'signing_keys_changed',
       `the merchant's signing keys changed while ${kid} was being made; retry`,
