@@ -3,6 +3,9 @@ import type { JobQueue } from '@quittance/jobs';
 import { sql } from 'drizzle-orm';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
+/** How long a scrape waits on PostgreSQL or the queue for a gauge before keeping its last value. */
+const SOURCE_TIMEOUT_MS = 1_000;
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
@@ -65,16 +68,56 @@ export class Metrics {
 
   constructor(db: Db) {
     collectDefaultMetrics({ register: this.registry, prefix: 'quittance_process_' });
+    // A scrape collects every metric at once (prom-client's Registry.metrics), in the order
+    // registered: this gauge, registered after the ones it reports on, waits for their reads.
+    let reads: Promise<void>[] = [];
+    const sourceUp = new Gauge({
+      name: 'quittance_metrics_source_up',
+      help: 'Whether this scrape read each source of the gauges (1), or kept their last values (0)',
+      labelNames: ['source'] as const,
+      registers: [],
+      async collect() {
+        const pending = reads;
+        reads = [];
+        await Promise.all(pending);
+      },
+    });
+    // A source that is down or slow keeps its gauges' last values for this scrape: /metrics
+    // answered 503 while PostgreSQL was down (an outside check), losing every metric of the
+    // process, the error counters among them, when they matter most.
+    const readOrKeep = (source: string, read: () => Promise<void>) => {
+      const done = readWithin(source, read);
+      reads.push(done);
+      return done;
+    };
+    const readWithin = async (source: string, read: () => Promise<void>) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          read(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out')), SOURCE_TIMEOUT_MS);
+          }),
+        ]);
+        sourceUp.set({ source }, 1);
+      } catch {
+        sourceUp.set({ source }, 0);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
     new Gauge({
       name: 'quittance_timestamp_backlog',
       help: 'Receipts still waiting for an RFC 3161 timestamp (from PostgreSQL)',
       registers: [this.registry],
       async collect() {
-        const result = await db.execute(sql`select count(*)::int as n from pending_timestamps`);
-        const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-          n: number;
-        }[];
-        this.set(Number(rows[0]?.n ?? 0));
+        await readOrKeep('postgresql', async () => {
+          const result = await db.execute(sql`select count(*)::int as n from pending_timestamps`);
+          const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
+            n: number;
+          }[];
+          this.set(Number(rows[0]?.n ?? 0));
+        });
       },
     });
     const metrics = this;
@@ -84,11 +127,15 @@ export class Metrics {
       labelNames: ['state'] as const,
       registers: [this.registry],
       async collect() {
-        if (!metrics.#queue) return;
-        const counts = await metrics.#queue.counts();
-        for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        const queue = metrics.#queue;
+        if (!queue) return;
+        await readOrKeep('queue', async () => {
+          const counts = await queue.counts();
+          for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+        });
       },
     });
+    this.registry.registerMetric(sourceUp);
   }
 
   /** The queue whose depth `quittance_job_queue_depth` reports. */

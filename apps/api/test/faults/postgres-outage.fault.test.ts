@@ -83,6 +83,11 @@ describe('PostgreSQL restarts and stops under load', () => {
     const readyStarted = Date.now();
     const readyDuring = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(3_000) });
     const readyMs = Date.now() - readyStarted;
+    // The process's metrics stay readable, the database's gauge marked as not read.
+    const metricsStarted = Date.now();
+    const metricsDuring = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(3_000) });
+    const metricsMs = Date.now() - metricsStarted;
+    const metricsText = await metricsDuring.text();
     const startingAt = Date.now();
     await pg.start();
     const backAt = Date.now();
@@ -113,6 +118,10 @@ describe('PostgreSQL restarts and stops under load', () => {
     expect(api.child.exitCode).toBeNull();
     expect(readyDuring.status).toBe(503);
     expect(readyMs).toBeLessThan(2_000);
+    expect(metricsDuring.status).toBe(200);
+    expect(metricsText).toContain('quittance_metrics_source_up{source="postgresql"} 0');
+    expect(metricsText).toMatch(/^quittance_http_requests_total\{.*status="503"\} \d+$/m);
+    expect(metricsMs).toBeLessThan(2_000);
     expect(answers.filter((a) => a.status === 0 || a.status === 500)).toEqual([]);
     expect(during.length).toBeGreaterThan(0);
     expect(during.every((a) => a.status === 503 && a.retryAfter !== null)).toBe(true);
