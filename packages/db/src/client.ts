@@ -63,6 +63,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       onnotice: () => {},
       // A database that is down answers "unavailable" in about two seconds, not thirty.
       connect_timeout: 2,
+      // A query handed to a closed connection waits out that connection's reconnect backoff
+      // before the connection even dials, however long the database has been back and however
+      // many other connections are open. postgres.js's default backoff grows with every failed
+      // attempt of the whole pool (3^n/100 s, up to 20 s): after a restart of a few seconds,
+      // queries (the one chain append in flight, /readyz's probe) waited 5–18 s for it. A few
+      // hundred ms at most: a request against a database that is down still fails fast
+      // (ECONNREFUSED), and one that is back is reached at once.
+      backoff: (retries: number) => Math.min(0.01 * 2 ** retries, 0.25),
       // No session may hold a lock for long: a transaction left idle (a stuck caller) is
       // ended by the server, and waits for locks or statements are bounded.
       connection: {
