@@ -54,8 +54,35 @@ describe('through the app', () => {
       },
     );
 
+    it('takes one or more spaces after the scheme (RFC 9110 §11.4: 1*SP)', async () => {
+      for (const spaces of [' ', '  ', '    ']) {
+        const r = await h.call('GET', ISSUE, {
+          headers: { authorization: `Bearer${spaces}${m.merchantKey}` },
+        });
+        expect(r.status).toBe(200);
+      }
+    });
+
+    // RFC 9110 §11.6.1: a 401 MUST send WWW-Authenticate (an outside check found none).
+    it('a 401 says its challenge: the realm of the path, invalid_token when one was sent', async () => {
+      const cases: [string, string | undefined, string][] = [
+        [ISSUE, undefined, 'Bearer realm="quittance"'],
+        [ISSUE, 'Bearer qtk_nope', 'Bearer realm="quittance", error="invalid_token"'],
+        ['/admin/v1/merchants/x/chain-check', undefined, 'Bearer realm="quittance-admin"'],
+        [
+          '/admin/v1/merchants/x/chain-check',
+          `Bearer ${m.merchantKey}`,
+          'Bearer realm="quittance-admin", error="invalid_token"',
+        ],
+      ];
+      for (const [path, authorization, challenge] of cases) {
+        const r = await h.call('GET', path, authorization ? { headers: { authorization } } : {});
+        expectProblem(r, 401, 'unauthorized');
+        expect(r.headers.get('www-authenticate'), `${path} ${authorization}`).toBe(challenge);
+      }
+    });
+
     it.each([
-      ['two spaces', (key: string) => `Bearer  ${key}`],
       ['no space', (key: string) => `Bearer${key}`],
       ['another scheme', (key: string) => `Basic ${key}`],
       ['a tab for the space', (key: string) => `bearer\t${key}`],
@@ -248,7 +275,121 @@ describe('through the app', () => {
     },
   );
 
+  // RFC 9110 §5.6.6: parameters = *( OWS ";" OWS [ parameter ] ). These were 415 (the
+  // OpenAPI layer's own pattern took neither spaces before ";" nor empty parameters).
+  it.each([
+    'application/json ; charset=utf-8',
+    'application/json ;charset=utf-8',
+    'application/json\t; charset=utf-8',
+    'application/json;',
+    'application/json; ;charset=utf-8',
+    'application/json; charset=utf-8;',
+    'application/json; charset="utf-8"',
+  ])('Content-Type %j is JSON: 201', async (type) => {
+    const r = await h.call('POST', ISSUE, {
+      key: m.merchantKey,
+      body: issueBody(),
+      headers: { 'content-type': type },
+    });
+    expect(r.status).toBe(201);
+  });
+
+  it.each(['application/json; charset', 'application/json; =x'])(
+    'Content-Type %j has a malformed parameter: 415 saying so, and nothing is stored',
+    async (type) => {
+      const before = await receiptCount();
+      const r = await h.call('POST', ISSUE, {
+        key: m.merchantKey,
+        body: issueBody(),
+        headers: { 'content-type': type },
+      });
+      expectProblem(r, 415, 'unsupported_media_type');
+      expect(r.body.detail).toContain('RFC 9110');
+      expect(await receiptCount()).toBe(before);
+    },
+  );
+
+  // An outside check found these routes ignoring what they do not take, where the lists
+  // refused it: every API route now refuses an unknown query parameter.
+  it('every API route refuses a query parameter it does not take; the health checks ignore them', async () => {
+    const issued = await h.call('POST', ISSUE, { key: m.merchantKey, body: issueBody() });
+    const id = issued.body.id as string;
+    const paths: [string, string | undefined][] = [
+      [`${ISSUE}/${id}`, m.merchantKey],
+      [`${ISSUE}/${id}/bodies`, m.merchantKey],
+      ['/api/v1/trust/exports/exp_01JD5Z7Q8M3V9K2X4N6P8R0T2W', m.merchantKey],
+      ['/.well-known/jwks.json', undefined],
+      ['/.well-known/quittance-publisher.json', undefined],
+      [`/admin/v1/merchants/${m.merchantId}/chain-check`, ADMIN_TOKEN],
+    ];
+    for (const [path, key] of paths) {
+      const r = await h.call('GET', `${path}?limit=abc`, key ? { key } : {});
+      expectProblem(r, 400, 'invalid_request');
+      expect(r.body.errors, path).toEqual([
+        { path: '/limit', code: 'unknown_member', message: 'limit is not allowed' },
+      ]);
+    }
+    for (const path of ['/healthz?probe=1', '/readyz?probe=1'])
+      expect((await h.call('GET', path)).status).toBe(200);
+  });
+
+  describe('a route that takes no body (RFC 9110 leaves it to the route)', () => {
+    const rotate = (m2: { merchantId: string }, raw?: string, type = 'application/json') =>
+      h.call('POST', `/admin/v1/merchants/${m2.merchantId}/signing-keys/rotate`, {
+        key: ADMIN_TOKEN,
+        ...(raw === undefined ? {} : { raw, headers: { 'content-type': type } }),
+      });
+    const activeKid = async (merchantId: string) =>
+      (await h.call('GET', '/.well-known/jwks.json')).body.keys.filter((k: { kid: string }) =>
+        k.kid.startsWith(`${merchantId}-`),
+      ).length;
+
+    it('refuses members it does not take, and anything but JSON, without rotating', async () => {
+      const fresh = await h.merchant();
+      const before = await activeKid(fresh.merchantId);
+      const members = await rotate(fresh, '{"x":1,"reason":"why"}');
+      expectProblem(members, 400, 'invalid_request');
+      expect(members.body.errors.map((e: { path: string }) => e.path)).toEqual(['/x', '/reason']);
+      expectProblem(await rotate(fresh, '[]'), 400, 'invalid_request');
+      expectProblem(
+        await rotate(fresh, 'rotate please', 'text/plain'),
+        415,
+        'unsupported_media_type',
+      );
+      expect(await activeKid(fresh.merchantId)).toBe(before);
+      // No body, an empty one or {} is a rotation.
+      expect((await rotate(fresh)).status).toBe(201);
+      expect((await rotate(fresh, '')).status).toBe(201);
+      expect((await rotate(fresh, '{}')).status).toBe(201);
+    });
+
+    it('revoking an API key with a body it does not take leaves the key working', async () => {
+      const created = (
+        await h.admin('POST', `/merchants/${m.merchantId}/api-keys`, { role: 'merchant' })
+      ).body;
+      const r = await h.call('DELETE', `/admin/v1/api-keys/${created.prefix}`, {
+        key: ADMIN_TOKEN,
+        body: { force: true },
+      });
+      expectProblem(r, 400, 'invalid_request');
+      expect((await h.call('GET', ISSUE, { key: created.apiKey })).status).toBe(200);
+      expect((await h.admin('DELETE', `/api-keys/${created.prefix}`)).status).toBe(204);
+    });
+  });
+
   describe('well-formed Unicode in free text (SPEC 1.1 §1)', () => {
+    it('a 400 quotes a lone surrogate of the request as U+FFFD, not back as it came', async () => {
+      const r = await h.call('POST', ISSUE, {
+        key: m.merchantKey,
+        raw: JSON.stringify({ ...issueBody(), input: { '\ud800x': 1 } }),
+        headers: { 'content-type': 'application/json' },
+      });
+      expectProblem(r, 400, 'invalid_request');
+      const text = JSON.stringify(r.body);
+      expect(text).not.toMatch(/\\ud800/i);
+      expect(r.body.detail).toContain('\ufffdx');
+    });
+
     it.each(['\ud800', 'a\udc00b', 'x\ud83d'])(
       'a lone surrogate in a merchant name (%j) is 400 naming /name, and no merchant is made',
       async (name) => {
@@ -641,6 +782,29 @@ describe('on a real socket', () => {
       socket.destroy();
       expect(failed).toBeUndefined();
       expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+    });
+
+    it('Transfer-Encoding on HTTP/1.0 is faulty framing (RFC 9112 §6.1): 400, and nothing is stored', async () => {
+      const body = JSON.stringify(issueBody({ callId: 'http10-chunked' }));
+      const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+      const reply = await rawClient((socket) =>
+        socket.write(
+          `POST ${ISSUE} HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
+            `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`,
+        ),
+      );
+      expect(reply).toMatch(/^HTTP\/1\.1 400 /);
+      expect(problemOf(reply)).toMatchObject({ code: 'malformed_http' });
+      expect(await stored('http10-chunked')).toBe(false);
+    });
+
+    it.each([
+      ['HTTP/2.0', 'GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n'],
+      ['HTTP/0.9 (no version)', 'GET /healthz\r\n\r\n'],
+    ])('a request line of %s is 505, not answered as HTTP/1.1', async (_what, request) => {
+      const reply = await rawClient((socket) => socket.write(request));
+      expect(reply).toMatch(/^HTTP\/1\.1 505 /);
+      expect(problemOf(reply)).toMatchObject({ status: 505, code: 'http_version_not_supported' });
     });
 
     it('a Transfer-Encoding other than chunked is 501, and nothing is stored', async () => {

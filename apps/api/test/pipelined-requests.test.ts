@@ -109,6 +109,8 @@ describe('pipelined requests on one connection', () => {
     const reply = await exchange(requests);
     expect(statuses(reply)).toEqual(['200', '503']);
     expect(reply).toContain('"code":"service_unavailable"');
+    // Retryable, as every 503 is (an outside check found this one without Retry-After).
+    expect(reply.slice(reply.lastIndexOf('HTTP/1.1 503'))).toMatch(/\r\nretry-after: 1\r\n/i);
     expect(calls).toBe(1);
   });
 

@@ -251,6 +251,8 @@ function afterAnswer(socket: Tracked, served: ServerResponse): void {
         new ApiError(
           'service_unavailable',
           `more than ${MAX_WAITING} pipelined requests waited on one connection; those after the last answer did not run: send them again, fewer at a time`,
+          undefined,
+          { retryAfterSeconds: 1 },
         ),
       );
     return;
@@ -261,12 +263,22 @@ function afterAnswer(socket: Tracked, served: ServerResponse): void {
 }
 
 /**
- * What Node's parser lets through but RFC 9112 refuses: an HTTP/1.1 request without Host, or
- * with more than one (§3.2, "MUST respond with a 400"; Node keeps the first), and a transfer
- * coding other than chunked (§6.1: 501; Node reads `gzip, chunked` as chunked alone, so a
- * body the client said was compressed would have been signed as sent).
+ * What Node's parser lets through but RFC 9112 refuses: a version other than HTTP/1.x (Node
+ * parses `HTTP/2.0` and a request line without one, HTTP/0.9, and answered them as HTTP/1.1:
+ * 505, RFC 9110 §15.6.6); an HTTP/1.1 request without Host, or with more than one (§3.2,
+ * "MUST respond with a 400"; Node keeps the first); Transfer-Encoding on an HTTP/1.0 request
+ * (§6.1: faulty framing, whose body Node decoded as chunked and ran); and a transfer coding
+ * other than chunked (§6.1: 501; Node reads `gzip, chunked` as chunked alone, so a body the
+ * client said was compressed would have been signed as sent).
  */
 function framingProblem(incoming: IncomingMessage): ApiError | undefined {
+  if (incoming.httpVersionMajor !== 1)
+    return new ApiError(
+      'http_version_not_supported',
+      `HTTP/${incoming.httpVersion} is not spoken here; send HTTP/1.1`,
+    );
+  if (incoming.httpVersion === '1.0' && incoming.headers['transfer-encoding'] !== undefined)
+    return malformed('an HTTP/1.0 request cannot use Transfer-Encoding (RFC 9112 §6.1)');
   if (incoming.httpVersion === '1.1' && !incoming.headers.host)
     return malformed('an HTTP/1.1 request needs a Host header');
   const raw = incoming.rawHeaders;

@@ -14,7 +14,9 @@ export type AppEnv = {
      * governs it), not the work's (the request budget starts once it has arrived).
      */
     bodyArriving: boolean;
-    /** Called by a body reader once the body's last byte is in: the budget starts again. */
+    /** Called by a body reader as it starts waiting for the body: the budget pauses. */
+    bodyStarted: (() => void) | undefined;
+    /** Called by a body reader once the body's last byte is in: the budget resumes. */
     bodyArrived: (() => void) | undefined;
     /** A signal aborted when the request budget runs out: work waiting to start gives up. */
     deadline: () => AbortSignal;

@@ -25,7 +25,11 @@ export function toApiError(error: unknown): ApiError {
     if (error.status === 400)
       return new ApiError('invalid_json', 'the request body is not valid JSON');
     if (error.status === 413) return new ApiError('body_too_large');
-    if (error.status === 415) return new ApiError('unsupported_media_type');
+    if (error.status === 415)
+      return new ApiError(
+        'unsupported_media_type',
+        'Content-Type must be application/json, its parameters written as RFC 9110 §5.6.6 writes them',
+      );
     if (error.status === 404) return new ApiError('not_found');
   }
   if (error instanceof SignerError && error.retryable) {
@@ -143,6 +147,7 @@ export function renderError(error: unknown, c: Context<AppEnv>) {
   }
   if (apiError.retryAfterSeconds !== undefined)
     c.header('retry-after', String(apiError.retryAfterSeconds));
+  if (apiError.challenge !== undefined) c.header('www-authenticate', apiError.challenge);
   return c.body(JSON.stringify(problemBody(apiError, requestId)), apiError.status as 400, {
     'content-type': 'application/problem+json',
   });

@@ -297,6 +297,52 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
 const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
 
 /**
+ * A route that declares no body (a rotation, a revocation of an API key) takes none, or `{}`
+ * as JSON (an empty object says nothing): any other body is refused as the routes that take
+ * one refuse what they do not know, 400 `invalid_request` naming each member, and a body of
+ * another type is 415. Both were ignored: `{"x":1}` rotated the key, as a text body did.
+ */
+export const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
+  // A request without Content-Length or Transfer-Encoding has no body on the wire (RFC 9112
+  // §6.3); through app.request() it has neither header either way, so the body is read.
+  if (!hasBody(c.req.method) || c.req.header('content-length') === '0') return next();
+  const arrived = bodyArriving(c);
+  let bytes: ArrayBuffer;
+  try {
+    // Read already, and parsed, when it was JSON (strictJsonBody): Hono keeps the bytes.
+    bytes = await c.req.arrayBuffer();
+  } catch (error) {
+    throw bodyNotReceived(error);
+  } finally {
+    arrived();
+  }
+  if (bytes.byteLength === 0) return next();
+  const type = c.req.header('content-type') ?? '';
+  if (!JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? ''))
+    throw new ApiError(
+      'unsupported_media_type',
+      'this route takes no body: send none, or {} as application/json',
+    );
+  const value = await c.req.json();
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const issue: FieldIssue = {
+      path: '',
+      code: 'invalid_type',
+      message: 'body: this route takes no body; send none, or {}',
+    };
+    throw new ApiError('invalid_request', issue.message, [issue]);
+  }
+  const issues: FieldIssue[] = Object.keys(value).map((name) => ({
+    path: pointer([name], 1),
+    code: 'unknown_member',
+    message: `${name} is not allowed`,
+  }));
+  if (issues.length > 0)
+    throw new ApiError('invalid_request', issues.map((i) => i.message).join('; '), issues);
+  return next();
+});
+
+/**
  * A route answers this method at this path (middleware is `ALL`): only then is the body read.
  * Otherwise the 404 or 405 goes out without it, and a client that sent `Expect: 100-continue`
  * is not told to send a body that would be thrown away.
@@ -374,6 +420,7 @@ function mediaTypeParameters(type: string): [string, string][] {
  */
 function bodyArriving(c: Context<AppEnv>): () => void {
   c.set('bodyArriving', true);
+  c.get('bodyStarted')?.();
   return () => {
     c.set('bodyArriving', false);
     c.get('bodyArrived')?.();

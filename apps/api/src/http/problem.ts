@@ -1,4 +1,4 @@
-import type { FieldIssue } from '@quittance/format';
+import { type FieldIssue, hasLoneSurrogate } from '@quittance/format';
 
 /** Stable error codes of the HTTP API and the status each maps to (ServiceError's among them). */
 export const PROBLEMS = {
@@ -34,6 +34,10 @@ export const PROBLEMS = {
   unsupported_transfer_encoding: {
     status: 501,
     title: 'The only Transfer-Encoding understood is chunked',
+  },
+  http_version_not_supported: {
+    status: 505,
+    title: 'Only HTTP/1.1 (and HTTP/1.0) are spoken here',
   },
   expectation_failed: {
     status: 417,
@@ -75,13 +79,16 @@ export class ApiError extends Error {
     readonly code: ProblemCode,
     readonly detail?: string,
     readonly errors?: readonly FieldIssue[],
-    options: { cause?: unknown; retryAfterSeconds?: number } = {},
+    options: { cause?: unknown; retryAfterSeconds?: number; challenge?: string } = {},
   ) {
     super(detail ?? PROBLEMS[code].title, { cause: options.cause });
     this.status = PROBLEMS[code].status;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.challenge = options.challenge;
   }
   readonly retryAfterSeconds: number | undefined;
+  /** The `WWW-Authenticate` challenge of a 401 (RFC 9110 §11.6.1: a 401 MUST send one). */
+  readonly challenge: string | undefined;
 }
 
 export interface ProblemBody {
@@ -102,8 +109,24 @@ export function problemBody(error: ApiError, requestId: string | undefined): Pro
     status: error.status,
     code: error.code,
   };
-  if (error.detail) body.detail = error.detail;
+  if (error.detail) body.detail = wellFormed(error.detail);
   if (requestId) body.requestId = requestId;
-  if (error.errors?.length) body.errors = error.errors;
+  if (error.errors?.length)
+    body.errors = error.errors.map((issue) => ({
+      ...issue,
+      path: wellFormed(issue.path),
+      message: wellFormed(issue.message),
+    }));
   return body;
 }
+
+/**
+ * Text that quotes the request (a member name, a value) with each lone surrogate as U+FFFD:
+ * JSON.stringify writes one as `\ud800`, which parses back to a string that is not
+ * well-formed Unicode (SPEC §1), so the answer would carry what the request was refused for.
+ */
+function wellFormed(text: string): string {
+  return hasLoneSurrogate(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

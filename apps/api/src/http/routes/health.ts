@@ -21,7 +21,7 @@ const ready = createRoute({
   },
 });
 
-export const health = createRouter()
+export const health = createRouter({ lenient: true })
   .openapi(live, (c) => c.json({ status: 'ok' as const }, 200))
   .openapi(ready, async (c) =>
     (await c.get('services').isReady())

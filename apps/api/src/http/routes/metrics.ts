@@ -15,7 +15,7 @@ const route = createRoute({
   },
 });
 
-export const metrics = createRouter().openapi(route, async (c) => {
+export const metrics = createRouter({ lenient: true }).openapi(route, async (c) => {
   const { registry } = c.get('services').metrics;
   return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType }) as never;
 });
