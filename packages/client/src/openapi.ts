@@ -156,6 +156,15 @@ export interface paths {
                         "application/json": components["schemas"]["Jwks"];
                     };
                 };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Problem (RFC 9457); retry after Retry-After */
                 503: {
                     headers: {
@@ -277,6 +286,15 @@ export interface paths {
                                 [key: string]: string;
                             }[];
                         };
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem (RFC 9457); retry after Retry-After */
@@ -716,6 +734,15 @@ export interface paths {
                     };
                 };
                 /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -877,6 +904,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Receipt"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem (RFC 9457) */
@@ -1213,6 +1249,15 @@ export interface paths {
                     content?: never;
                 };
                 /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1286,6 +1331,15 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Export"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem (RFC 9457) */
@@ -1572,6 +1626,15 @@ export interface paths {
                     content?: never;
                 };
                 /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1582,6 +1645,15 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1640,6 +1712,15 @@ export interface paths {
                     };
                 };
                 /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
                 401: {
                     headers: {
                         [name: string]: unknown;
@@ -1659,6 +1740,15 @@ export interface paths {
                 };
                 /** @description Problem (RFC 9457) */
                 409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                415: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1840,6 +1930,15 @@ export interface paths {
                             };
                             problems: string[];
                         };
+                    };
+                };
+                /** @description Problem (RFC 9457) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
                 /** @description Problem (RFC 9457) */

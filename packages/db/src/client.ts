@@ -70,7 +70,8 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       // queries (the one chain append in flight, /readyz's probe) waited 5–18 s for it. A few
       // hundred ms at most: a request against a database that is down still fails fast
       // (ECONNREFUSED), and one that is back is reached at once.
-      backoff: (retries: number) => Math.min(0.01 * 2 ** retries, 0.25),
+      // Jittered (×0.5–1, as the default is), so a fleet does not dial in step.
+      backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.01 * 2 ** retries, 0.25),
       // No session may hold a lock for long: a transaction left idle (a stuck caller) is
       // ended by the server, and waits for locks or statements are bounded.
       connection: {

@@ -57,10 +57,11 @@ function bearer(c: Context): string | null {
 
 /**
  * 401 with its challenge (RFC 6750 §3): the realm names which credential the path takes, and
- * `invalid_token` is said only when one was sent (a request without any gets no error code).
+ * `invalid_token` is said only when a bearer token was sent (none, or another scheme, gets no
+ * error code, §3.1).
  */
 function unauthorized(c: Context, realm: string, detail: string): ApiError {
-  const sent = c.req.header('authorization') !== undefined;
+  const sent = bearer(c) !== null;
   return new ApiError('unauthorized', detail, undefined, {
     challenge: `Bearer realm="${realm}"${sent ? ', error="invalid_token"' : ''}`,
   });

@@ -490,7 +490,8 @@ export function withExamples<T>(document: T): T {
           if (type === 'application/problem+json') {
             media.examples = problemExamples(
               Number(status),
-              requestJson !== undefined,
+              // A route that takes no body still reads one to refuse it (router.ts, 415).
+              requestJson !== undefined || '415' in (operation.responses ?? {}),
               examples.problems ?? [],
             );
           } else {

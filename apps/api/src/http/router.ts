@@ -4,7 +4,7 @@ import type { ZodError } from 'zod';
 import type { AppEnv } from './env';
 import { takesNoBody } from './json-body';
 import { ApiError } from './problem';
-import { NoQuery } from './schemas';
+import { NoQuery, problems } from './schemas';
 
 const ZOD_CODES: Record<string, FieldIssueCode> = {
   too_big: 'too_long',
@@ -59,16 +59,16 @@ export function createRouter(options: { lenient?: boolean } = {}) {
 
 const METHODS_WITH_BODY = new Set(['post', 'put', 'patch', 'delete']);
 
+/** The route with what it refuses, in its OpenAPI responses too (a route's own come first). */
 function strict(route: RouteConfig): RouteConfig {
   const request = route.request ?? {};
   const middleware = route.middleware === undefined ? [] : [route.middleware].flat();
+  const noBody = METHODS_WITH_BODY.has(route.method) && !request.body;
   return {
     ...route,
     request: { ...request, query: request.query ?? NoQuery },
-    middleware:
-      METHODS_WITH_BODY.has(route.method) && !request.body
-        ? [...middleware, takesNoBody]
-        : route.middleware,
+    middleware: noBody ? [...middleware, takesNoBody] : route.middleware,
+    responses: { ...problems(...(noBody ? [400, 415] : [400])), ...route.responses },
   };
 }
 
