@@ -19,14 +19,31 @@ file that makes no network request) runs the same checks in a web browser.`;
  * `manifest.json` itself and saw the signature fail).
  */
 const CANONICAL_FORM = `The **canonical form** of a JSON value is its RFC 8785 (JCS) serialization: members
-sorted, no whitespace, numbers and strings written one way. The files are pretty-printed,
-so where a step hashes or verifies "the canonical form" of a file or object, compute it
-first: hashing a file's bytes gives another digest. Any RFC 8785 implementation does, for
-example npm's \`canonicalize\` or Python's \`rfc8785\` package (\`pip install rfc8785\`).
+sorted, no whitespace, numbers and strings written one way. The files are not in that form
+(\`${FILES.manifest}\` is pretty-printed; a receipt's line has its signed members first and the
+rest after), so where a step hashes or verifies "the canonical form" of a file or object,
+compute it first: hashing a file's bytes gives another digest. Any RFC 8785 implementation
+does, for example npm's \`canonicalize\` or Python's \`rfc8785\` package (\`pip install
+rfc8785\`; where the system Python refuses installs, as Debian's does, in a virtual
+environment: \`python3 -m venv v && v/bin/pip install rfc8785\`).
 RFC 8785 reads every number as an IEEE 754 double, as JavaScript does, so large integers
 such as \`123456789012345680000\` are valid; Python's \`rfc8785\` refuses integers beyond
 2^53 unless they are read as floats:
-\`rfc8785.dumps(json.load(open("manifest.json"), parse_int=float))\`.`;
+\`rfc8785.dumps(json.load(open("manifest.json"), parse_int=float))\`.
+
+The \`.jsonl\` files are JSON Lines separated by \`\\n\` only: a string may hold U+2028, which
+some readers take for a line break (Python's \`splitlines\`); read them with
+\`for line in open(path, encoding="utf-8")\`.
+
+**Ed25519 with openssl.** A JWS here is \`HEADER.PAYLOAD.SIGNATURE\` (base64url); the signing
+input is the ASCII of \`HEADER.PAYLOAD\`. Make a public key file from a JWK's \`x\` and verify:
+
+    printf '302a300506032b6570032100%s' "$(printf %s X | basenc --base64url -d | xxd -p -c 64)" \\
+      | xxd -r -p | openssl pkey -pubin -inform DER -out key.pem
+    openssl pkeyutl -verify -pubin -inkey key.pem -rawin -in signing-input -sigfile signature.bin
+
+(\`X\` is \`x\` with \`=\` padding added to a multiple of 4 characters; \`signature.bin\` is the
+decoded SIGNATURE.)`;
 
 /**
  * When a receipt's key counts as valid (SPEC §5), in the words of both VERIFY.md files: an
@@ -38,8 +55,10 @@ const KEY_RULE = `The key must have \`merchantId\` equal to the receipt's and be
    \`revokedAt\` (look in the newest snapshot: later snapshots know later revocations), a
    receipt with \`createdAt\` ≥ \`revokedAt\` is invalid; one dated before counts as valid only
    where a timestamp proves it existed before \`revokedAt\` (its own, or that of a checkpoint
-   that covers it), because whoever stole a key can write any \`createdAt\`. Without such a
-   proof its validity is undetermined. A timestamp checked only against the certificates in
+   that covers it), because whoever stole a key can write any \`createdAt\`. A token proves it
+   when its \`genTime\` plus its accuracy (RFC 3161: the time is \`genTime\` ± accuracy; the
+   \`Accuracy:\` line of the command in the timestamp step, none meaning 0) is earlier than
+   \`revokedAt\`. Without such a proof its validity is undetermined. A timestamp checked only against the certificates in
    \`tsa/\` is the operator's word, not a proof.`;
 
 /**
@@ -56,9 +75,13 @@ const TIMESTAMP_CHECK = `\`timestamp.token\` is a base64 RFC 3161 token over the
        openssl ts -verify -token_in -in token.der -digest <that sha256> \\
          -attime "$(date -d "<timestamp.genTime>" +%s)" -CAfile YOUR-TSA-ROOTS.pem
 
-   \`openssl ts -reply -token_in -in token.der -text\` shows the token's time and policy:
-   \`timestamp.genTime\` and \`timestamp.policy\` must equal them, and the time must not be
-   more than 5 minutes before the signed \`createdAt\`. \`tsa/\` holds the certificates the
+   \`OPENSSL_CONF=/dev/null openssl ts -reply -token_in -in token.der -text\` shows the token's
+   time, accuracy and policy (without \`OPENSSL_CONF=/dev/null\`, Debian's configuration names
+   some policy OIDs, \`1.2.3.4.1\` as \`tsa_policy1\`): \`timestamp.policy\` must equal the OID,
+   and \`timestamp.genTime\` the time, which prints as \`Dec  7 19:44:58 2026 GMT\` (\`date -u -d
+   "Dec  7 19:44:58 2026 GMT" +%Y-%m-%dT%H:%M:%S\`; the fraction is compared when the token
+   has one, else it is \`.000\`). The time must not be more than 5 minutes before the signed
+   \`createdAt\`. \`tsa/\` holds the certificates the
    tokens embed and the TSA roots the operator trusts (\`cat tsa/*.pem > tsa.pem\`, then
    \`-CAfile tsa.pem\`): that checks the tokens against the bundle's own word; roots you
    obtained yourself prove the time. OpenSSL 3.0 cannot check a token that its TSA signed with
@@ -131,7 +154,10 @@ ${CANONICAL_FORM}
    document). Verify it as in step 2 with your pinned publisher key. Each entry of its
    \`revocations\` is a compact JWS with its payload attached, signed by the publisher key:
    its \`kid\`, \`revokedAt\` and \`reason\` must equal that key's \`kid\`, \`revokedAt\` and
-   \`revocationReason\` in the same snapshot.
+   \`revocationReason\` in the same snapshot. The bundle holds the newest version of each
+   month's snapshot; \`version\` counts its re-issues within the month, and \`prevSnapshotHash\`
+   is the SHA-256 hex of the canonical form of the previous version, its \`jws\` included
+   (earlier versions are served at \`/.well-known/jwks/snapshot/YYYY-MM.json?version=N\`).
 4. **Receipts.** For each line of \`${FILES.receipts}\`, remove \`jws\`, \`legal_posture\`,
    \`timestamp\` and \`chain\`; the canonical form of the rest is the payload P, signed directly
    (no digest statement): put the base64url of P between the two dots of \`jws\` and verify that
@@ -143,15 +169,20 @@ ${CANONICAL_FORM}
 6. **Audit log.** For each line of \`${FILES.chain}\`, \`entryHash\` is the SHA-256 of the canonical
    form of \`{"seq", "prevHash", "receiptId", "receiptHash"}\`, and \`prevHash\` is the previous
    line's \`entryHash\` (entry 1's is 64 zeros). \`receiptHash\` is the SHA-256 of the receipt's
-   JWS with its payload put back (\`HEADER.PAYLOAD.SIGNATURE\`). The file starts with the entry
-   just before the range, when the range does not start at seq 1.
+   JWS with its payload put back (\`HEADER.PAYLOAD.SIGNATURE\`), for the entries whose
+   \`receiptId\` is in \`${FILES.receipts}\`; the others (the entry just before the range, with
+   which the file starts when the range does not start at seq 1, and in an export of one order
+   the other orders' entries) are checked by their links only.
 7. **Checkpoints.** Each line of \`${FILES.checkpoints}\`: remove \`jws\` and \`timestamp\`, and verify
    \`jws\` over the canonical form of the rest as in step 4 (header \`typ\`
    \`quittance-checkpoint+jws\`), with the merchant's key \`signingKeyKid\` valid at the
    checkpoint's \`createdAt\`. Its \`entryHash\` must be that of the entry at its \`seq\` in
    \`${FILES.chain}\`, and its \`timestamp\`, when set, verifies as in step 5. Since each entry links
    to the one before, a timestamped checkpoint proves that every entry up to its \`seq\`, and
-   so every receipt up to there, existed by the token's time.
+   so every receipt up to there, existed by the token's time. A checkpoint signed after the
+   \`revokedAt\` of its key fails, even when the log is intact: a revocation dated back says
+   the key was in other hands from then on, so what it signed since proves nothing. Later
+   checkpoints by valid keys cover the same entries.
 8. **Log tree.** The audit log is also an RFC 9162 Merkle tree: leaf \`n − 1\` is entry \`seq = n\`,
    leaf hash = SHA-256(0x00 ‖ the 32 bytes of \`entryHash\`), node = SHA-256(0x01 ‖ left ‖ right).
    \`${FILES.log}\` holds the roots of the perfect subtrees of entries 1..\`size\`, largest first.
@@ -161,7 +192,10 @@ ${CANONICAL_FORM}
    is its \`rootHash\`. Every receipt up to that \`seq\` is then in the log the checkpoint signs.
    Receipts after the last checkpoint of the range (the newest ones) are under no checkpoint
    in this bundle: the audit-log links and the manifest's signature cover them, and an
-   inclusion proof from the service, or a later export, anchors them.
+   inclusion proof from the service, or a later export, anchors them. A checkpoint after the
+   range is not in the bundle (its root needs entries the bundle does not hold): a range that
+   ends before the next checkpoint, as an export of one order often does, has no receipt
+   under one here; the order's evidence bundle carries an inclusion proof for each.
 9. **Bodies.** Each line of \`${FILES.bodies}\` is \`{"id", "input", "output"}\`: the SHA-256 of the
    canonical form of \`input\` (and \`output\`) equals \`inputHash\` (\`outputHash\`) of the receipt
    with that \`id\`. Lines follow the order of \`${FILES.receipts}\`, at most one per receipt.
@@ -241,7 +275,9 @@ ${CANONICAL_FORM}
    \`${FILES.manifestJws}\` and each snapshot's \`jws\` verify through a digest statement (the payload is the
    base64url of the RFC 8785 canonical form of \`{"sha256": D}\`, D the SHA-256 hex of the canonical
    document, put between the two dots of the detached JWS); the manifest's with a key of the
-   merchant valid at its \`createdAt\`, the snapshots' with your pinned publisher key.
+   merchant valid at its \`createdAt\`, the snapshots' with your pinned publisher key, and
+   each snapshot's \`revocations\` are compact JWS by the publisher key whose \`kid\`,
+   \`revokedAt\` and \`reason\` equal that key's \`kid\`, \`revokedAt\` and \`revocationReason\`.
 2. **Receipts.** Each receipt's \`jws\` verifies directly over the canonical form of the receipt
    without \`jws\`, \`legal_posture\`, \`timestamp\` and \`chain\`, with the key \`signingKeyKid\` from
    the snapshot \`jwks/YYYY-MM.json\` its \`jwksSnapshotUrl\` names.
