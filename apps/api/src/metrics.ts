@@ -1,4 +1,4 @@
-import type { Db } from '@quittance/db';
+import { type Db, rowsOf } from '@quittance/db';
 import type { JobQueue } from '@quittance/jobs';
 import { sql } from 'drizzle-orm';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -85,26 +85,21 @@ export class Metrics {
     // A source that is down or slow keeps its gauges' last values for this scrape: /metrics
     // answered 503 while PostgreSQL was down (an outside check), losing every metric of the
     // process, the error counters among them, when they matter most.
-    const readOrKeep = (source: string, read: () => Promise<void>) => {
-      const done = readWithin(source, read);
+    const readOrKeep = (source: string, read: () => Promise<void>): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = Promise.race([
+        read(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), SOURCE_TIMEOUT_MS);
+        }),
+      ])
+        .then(
+          () => sourceUp.set({ source }, 1),
+          () => sourceUp.set({ source }, 0),
+        )
+        .finally(() => clearTimeout(timer));
       reads.push(done);
       return done;
-    };
-    const readWithin = async (source: string, read: () => Promise<void>) => {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          read(),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timed out')), SOURCE_TIMEOUT_MS);
-          }),
-        ]);
-        sourceUp.set({ source }, 1);
-      } catch {
-        sourceUp.set({ source }, 0);
-      } finally {
-        clearTimeout(timer);
-      }
     };
     new Gauge({
       name: 'quittance_timestamp_backlog',
@@ -112,11 +107,10 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         await readOrKeep('postgresql', async () => {
-          const result = await db.execute(sql`select count(*)::int as n from pending_timestamps`);
-          const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-            n: number;
-          }[];
-          this.set(Number(rows[0]?.n ?? 0));
+          const [row] = rowsOf<{ n: number }>(
+            await db.execute(sql`select count(*)::int as n from pending_timestamps`),
+          );
+          this.set(Number(row?.n ?? 0));
         });
       },
     });

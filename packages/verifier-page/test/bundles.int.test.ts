@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  launchBrowser,
   startTsaServer,
   type TestBrowser,
   type TsaTestServer,
@@ -21,12 +20,12 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness, issueBody } from '../../../apps/api/test/harness';
 import {
+  browserWithPins,
   buildPageToDisk,
   exportedJson,
   exportedText,
   giveEvidence,
   openPage,
-  pinTrust,
   readShownReport,
   repoRoot,
   screenshot,
@@ -136,11 +135,7 @@ beforeAll(async () => {
   files.tsaTrust = tsa.trustPemPath;
 
   url = (await buildPageToDisk()).url;
-  browser = await launchBrowser();
-  const { page } = await openPage(browser, url);
-  await pinTrust(page, 'publisher', files.publisher);
-  await pinTrust(page, 'tsa', files.tsaTrust);
-  await page.close();
+  browser = await browserWithPins(url, { publisher: files.publisher, tsa: files.tsaTrust });
 }, 180_000);
 afterAll(async () => {
   await browser?.close();

@@ -6,16 +6,16 @@
  * must be the report the command line's code makes of the same files.
  */
 import { join } from 'node:path';
-import { launchBrowser, type TestBrowser } from '@quittance/test-tooling';
+import type { TestBrowser } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allCases, verifyAsTheCliDoes } from '../../../packages/verifier/test/conformance-cases';
 import {
+  browserWithPins,
   buildPageToDisk,
   conformanceDir,
   exportedJson,
   giveEvidence,
   openPage,
-  pinPublisher,
   readShownReport,
   screenshot,
 } from './page-driver';
@@ -26,11 +26,7 @@ let url: string;
 
 beforeAll(async () => {
   url = (await buildPageToDisk()).url;
-  browser = await launchBrowser();
-  // Pinned once: every later page of this profile finds it in local storage.
-  const { page } = await openPage(browser, url);
-  await pinPublisher(page, join(conformanceDir, 'publisher.json'));
-  await page.close();
+  browser = await browserWithPins(url, { publisher: join(conformanceDir, 'publisher.json') });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

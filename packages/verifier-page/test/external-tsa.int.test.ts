@@ -6,13 +6,13 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, type TestBrowser } from '@quittance/test-tooling';
+import type { TestBrowser } from '@quittance/test-tooling';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  browserWithPins,
   buildPageToDisk,
   giveEvidence,
   openPage,
-  pinTrust,
   readShownReport,
   repoRoot,
   screenshot,
@@ -25,11 +25,10 @@ let url: string;
 
 beforeAll(async () => {
   url = (await buildPageToDisk()).url;
-  browser = await launchBrowser();
-  const { page } = await openPage(browser, url);
-  await pinTrust(page, 'publisher', join(external, 'publisher.json'));
-  await pinTrust(page, 'tsa', join(stamped, 'tsa-ca.pem'));
-  await page.close();
+  browser = await browserWithPins(url, {
+    publisher: join(external, 'publisher.json'),
+    tsa: join(stamped, 'tsa-ca.pem'),
+  });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { TestBrowser } from '@quittance/test-tooling';
+import { launchBrowser, type TestBrowser } from '@quittance/test-tooling';
 import type { Locator, Page, Request } from 'playwright-core';
 import { buildVerifierPage } from '../src/build';
 
@@ -68,6 +68,22 @@ export async function pinTrust(page: Page, name: 'publisher' | 'tsa', file: stri
 }
 
 export const pinPublisher = (page: Page, file: string) => pinTrust(page, 'publisher', file);
+
+/**
+ * A browser whose profile has these roots of trust pinned once: every later page of it finds
+ * them in local storage.
+ */
+export async function browserWithPins(
+  url: string,
+  pins: { publisher: string; tsa?: string },
+): Promise<TestBrowser> {
+  const browser = await launchBrowser();
+  const { page } = await openPage(browser, url);
+  await pinTrust(page, 'publisher', pins.publisher);
+  if (pins.tsa) await pinTrust(page, 'tsa', pins.tsa);
+  await page.close();
+  return browser;
+}
 
 /** Gives evidence files and waits until the run they start has ended. */
 export type Outcome = 'result' | 'error' | 'cancelled';

@@ -8,16 +8,16 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchBrowser, type TestBrowser } from '@quittance/test-tooling';
+import type { TestBrowser } from '@quittance/test-tooling';
 import { loadKeyHistory, parsePublisherKeys, toReport, verifyReceipt } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  browserWithPins,
   buildPageToDisk,
   conformanceDir,
   exportedJson,
   giveEvidence,
   openPage,
-  pinPublisher,
   readShownReport,
   runsEnded,
   waitForRun,
@@ -33,10 +33,7 @@ const json = (name: string) => JSON.parse(readFileSync(file(name), 'utf8'));
 beforeAll(async () => {
   ({ url, bytes } = await buildPageToDisk());
   dir = await mkdtemp(join(tmpdir(), 'quittance-page-test-'));
-  browser = await launchBrowser();
-  const { page } = await openPage(browser, url);
-  await pinPublisher(page, file('publisher.json'));
-  await page.close();
+  browser = await browserWithPins(url, { publisher: file('publisher.json') });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();

@@ -10,11 +10,9 @@ export type AppEnv = {
     logger: Logger;
     principal: Principal;
     /**
-     * True while a body reader waits for the body: the client's time (the request timeout
-     * governs it), not the work's (the request budget starts once it has arrived).
+     * Called by a body reader as it starts waiting for the body: the budget pauses, as that
+     * is the client's time (the request timeout governs it), not the work's.
      */
-    bodyArriving: boolean;
-    /** Called by a body reader as it starts waiting for the body: the budget pauses. */
     bodyStarted: (() => void) | undefined;
     /** Called by a body reader once the body's last byte is in: the budget resumes. */
     bodyArrived: (() => void) | undefined;

@@ -269,22 +269,9 @@ function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
  */
 export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
-  if (
-    hasBody(c.req.method) &&
-    type &&
-    JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '') &&
-    routeTakes(c)
-  ) {
+  if (hasBody(c.req.method) && isJsonType(type) && routeTakes(c)) {
     refuseOtherCharsets(type);
-    const arrived = bodyArriving(c);
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await c.req.arrayBuffer());
-    } catch (error) {
-      throw bodyNotReceived(error);
-    } finally {
-      arrived();
-    }
+    const bytes = new Uint8Array(await readBody(c));
     if (bytes.length > 0) {
       const value = parseRequestJson(bytes);
       // What the validators of @hono/zod-openapi read; HonoRequest has no cache for it.
@@ -294,53 +281,26 @@ export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+export const hasBody = (method: string) => method !== 'GET' && method !== 'HEAD';
+
+/** A media type of JSON (`application/json`, `application/…+json`), parameters aside. */
+export const isJsonType = (type: string | undefined): type is string =>
+  type !== undefined && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '');
 
 /**
- * A route that declares no body (a rotation, a revocation of an API key) takes none, or `{}`
- * as JSON (an empty object says nothing): any other body is refused as the routes that take
- * one refuse what they do not know, 400 `invalid_request` naming each member, and a body of
- * another type is 415. Both were ignored: `{"x":1}` rotated the key, as a text body did.
+ * The request's body, read once (Hono keeps the bytes for a second reader), the request
+ * budget paused while it arrives; a read the client broke off is 400 `malformed_http`.
  */
-export const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
-  // A request without Content-Length or Transfer-Encoding has no body on the wire (RFC 9112
-  // §6.3); through app.request() it has neither header either way, so the body is read.
-  if (!hasBody(c.req.method) || c.req.header('content-length') === '0') return next();
+export async function readBody(c: Context<AppEnv>): Promise<ArrayBuffer> {
   const arrived = bodyArriving(c);
-  let bytes: ArrayBuffer;
   try {
-    // Read already, and parsed, when it was JSON (strictJsonBody): Hono keeps the bytes.
-    bytes = await c.req.arrayBuffer();
+    return await c.req.arrayBuffer();
   } catch (error) {
     throw bodyNotReceived(error);
   } finally {
     arrived();
   }
-  if (bytes.byteLength === 0) return next();
-  const type = c.req.header('content-type') ?? '';
-  if (!JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? ''))
-    throw new ApiError(
-      'unsupported_media_type',
-      'this route takes no body: send none, or {} as application/json',
-    );
-  const value = await c.req.json();
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    const issue: FieldIssue = {
-      path: '',
-      code: 'invalid_type',
-      message: 'body: this route takes no body; send none, or {}',
-    };
-    throw new ApiError('invalid_request', issue.message, [issue]);
-  }
-  const issues: FieldIssue[] = Object.keys(value).map((name) => ({
-    path: pointer([name], 1),
-    code: 'unknown_member',
-    message: `${name} is not allowed`,
-  }));
-  if (issues.length > 0)
-    throw new ApiError('invalid_request', issues.map((i) => i.message).join('; '), issues);
-  return next();
-});
+}
 
 /**
  * A route answers this method at this path (middleware is `ALL`): only then is the body read.
@@ -414,17 +374,13 @@ function mediaTypeParameters(type: string): [string, string][] {
 }
 
 /**
- * Marks the body as arriving (the request budget waits for it), and returns what to call
- * once its last byte is in (or the read failed): the budget, the work's, then starts from
- * there (middleware.ts).
+ * Pauses the request budget while the body arrives (the client's time, not the work's), and
+ * returns what to call once its last byte is in (or the read failed): the budget resumes
+ * (middleware.ts).
  */
 function bodyArriving(c: Context<AppEnv>): () => void {
-  c.set('bodyArriving', true);
   c.get('bodyStarted')?.();
-  return () => {
-    c.set('bodyArriving', false);
-    c.get('bodyArrived')?.();
-  };
+  return () => c.get('bodyArrived')?.();
 }
 
 /**

@@ -140,14 +140,13 @@ export function requestBudget(budgetMs: number): MiddlewareHandler<AppEnv> {
     });
     const expired = new Promise<true>((resolve) => {
       const expire = () => {
-        // Still arriving: the reader resumes the budget once the body is in.
-        if (c.get('bodyArriving')) return;
         expiredAlready = true;
         deadline?.abort();
         resolve(true);
       };
       // The work's time spent before the body was read (authentication, which may wait for
-      // the database) counts: only the wait for the body itself is left out of the budget.
+      // the database) counts: only the wait for the body itself is left out of the budget
+      // (paused, its timer cleared, while the body arrives).
       let spent = 0;
       let since = performance.now();
       let paused = false;

@@ -1,4 +1,4 @@
-import { type FieldIssue, hasLoneSurrogate } from '@quittance/format';
+import type { FieldIssue } from '@quittance/format';
 
 /** Stable error codes of the HTTP API and the status each maps to (ServiceError's among them). */
 export const PROBLEMS = {
@@ -125,8 +125,4 @@ export function problemBody(error: ApiError, requestId: string | undefined): Pro
  * JSON.stringify writes one as `\ud800`, which parses back to a string that is not
  * well-formed Unicode (SPEC §1), so the answer would carry what the request was refused for.
  */
-function wellFormed(text: string): string {
-  return hasLoneSurrogate(text) ? text.replace(LONE_SURROGATE, '\uFFFD') : text;
-}
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const wellFormed = (text: string): string => text.toWellFormed();

@@ -1,8 +1,9 @@
 import { OpenAPIHono, type RouteConfig } from '@hono/zod-openapi';
 import type { FieldIssue, FieldIssueCode } from '@quittance/format';
+import { createMiddleware } from 'hono/factory';
 import type { ZodError } from 'zod';
 import type { AppEnv } from './env';
-import { takesNoBody } from './json-body';
+import { hasBody, isJsonType, readBody } from './json-body';
 import { ApiError } from './problem';
 import { NoQuery, problems } from './schemas';
 
@@ -40,6 +41,12 @@ export function toFieldIssues(error: ZodError): FieldIssue[] {
   return issues;
 }
 
+/** 400 `invalid_request` listing every issue of a failed validation. */
+function invalidRequest(error: ZodError): ApiError {
+  const issues = toFieldIssues(error);
+  return new ApiError('invalid_request', issues.map((i) => i.message).join('; '), issues);
+}
+
 /**
  * Every route file makes its router here, so validation failures all become problem+json.
  * What a route does not declare, it refuses: query parameters (400 `unknown_member`, as the
@@ -58,6 +65,28 @@ export function createRouter(options: { lenient?: boolean } = {}) {
 }
 
 const METHODS_WITH_BODY = new Set(['post', 'put', 'patch', 'delete']);
+
+/**
+ * A route that declares no body (a rotation, a revocation of an API key) takes none, or `{}`
+ * as JSON (an empty object says nothing): any other body is refused as the routes that take
+ * one refuse what they do not know, 400 `invalid_request` naming each member, and a body of
+ * another type is 415. Both were ignored: `{"x":1}` rotated the key, as a text body did.
+ */
+const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
+  // A request without Content-Length or Transfer-Encoding has no body on the wire (RFC 9112
+  // §6.3); through app.request() it has neither header either way, so the body is read.
+  if (!hasBody(c.req.method) || c.req.header('content-length') === '0') return next();
+  if ((await readBody(c)).byteLength === 0) return next();
+  if (!isJsonType(c.req.header('content-type')))
+    throw new ApiError(
+      'unsupported_media_type',
+      'this route takes no body: send none, or {} as application/json',
+    );
+  // Parsed already (strictJsonBody); nothing but {} passes the empty strict object.
+  const parsed = NoQuery.safeParse(await c.req.json());
+  if (!parsed.success) throw invalidRequest(parsed.error);
+  return next();
+});
 
 /** The route with what it refuses, in its OpenAPI responses too (a route's own come first). */
 function strict(route: RouteConfig): RouteConfig {
@@ -80,10 +109,7 @@ function newRouter() {
         // query (NUL bytes, stray characters) and never a hint about which rule failed.
         throw new ApiError('not_found', 'no such resource');
       }
-      if (!result.success) {
-        const issues = toFieldIssues(result.error as unknown as ZodError);
-        throw new ApiError('invalid_request', issues.map((i) => i.message).join('; '), issues);
-      }
+      if (!result.success) throw invalidRequest(result.error as unknown as ZodError);
     },
   });
 }
