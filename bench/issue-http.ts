@@ -9,11 +9,12 @@
  *   - peak RSS of an API process (VmHWM) after its runs.
  * The floor, one process, two processes, KMS, and sixteen merchants on one and on two
  * processes are measured in rounds, one run after the other, and each ratio is taken within a
- * round: the host's speed drifts between runs by more than most changes worth measuring.
+ * round: the host's speed drifts between runs by more than most changes worth measuring. Every
+ * other round runs in the reverse order, and a first round warms up uncounted.
  * Prints each figure, then each ratio's median over the rounds and its range. Asserts
  * nothing.
  *   npm run bench:issue   (BENCH_SECONDS=10, BENCH_CLIENTS=64, BENCH_KMS_DELAY_MS=5,
- *                          BENCH_ROUNDS=3; BENCH_NODE_FLAGS="--flag …" for the API processes)
+ *                          BENCH_ROUNDS=4; BENCH_NODE_FLAGS="--flag …" for the API processes)
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -35,7 +36,7 @@ import { median } from './median';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 64);
 const KMS_DELAY_MS = Number(process.env.BENCH_KMS_DELAY_MS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const root = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -288,64 +289,61 @@ const { rounds, rss } = await withFloor((floorBase) =>
       const one = [local.apis[0]?.url as string];
       const two = local.apis.map((a) => a.url);
       const kmsOne = kmsStack.apis[0]?.url as string;
-      await wrk(one, await merchants(local, 1, 'warmup'), 'warmup');
-      await wrk(two, await merchants(local, 1, 'warmup2'), 'warmup2');
-      await wrk([kmsOne], await merchants(kmsStack, 1, 'kwarmup'), 'kwarmup');
       const pid = local.apis[0]?.process.child.pid;
       const kmsPid = kmsStack.apis[0]?.process.child.pid;
       const rounds: Round[] = [];
-      for (let r = 1; r <= ROUNDS; r++) {
-        const floor = await wrk([floorBase], ['floor'], `floor-${r}`);
-        const { figure: r11, ...cpu } = await wrkWithCpu(
-          one,
-          await merchants(local, 1, `a${r}`),
-          `a${r}`,
-          [pid],
-        );
-        const { figure: r21, ...cpu2 } = await wrkWithCpu(
-          two,
-          await merchants(local, 1, `c${r}`),
-          `c${r}`,
-          local.apis.map((a) => a.process.child.pid),
-        );
-        const { figure: kmsFigure, ...kmsCpu } = await wrkWithCpu(
-          [kmsOne],
-          await merchants(kmsStack, 1, `k${r}`),
-          `k${r}`,
-          [kmsPid],
-        );
-        const { figure: r116, ...cpu16 } = await wrkWithCpu(
-          one,
-          await merchants(local, 16, `b${r}`),
-          `b${r}`,
-          [pid],
-        );
-        const { figure: r216, ...cpu216 } = await wrkWithCpu(
-          two,
-          await merchants(local, 16, `d${r}`),
-          `d${r}`,
-          local.apis.map((a) => a.process.child.pid),
-        );
+      const twoPids = local.apis.map((a) => a.process.child.pid);
+      // Round 0 warms up and is not counted: a first run on new processes and a new database
+      // came out up to 30 % slower than the same run later (JIT, heap sizing, the tables' and
+      // the planner's first statistics), which skewed whichever ratio it was part of.
+      for (let r = 0; r <= ROUNDS; r++) {
+        // The runs of a round, each with its fresh merchants. Every other round runs them in
+        // the reverse order, so that no figure always follows the same neighbour or sits at
+        // the same end of the round: a run after a heavy one pays for PostgreSQL's background
+        // work (checkpoints, autovacuum) left by it, and the host drifts within a round.
+        const runs = {
+          floor: async () => ({ figure: await wrk([floorBase], ['floor'], `floor-${r}`) }),
+          r11: async () => wrkWithCpu(one, await merchants(local, 1, `a${r}`), `a${r}`, [pid]),
+          r116: async () => wrkWithCpu(one, await merchants(local, 16, `b${r}`), `b${r}`, [pid]),
+          r21: async () => wrkWithCpu(two, await merchants(local, 1, `c${r}`), `c${r}`, twoPids),
+          r216: async () => wrkWithCpu(two, await merchants(local, 16, `d${r}`), `d${r}`, twoPids),
+          kms: async () =>
+            wrkWithCpu([kmsOne], await merchants(kmsStack, 1, `k${r}`), `k${r}`, [kmsPid]),
+        };
+        type Name = keyof typeof runs;
+        const order = Object.keys(runs) as Name[];
+        if (r % 2 === 0) order.reverse();
+        const done = {} as { [N in Name]: Awaited<ReturnType<(typeof runs)[N]>> };
+        for (const name of order) Object.assign(done, { [name]: await runs[name]() });
+        const cpuOf = (name: Exclude<Name, 'floor'>): Cpu => {
+          const { figure: _, ...cpu } = done[name];
+          return cpu;
+        };
+        if (r === 0) {
+          console.log(`round 0 (warm-up, not counted: ${order.join(', ')})`);
+          continue;
+        }
         rounds.push({
-          floor,
-          r11,
-          r21,
-          r116,
-          r216,
-          kms: kmsFigure,
-          cpu,
-          cpu2,
-          kmsCpu,
-          cpu16,
-          cpu216,
+          floor: done.floor.figure,
+          r11: done.r11.figure,
+          r21: done.r21.figure,
+          r116: done.r116.figure,
+          r216: done.r216.figure,
+          kms: done.kms.figure,
+          cpu: cpuOf('r11'),
+          cpu2: cpuOf('r21'),
+          kmsCpu: cpuOf('kms'),
+          cpu16: cpuOf('r116'),
+          cpu216: cpuOf('r216'),
         });
-        console.log(`round ${r}`);
-        print('  floor: bare hono (parse, hash, answer)', floor, 'answers/s ');
-        print('  1 API process, 1 merchant', r11);
-        print('  2 API processes, 1 merchant', r21);
-        print(`  1 API process, 1 merchant, KMS +${KMS_DELAY_MS} ms`, kmsFigure);
-        print('  1 API process, 16 merchants', r116);
-        print('  2 API processes, 16 merchants', r216);
+        const round = rounds.at(-1) as Round;
+        console.log(`round ${r} (${order.join(', ')})`);
+        print('  floor: bare hono (parse, hash, answer)', round.floor, 'answers/s ');
+        print('  1 API process, 1 merchant', round.r11);
+        print('  2 API processes, 1 merchant', round.r21);
+        print(`  1 API process, 1 merchant, KMS +${KMS_DELAY_MS} ms`, round.kms);
+        print('  1 API process, 16 merchants', round.r116);
+        print('  2 API processes, 16 merchants', round.r216);
       }
       const rss = await peakRss(pid);
       console.log(`${'peak RSS of that API process'.padEnd(40)} ${rss.toFixed(0)} MB`);
