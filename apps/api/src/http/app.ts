@@ -26,7 +26,7 @@ import { methodsAt } from './allowed-methods';
 import { renderDocsPage } from './docs-page';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
-import { bodyLimits, requireIdentityEncoding, strictJsonBody } from './json-body';
+import { declaredBodyLimit, requireIdentityEncoding } from './json-body';
 import { requestBudget, requestContext, requireAdmin, requireApiKey } from './middleware';
 import { withExamples } from './openapi-examples';
 import { ApiError } from './problem';
@@ -47,11 +47,11 @@ const OPENAPI_INFO = {
 /** The whole HTTP application; routes are tested through `app.request()`. */
 export function createApp(services: Services) {
   const app = new OpenAPIHono<AppEnv>();
-  const limit = bodyLimits(services.config.maxBodyBytes);
 
   app.use('*', requestContext(services));
-  // Bodies are parsed once, strictly (I-JSON, depth), after the caller is known; a coded
-  // or oversized one is refused before any of it is read.
+  // A coded body, or one declared over the limit, is refused before any of it is read and
+  // before the caller is known; each route reads its body once the caller and the route's
+  // own checks have passed, and parses it once, strictly (I-JSON, depth: router.ts).
   const budget = requestBudget(services.config.requestBudgetMs);
   for (const [base, caller] of [
     [API_BASE, requireApiKey],
@@ -61,10 +61,8 @@ export function createApp(services: Services) {
       `${base}/*`,
       budget,
       requireIdentityEncoding,
-      limit.declared,
+      declaredBodyLimit(services.config.maxBodyBytes),
       caller,
-      limit.streamed,
-      strictJsonBody,
     );
 
   app.route('/', health);

@@ -2,7 +2,6 @@ import type { FieldIssue } from '@quittance/format';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
-import { matchedRoutes } from 'hono/route';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
 import { ApiError } from './problem';
@@ -265,11 +264,12 @@ function tooDeep(at: readonly (string | number)[], depth: number): ApiError {
  * Every JSON request body goes through {@link parseRequestJson} instead of Hono's
  * `JSON.parse(await c.req.text())` (which decodes bad UTF-8 to U+FFFD and keeps the last of
  * duplicate members); the routes' validators then read the parsed value. Bodies of other
- * types are left to the routes (415 from `requireJson`).
+ * types are left to the routes (415 from `requireJson`). A route middleware (router.ts): a
+ * request that matches no route (404, 405) is answered without its body being read.
  */
 export const strictJsonBody = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
-  if (hasBody(c.req.method) && isJsonType(type) && routeTakes(c)) {
+  if (hasBody(c.req.method) && isJsonType(type)) {
     refuseOtherCharsets(type);
     const bytes = new Uint8Array(await readBody(c));
     if (bytes.length > 0) {
@@ -301,14 +301,6 @@ export async function readBody(c: Context<AppEnv>): Promise<ArrayBuffer> {
     arrived();
   }
 }
-
-/**
- * A route answers this method at this path (middleware is `ALL`): only then is the body read.
- * Otherwise the 404 or 405 goes out without it, and a client that sent `Expect: 100-continue`
- * is not told to send a body that would be thrown away.
- */
-const routeTakes = (c: Context<AppEnv>) =>
-  matchedRoutes(c).some((route) => route.method === c.req.method);
 
 /** What WHATWG's Encoding standard reads as UTF-8. */
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8']);
@@ -419,24 +411,55 @@ export const requireIdentityEncoding = createMiddleware<AppEnv>(async (c, next) 
 });
 
 /**
- * 413 `body_too_large` past `maxBytes`, in two steps around authentication. A declared
- * Content-Length is judged from the header, before the caller is known (Node's parser then
- * reads exactly that many bytes). A body without one (chunked) is counted as it streams, by
- * Hono's bodyLimit, which reads it whole before going on: so only once the caller is known
- * (an outside retest held a connection for the request timeout with an unfinished chunked
- * body and no credentials, then got 408, not 401). Hono's middleware alone would touch
- * `c.req.raw.body` on every request, which makes the Node adapter build a web Request and
- * stream for it: about a tenth of an issue request's CPU, measured (issue 14).
+ * 413 `body_too_large` past `maxBytes`, in two steps. A declared Content-Length is judged
+ * from the header, before the caller is known (Node's parser then reads exactly that many
+ * bytes): this middleware, on the app. A body without one (chunked) is counted as it streams
+ * by {@link routeBody}, only once the caller is known (an outside retest held a connection
+ * for the request timeout with an unfinished chunked body and no credentials, then got 408,
+ * not 401).
  */
-export function bodyLimits(maxBytes: number): {
-  declared: MiddlewareHandler<AppEnv>;
-  streamed: MiddlewareHandler<AppEnv>;
-} {
-  const tooLarge = (c: Parameters<MiddlewareHandler<AppEnv>>[0]) =>
-    renderError(new ApiError('body_too_large', `the limit is ${maxBytes} bytes`), c);
-  const streaming = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+export function declaredBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!hasBody(c.req.method) || streams(c)) return next();
+    const declared = c.req.header('content-length') as string;
+    if (Number.parseInt(declared, 10) > maxBytes) return tooLarge(c, maxBytes);
+    return next();
+  };
+}
+
+/**
+ * A route's body, read once its own middleware has passed (router.ts): a key of a role the
+ * route is not for, or a body of another media type, is refused before the body is read, so
+ * a client that sent `Expect: 100-continue` is not told to send it (an auditor's issue got
+ * `100 Continue`, then its 403); a request that matches no route (404, 405) is answered
+ * without it. A chunked body is counted as it arrives (413 past the limit), then a JSON one
+ * is parsed strictly ({@link strictJsonBody}).
+ */
+export const routeBody: MiddlewareHandler<AppEnv> = (c, next) => {
+  const parse = async () => {
+    await strictJsonBody(c, next);
+  };
+  if (!hasBody(c.req.method) || !streams(c)) return parse();
+  return streamedBodyLimit(c.get('services').config.maxBodyBytes)(c, parse);
+};
+
+const streams = (c: Context<AppEnv>) =>
+  c.req.header('content-length') === undefined || c.req.header('transfer-encoding') !== undefined;
+
+const tooLarge = (c: Context<AppEnv>, maxBytes: number) =>
+  renderError(new ApiError('body_too_large', `the limit is ${maxBytes} bytes`), c);
+
+/**
+ * Hono's bodyLimit, which reads the whole body before it calls next, with the request budget
+ * paused while it does. Hono's middleware alone would touch `c.req.raw.body` on every
+ * request, which makes the Node adapter build a web Request and stream for it: about a tenth
+ * of an issue request's CPU, measured (issue 14); so only chunked bodies go through it.
+ */
+function streamedBodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  // Made for each chunked request (a closure; they are rare), as the limit is the app's.
+  const streaming = bodyLimit({ maxSize: maxBytes, onError: (c) => tooLarge(c, maxBytes) });
   // bodyLimit reads the whole body before it calls next: what fails until then is the read.
-  const readAsItStreams: MiddlewareHandler<AppEnv> = async (c, next) => {
+  return async (c, next) => {
     let reading = true;
     const arrived = bodyArriving(c);
     const done = () => {
@@ -456,19 +479,5 @@ export function bodyLimits(maxBytes: number): {
     } finally {
       done();
     }
-  };
-  const streams = (c: Parameters<MiddlewareHandler<AppEnv>>[0]) =>
-    c.req.header('content-length') === undefined || c.req.header('transfer-encoding') !== undefined;
-  return {
-    declared: async (c, next) => {
-      if (!hasBody(c.req.method) || streams(c)) return next();
-      const declared = c.req.header('content-length') as string;
-      if (Number.parseInt(declared, 10) > maxBytes) return tooLarge(c);
-      return next();
-    },
-    streamed: async (c, next) => {
-      if (!hasBody(c.req.method) || !streams(c) || !routeTakes(c)) return next();
-      return readAsItStreams(c, next);
-    },
   };
 }

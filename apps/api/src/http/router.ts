@@ -3,7 +3,7 @@ import type { FieldIssue, FieldIssueCode } from '@quittance/format';
 import { createMiddleware } from 'hono/factory';
 import type { ZodError } from 'zod';
 import type { AppEnv } from './env';
-import { hasBody, isJsonType, readBody } from './json-body';
+import { hasBody, isJsonType, readBody, routeBody } from './json-body';
 import { ApiError } from './problem';
 import { NoQuery, problems } from './schemas';
 
@@ -82,13 +82,16 @@ const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
       'unsupported_media_type',
       'this route takes no body: send none, or {} as application/json',
     );
-  // Parsed already (strictJsonBody); nothing but {} passes the empty strict object.
+  // Parsed already (routeBody); nothing but {} passes the empty strict object.
   const parsed = NoQuery.safeParse(await c.req.json());
   if (!parsed.success) throw invalidRequest(parsed.error);
   return next();
 });
 
-/** The route with what it refuses, in its OpenAPI responses too (a route's own come first). */
+/**
+ * The route with what it refuses, in its OpenAPI responses too (a route's own come first),
+ * its body read after its own middleware ({@link routeBody}).
+ */
 function strict(route: RouteConfig): RouteConfig {
   const request = route.request ?? {};
   const middleware = route.middleware === undefined ? [] : [route.middleware].flat();
@@ -96,7 +99,7 @@ function strict(route: RouteConfig): RouteConfig {
   return {
     ...route,
     request: { ...request, query: request.query ?? NoQuery },
-    middleware: noBody ? [...middleware, takesNoBody] : route.middleware,
+    middleware: [...middleware, routeBody, ...(noBody ? [takesNoBody] : [])],
     responses: { ...problems(...(noBody ? [400, 415] : [400])), ...route.responses },
   };
 }

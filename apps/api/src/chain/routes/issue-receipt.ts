@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { IssueRequest } from '@quittance/format';
-import { assertRole, requireJson } from '../../http/middleware';
+import { requireJson, requireRole } from '../../http/middleware';
 import { createRouter } from '../../http/router';
 import {
   IssueRequestSchema,
@@ -20,7 +20,7 @@ const route = createRoute({
     'Signs, chains and stores a receipt for one agent call. Idempotent on `callId`: the same ' +
     'content again answers 200 with the first receipt; different content answers 409.',
   security: [{ apiKey: [] }],
-  middleware: [requireJson] as const,
+  middleware: [requireRole('merchant'), requireJson] as const,
   request: {
     body: jsonBody(IssueRequestSchema),
   },
@@ -33,7 +33,6 @@ const route = createRoute({
 
 export const issueReceipt = createRouter().openapi(route, async (c) => {
   const principal = c.get('principal');
-  assertRole(principal, 'merchant');
   const request = c.req.valid('json') as IssueRequest;
   const { issuer, metrics } = c.get('services');
   const started = performance.now();
