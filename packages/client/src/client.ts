@@ -1,12 +1,14 @@
 import type { Receipt } from '@quittance/format';
 import {
+  type BundleVerification,
   loadKeyHistory,
   type PublisherKeys,
   parsePublisherKeys,
   type ReceiptReport,
+  verifyBundle,
   verifyReceipt,
 } from '@quittance/verifier';
-import { type Problem, QuittanceError } from './errors';
+import { type Problem, QuittanceError, retryAfterMs } from './errors';
 import type { components, paths } from './openapi';
 
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
@@ -14,6 +16,7 @@ type Json<T> = T extends { content: { 'application/json': infer B } } ? B : neve
 export type IssueRequest = components['schemas']['IssueRequest'];
 export type Export = components['schemas']['Export'];
 export type ExportRequest = Json<paths['/api/v1/trust/exports']['post']['requestBody']>;
+export type InclusionProof = components['schemas']['InclusionProof'];
 type ListPage = Json<paths['/api/v1/trust/receipts']['get']['responses'][200]>;
 
 export interface ClientOptions {
@@ -125,22 +128,105 @@ export class QuittanceClient {
   }
 
   /**
+   * The receipt's inclusion proof (SPEC §6.1) against the newest checkpoint that covers it,
+   * or against checkpoint `checkpoint` (its seq). Before a checkpoint covers the receipt the
+   * API answers 404 `not_checkpointed`: {@link waitForProof} waits for one.
+   */
+  async getProof(id: string, options: { checkpoint?: number } = {}): Promise<InclusionProof> {
+    const query = options.checkpoint === undefined ? '' : `?checkpoint=${options.checkpoint}`;
+    return (await this.#json(
+      `/api/v1/trust/receipts/${encodeURIComponent(id)}/proof${query}`,
+    )) as InclusionProof;
+  }
+
+  /**
+   * {@link getProof}, asked again while no checkpoint covers the receipt yet (the service
+   * signs one at least every minute while its chain moves), after the Retry-After the
+   * service gives. Any other error, or still none after `timeoutMs`, throws.
+   */
+  async waitForProof(id: string, options: { timeoutMs?: number } = {}): Promise<InclusionProof> {
+    const deadline = Date.now() + (options.timeoutMs ?? 2 * 60_000);
+    for (;;) {
+      try {
+        return await this.getProof(id);
+      } catch (error) {
+        if (!(error instanceof QuittanceError) || error.code !== 'not_checkpointed') throw error;
+        if (Date.now() > deadline)
+          throw new QuittanceError(
+            'timeout',
+            `no checkpoint covers ${id} yet`,
+            404,
+            error.problem,
+            {
+              cause: error,
+            },
+          );
+        // At least 100 ms between asks, whatever Retry-After says; never past the deadline.
+        const wait = Math.max(error.retryAfterMs ?? 1000, 100);
+        await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  /**
+   * An order's evidence bundle (a zip, SPEC §9.1): the order's receipts this key may see,
+   * each with its inclusion proof against one checkpoint, and the key history and checkpoint
+   * to check them offline; `includeBodies` (merchant and auditor keys) adds the bodies.
+   */
+  async getOrderEvidence(
+    orderId: string,
+    options: { includeBodies?: boolean } = {},
+  ): Promise<Uint8Array> {
+    const query = options.includeBodies ? '?includeBodies=true' : '';
+    const res = await this.#request(
+      'GET',
+      `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${query}`,
+      { retry: true },
+    );
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
    * Verifies a receipt against the snapshot it names and the pinned publisher key (or the
    * service's, fetched once, when none was pinned: then `snapshot_authentic` only proves
-   * consistency with that service).
+   * consistency with that service). With its `proof` ({@link getProof}), `included_in_log`
+   * is decided too; with the `bodies` sent, `body_matches`.
    */
   async verify(
     receipt: Receipt,
-    options: { tsaTrustAnchors?: Uint8Array[] } = {},
+    options: {
+      proof?: InclusionProof;
+      bodies?: { input?: unknown; output?: unknown };
+      tsaTrustAnchors?: Uint8Array[];
+    } = {},
   ): Promise<ReceiptReport> {
-    this.#publisher ??= parsePublisherKeys(
-      await this.#json('/.well-known/quittance-publisher.json'),
-    );
+    const publisher = await this.#publisherKeys();
     const snapshot = await (
       await this.#request('GET', new URL(receipt.jwksSnapshotUrl).pathname, { retry: true })
     ).json();
-    const history = await loadKeyHistory(snapshot, { publisher: this.#publisher });
+    const history = await loadKeyHistory(snapshot, { publisher });
     return verifyReceipt(receipt, history, options);
+  }
+
+  /**
+   * Verifies an export or an order's evidence bundle offline ({@link downloadExport},
+   * {@link getOrderEvidence}), against the pinned publisher key (or the service's, as
+   * {@link verify} says). `ok` is false when any claim is refuted; a zip that cannot be read
+   * (cut short, damaged, past the verifier's limits) throws the verifier's `BundleError`
+   * (`unreadable`), as `quittance verify` exits 2.
+   */
+  async verifyBundle(
+    bundle: Uint8Array,
+    options: { tsaTrustAnchors?: Uint8Array[] } = {},
+  ): Promise<BundleVerification> {
+    return verifyBundle(bundle, { ...options, publisher: await this.#publisherKeys() });
+  }
+
+  async #publisherKeys(): Promise<PublisherKeys> {
+    this.#publisher ??= parsePublisherKeys(
+      await this.#json('/.well-known/quittance-publisher.json'),
+    );
+    return this.#publisher;
   }
 
   async #json(path: string): Promise<unknown> {
@@ -181,10 +267,7 @@ export class QuittanceClient {
       if (res.ok) return res;
       lastError = await toError(res, method, path);
       if (!RETRYABLE_STATUS.has(res.status) || attempt === attempts) throw lastError;
-      const retryAfter = Number(res.headers.get('retry-after'));
-      await sleep(
-        Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : this.#delay(attempt),
-      );
+      await sleep(lastError.retryAfterMs || this.#delay(attempt));
     }
     throw lastError as QuittanceError;
   }
@@ -206,6 +289,7 @@ async function toError(res: Response, method: string, path: string): Promise<Qui
     `${method} ${path}: ${res.status} ${problem?.detail ?? problem?.title ?? text.slice(0, 200)}`,
     res.status,
     problem,
+    { retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
   );
 }
 

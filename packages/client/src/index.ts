@@ -1,4 +1,10 @@
-export type { ClientOptions, Export, ExportRequest, IssueRequest } from './client';
+export type {
+  ClientOptions,
+  Export,
+  ExportRequest,
+  InclusionProof,
+  IssueRequest,
+} from './client';
 export { QuittanceClient } from './client';
 export type { Problem, QuittanceErrorCode } from './errors';
 export { QuittanceError } from './errors';

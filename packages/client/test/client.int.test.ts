@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,6 +37,8 @@ beforeAll(async () => {
       QUITTANCE_DATA_DIR: dir,
       QUITTANCE_ADMIN_TOKEN: ADMIN,
       LOG_LEVEL: 'silent',
+      // A checkpoint a second while the chain moves, so that proofs come quickly.
+      QUITTANCE_CHECKPOINT_INTERVAL_S: '1',
     }),
   );
   proxy = await startFlakyProxy(server.url);
@@ -128,6 +131,62 @@ describe('the typed client against a live server', () => {
       status: 503,
     });
     proxy.failNext(0, 503);
+  });
+
+  it("an agent waits for a receipt's proof, verifies it, and fetches and verifies the order's evidence", async () => {
+    const merchant = new QuittanceClient({ baseUrl: server.url, apiKey });
+    const order = (callId: string) => ({ ...request(callId), orderId: 'order-ev' });
+    const { receipt: first } = await merchant.issueReceipt(order('ev-1'));
+    const { receipt: second } = await merchant.issueReceipt(order('ev-2'));
+    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey });
+
+    const proof = await agent.waitForProof(second.id, { timeoutMs: 30_000 });
+    expect(proof).toMatchObject({ receiptId: second.id, seq: second.chain.seq });
+    const report = await agent.verify(second, { proof, bodies: order('ev-2') });
+    expect(report.claims.included_in_log?.status).toBe('asserted');
+    expect(report.claims.signature_valid.status).toBe('asserted');
+    expect(report.claims.body_matches?.status).toBe('asserted');
+    // The same proof does not prove another receipt, nor a proof with a wrong path.
+    expect((await agent.verify(first, { proof })).claims.included_in_log?.status).toBe('refuted');
+    const bent = { ...proof, treeSize: proof.treeSize + 1 };
+    expect((await agent.verify(second, { proof: bent })).claims.included_in_log?.status).toBe(
+      'refuted',
+    );
+    // Asked for one checkpoint by its seq, the proof is against that one.
+    const pinned = await agent.getProof(second.id, { checkpoint: proof.checkpoint.seq });
+    expect(pinned.checkpoint.seq).toBe(proof.checkpoint.seq);
+    // Errors other than not_checkpointed are not waited out.
+    await expect(agent.waitForProof('trcpt_missing')).rejects.toMatchObject({
+      code: 'not_found',
+    });
+
+    // The evidence needs a checkpoint covering every receipt of the order (the second's does).
+    const evidence = await agent.getOrderEvidence('order-ev');
+    const verified = await agent.verifyBundle(evidence);
+    expect(verified).toMatchObject({ ok: true, kind: 'order-evidence', orderId: 'order-ev' });
+    expect(verified.receiptCount).toBe(2);
+    expect(verified.counts.included_in_log?.asserted).toBe(2);
+    // Pinned to another publisher key, the same bundle is refuted; cut short, it is unreadable.
+    const published = await (
+      await fetch(`${server.url}/.well-known/quittance-publisher.json`)
+    ).json();
+    const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    const pinnedElsewhere = new QuittanceClient({
+      baseUrl: server.url,
+      apiKey: agentKey,
+      publisher: { keys: published.keys.map((k: object) => ({ ...k, x: other.x })) },
+    });
+    const elsewhere = await pinnedElsewhere.verifyBundle(evidence);
+    expect(elsewhere.ok).toBe(false);
+    expect(elsewhere.claims.snapshot_authentic?.status).toBe('refuted');
+    await expect(
+      agent.verifyBundle(evidence.subarray(0, evidence.length - 100)),
+    ).rejects.toMatchObject({ name: 'BundleError', code: 'unreadable' });
+    await expect(agent.getOrderEvidence('order-ev', { includeBodies: true })).rejects.toMatchObject(
+      { code: 'forbidden', status: 403 },
+    );
+    const withBodies = await merchant.getOrderEvidence('order-ev', { includeBodies: true });
+    expect((await merchant.verifyBundle(withBodies)).counts.body_matches?.asserted).toBe(2);
   });
 
   it('creates, waits for, downloads and verifies an export', async () => {
