@@ -294,8 +294,8 @@ const { rounds, rss } = await withFloor((floorBase) =>
       const rounds: Round[] = [];
       const twoPids = local.apis.map((a) => a.process.child.pid);
       // Round 0 warms up and is not counted: a first run on new processes and a new database
-      // came out up to 30 % slower than the same run later (JIT, heap sizing, the tables' and
-      // the planner's first statistics), which skewed whichever ratio it was part of.
+      // came out about 20 % slower than the same run later (the JIT, heap sizing and the
+      // planner's first statistics are candidates), which skewed whichever ratio it was in.
       for (let r = 0; r <= ROUNDS; r++) {
         // The runs of a round, each with its fresh merchants. Every other round runs them in
         // the reverse order, so that no figure always follows the same neighbour or sits at

@@ -1,4 +1,4 @@
-import type { Receipt } from '@quittance/format';
+import { periodOf, type Receipt } from '@quittance/format';
 import {
   type BundleVerification,
   loadKeyHistory,
@@ -30,6 +30,11 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** First retry delay; doubles each time, with jitter. */
   retryDelayMs?: number;
+  /**
+   * The longest Retry-After the client waits out before asking again (60 s); an answer that
+   * asks for longer is thrown at once, with its `retryAfterMs`, for the caller to decide.
+   */
+  maxRetryAfterMs?: number;
   fetch?: typeof fetch;
 }
 
@@ -49,7 +54,13 @@ export class QuittanceClient {
 
   constructor(options: ClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
-    this.#options = { attempts: 4, timeoutMs: 10_000, retryDelayMs: 200, ...options };
+    this.#options = {
+      attempts: 4,
+      timeoutMs: 10_000,
+      retryDelayMs: 200,
+      maxRetryAfterMs: 60_000,
+      ...options,
+    };
     this.#fetch = options.fetch ?? fetch;
     if (options.publisher) this.#publisher = parsePublisherKeys(options.publisher);
   }
@@ -145,13 +156,17 @@ export class QuittanceClient {
    * service gives. Any other error, or still none after `timeoutMs`, throws.
    */
   async waitForProof(id: string, options: { timeoutMs?: number } = {}): Promise<InclusionProof> {
-    const deadline = Date.now() + (options.timeoutMs ?? 2 * 60_000);
+    const timeoutMs = options.timeoutMs ?? 2 * 60_000;
+    if (!(timeoutMs >= 0))
+      throw new RangeError(`timeoutMs must be a number of ms, not ${timeoutMs}`);
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
         return await this.getProof(id);
       } catch (error) {
         if (!(error instanceof QuittanceError) || error.code !== 'not_checkpointed') throw error;
-        if (Date.now() > deadline)
+        const left = deadline - Date.now();
+        if (left <= 0)
           throw new QuittanceError(
             'timeout',
             `no checkpoint covers ${id} yet`,
@@ -161,9 +176,8 @@ export class QuittanceClient {
               cause: error,
             },
           );
-        // At least 100 ms between asks, whatever Retry-After says; never past the deadline.
-        const wait = Math.max(error.retryAfterMs ?? 1000, 100);
-        await sleep(Math.min(wait, Math.max(0, deadline - Date.now())));
+        // Retry-After, at least 100 ms, and not past the deadline (one last ask at it).
+        await sleep(Math.min(Math.max(error.retryAfterMs ?? 1000, 100), left));
       }
     }
   }
@@ -201,9 +215,15 @@ export class QuittanceClient {
     } = {},
   ): Promise<ReceiptReport> {
     const publisher = await this.#publisherKeys();
-    const snapshot = await (
-      await this.#request('GET', new URL(receipt.jwksSnapshotUrl).pathname, { retry: true })
-    ).json();
+    const own = new URL(receipt.jwksSnapshotUrl).pathname;
+    const path = laterSnapshotPath(own, options.proof);
+    const snapshot = await this.#json(path).catch((error) => {
+      // A checkpoint's month without a snapshot here: the receipt's own, which may leave
+      // included_in_log unknown but never wrong.
+      if (path !== own && error instanceof QuittanceError && error.code === 'not_found')
+        return this.#json(own);
+      throw error;
+    });
     const history = await loadKeyHistory(snapshot, { publisher });
     return verifyReceipt(receipt, history, options);
   }
@@ -267,7 +287,9 @@ export class QuittanceClient {
       if (res.ok) return res;
       lastError = await toError(res, method, path);
       if (!RETRYABLE_STATUS.has(res.status) || attempt === attempts) throw lastError;
-      await sleep(lastError.retryAfterMs || this.#delay(attempt));
+      const asked = lastError.retryAfterMs;
+      if (asked !== undefined && asked > this.#options.maxRetryAfterMs) throw lastError;
+      await sleep(asked || this.#delay(attempt));
     }
     throw lastError as QuittanceError;
   }
@@ -291,6 +313,21 @@ async function toError(res: Response, method: string, path: string): Promise<Qui
     problem,
     { retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
   );
+}
+
+/**
+ * The key snapshot to verify a receipt against: its own month's (`own`), or with a proof, the
+ * month of the proof's checkpoint when that is later. A month's snapshot holds the keys of
+ * earlier months too, and only one as new as the checkpoint can vouch for the key that
+ * signed it: against the receipt's own, a checkpoint of a later month (the newest one, which
+ * getProof answers, when the month has turned since) leaves `included_in_log` unknown.
+ */
+function laterSnapshotPath(own: string, proof: InclusionProof | undefined): string {
+  const period = /(\d{4}-\d{2})\.json$/.exec(own)?.[1];
+  const signed = Date.parse(String(proof?.checkpoint?.createdAt));
+  if (!period || Number.isNaN(signed)) return own;
+  const month = periodOf(new Date(signed));
+  return month > period ? `${own.slice(0, -`${period}.json`.length)}${month}.json` : own;
 }
 
 function sleep(ms: number) {

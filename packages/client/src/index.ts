@@ -1,3 +1,5 @@
+export type { BundleVerification, ReceiptReport } from '@quittance/verifier';
+export { BundleError } from '@quittance/verifier';
 export type {
   ClientOptions,
   Export,

@@ -131,6 +131,18 @@ describe('the typed client against a live server', () => {
       status: 503,
     });
     proxy.failNext(0, 503);
+    // A Retry-After past maxRetryAfterMs (60 s) is not waited out: the error, at once.
+    const before = proxy.requests;
+    proxy.failNext(1, 503, '3600');
+    await expect(client.getReceipt(first.receipt.id)).rejects.toMatchObject({
+      code: 'service_unavailable',
+      retryAfterMs: 3_600_000,
+    });
+    expect(proxy.requests - before).toBe(1);
+    proxy.failNext(0, 503);
+    await expect(client.waitForProof(first.receipt.id, { timeoutMs: Number.NaN })).rejects.toThrow(
+      RangeError,
+    );
   });
 
   it("an agent waits for a receipt's proof, verifies it, and fetches and verifies the order's evidence", async () => {

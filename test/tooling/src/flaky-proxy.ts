@@ -5,8 +5,11 @@ export interface FlakyProxy {
   url: string;
   /** Requests seen, failed or forwarded. */
   readonly requests: number;
-  /** Fail the next `count` requests: with this HTTP status, or by dropping the connection. */
-  failNext(count: number, how: number | 'drop'): void;
+  /**
+   * Fail the next `count` requests: with this HTTP status (and this Retry-After), or by
+   * dropping the connection.
+   */
+  failNext(count: number, how: number | 'drop', retryAfter?: string): void;
   close(): Promise<void>;
 }
 
@@ -21,13 +24,14 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
   let requests = 0;
   let failures = 0;
   let how: number | 'drop' = 503;
+  let retryAfter = '0';
   const server: Server = createServer(async (req, res) => {
     requests++;
     const payload = await body(req);
     if (failures > 0) {
       failures--;
       if (how === 'drop') return void req.socket.destroy();
-      res.writeHead(how, { 'content-type': 'application/problem+json', 'retry-after': '0' });
+      res.writeHead(how, { 'content-type': 'application/problem+json', 'retry-after': retryAfter });
       return void res.end(
         JSON.stringify({
           type: 'about:blank',
@@ -57,9 +61,10 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
     get requests() {
       return requests;
     },
-    failNext(count, failure) {
+    failNext(count, failure, after = '0') {
       failures = count;
       how = failure;
+      retryAfter = after;
     },
     close: () =>
       new Promise<void>((resolve) => {
