@@ -1,5 +1,6 @@
 // Commands are loaded when they run: `quittance verify` (an auditor's offline tool) must not
 // load the service's database drivers, queues, logger and AWS SDK.
+import { exitWhenOutputCloses } from './closed-output';
 import { ADMIN_USAGE } from './commands/admin';
 import { UsageError } from './usage';
 
@@ -30,6 +31,7 @@ function usageOf(section: string): number {
 /** Entry point of the `quittance` command; returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== 'serve' && command !== 'worker' && command !== 'stack') exitWhenOutputCloses();
   try {
     switch (command) {
       case 'serve':

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,6 +226,21 @@ describe('quittance verify on hostile or broken input', () => {
       claims: { included_in_log: { status: 'asserted' } },
     });
     expect(report.receipts).toHaveLength(2);
+  }, 120_000);
+
+  it('a reader that stops reading (| head): exit 141 at once, no stack', async () => {
+    const child = spawn(bin, ['verify', f.path, '--publisher', publisher, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    // Read the first bytes, then close the pipe, as head -c does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const [code] = await once(child, 'close');
+    expect(code).toBe(141);
+    expect(stderr).toBe('');
   }, 120_000);
 
   it('zips that declare or inflate too much, and files that are not zips: exit 2, one line', async () => {

@@ -62,16 +62,22 @@ export class QuittanceClient {
       ...options,
     };
     this.#fetch = options.fetch ?? fetch;
-    if (options.publisher) this.#publisher = parsePublisherKeys(options.publisher);
+    const { attempts, timeoutMs } = this.#options;
+    if (!(Number.isInteger(attempts) && attempts >= 1))
+      throw new RangeError(`attempts must be a whole number of at least 1, not ${attempts}`);
+    if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be above 0, not ${timeoutMs}`);
+    // Only an absent pin means "trust the service's key": a pin that is null or '' (a file
+    // that failed to load) is refused, never read as none.
+    if (options.publisher !== undefined) this.#publisher = parsePublisherKeys(options.publisher);
   }
 
   /** Issues a receipt; `replayed` is true when this callId was issued before with the same content. */
   async issueReceipt(request: IssueRequest): Promise<{ receipt: Receipt; replayed: boolean }> {
-    const res = await this.#request('POST', '/api/v1/trust/receipts', {
+    const answer = await this.#request('POST', '/api/v1/trust/receipts', {
       body: request,
       retry: true,
     });
-    return { receipt: (await res.json()) as Receipt, replayed: res.status === 200 };
+    return { receipt: jsonOf(answer) as Receipt, replayed: answer.status === 200 };
   }
 
   async getReceipt(id: string): Promise<Receipt> {
@@ -102,9 +108,9 @@ export class QuittanceClient {
 
   async createExport(request: ExportRequest): Promise<Export> {
     // Not retried: a retry after a lost answer would start a second export.
-    return (await (
-      await this.#request('POST', '/api/v1/trust/exports', { body: request, retry: false })
-    ).json()) as Export;
+    return jsonOf(
+      await this.#request('POST', '/api/v1/trust/exports', { body: request, retry: false }),
+    ) as Export;
   }
 
   async getExport(id: string): Promise<Export> {
@@ -130,12 +136,11 @@ export class QuittanceClient {
 
   /** The bundle's bytes (a zip, SPEC §9). */
   async downloadExport(id: string): Promise<Uint8Array> {
-    const res = await this.#request(
-      'GET',
-      `/api/v1/trust/exports/${encodeURIComponent(id)}/download`,
-      { retry: true },
-    );
-    return new Uint8Array(await res.arrayBuffer());
+    return (
+      await this.#request('GET', `/api/v1/trust/exports/${encodeURIComponent(id)}/download`, {
+        retry: true,
+      })
+    ).bytes;
   }
 
   /**
@@ -153,7 +158,9 @@ export class QuittanceClient {
   /**
    * {@link getProof}, asked again while no checkpoint covers the receipt yet (the service
    * signs one at least every minute while its chain moves), after the Retry-After the
-   * service gives. Any other error, or still none after `timeoutMs`, throws.
+   * service gives, and while the service is unreachable or unavailable (a restart) past the
+   * retries of one request. Any other error, or still none after `timeoutMs` (`timeout`,
+   * the last error as its cause), throws.
    */
   async waitForProof(id: string, options: { timeoutMs?: number } = {}): Promise<InclusionProof> {
     const timeoutMs = options.timeoutMs ?? 2 * 60_000;
@@ -164,17 +171,15 @@ export class QuittanceClient {
       try {
         return await this.getProof(id);
       } catch (error) {
-        if (!(error instanceof QuittanceError) || error.code !== 'not_checkpointed') throw error;
+        if (!(error instanceof QuittanceError) || !waitable(error)) throw error;
         const left = deadline - Date.now();
         if (left <= 0)
           throw new QuittanceError(
             'timeout',
-            `no checkpoint covers ${id} yet`,
-            404,
+            `no proof of ${id} within ${timeoutMs} ms: ${error.message}`,
+            error.status,
             error.problem,
-            {
-              cause: error,
-            },
+            { cause: error, retryAfterMs: error.retryAfterMs },
           );
         // Retry-After, at least 100 ms, and not past the deadline (one last ask at it).
         await sleep(Math.min(Math.max(error.retryAfterMs ?? 1000, 100), left));
@@ -192,12 +197,13 @@ export class QuittanceClient {
     options: { includeBodies?: boolean } = {},
   ): Promise<Uint8Array> {
     const query = options.includeBodies ? '?includeBodies=true' : '';
-    const res = await this.#request(
-      'GET',
-      `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${query}`,
-      { retry: true },
-    );
-    return new Uint8Array(await res.arrayBuffer());
+    return (
+      await this.#request(
+        'GET',
+        `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${query}`,
+        { retry: true },
+      )
+    ).bytes;
   }
 
   /**
@@ -215,7 +221,10 @@ export class QuittanceClient {
     } = {},
   ): Promise<ReceiptReport> {
     const publisher = await this.#publisherKeys();
-    const own = new URL(receipt.jwksSnapshotUrl).pathname;
+    // The receipt names the snapshot by the service's public URL; it is asked of this
+    // client's base, which may sit behind another prefix (a proxy's).
+    const url = new URL(receipt.jwksSnapshotUrl).pathname;
+    const own = url.slice(Math.max(0, url.indexOf('/.well-known/')));
     const path = laterSnapshotPath(own, options.proof);
     const snapshot = await this.#json(path).catch((error) => {
       // A checkpoint's month without a snapshot here: the receipt's own, which may leave
@@ -237,7 +246,11 @@ export class QuittanceClient {
    */
   async verifyBundle(
     bundle: Uint8Array,
-    options: { tsaTrustAnchors?: Uint8Array[] } = {},
+    options: {
+      tsaTrustAnchors?: Uint8Array[];
+      /** Every receipt's report in `receipts` (by default only counts and first failures). */
+      keepReceipts?: boolean;
+    } = {},
   ): Promise<BundleVerification> {
     return verifyBundle(bundle, { ...options, publisher: await this.#publisherKeys() });
   }
@@ -250,20 +263,25 @@ export class QuittanceClient {
   }
 
   async #json(path: string): Promise<unknown> {
-    return (await this.#request('GET', path, { retry: true })).json();
+    return jsonOf(await this.#request('GET', path, { retry: true }));
   }
 
+  /**
+   * One request, its answer read whole inside the same deadline and retries: a connection
+   * that breaks or stalls while the body arrives is a `network_error` or `timeout` like one
+   * that fails before, retried when the request may be.
+   */
   async #request(
     method: string,
     path: string,
     options: { body?: unknown; retry: boolean },
-  ): Promise<Response> {
+  ): Promise<Answer> {
     const attempts = options.retry ? this.#options.attempts : 1;
     let lastError: QuittanceError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
-      let res: Response;
+      let answer: Answer;
       try {
-        res = await this.#fetch(`${this.#base}${path}`, {
+        const res = await this.#fetch(`${this.#base}${path}`, {
           method,
           headers: {
             authorization: `Bearer ${this.#options.apiKey}`,
@@ -272,21 +290,20 @@ export class QuittanceClient {
           ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
           signal: AbortSignal.timeout(this.#options.timeoutMs),
         });
+        answer = {
+          status: res.status,
+          headers: res.headers,
+          bytes: new Uint8Array(await res.arrayBuffer()),
+          what: `${method} ${path}`,
+        };
       } catch (cause) {
-        const timedOut = (cause as Error)?.name === 'TimeoutError';
-        lastError = new QuittanceError(
-          timedOut ? 'timeout' : 'network_error',
-          `${method} ${path}: ${(cause as Error).message}`,
-          undefined,
-          undefined,
-          { cause },
-        );
+        lastError = transportError(cause, `${method} ${path}`);
         if (attempt < attempts) await sleep(this.#delay(attempt));
         continue;
       }
-      if (res.ok) return res;
-      lastError = await toError(res, method, path);
-      if (!RETRYABLE_STATUS.has(res.status) || attempt === attempts) throw lastError;
+      if (answer.status >= 200 && answer.status < 300) return answer;
+      lastError = problemError(answer);
+      if (!RETRYABLE_STATUS.has(answer.status) || attempt === attempts) throw lastError;
       const asked = lastError.retryAfterMs;
       if (asked !== undefined && asked > this.#options.maxRetryAfterMs) throw lastError;
       await sleep(asked || this.#delay(attempt));
@@ -299,20 +316,68 @@ export class QuittanceClient {
   }
 }
 
-async function toError(res: Response, method: string, path: string): Promise<QuittanceError> {
-  const text = await res.text();
+/** What a wait outlasts: no checkpoint yet, or the service away for a while. */
+const waitable = (error: QuittanceError) =>
+  error.code === 'not_checkpointed' ||
+  error.code === 'network_error' ||
+  error.code === 'timeout' ||
+  (error.status !== undefined && RETRYABLE_STATUS.has(error.status));
+
+/** An answer read whole. */
+interface Answer {
+  status: number;
+  headers: Headers;
+  bytes: Uint8Array;
+  /** The request, for messages: `GET /api/v1/…`. */
+  what: string;
+}
+
+/** A request that got no whole answer: `timeout` past the deadline, else `network_error`. */
+function transportError(cause: unknown, what: string): QuittanceError {
+  const error = cause as Error & { cause?: { code?: string; message?: string } };
+  const timedOut = error?.name === 'TimeoutError';
+  // fetch says only "fetch failed"; what failed (ECONNREFUSED, a reset) is its cause.
+  const why = error?.cause?.code ?? error?.cause?.message;
+  return new QuittanceError(
+    timedOut ? 'timeout' : 'network_error',
+    `${what}: ${error?.message ?? String(cause)}${why ? ` (${why})` : ''}`,
+    undefined,
+    undefined,
+    { cause },
+  );
+}
+
+/** A non-2xx answer as a typed error, with its problem+json when it has one. */
+function problemError(answer: Answer): QuittanceError {
+  const text = new TextDecoder().decode(answer.bytes);
   let problem: Problem | undefined;
   try {
     problem = JSON.parse(text) as Problem;
   } catch {}
-  const code = problem?.code ?? (res.status >= 500 ? 'service_unavailable' : 'http_error');
+  const code = problem?.code ?? (answer.status >= 500 ? 'service_unavailable' : 'http_error');
   return new QuittanceError(
     code,
-    `${method} ${path}: ${res.status} ${problem?.detail ?? problem?.title ?? text.slice(0, 200)}`,
-    res.status,
+    `${answer.what}: ${answer.status} ${problem?.detail ?? problem?.title ?? text.slice(0, 200)}`,
+    answer.status,
     problem,
-    { retryAfterMs: retryAfterMs(res.headers.get('retry-after')) },
+    { retryAfterMs: retryAfterMs(answer.headers.get('retry-after')) },
   );
+}
+
+/** A 2xx answer's JSON; anything else (a proxy's login page) is `invalid_response`. */
+function jsonOf(answer: Answer): unknown {
+  const text = new TextDecoder().decode(answer.bytes);
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new QuittanceError(
+      'invalid_response',
+      `${answer.what}: ${answer.status} is not JSON: ${text.slice(0, 200)}`,
+      answer.status,
+      undefined,
+      { cause },
+    );
+  }
 }
 
 /**

@@ -27,6 +27,8 @@ export type QuittanceErrorCode =
   | 'internal_error'
   | 'network_error'
   | 'timeout'
+  | 'invalid_response'
+  | 'export_failed'
   | (string & {});
 
 /** The one error of the client: switch on `code`, read `problem` for the details. */

@@ -1,5 +1,7 @@
+export type { Receipt } from '@quittance/format';
 export type { BundleVerification, ReceiptReport } from '@quittance/verifier';
-export { BundleError } from '@quittance/verifier';
+// What the verifier throws: an unreadable bundle, a publisher pin that is not a key set.
+export { BundleError, VerifierError } from '@quittance/verifier';
 export type {
   ClientOptions,
   Export,

@@ -167,7 +167,18 @@ describe('the typed client against a live server', () => {
     // Asked for one checkpoint by its seq, the proof is against that one.
     const pinned = await agent.getProof(second.id, { checkpoint: proof.checkpoint.seq });
     expect(pinned.checkpoint.seq).toBe(proof.checkpoint.seq);
-    // Errors other than not_checkpointed are not waited out.
+    // A service away for longer than one request's retries (a restart) is waited out.
+    const throughProxy = new QuittanceClient({
+      baseUrl: proxy.url,
+      apiKey: agentKey,
+      attempts: 2,
+      retryDelayMs: 10,
+    });
+    proxy.failNext(5, 503);
+    expect((await throughProxy.waitForProof(second.id, { timeoutMs: 30_000 })).seq).toBe(
+      second.chain.seq,
+    );
+    // Errors other than not_checkpointed and unavailability are not waited out.
     await expect(agent.waitForProof('trcpt_missing')).rejects.toMatchObject({
       code: 'not_found',
     });
@@ -178,6 +189,8 @@ describe('the typed client against a live server', () => {
     expect(verified).toMatchObject({ ok: true, kind: 'order-evidence', orderId: 'order-ev' });
     expect(verified.receiptCount).toBe(2);
     expect(verified.counts.included_in_log?.asserted).toBe(2);
+    const kept = await agent.verifyBundle(evidence, { keepReceipts: true });
+    expect(kept.receipts.map((r) => r.id).sort()).toEqual([first.id, second.id].sort());
     // Pinned to another publisher key, the same bundle is refuted; cut short, it is unreadable.
     const published = await (
       await fetch(`${server.url}/.well-known/quittance-publisher.json`)
