@@ -6,12 +6,11 @@
  * neither 0 nor 1 would be true. Not for the long-running commands, whose logs are pino's.
  */
 export function exitWhenOutputCloses(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EPIPE') process.exit(SIGPIPE_STATUS);
-      throw error;
-    });
-  }
+  // stdout only: a warning on a closed stderr must not turn a verdict into 141.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(SIGPIPE_STATUS);
+    throw error;
+  });
 }
 
 export const SIGPIPE_STATUS = 128 + 13;

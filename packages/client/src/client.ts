@@ -1,4 +1,4 @@
-import { periodOf, type Receipt } from '@quittance/format';
+import { periodOf, periodOfSnapshotUrl, type Receipt, snapshotUrlPath } from '@quittance/format';
 import {
   type BundleVerification,
   loadKeyHistory,
@@ -40,6 +40,9 @@ export interface ClientOptions {
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
 
+type Settings = Required<Omit<ClientOptions, 'publisher' | 'fetch'>> &
+  Pick<ClientOptions, 'publisher'>;
+
 /**
  * A small client of the Quittance API for merchant backends and agents. Reads and issues
  * are retried on network errors, timeouts, 429 and 5xx gateways, honouring Retry-After;
@@ -47,31 +50,37 @@ const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
  */
 export class QuittanceClient {
   readonly #base: string;
-  readonly #options: Required<Omit<ClientOptions, 'publisher' | 'fetch'>> &
-    Pick<ClientOptions, 'publisher'>;
+  readonly #options: Settings;
   readonly #fetch: typeof fetch;
   #publisher: PublisherKeys | undefined;
 
   constructor(options: ClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
+    // An option given as undefined takes its default (spread alone would erase it).
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#options = {
       attempts: 4,
       timeoutMs: 10_000,
       retryDelayMs: 200,
       maxRetryAfterMs: 60_000,
-      ...options,
-    };
+      ...given,
+    } as Settings;
     this.#fetch = options.fetch ?? fetch;
-    const { attempts, timeoutMs } = this.#options;
-    if (!(Number.isInteger(attempts) && attempts >= 1))
-      throw new RangeError(`attempts must be a whole number of at least 1, not ${attempts}`);
-    if (!(timeoutMs > 0)) throw new RangeError(`timeoutMs must be above 0, not ${timeoutMs}`);
+    const { attempts, timeoutMs, retryDelayMs, maxRetryAfterMs } = this.#options;
+    wholeMs('attempts', attempts, 1, 100);
+    wholeMs('timeoutMs', timeoutMs, 1, MAX_TIMER_MS);
+    wholeMs('retryDelayMs', retryDelayMs, 0, MAX_TIMER_MS);
+    wholeMs('maxRetryAfterMs', maxRetryAfterMs, 0, MAX_TIMER_MS);
     // Only an absent pin means "trust the service's key": a pin that is null or '' (a file
     // that failed to load) is refused, never read as none.
     if (options.publisher !== undefined) this.#publisher = parsePublisherKeys(options.publisher);
   }
 
-  /** Issues a receipt; `replayed` is true when this callId was issued before with the same content. */
+  /**
+   * Issues a receipt; `replayed` is true when this callId was issued before with the same
+   * content. That includes this very call when its first answer was lost on the way and the
+   * client asked again (the service had already issued it).
+   */
   async issueReceipt(request: IssueRequest): Promise<{ receipt: Receipt; replayed: boolean }> {
     const answer = await this.#request('POST', '/api/v1/trust/receipts', {
       body: request,
@@ -150,9 +159,7 @@ export class QuittanceClient {
    */
   async getProof(id: string, options: { checkpoint?: number } = {}): Promise<InclusionProof> {
     const query = options.checkpoint === undefined ? '' : `?checkpoint=${options.checkpoint}`;
-    return (await this.#json(
-      `/api/v1/trust/receipts/${encodeURIComponent(id)}/proof${query}`,
-    )) as InclusionProof;
+    return (await this.#json(`${proofPath(id)}${query}`)) as InclusionProof;
   }
 
   /**
@@ -169,9 +176,16 @@ export class QuittanceClient {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        return await this.getProof(id);
+        // One ask per turn, within what is left: the loop does the retrying, so the asks'
+        // own retries and Retry-After waits do not stack past timeoutMs.
+        const left = Math.max(1, Math.min(this.#options.timeoutMs, deadline - Date.now()));
+        return jsonOf(
+          await this.#request('GET', proofPath(id), { retry: false, timeoutMs: left }),
+        ) as InclusionProof;
       } catch (error) {
         if (!(error instanceof QuittanceError) || !waitable(error)) throw error;
+        // As for any request: a wait longer than maxRetryAfterMs is the caller's to decide.
+        if ((error.retryAfterMs ?? 0) > this.#options.maxRetryAfterMs) throw error;
         const left = deadline - Date.now();
         if (left <= 0)
           throw new QuittanceError(
@@ -220,16 +234,22 @@ export class QuittanceClient {
       tsaTrustAnchors?: Uint8Array[];
     } = {},
   ): Promise<ReceiptReport> {
+    // The receipt names its snapshot by the service's public URL; only its period is taken,
+    // and the snapshot asked of this client's base (which may sit behind another prefix): a
+    // receipt cannot make the client GET anything but a snapshot with its key.
+    const period = periodOfSnapshotUrl(String(receipt.jwksSnapshotUrl));
+    if (!period)
+      throw new QuittanceError(
+        'invalid_receipt',
+        `jwksSnapshotUrl ${JSON.stringify(receipt.jwksSnapshotUrl)} names no snapshot (…/YYYY-MM.json)`,
+      );
+    const own = snapshotUrlPath(period);
     const publisher = await this.#publisherKeys();
-    // The receipt names the snapshot by the service's public URL; it is asked of this
-    // client's base, which may sit behind another prefix (a proxy's).
-    const url = new URL(receipt.jwksSnapshotUrl).pathname;
-    const own = url.slice(Math.max(0, url.indexOf('/.well-known/')));
     const path = laterSnapshotPath(own, options.proof);
     const snapshot = await this.#json(path).catch((error) => {
       // A checkpoint's month without a snapshot here: the receipt's own, which may leave
       // included_in_log unknown but never wrong.
-      if (path !== own && error instanceof QuittanceError && error.code === 'not_found')
+      if (path !== own && error instanceof QuittanceError && error.status === 404)
         return this.#json(own);
       throw error;
     });
@@ -274,7 +294,7 @@ export class QuittanceClient {
   async #request(
     method: string,
     path: string,
-    options: { body?: unknown; retry: boolean },
+    options: { body?: unknown; retry: boolean; timeoutMs?: number },
   ): Promise<Answer> {
     const attempts = options.retry ? this.#options.attempts : 1;
     let lastError: QuittanceError | undefined;
@@ -288,7 +308,7 @@ export class QuittanceClient {
             ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
           },
           ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-          signal: AbortSignal.timeout(this.#options.timeoutMs),
+          signal: AbortSignal.timeout(options.timeoutMs ?? this.#options.timeoutMs),
         });
         answer = {
           status: res.status,
@@ -388,13 +408,24 @@ function jsonOf(answer: Answer): unknown {
  * getProof answers, when the month has turned since) leaves `included_in_log` unknown.
  */
 function laterSnapshotPath(own: string, proof: InclusionProof | undefined): string {
-  const period = /(\d{4}-\d{2})\.json$/.exec(own)?.[1];
+  const period = periodOfSnapshotUrl(own) as string;
   const signed = Date.parse(String(proof?.checkpoint?.createdAt));
-  if (!period || Number.isNaN(signed)) return own;
+  if (Number.isNaN(signed)) return own;
   const month = periodOf(new Date(signed));
-  return month > period ? `${own.slice(0, -`${period}.json`.length)}${month}.json` : own;
+  return month > period ? snapshotUrlPath(month) : own;
+}
+
+const proofPath = (id: string) => `/api/v1/trust/receipts/${encodeURIComponent(id)}/proof`;
+
+/** setTimeout's range: a longer delay fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A whole number of `name` within [min, max], or a RangeError saying which. */
+function wholeMs(name: string, value: number, min: number, max: number): void {
+  if (!(Number.isInteger(value) && value >= min && value <= max))
+    throw new RangeError(`${name} must be a whole number from ${min} to ${max}, not ${value}`);
 }
 
 function sleep(ms: number) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, Math.min(ms, MAX_TIMER_MS)));
 }

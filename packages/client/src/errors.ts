@@ -28,6 +28,7 @@ export type QuittanceErrorCode =
   | 'network_error'
   | 'timeout'
   | 'invalid_response'
+  | 'invalid_receipt'
   | 'export_failed'
   | (string & {});
 

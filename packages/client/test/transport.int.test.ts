@@ -24,6 +24,14 @@ beforeAll(async () => {
       setTimeout(() => req.socket.destroy(), 20);
       return;
     }
+    if (path.includes('away')) {
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '5' });
+      return void res.end('{"code":"service_unavailable","status":503}');
+    }
+    if (path.includes('later')) {
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '3600' });
+      return void res.end('{"code":"service_unavailable","status":503}');
+    }
     if (path.includes('html')) {
       res.writeHead(200, { 'content-type': 'text/html' });
       return void res.end('<html>log in</html>');
@@ -72,13 +80,45 @@ describe('answers that break while their body arrives', () => {
     });
   });
 
+  it('waitForProof keeps to its timeoutMs whatever the retries and Retry-After of its asks', async () => {
+    const started = Date.now();
+    await expect(client().waitForProof('away', { timeoutMs: 300 })).rejects.toMatchObject({
+      code: 'timeout',
+    });
+    // Each ask waited out Retry-After: 5 s inside its own retries before.
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it('an option given as undefined keeps its default: Retry-After past 60 s is thrown at once', async () => {
+    const lenient = new QuittanceClient({
+      baseUrl: base,
+      apiKey: 'k',
+      maxRetryAfterMs: undefined,
+      retryDelayMs: undefined,
+    });
+    await expect(lenient.getReceipt('later')).rejects.toMatchObject({
+      code: 'service_unavailable',
+      retryAfterMs: 3_600_000,
+    });
+    expect(seen['/api/v1/trust/receipts/later']).toBe(1);
+  });
+
+  it('verify asks for nothing but a snapshot, whatever URL the receipt names', async () => {
+    const receipt = { jwksSnapshotUrl: 'https://evil.example/api/v1/trust/exports/E1/download' };
+    await expect(client().verify(receipt as never)).rejects.toMatchObject({
+      code: 'invalid_receipt',
+    });
+    expect(seen['/api/v1/trust/exports/E1/download']).toBeUndefined();
+  });
+
   it('refuses settings that would make every request fail', () => {
     expect(() => new QuittanceClient({ baseUrl: base, apiKey: 'k', attempts: 0 })).toThrow(
       RangeError,
     );
-    expect(() => new QuittanceClient({ baseUrl: base, apiKey: 'k', timeoutMs: 0 })).toThrow(
-      RangeError,
-    );
+    for (const timeoutMs of [0, 1.5, Number.POSITIVE_INFINITY, 3e9])
+      expect(() => new QuittanceClient({ baseUrl: base, apiKey: 'k', timeoutMs })).toThrow(
+        RangeError,
+      );
     // A pin that failed to load is not "no pin".
     expect(() => new QuittanceClient({ baseUrl: base, apiKey: 'k', publisher: null })).toThrow();
   });
