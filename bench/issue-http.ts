@@ -299,8 +299,8 @@ const { rounds, rss } = await withFloor((floorBase) =>
       for (let r = 0; r <= ROUNDS; r++) {
         // The runs of a round, each with its fresh merchants. Every other round runs them in
         // the reverse order, so that no figure always follows the same neighbour or sits at
-        // the same end of the round: a run after a heavy one pays for PostgreSQL's background
-        // work (checkpoints, autovacuum) left by it, and the host drifts within a round.
+        // the same end of the round: a run after a heavy one may pay for PostgreSQL's
+        // background work left by it (checkpoints, autovacuum), and the host drifts.
         const runs = {
           floor: async () => ({ figure: await wrk([floorBase], ['floor'], `floor-${r}`) }),
           r11: async () => wrkWithCpu(one, await merchants(local, 1, `a${r}`), `a${r}`, [pid]),
@@ -315,15 +315,15 @@ const { rounds, rss } = await withFloor((floorBase) =>
         if (r % 2 === 0) order.reverse();
         const done = {} as { [N in Name]: Awaited<ReturnType<(typeof runs)[N]>> };
         for (const name of order) Object.assign(done, { [name]: await runs[name]() });
-        const cpuOf = (name: Exclude<Name, 'floor'>): Cpu => {
-          const { figure: _, ...cpu } = done[name];
-          return cpu;
-        };
         if (r === 0) {
           console.log(`round 0 (warm-up, not counted: ${order.join(', ')})`);
           continue;
         }
-        rounds.push({
+        const cpuOf = (name: Exclude<Name, 'floor'>): Cpu => {
+          const { figure: _, ...cpu } = done[name];
+          return cpu;
+        };
+        const round: Round = {
           floor: done.floor.figure,
           r11: done.r11.figure,
           r21: done.r21.figure,
@@ -335,8 +335,8 @@ const { rounds, rss } = await withFloor((floorBase) =>
           kmsCpu: cpuOf('kms'),
           cpu16: cpuOf('r116'),
           cpu216: cpuOf('r216'),
-        });
-        const round = rounds.at(-1) as Round;
+        };
+        rounds.push(round);
         console.log(`round ${r} (${order.join(', ')})`);
         print('  floor: bare hono (parse, hash, answer)', round.floor, 'answers/s ');
         print('  1 API process, 1 merchant', round.r11);

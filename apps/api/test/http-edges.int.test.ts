@@ -589,6 +589,15 @@ describe('on a real socket', () => {
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extraHead}\r\n${body}`
       );
     };
+    /** An issue request of this HTTP version whose body is one chunk, under this coding. */
+    const chunkedIssueRequest = (callId: string, version: string, transferEncoding: string) => {
+      const body = JSON.stringify(issueBody({ callId }));
+      return (
+        `POST ${ISSUE} HTTP/${version}\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
+        `Content-Type: application/json\r\nTransfer-Encoding: ${transferEncoding}\r\n\r\n` +
+        `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`
+      );
+    };
     const stored = async (callId: string) => {
       const r = await fetch(`${running.url}${ISSUE}?limit=100`, {
         headers: { authorization: `Bearer ${apiKey}` },
@@ -816,13 +825,8 @@ describe('on a real socket', () => {
     });
 
     it('Transfer-Encoding on HTTP/1.0 is faulty framing (RFC 9112 §6.1): 400, and nothing is stored', async () => {
-      const body = JSON.stringify(issueBody({ callId: 'http10-chunked' }));
-      const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
       const reply = await rawClient((socket) =>
-        socket.write(
-          `POST ${ISSUE} HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
-            `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`,
-        ),
+        socket.write(chunkedIssueRequest('http10-chunked', '1.0', 'chunked')),
       );
       expect(reply).toMatch(/^HTTP\/1\.1 400 /);
       expect(problemOf(reply)).toMatchObject({ code: 'malformed_http' });
@@ -839,13 +843,8 @@ describe('on a real socket', () => {
     });
 
     it('a Transfer-Encoding other than chunked is 501, and nothing is stored', async () => {
-      const body = JSON.stringify(issueBody({ callId: 'gzip-chunked' }));
-      const chunked = `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
       const reply = await rawClient((socket) =>
-        socket.write(
-          `POST ${ISSUE} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${apiKey}\r\n` +
-            `Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${chunked}`,
-        ),
+        socket.write(chunkedIssueRequest('gzip-chunked', '1.1', 'gzip, chunked')),
       );
       expect(reply).toMatch(/^HTTP\/1\.1 501 /);
       expect(problemOf(reply)).toMatchObject({

@@ -1,4 +1,10 @@
-import { periodOf, periodOfSnapshotUrl, type Receipt, snapshotUrlPath } from '@quittance/format';
+import {
+  MAX_TIMER_MS,
+  periodOf,
+  periodOfSnapshotUrl,
+  type Receipt,
+  snapshotUrlPath,
+} from '@quittance/format';
 import {
   type BundleVerification,
   loadKeyHistory,
@@ -67,10 +73,10 @@ export class QuittanceClient {
     } as Settings;
     this.#fetch = options.fetch ?? fetch;
     const { attempts, timeoutMs, retryDelayMs, maxRetryAfterMs } = this.#options;
-    wholeMs('attempts', attempts, 1, 100);
-    wholeMs('timeoutMs', timeoutMs, 1, MAX_TIMER_MS);
-    wholeMs('retryDelayMs', retryDelayMs, 0, MAX_TIMER_MS);
-    wholeMs('maxRetryAfterMs', maxRetryAfterMs, 0, MAX_TIMER_MS);
+    wholeNumber('attempts', attempts, 1, 100);
+    wholeNumber('timeoutMs', timeoutMs, 1, MAX_TIMER_MS);
+    wholeNumber('retryDelayMs', retryDelayMs, 0, MAX_TIMER_MS);
+    wholeNumber('maxRetryAfterMs', maxRetryAfterMs, 0, MAX_TIMER_MS);
     // Only an absent pin means "trust the service's key": a pin that is null or '' (a file
     // that failed to load) is refused, never read as none.
     if (options.publisher !== undefined) this.#publisher = parsePublisherKeys(options.publisher);
@@ -245,7 +251,7 @@ export class QuittanceClient {
       );
     const own = snapshotUrlPath(period);
     const publisher = await this.#publisherKeys();
-    const path = laterSnapshotPath(own, options.proof);
+    const path = snapshotUrlPath(periodToVerifyIn(period, options.proof));
     const snapshot = await this.#json(path).catch((error) => {
       // A checkpoint's month without a snapshot here: the receipt's own, which may leave
       // included_in_log unknown but never wrong.
@@ -401,27 +407,23 @@ function jsonOf(answer: Answer): unknown {
 }
 
 /**
- * The key snapshot to verify a receipt against: its own month's (`own`), or with a proof, the
- * month of the proof's checkpoint when that is later. A month's snapshot holds the keys of
- * earlier months too, and only one as new as the checkpoint can vouch for the key that
- * signed it: against the receipt's own, a checkpoint of a later month (the newest one, which
- * getProof answers, when the month has turned since) leaves `included_in_log` unknown.
+ * The period of the key snapshot to verify a receipt against: its own (`period`), or with a
+ * proof, the month of the proof's checkpoint when that is later. A month's snapshot holds the
+ * keys of earlier months too, and only one as new as the checkpoint can vouch for the key
+ * that signed it: against the receipt's own, a checkpoint of a later month (the newest one,
+ * which getProof answers, when the month has turned since) leaves `included_in_log` unknown.
  */
-function laterSnapshotPath(own: string, proof: InclusionProof | undefined): string {
-  const period = periodOfSnapshotUrl(own) as string;
+function periodToVerifyIn(period: string, proof: InclusionProof | undefined): string {
   const signed = Date.parse(String(proof?.checkpoint?.createdAt));
-  if (Number.isNaN(signed)) return own;
+  if (Number.isNaN(signed)) return period;
   const month = periodOf(new Date(signed));
-  return month > period ? snapshotUrlPath(month) : own;
+  return month > period ? month : period;
 }
 
 const proofPath = (id: string) => `/api/v1/trust/receipts/${encodeURIComponent(id)}/proof`;
 
-/** setTimeout's range: a longer delay fires at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** A whole number of `name` within [min, max], or a RangeError saying which. */
-function wholeMs(name: string, value: number, min: number, max: number): void {
+function wholeNumber(name: string, value: number, min: number, max: number): void {
   if (!(Number.isInteger(value) && value >= min && value <= max))
     throw new RangeError(`${name} must be a whole number from ${min} to ${max}, not ${value}`);
 }

@@ -67,8 +67,6 @@ export async function pinTrust(page: Page, name: 'publisher' | 'tsa', file: stri
   await page.waitForSelector(`#${name}-pinned .pinned-line`);
 }
 
-export const pinPublisher = (page: Page, file: string) => pinTrust(page, 'publisher', file);
-
 /**
  * A browser whose profile has these roots of trust pinned once: every later page of it finds
  * them in local storage.

@@ -24,7 +24,7 @@ export async function startFlakyProxy(target: string): Promise<FlakyProxy> {
   let requests = 0;
   let failures = 0;
   let how: number | 'drop' = 503;
-  let retryAfter = '0';
+  let retryAfter: string;
   const server: Server = createServer(async (req, res) => {
     requests++;
     const payload = await body(req);

@@ -3,7 +3,7 @@ import type { FieldIssue, FieldIssueCode } from '@quittance/format';
 import { createMiddleware } from 'hono/factory';
 import type { ZodError } from 'zod';
 import type { AppEnv } from './env';
-import { hasBody, isJsonType, readBody, routeBody } from './json-body';
+import { isJsonType, readBody, routeBody } from './json-body';
 import { ApiError } from './problem';
 import { NoQuery, problems } from './schemas';
 
@@ -75,7 +75,7 @@ const METHODS_WITH_BODY = new Set(['post', 'put', 'patch', 'delete']);
 const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
   // A request without Content-Length or Transfer-Encoding has no body on the wire (RFC 9112
   // §6.3); through app.request() it has neither header either way, so the body is read.
-  if (!hasBody(c.req.method) || c.req.header('content-length') === '0') return next();
+  if (c.req.header('content-length') === '0') return next();
   if ((await readBody(c)).byteLength === 0) return next();
   if (!isJsonType(c.req.header('content-type')))
     throw new ApiError(
@@ -95,11 +95,14 @@ const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
 function strict(route: RouteConfig): RouteConfig {
   const request = route.request ?? {};
   const middleware = route.middleware === undefined ? [] : [route.middleware].flat();
-  const noBody = METHODS_WITH_BODY.has(route.method) && !request.body;
+  const mayHaveBody = METHODS_WITH_BODY.has(route.method);
+  const noBody = mayHaveBody && !request.body;
+  // GET and HEAD carry no body to read: their routes run without the reader.
+  const reader = mayHaveBody ? [routeBody] : [];
   return {
     ...route,
     request: { ...request, query: request.query ?? NoQuery },
-    middleware: [...middleware, routeBody, ...(noBody ? [takesNoBody] : [])],
+    middleware: [...middleware, ...reader, ...(noBody ? [takesNoBody] : [])],
     responses: { ...problems(...(noBody ? [400, 415] : [400])), ...route.responses },
   };
 }
