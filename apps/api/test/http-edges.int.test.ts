@@ -706,6 +706,27 @@ describe('on a real socket', () => {
       },
     );
 
+    // The admin routes read a chunked body (counting it) before refusing its media type: the
+    // client heard 100 Continue, sent it, then got 415.
+    it.each([
+      ['a text body, to create a merchant', '/admin/v1/merchants', 'admin', 100],
+      ['a chunked text body, to create a merchant', '/admin/v1/merchants', 'admin', 'chunked'],
+      ['a text body, to make an API key', '/admin/v1/merchants/x/api-keys', 'admin', 100],
+      ['a text body, to issue', ISSUE, 'merchant', 100],
+    ] as const)(
+      'Expect: 100-continue with %s: 415 at once, no 100 Continue',
+      async (_what, path, caller, length) => {
+        const token = caller === 'admin' ? ADMIN_TOKEN : keyOf[caller];
+        const reply = await rawClient((socket) =>
+          socket.write(
+            `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: text/plain\r\n` +
+              `${length === 'chunked' ? 'Transfer-Encoding: chunked' : `Content-Length: ${length}`}\r\nExpect: 100-continue\r\n\r\n`,
+          ),
+        );
+        expect(statuses(reply)).toEqual(['415']);
+      },
+    );
+
     // The API's body was read before routing: these got 100 Continue, then their answer.
     it.each([
       ['to a path that does not exist', `POST ${ISSUE}/nothing/here`, '404'],

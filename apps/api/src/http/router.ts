@@ -4,6 +4,7 @@ import { createMiddleware } from 'hono/factory';
 import type { ZodError } from 'zod';
 import type { AppEnv } from './env';
 import { isJsonType, readBody, routeBody } from './json-body';
+import { requireJson } from './middleware';
 import { ApiError } from './problem';
 import { NoQuery, problems } from './schemas';
 
@@ -90,7 +91,9 @@ const takesNoBody = createMiddleware<AppEnv>(async (c, next) => {
 
 /**
  * The route with what it refuses, in its OpenAPI responses too (a route's own come first),
- * its body read after its own middleware ({@link routeBody}).
+ * its body read after its own middleware ({@link routeBody}), and a body of another media
+ * type than the JSON it declares refused before that (415, `requireJson`): the admin routes
+ * read theirs first, so `Expect: 100-continue` heard `100 Continue`, then 415.
  */
 function strict(route: RouteConfig): RouteConfig {
   const request = route.request ?? {};
@@ -99,10 +102,11 @@ function strict(route: RouteConfig): RouteConfig {
   const noBody = mayHaveBody && !request.body;
   // GET and HEAD carry no body to read: their routes run without the reader.
   const reader = mayHaveBody ? [routeBody] : [];
+  const mediaType = request.body ? [requireJson] : [];
   return {
     ...route,
     request: { ...request, query: request.query ?? NoQuery },
-    middleware: [...middleware, ...reader, ...(noBody ? [takesNoBody] : [])],
+    middleware: [...middleware, ...mediaType, ...reader, ...(noBody ? [takesNoBody] : [])],
     responses: { ...problems(...(noBody ? [400, 415] : [400])), ...route.responses },
   };
 }

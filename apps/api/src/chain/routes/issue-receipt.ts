@@ -1,6 +1,6 @@
 import { createRoute } from '@hono/zod-openapi';
 import type { IssueRequest } from '@quittance/format';
-import { requireJson, requireRole } from '../../http/middleware';
+import { requireRole } from '../../http/middleware';
 import { createRouter } from '../../http/router';
 import {
   IssueRequestSchema,
@@ -20,7 +20,7 @@ const route = createRoute({
     'Signs, chains and stores a receipt for one agent call. Idempotent on `callId`: the same ' +
     'content again answers 200 with the first receipt; different content answers 409.',
   security: [{ apiKey: [] }],
-  middleware: [requireRole('merchant'), requireJson] as const,
+  middleware: [requireRole('merchant')] as const,
   request: {
     body: jsonBody(IssueRequestSchema),
   },

@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { requireJson, requireRole } from '../../http/middleware';
+import { requireRole } from '../../http/middleware';
 import { createRouter } from '../../http/router';
 import {
   CreateExportRequest,
@@ -19,7 +19,7 @@ const route = createRoute({
     'OTHER 10), narrowed by `from`, `to` and `orderId`. Built in the background; poll ' +
     '`GET /exports/{id}`, then download.',
   security: [{ apiKey: [] }],
-  middleware: [requireRole('merchant', 'auditor'), requireJson] as const,
+  middleware: [requireRole('merchant', 'auditor')] as const,
   request: {
     body: jsonBody(CreateExportRequest),
   },
