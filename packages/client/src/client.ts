@@ -176,7 +176,16 @@ export class QuittanceClient {
    * the last error as its cause), throws.
    */
   async waitForProof(id: string, options: { timeoutMs?: number } = {}): Promise<InclusionProof> {
-    const timeoutMs = options.timeoutMs ?? 2 * 60_000;
+    const answer = await this.#waitFor(`proof of ${id}`, proofPath(id), options.timeoutMs);
+    return jsonOf(answer) as InclusionProof;
+  }
+
+  /**
+   * One GET asked until it answers, while it is waitable (`not_checkpointed`, the service
+   * away or unavailable), after the Retry-After the service gives (at least 100 ms), within
+   * `timeoutMs` (default 2 minutes): `timeout` after it, the last error as its cause.
+   */
+  async #waitFor(what: string, path: string, timeoutMs = 2 * 60_000): Promise<Answer> {
     if (!(timeoutMs >= 0))
       throw new RangeError(`timeoutMs must be a number of ms, not ${timeoutMs}`);
     const deadline = Date.now() + timeoutMs;
@@ -185,9 +194,7 @@ export class QuittanceClient {
         // One ask per turn, within what is left: the loop does the retrying, so the asks'
         // own retries and Retry-After waits do not stack past timeoutMs.
         const left = Math.max(1, Math.min(this.#options.timeoutMs, deadline - Date.now()));
-        return jsonOf(
-          await this.#request('GET', proofPath(id), { retry: false, timeoutMs: left }),
-        ) as InclusionProof;
+        return await this.#request('GET', path, { retry: false, timeoutMs: left });
       } catch (error) {
         if (!(error instanceof QuittanceError) || !waitable(error)) throw error;
         // As for any request: a wait longer than maxRetryAfterMs is the caller's to decide.
@@ -196,7 +203,7 @@ export class QuittanceClient {
         if (left <= 0)
           throw new QuittanceError(
             'timeout',
-            `no proof of ${id} within ${timeoutMs} ms: ${error.message}`,
+            `no ${what} within ${timeoutMs} ms: ${error.message}`,
             error.status,
             error.problem,
             { cause: error, retryAfterMs: error.retryAfterMs },
@@ -210,20 +217,28 @@ export class QuittanceClient {
   /**
    * An order's evidence bundle (a zip, SPEC §9.1): the order's receipts this key may see,
    * each with its inclusion proof against one checkpoint, and the key history and checkpoint
-   * to check them offline; `includeBodies` (merchant and auditor keys) adds the bodies.
+   * to check them offline; `includeBodies` (merchant and auditor keys) adds the bodies. While
+   * no checkpoint covers the order's newest receipt the API answers 404 `not_checkpointed`:
+   * {@link waitForOrderEvidence} waits for one.
    */
   async getOrderEvidence(
     orderId: string,
     options: { includeBodies?: boolean } = {},
   ): Promise<Uint8Array> {
-    const query = options.includeBodies ? '?includeBodies=true' : '';
-    return (
-      await this.#request(
-        'GET',
-        `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${query}`,
-        { retry: true },
-      )
-    ).bytes;
+    return (await this.#request('GET', evidencePath(orderId, options), { retry: true })).bytes;
+  }
+
+  /**
+   * {@link getOrderEvidence}, asked again as {@link waitForProof} asks: while no checkpoint
+   * covers the order's newest receipt, and while the service is away, until `timeoutMs`.
+   * An order with no receipt this key may see is 404 `not_found` at once.
+   */
+  async waitForOrderEvidence(
+    orderId: string,
+    options: { includeBodies?: boolean; timeoutMs?: number } = {},
+  ): Promise<Uint8Array> {
+    const path = evidencePath(orderId, options);
+    return (await this.#waitFor(`evidence of order ${orderId}`, path, options.timeoutMs)).bytes;
   }
 
   /**
@@ -343,6 +358,9 @@ export class QuittanceClient {
 }
 
 /** What a wait outlasts: no checkpoint yet, or the service away for a while. */
+const evidencePath = (orderId: string, options: { includeBodies?: boolean }) =>
+  `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${options.includeBodies ? '?includeBodies=true' : ''}`;
+
 const waitable = (error: QuittanceError) =>
   error.code === 'not_checkpointed' ||
   error.code === 'network_error' ||

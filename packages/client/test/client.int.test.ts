@@ -214,6 +214,46 @@ describe('the typed client against a live server', () => {
     expect((await merchant.verifyBundle(withBodies)).counts.body_matches?.asserted).toBe(2);
   });
 
+  it("an agent waits for an order's evidence until a checkpoint covers its newest receipt", async () => {
+    const merchant = new QuittanceClient({ baseUrl: server.url, apiKey });
+    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey });
+    const order = (callId: string) => ({ ...request(callId), orderId: 'order-wait' });
+    await merchant.issueReceipt(order('wait-1'));
+    const { receipt: newest } = await merchant.issueReceipt(order('wait-2'));
+    // Asked at once, no checkpoint covers the newest yet (one comes each second).
+    await expect(agent.getOrderEvidence('order-wait')).rejects.toMatchObject({
+      code: 'not_checkpointed',
+      status: 404,
+    });
+    const evidence = await agent.waitForOrderEvidence('order-wait', { timeoutMs: 30_000 });
+    const verified = await agent.verifyBundle(evidence, { keepReceipts: true });
+    expect(verified).toMatchObject({ ok: true, kind: 'order-evidence', receiptCount: 2 });
+    expect(verified.counts.included_in_log?.asserted).toBe(2);
+    expect(verified.receipts.map((r) => r.id)).toContain(newest.id);
+    // Through a service away for longer than one request's retries, too; with the bodies.
+    const throughProxy = new QuittanceClient({
+      baseUrl: proxy.url,
+      apiKey,
+      attempts: 2,
+      retryDelayMs: 10,
+    });
+    proxy.failNext(5, 503);
+    const withBodies = await throughProxy.waitForOrderEvidence('order-wait', {
+      includeBodies: true,
+      timeoutMs: 30_000,
+    });
+    expect((await merchant.verifyBundle(withBodies)).counts.body_matches?.asserted).toBe(2);
+    // An order with nothing to show is 404 at once, not waited for; nor is a refusal.
+    const started = Date.now();
+    await expect(
+      agent.waitForOrderEvidence('order-none', { timeoutMs: 30_000 }),
+    ).rejects.toMatchObject({ code: 'not_found', status: 404 });
+    await expect(
+      agent.waitForOrderEvidence('order-wait', { includeBodies: true, timeoutMs: 30_000 }),
+    ).rejects.toMatchObject({ code: 'forbidden', status: 403 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it('creates, waits for, downloads and verifies an export', async () => {
     const client = new QuittanceClient({ baseUrl: server.url, apiKey });
     const created = await client.createExport({ jurisdiction: 'US', includeBodies: true });
