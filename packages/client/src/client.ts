@@ -358,9 +358,6 @@ export class QuittanceClient {
 }
 
 /** What a wait outlasts: no checkpoint yet, or the service away for a while. */
-const evidencePath = (orderId: string, options: { includeBodies?: boolean }) =>
-  `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${options.includeBodies ? '?includeBodies=true' : ''}`;
-
 const waitable = (error: QuittanceError) =>
   error.code === 'not_checkpointed' ||
   error.code === 'network_error' ||
@@ -439,6 +436,8 @@ function periodToVerifyIn(period: string, proof: InclusionProof | undefined): st
 }
 
 const proofPath = (id: string) => `/api/v1/trust/receipts/${encodeURIComponent(id)}/proof`;
+const evidencePath = (orderId: string, options: { includeBodies?: boolean }) =>
+  `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${options.includeBodies ? '?includeBodies=true' : ''}`;
 
 /** A whole number of `name` within [min, max], or a RangeError saying which. */
 function wholeNumber(name: string, value: number, min: number, max: number): void {
