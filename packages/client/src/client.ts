@@ -29,7 +29,11 @@ export interface ClientOptions {
   /** e.g. https://receipts.example.com */
   baseUrl: string;
   apiKey: string;
-  /** Pinned publisher JWKS; without it `verify` fetches the service's own (trust on first use). */
+  /**
+   * The publisher JWKS, pinned: the root of trust (SPEC §5), read from a file or a config
+   * the caller trusts. Without it `verify` leaves `snapshot_authentic` unknown, as
+   * `quittance verify` without `--publisher` does, and `verifyBundle` refuses to run.
+   */
   publisher?: unknown;
   /** Attempts for retryable requests (reads, and issues, which are idempotent on callId). */
   attempts?: number;
@@ -58,7 +62,7 @@ export class QuittanceClient {
   readonly #base: string;
   readonly #options: Settings;
   readonly #fetch: typeof fetch;
-  #publisher: PublisherKeys | undefined;
+  readonly #publisher: PublisherKeys | undefined;
 
   constructor(options: ClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
@@ -242,9 +246,11 @@ export class QuittanceClient {
   }
 
   /**
-   * Verifies a receipt against the snapshot it names and the pinned publisher key (or the
-   * service's, fetched once, when none was pinned: then `snapshot_authentic` only proves
-   * consistency with that service). With its `proof` ({@link getProof}), `included_in_log`
+   * Verifies a receipt against the snapshot it names and the pinned publisher key; with none
+   * pinned, `snapshot_authentic` is unknown (SPEC §10: evidence not given), as from
+   * `quittance verify` without `--publisher`. It used to be checked against the key the same
+   * service serves, and asserted: a report that could not say it proved no more than that
+   * the service agreed with itself. With its `proof` ({@link getProof}), `included_in_log`
    * is decided too; with the `bodies` sent, `body_matches`.
    */
   async verify(
@@ -265,7 +271,7 @@ export class QuittanceClient {
         `jwksSnapshotUrl ${JSON.stringify(receipt.jwksSnapshotUrl)} names no snapshot (…/YYYY-MM.json)`,
       );
     const own = snapshotUrlPath(period);
-    const publisher = await this.#publisherKeys();
+    const publisher = this.#publisher;
     const path = snapshotUrlPath(periodToVerifyIn(period, options.proof));
     const snapshot = await this.#json(path).catch((error) => {
       // A checkpoint's month without a snapshot here: the receipt's own, which may leave
@@ -274,14 +280,15 @@ export class QuittanceClient {
         return this.#json(own);
       throw error;
     });
-    const history = await loadKeyHistory(snapshot, { publisher });
+    const history = await loadKeyHistory(snapshot, publisher ? { publisher } : {});
     return verifyReceipt(receipt, history, options);
   }
 
   /**
    * Verifies an export or an order's evidence bundle offline ({@link downloadExport},
-   * {@link getOrderEvidence}), against the pinned publisher key (or the service's, as
-   * {@link verify} says). `ok` is false when any claim is refuted; a zip that cannot be read
+   * {@link getOrderEvidence}), against the pinned publisher key, which it needs, as
+   * `quittance verify BUNDLE.zip --publisher` does (SPEC §10): without one it throws
+   * `publisher_not_pinned`. `ok` is false when any claim is refuted; a zip that cannot be read
    * (cut short, damaged, past the verifier's limits) throws the verifier's `BundleError`
    * (`unreadable`), as `quittance verify` exits 2.
    */
@@ -293,14 +300,14 @@ export class QuittanceClient {
       keepReceipts?: boolean;
     } = {},
   ): Promise<BundleVerification> {
-    return verifyBundle(bundle, { ...options, publisher: await this.#publisherKeys() });
-  }
-
-  async #publisherKeys(): Promise<PublisherKeys> {
-    this.#publisher ??= parsePublisherKeys(
-      await this.#json('/.well-known/quittance-publisher.json'),
-    );
-    return this.#publisher;
+    const publisher = this.#publisher;
+    if (!publisher)
+      throw new QuittanceError(
+        'publisher_not_pinned',
+        'a bundle is verified against a pinned publisher key: pass `publisher` (the JWKS of ' +
+          '/.well-known/quittance-publisher.json, kept where you trust it) to the client',
+      );
+    return verifyBundle(bundle, { ...options, publisher });
   }
 
   async #json(path: string): Promise<unknown> {

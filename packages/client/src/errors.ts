@@ -29,6 +29,7 @@ export type QuittanceErrorCode =
   | 'timeout'
   | 'invalid_response'
   | 'invalid_receipt'
+  | 'publisher_not_pinned'
   | 'export_failed'
   | (string & {});
 

@@ -47,10 +47,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const clientFor = (apiKey: string) =>
+const clientFor = async (apiKey: string) =>
   new QuittanceClient({
     baseUrl: BASE,
     apiKey,
+    // Pinned, as the service's own key (the test trusts it): snapshot_authentic is decided.
+    publisher: await (await app.request('/.well-known/quittance-publisher.json')).json(),
     fetch: (input, init) => Promise.resolve(app.request(String(input), init)),
   });
 
@@ -66,10 +68,10 @@ async function admin(path: string, body: unknown) {
 describe('verifying with a proof whose checkpoint is of a later month', () => {
   it("uses the checkpoint's month's snapshot: included_in_log asserted, not unknown", async () => {
     await admin('/merchants', { merchantId: 'months', jurisdiction: 'EU' });
-    const merchant = clientFor(
+    const merchant = await clientFor(
       (await admin('/merchants/months/api-keys', { role: 'merchant' })).apiKey,
     );
-    const agent = clientFor(
+    const agent = await clientFor(
       (await admin('/merchants/months/api-keys', { role: 'agent', agentId: 'agent-1' })).apiKey,
     );
     const issue = (callId: string) =>

@@ -26,6 +26,8 @@ let server: RunningServer;
 let proxy: FlakyProxy;
 let apiKey: string;
 let agentKey: string;
+/** The service's publisher JWKS, which the tests pin (their root of trust). */
+let publisher: unknown;
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -52,6 +54,7 @@ beforeAll(async () => {
   apiKey = (await admin('/merchants/shop/api-keys', { role: 'merchant' })).apiKey;
   agentKey = (await admin('/merchants/shop/api-keys', { role: 'agent', agentId: 'agent-1' }))
     .apiKey;
+  publisher = await (await fetch(`${server.url}/.well-known/quittance-publisher.json`)).json();
 }, 60_000);
 afterAll(async () => {
   await proxy?.close();
@@ -80,7 +83,16 @@ describe('the typed client against a live server', () => {
     expect((await client.listByOrder('order-9')).map((r) => r.id)).toContain(receipt.id);
     const report = await client.verify(receipt);
     expect(report.claims.signature_valid.status).toBe('asserted');
-    expect(report.claims.snapshot_authentic.status).toBe('asserted');
+    // No publisher pinned: the snapshot's signature is evidence not given (SPEC §10), as from
+    // `quittance verify` without --publisher; it was checked against the service's own key.
+    expect(report.claims.snapshot_authentic.status).toBe('unknown');
+    const pinned = new QuittanceClient({ baseUrl: server.url, apiKey, publisher });
+    expect((await pinned.verify(receipt)).claims.snapshot_authentic.status).toBe('asserted');
+    // A bundle needs the pin (`quittance verify BUNDLE.zip --publisher`): refused without it.
+    await expect(client.verifyBundle(new Uint8Array(0))).rejects.toMatchObject({
+      name: 'QuittanceError',
+      code: 'publisher_not_pinned',
+    });
   });
 
   it('turns problem+json into typed errors', async () => {
@@ -146,11 +158,11 @@ describe('the typed client against a live server', () => {
   });
 
   it("an agent waits for a receipt's proof, verifies it, and fetches and verifies the order's evidence", async () => {
-    const merchant = new QuittanceClient({ baseUrl: server.url, apiKey });
+    const merchant = new QuittanceClient({ baseUrl: server.url, apiKey, publisher });
     const order = (callId: string) => ({ ...request(callId), orderId: 'order-ev' });
     const { receipt: first } = await merchant.issueReceipt(order('ev-1'));
     const { receipt: second } = await merchant.issueReceipt(order('ev-2'));
-    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey });
+    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey, publisher });
 
     const proof = await agent.waitForProof(second.id, { timeoutMs: 30_000 });
     expect(proof).toMatchObject({ receiptId: second.id, seq: second.chain.seq });
@@ -192,9 +204,7 @@ describe('the typed client against a live server', () => {
     const kept = await agent.verifyBundle(evidence, { keepReceipts: true });
     expect(kept.receipts.map((r) => r.id).sort()).toEqual([first.id, second.id].sort());
     // Pinned to another publisher key, the same bundle is refuted; cut short, it is unreadable.
-    const published = await (
-      await fetch(`${server.url}/.well-known/quittance-publisher.json`)
-    ).json();
+    const published = publisher as { keys: object[] };
     const other = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
     const pinnedElsewhere = new QuittanceClient({
       baseUrl: server.url,
@@ -215,8 +225,8 @@ describe('the typed client against a live server', () => {
   });
 
   it("an agent waits for an order's evidence until a checkpoint covers its newest receipt", async () => {
-    const merchant = new QuittanceClient({ baseUrl: server.url, apiKey });
-    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey });
+    const merchant = new QuittanceClient({ baseUrl: server.url, apiKey, publisher });
+    const agent = new QuittanceClient({ baseUrl: server.url, apiKey: agentKey, publisher });
     const order = (callId: string) => ({ ...request(callId), orderId: 'order-wait' });
     await merchant.issueReceipt(order('wait-1'));
     const { receipt: newest } = await merchant.issueReceipt(order('wait-2'));
