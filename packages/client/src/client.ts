@@ -7,6 +7,7 @@ import {
 } from '@quittance/format';
 import {
   type BundleVerification,
+  type KeyHistory,
   loadKeyHistory,
   type PublisherKeys,
   parsePublisherKeys,
@@ -14,6 +15,7 @@ import {
   verifyBundle,
   verifyReceipt,
 } from '@quittance/verifier';
+import { maxAgeMs } from './cache-control';
 import { type Problem, QuittanceError, retryAfterMs } from './errors';
 import type { components, paths } from './openapi';
 
@@ -49,6 +51,16 @@ export interface ClientOptions {
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+interface KeptHistory {
+  history: Promise<KeyHistory>;
+  /** Until when it may be used (its max-age); infinite while it is being fetched. */
+  until: number;
+  /** Fetched (an answer came): a call that needs a fresher one fetches again. */
+  settled: boolean;
+}
+
+/** Snapshots kept at once: a month's, and the next one's for proofs of later checkpoints. */
+const MAX_KEPT_SNAPSHOTS = 8;
 
 type Settings = Required<Omit<ClientOptions, 'publisher' | 'fetch'>> &
   Pick<ClientOptions, 'publisher'>;
@@ -63,6 +75,8 @@ export class QuittanceClient {
   readonly #options: Settings;
   readonly #fetch: typeof fetch;
   readonly #publisher: PublisherKeys | undefined;
+  /** Snapshots' key histories by path, oldest first ({@link #keyHistory}). */
+  readonly #histories = new Map<string, KeptHistory>();
 
   constructor(options: ClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
@@ -271,17 +285,54 @@ export class QuittanceClient {
         `jwksSnapshotUrl ${JSON.stringify(receipt.jwksSnapshotUrl)} names no snapshot (…/YYYY-MM.json)`,
       );
     const own = snapshotUrlPath(period);
-    const publisher = this.#publisher;
     const path = snapshotUrlPath(periodToVerifyIn(period, options.proof));
-    const snapshot = await this.#json(path).catch((error) => {
+    // A key the kept snapshot does not list yet (made since it was fetched): fetched again.
+    const kids = [receipt.signingKeyKid, options.proof?.checkpoint.signingKeyKid];
+    const lists = (history: KeyHistory) =>
+      kids.every((kid) => typeof kid !== 'string' || history.find(kid));
+    const historyAt = async (at: string) => {
+      const kept = await this.#keyHistory(at);
+      return lists(kept) ? kept : this.#keyHistory(at, { fresh: true });
+    };
+    const history = await historyAt(path).catch((error) => {
       // A checkpoint's month without a snapshot here: the receipt's own, which may leave
       // included_in_log unknown but never wrong.
       if (path !== own && error instanceof QuittanceError && error.status === 404)
-        return this.#json(own);
+        return historyAt(own);
       throw error;
     });
-    const history = await loadKeyHistory(snapshot, publisher ? { publisher } : {});
     return verifyReceipt(receipt, history, options);
+  }
+
+  /**
+   * The key history of the snapshot at `path`, kept for as long as the service's
+   * Cache-Control allows (`max-age`: 60 s for a month's latest version), so that verifying
+   * an order's receipts one by one fetches and checks its snapshot once, not once per
+   * receipt (a snapshot lists every merchant's keys). A key change is seen as late as any
+   * HTTP cache between the client and the service would see it.
+   */
+  #keyHistory(path: string, options: { fresh?: boolean } = {}): Promise<KeyHistory> {
+    const kept = this.#histories.get(path);
+    if (kept && kept.until > Date.now() && !(options.fresh && kept.settled)) return kept.history;
+    const publisher = this.#publisher;
+    // Kept while it is fetched too (one fetch for concurrent calls), dropped if it fails.
+    const entry = { until: Number.POSITIVE_INFINITY, settled: false } as KeptHistory;
+    entry.history = this.#request('GET', path, { retry: true }).then((answer) => {
+      entry.settled = true;
+      const maxAge = maxAgeMs(answer.headers.get('cache-control'));
+      if (maxAge > 0) entry.until = Date.now() + maxAge;
+      else if (this.#histories.get(path) === entry) this.#histories.delete(path);
+      return loadKeyHistory(jsonOf(answer), publisher ? { publisher } : {});
+    });
+    const history = entry.history;
+    this.#histories.delete(path);
+    this.#histories.set(path, entry);
+    if (this.#histories.size > MAX_KEPT_SNAPSHOTS)
+      this.#histories.delete(this.#histories.keys().next().value as string);
+    history.catch(() => {
+      if (this.#histories.get(path) === entry) this.#histories.delete(path);
+    });
+    return history;
   }
 
   /**
