@@ -172,7 +172,8 @@ ${CANONICAL_FORM}
    JWS with its payload put back (\`HEADER.PAYLOAD.SIGNATURE\`), for the entries whose
    \`receiptId\` is in \`${FILES.receipts}\`; the others (the entry just before the range, with
    which the file starts when the range does not start at seq 1, and in an export of one order
-   the other orders' entries) are checked by their links only.
+   the other orders' entries) are checked by their links only. Every receipt's \`merchantId\`
+   is the manifest's: a chain is one merchant's.
 7. **Checkpoints.** Each line of \`${FILES.checkpoints}\`: remove \`jws\` and \`timestamp\`, and verify
    \`jws\` over the canonical form of the rest as in step 4 (header \`typ\`
    \`quittance-checkpoint+jws\`), with the merchant's key \`signingKeyKid\` valid at the

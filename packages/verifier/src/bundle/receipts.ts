@@ -221,6 +221,9 @@ export async function checkExportReceipts(input: {
   const missing: number[] = [];
   /** Receipts whose seq has no entry in chain.jsonl. */
   const unchained: number[] = [];
+  /** Receipts of another merchant than the bundle's (its manifest's, else its first receipt's). */
+  const foreign: string[] = [];
+  let merchant = manifest?.merchantId;
   // An entry of the range passed over without its receipt is a missing receipt (unless the
   // export was filtered by order, when other orders' entries are there only for the links).
   const passOver = (entry: ChainEntry | undefined) => {
@@ -278,6 +281,16 @@ export async function checkExportReceipts(input: {
     )
       chainClaim = refuted(`chain entry at seq ${seq} is not this receipt's`);
     if (entry) lastReceiptSeq = seq as number;
+    // A chain is one merchant's (SPEC §6), and an export holds its receipts (§9): another
+    // merchant's receipt, signed by that merchant's valid key and linked in, was asserted.
+    // Checked after its entry is taken, so that the entry is not also reported missing.
+    merchant ??= typeof receipt.merchantId === 'string' ? receipt.merchantId : undefined;
+    if (!chainClaim && receipt.merchantId !== merchant) {
+      chainClaim = refuted(
+        `the receipt is of merchant ${showValue(receipt.merchantId)}, in a chain of ${showValue(merchant)}: a chain is one merchant's`,
+      );
+      foreign.push(id);
+    }
     const before = entry && previous && previous.seq === (seq as number) - 1 ? previous : undefined;
     // Proven times exist only when the first pass was awaited (see above).
     const proof = seq === undefined ? undefined : firstPass?.proofs.find((p) => p.seq >= seq);
@@ -326,6 +339,10 @@ export async function checkExportReceipts(input: {
   if (absent.length) problems.push(`no receipt for chain entries at seq ${firstSeqs(absent)}`);
   if (unchained.length)
     problems.push(`${unchained.length} receipts have no chain entry (seq ${firstSeqs(unchained)})`);
+  if (foreign.length)
+    problems.push(
+      `${foreign.length} receipts are of another merchant than ${showValue(merchant)} (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''})`,
+    );
   if (manifest?.counts.receipts !== undefined && manifest.counts.receipts !== tally.receiptCount)
     problems.push(
       `manifest counts ${manifest.counts.receipts} receipts, receipts.jsonl has ${tally.receiptCount}`,
