@@ -15,7 +15,6 @@ import {
   verifyBundle,
   verifyReceipt,
 } from '@quittance/verifier';
-import { maxAgeMs } from './cache-control';
 import { type Problem, QuittanceError, retryAfterMs } from './errors';
 import type { components, paths } from './openapi';
 
@@ -51,16 +50,10 @@ export interface ClientOptions {
 }
 
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
-interface KeptHistory {
-  history: Promise<KeyHistory>;
-  /** Until when it may be used (its max-age); infinite while it is being fetched. */
-  until: number;
-  /** Fetched (an answer came): a call that needs a fresher one fetches again. */
-  settled: boolean;
-}
-
-/** Snapshots kept at once: a month's, and the next one's for proofs of later checkpoints. */
-const MAX_KEPT_SNAPSHOTS = 8;
+/** Ended months' snapshots kept at once. */
+const MAX_KEPT_MONTHS = 24;
+/** How long after its end a month counts as ended: clocks differ. */
+const CLOCK_MARGIN_MS = 60 * 60 * 1000;
 
 type Settings = Required<Omit<ClientOptions, 'publisher' | 'fetch'>> &
   Pick<ClientOptions, 'publisher'>;
@@ -75,8 +68,8 @@ export class QuittanceClient {
   readonly #options: Settings;
   readonly #fetch: typeof fetch;
   readonly #publisher: PublisherKeys | undefined;
-  /** Snapshots' key histories by path, oldest first ({@link #keyHistory}). */
-  readonly #histories = new Map<string, KeptHistory>();
+  /** Ended months' key histories, least recently used first ({@link #keyHistory}). */
+  readonly #closedMonths = new Map<string, Promise<KeyHistory>>();
 
   constructor(options: ClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
@@ -95,8 +88,8 @@ export class QuittanceClient {
     wholeNumber('timeoutMs', timeoutMs, 1, MAX_TIMER_MS);
     wholeNumber('retryDelayMs', retryDelayMs, 0, MAX_TIMER_MS);
     wholeNumber('maxRetryAfterMs', maxRetryAfterMs, 0, MAX_TIMER_MS);
-    // Only an absent pin means "trust the service's key": a pin that is null or '' (a file
-    // that failed to load) is refused, never read as none.
+    // Only an absent pin means none: a pin that is null or '' (a file that failed to load) is
+    // refused, never read as none.
     if (options.publisher !== undefined) this.#publisher = parsePublisherKeys(options.publisher);
   }
 
@@ -284,53 +277,43 @@ export class QuittanceClient {
         'invalid_receipt',
         `jwksSnapshotUrl ${JSON.stringify(receipt.jwksSnapshotUrl)} names no snapshot (…/YYYY-MM.json)`,
       );
-    const own = snapshotUrlPath(period);
-    const path = snapshotUrlPath(periodToVerifyIn(period, options.proof));
-    // A key the kept snapshot does not list yet (made since it was fetched): fetched again.
-    const kids = [receipt.signingKeyKid, options.proof?.checkpoint.signingKeyKid];
-    const lists = (history: KeyHistory) =>
-      kids.every((kid) => typeof kid !== 'string' || history.find(kid));
-    const historyAt = async (at: string) => {
-      const kept = await this.#keyHistory(at);
-      return lists(kept) ? kept : this.#keyHistory(at, { fresh: true });
-    };
-    const history = await historyAt(path).catch((error) => {
+    const verifyIn = periodToVerifyIn(period, options.proof);
+    const history = await this.#keyHistory(verifyIn).catch((error) => {
       // A checkpoint's month without a snapshot here: the receipt's own, which may leave
       // included_in_log unknown but never wrong.
-      if (path !== own && error instanceof QuittanceError && error.status === 404)
-        return historyAt(own);
+      if (verifyIn !== period && error instanceof QuittanceError && error.status === 404)
+        return this.#keyHistory(period);
       throw error;
     });
     return verifyReceipt(receipt, history, options);
   }
 
   /**
-   * The key history of the snapshot at `path`, kept for as long as the service's
-   * Cache-Control allows (`max-age`: 60 s for a month's latest version), so that verifying
-   * an order's receipts one by one fetches and checks its snapshot once, not once per
-   * receipt (a snapshot lists every merchant's keys). A key change is seen as late as any
-   * HTTP cache between the client and the service would see it.
+   * The checked key history of a month's snapshot. A month that ended (an hour ago, for
+   * clocks that differ) is kept: its snapshot is final, as the SPEC re-issues a snapshot only
+   * inside its month (§5), so verifying its receipts one by one fetches and checks it once
+   * (it lists every merchant's keys). The current month's is fetched each time: a
+   * revocation must count at once, and it is one of the keys listed already.
    */
-  #keyHistory(path: string, options: { fresh?: boolean } = {}): Promise<KeyHistory> {
-    const kept = this.#histories.get(path);
-    if (kept && kept.until > Date.now() && !(options.fresh && kept.settled)) return kept.history;
+  #keyHistory(period: string): Promise<KeyHistory> {
+    const kept = this.#closedMonths.get(period);
+    if (kept) {
+      // Used last, evicted last.
+      this.#closedMonths.delete(period);
+      this.#closedMonths.set(period, kept);
+      return kept;
+    }
     const publisher = this.#publisher;
+    const history = this.#json(snapshotUrlPath(period)).then((snapshot) =>
+      loadKeyHistory(snapshot, publisher ? { publisher } : {}),
+    );
+    if (!isClosedMonth(period, Date.now())) return history;
     // Kept while it is fetched too (one fetch for concurrent calls), dropped if it fails.
-    const entry = { until: Number.POSITIVE_INFINITY, settled: false } as KeptHistory;
-    entry.history = this.#request('GET', path, { retry: true }).then((answer) => {
-      entry.settled = true;
-      const maxAge = maxAgeMs(answer.headers.get('cache-control'));
-      if (maxAge > 0) entry.until = Date.now() + maxAge;
-      else if (this.#histories.get(path) === entry) this.#histories.delete(path);
-      return loadKeyHistory(jsonOf(answer), publisher ? { publisher } : {});
-    });
-    const history = entry.history;
-    this.#histories.delete(path);
-    this.#histories.set(path, entry);
-    if (this.#histories.size > MAX_KEPT_SNAPSHOTS)
-      this.#histories.delete(this.#histories.keys().next().value as string);
+    this.#closedMonths.set(period, history);
+    if (this.#closedMonths.size > MAX_KEPT_MONTHS)
+      this.#closedMonths.delete(this.#closedMonths.keys().next().value as string);
     history.catch(() => {
-      if (this.#histories.get(path) === entry) this.#histories.delete(path);
+      if (this.#closedMonths.get(period) === history) this.#closedMonths.delete(period);
     });
     return history;
   }
@@ -486,6 +469,12 @@ function jsonOf(answer: Answer): unknown {
  * that signed it: against the receipt's own, a checkpoint of a later month (the newest one,
  * which getProof answers, when the month has turned since) leaves `included_in_log` unknown.
  */
+/** Whether `period` (YYYY-MM, UTC) ended more than {@link CLOCK_MARGIN_MS} before `now`. */
+export function isClosedMonth(period: string, now: number): boolean {
+  const [year, month] = period.split('-').map(Number);
+  return Date.UTC(year as number, month as number) + CLOCK_MARGIN_MS <= now;
+}
+
 function periodToVerifyIn(period: string, proof: InclusionProof | undefined): string {
   const signed = Date.parse(String(proof?.checkpoint?.createdAt));
   if (Number.isNaN(signed)) return period;

@@ -17,7 +17,7 @@ import {
 } from '@quittance/test-tooling';
 import { parsePublisherKeys, verifyBundle } from '@quittance/verifier';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QuittanceClient, QuittanceError, type Receipt } from '../src';
+import { QuittanceClient, QuittanceError } from '../src';
 
 const ADMIN = 'client-test-admin-token-0123456789';
 let database: TestDatabase;
@@ -276,43 +276,6 @@ describe('the typed client against a live server', () => {
       await (await fetch(`${server.url}/.well-known/quittance-publisher.json`)).json(),
     );
     expect((await verifyBundle(path, { publisher })).ok).toBe(true);
-  });
-
-  it('fetches a snapshot once for many receipts, and again for a key it does not list yet', async () => {
-    let snapshotFetches = 0;
-    const counting: typeof fetch = (input, init) => {
-      if (String(input).includes('/.well-known/jwks/snapshot/')) snapshotFetches++;
-      return fetch(input, init);
-    };
-    const client = new QuittanceClient({ baseUrl: server.url, apiKey, publisher, fetch: counting });
-    const receipts: Receipt[] = [];
-    for (const callId of ['kept-1', 'kept-2', 'kept-3'])
-      receipts.push((await client.issueReceipt(request(callId))).receipt);
-    // At once and one after the other: one fetch (the service says max-age=60).
-    const reports = await Promise.all(receipts.map((r) => client.verify(r)));
-    reports.push(await client.verify(receipts[0] as Receipt));
-    for (const report of reports) {
-      expect(report.claims.signature_valid.status).toBe('asserted');
-      expect(report.claims.snapshot_authentic.status).toBe('asserted');
-    }
-    expect(snapshotFetches).toBe(1);
-    // A key made since: the kept snapshot does not list it, so it is fetched again.
-    const rotated = await fetch(`${server.url}/admin/v1/merchants/shop/signing-keys/rotate`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}` },
-    });
-    expect(rotated.status).toBe(201);
-    const { receipt: after } = await client.issueReceipt(request('kept-4'));
-    expect(after.signingKeyKid).not.toBe(receipts[0]?.signingKeyKid);
-    const report = await client.verify(after);
-    expect(report.claims.signature_valid.status).toBe('asserted');
-    expect(report.claims.key_valid_at_issuance.status).toBe('asserted');
-    expect(snapshotFetches).toBe(2);
-    // The fresh one is kept in turn.
-    expect((await client.verify(receipts[1] as Receipt)).claims.signature_valid.status).toBe(
-      'asserted',
-    );
-    expect(snapshotFetches).toBe(2);
   });
 });
 
