@@ -5,6 +5,7 @@ import { isAdminToken, type Principal, type Role } from '../auth/api-keys';
 import type { Services } from '../services';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
+import { isJsonType } from './json-body';
 import { ApiError } from './problem';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -107,13 +108,17 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
   });
 }
 
-/** JSON bodies only: anything else is 415 before parsing. */
+/**
+ * JSON bodies only (`application/json` or `application/…+json`, as the body parser reads
+ * them, json-body.ts): anything else is 415 before the body is read. The issue and export
+ * routes took only `application/json` and the admin routes any JSON type: one rule now.
+ */
 export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
+  const type = c.req.header('content-type');
+  if (!isJsonType(type)) {
     throw new ApiError(
       'unsupported_media_type',
-      `Content-Type is ${JSON.stringify(type)}, not application/json`,
+      `Content-Type is ${JSON.stringify(type ?? '')}, not JSON (application/json or application/…+json)`,
     );
   }
   await next();

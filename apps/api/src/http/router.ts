@@ -102,7 +102,7 @@ function strict(route: RouteConfig): RouteConfig {
   const noBody = mayHaveBody && !request.body;
   // GET and HEAD carry no body to read: their routes run without the reader.
   const reader = mayHaveBody ? [routeBody] : [];
-  const mediaType = request.body ? [requireJson] : [];
+  const mediaType = request.body?.content['application/json'] ? [requireJson] : [];
   return {
     ...route,
     request: { ...request, query: request.query ?? NoQuery },
