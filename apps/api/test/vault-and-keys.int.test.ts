@@ -145,7 +145,7 @@ describe('with every key in KMS (signing keys, publisher, vault wrapping)', () =
     });
     const rotated = await h.admin('POST', `/merchants/${m.merchantId}/signing-keys/rotate`);
     expect(rotated.status).toBe(201);
-    expect(rotated.body.kid).toMatch(new RegExp(`^${m.merchantId}-\\d{4}Q[1-4]-1$`));
+    expect(rotated.body.kid).toMatch(new RegExp(`^${m.merchantId}-\\d{4}Q[1-4]-2$`));
     const after = await h.call('POST', '/api/v1/trust/receipts', {
       key: m.merchantKey,
       body: issueBody(),
@@ -157,7 +157,7 @@ describe('with every key in KMS (signing keys, publisher, vault wrapping)', () =
       reason: 'key_compromise',
     });
     expect(revoked.status).toBe(200);
-    expect(revoked.body.replacementKid).toMatch(/-2$/);
+    expect(revoked.body.replacementKid).toMatch(/-3$/);
     const third = await h.call('POST', '/api/v1/trust/receipts', {
       key: m.merchantKey,
       body: issueBody(),

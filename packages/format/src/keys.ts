@@ -87,11 +87,16 @@ export interface ConsistencyProof {
   proof: string[];
 }
 
-/** `<merchantId>-<YYYY>Q<n>`, and `-<k>` for the k-th extra key in the same quarter (SPEC §5). */
+/**
+ * `<merchantId>-<YYYY>Q<n>` for a quarter's first key, and `-<k>` for its k-th key
+ * (`-2` for the second, after `extra` 1), as the conformance vectors' independent
+ * implementation numbers them (`mch_conf-2026Q3-2`); SPEC §5's "-<k>" says no more. Earlier
+ * releases named the second key `-1`; such kids stay as they are (they are only names).
+ */
 export function kidFor(merchantId: string, at: Date, extra = 0): string {
   const quarter = Math.floor(at.getUTCMonth() / 3) + 1;
   const base = `${merchantId}-${at.getUTCFullYear()}Q${quarter}`;
-  return extra > 0 ? `${base}-${extra}` : base;
+  return extra > 0 ? `${base}-${extra + 1}` : base;
 }
 
 /**

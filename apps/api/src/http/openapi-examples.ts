@@ -350,17 +350,17 @@ const EXAMPLES: Record<string, OperationExamples> = {
     },
   },
   'POST /admin/v1/merchants/{merchantId}/signing-keys/rotate': {
-    responses: { 201: one('The new active key', { kid: 'acme-2026Q4-1' }) },
+    responses: { 201: one('The new active key', { kid: 'acme-2026Q4-2' }) },
     problems: ['signing_keys_changed'],
   },
   'POST /admin/v1/signing-keys/{kid}/revoke': {
     request: one('Compromised key', { reason: 'keyCompromise' }),
     responses: {
       200: one('Revoked; the current snapshot is re-issued', {
-        kid: 'acme-2026Q4-1',
+        kid: 'acme-2026Q4-2',
         revokedAt: '2026-11-28T10:51:23.483Z',
         reason: 'keyCompromise',
-        replacementKid: 'acme-2026Q4-2',
+        replacementKid: 'acme-2026Q4-3',
       }),
     },
     problems: ['key_revoked', 'signing_keys_changed'],

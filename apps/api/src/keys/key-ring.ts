@@ -399,7 +399,7 @@ export class KeyRing {
     return { kid, keyRef, signer, x: (await signer.publicJwk()).x };
   }
 
-  /** `<merchant>-<YYYY>Q<n>`, or `-<k>` after it for the k-th extra key of the quarter. */
+  /** `<merchant>-<YYYY>Q<n>`, or `-<k>` after it for the quarter's k-th key (kidFor). */
   async #nextKid(merchantId: string, now: Date): Promise<string> {
     await assertMerchantExists(this.db, merchantId);
     const base = kidFor(merchantId, now);
