@@ -130,6 +130,39 @@ describe.each([
     ]);
   });
 
+  // An outside auditor: with the bundle's own TSA roots (no --tsa-trust), the revoked key's
+  // checkpoint was asserted, verifier_derived, on the strength of its timestamp alone, which
+  // the same roots make only the operator's word for the receipts (README: TSA roots in
+  // bundles). Its time is now proven only under roots the auditor pinned.
+  it("the revoked key's checkpoint proves its time only under TSA roots the auditor pinned", async () => {
+    const m = await h.merchant();
+    const ids = await issueThree(m.merchantKey);
+    await revokeAndVerify(m.merchantKey, ids);
+    const res = await h.app.request('/api/v1/trust/receipts/by-order/order-1/evidence', {
+      headers: { authorization: `Bearer ${m.auditorKey}` },
+    });
+    expect(res.status).toBe(200);
+    const bundle = new Uint8Array(await res.arrayBuffer());
+    const publisher = parsePublisherKeys(
+      (await h.call('GET', '/.well-known/quittance-publisher.json')).body,
+    );
+    const pinned = await verifyBundle(bundle, {
+      publisher,
+      tsaTrustAnchors: parsePemCertificates(tsa.trustPem),
+      keepReceipts: true,
+    });
+    expect(pinned.ok).toBe(true);
+    expect(pinned.claims.checkpoints_valid?.status).toBe('asserted');
+    const own = await verifyBundle(bundle, { publisher, keepReceipts: true });
+    expect(own.ok).toBe(true);
+    expect(own.claims.checkpoints_valid).toMatchObject({
+      status: 'unknown',
+      reason: expect.stringContaining('revoked'),
+    });
+    for (const receipt of own.receipts ?? [])
+      expect(receipt.claims.key_valid_at_issuance.status).not.toBe('asserted');
+  });
+
   it('a TSA that fails does not block the revocation: it says the receipts stay unproven', async () => {
     const m = await h.merchant();
     const ids = await issueThree(m.merchantKey);

@@ -40,6 +40,12 @@ export async function verifyCheckpoint(
     publisher?: PublisherKeys;
     tsaTrustAnchors?: Uint8Array[];
     chainEntry?: { seq: number; entryHash: string };
+    /**
+     * Whether a verified timestamp proves when the checkpoint existed, for a key revoked
+     * after its createdAt (default true). False when the TSA roots are not the auditor's
+     * own (a bundle's `tsa/`): the timestamp is still checked, but proves no time.
+     */
+    timestampProvesTime?: boolean;
   } = {},
 ): Promise<CheckpointReport> {
   const history: KeyHistory = isKeyHistory(keySet) ? keySet : await loadKeyHistory(keySet, options);
@@ -62,7 +68,7 @@ export async function verifyCheckpoint(
   const cp = validation.value;
   const payloadB64 = base64url(canonicalBytes(checkpointSignedPart(cp)));
   const timestamp = await checkTimestamp(cp, options.tsaTrustAnchors);
-  const proof = timestamp.proof;
+  const proof = options.timestampProvesTime === false ? undefined : timestamp.proof;
   let chain_linked: Claim = unknown(`the chain entry at seq ${cp.seq} was not given`);
   if (options.chainEntry) {
     chain_linked =

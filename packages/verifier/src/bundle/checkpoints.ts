@@ -98,7 +98,12 @@ export async function checkCheckpoints(
     }
     let report: CheckpointReport;
     try {
-      report = await verifyCheckpoint(checkpoint, history, { tsaTrustAnchors: anchors.certs });
+      // Only TSA roots the auditor pinned make a timestamp prove a time (see TsaAnchors): with
+      // the bundle's own, a checkpoint of a key revoked later is as unproven as one without.
+      report = await verifyCheckpoint(checkpoint, history, {
+        tsaTrustAnchors: anchors.certs,
+        timestampProvesTime: !anchors.fromBundle,
+      });
     } catch (error) {
       problems.push(`${at} cannot be checked: ${messageOf(error)}`);
       continue;
@@ -134,8 +139,7 @@ export async function checkCheckpoints(
       !foreign
     )
       read.verified.add(`${report.seq}:${checkpoint.rootHash}`);
-    // Only TSA roots the auditor pinned make a checkpoint's time a proof (see TsaAnchors).
-    if (report.provenAt && signature.status === 'asserted' && !anchors.fromBundle)
+    if (report.provenAt && signature.status === 'asserted')
       read.proofs.push({ seq: report.seq, time: report.provenAt });
   }
   if (evidence && count === 0)
