@@ -288,6 +288,17 @@ export const isJsonType = (type: string | undefined): type is string =>
   type !== undefined && JSON_MEDIA_TYPE.test(type.split(';')[0]?.trim() ?? '');
 
 /**
+ * A JSON request's whole Content-Type as the routes' validator (`@hono/zod-openapi`, patched
+ * in `patches/` for RFC 9110's parameters) takes it: `application/json` or
+ * `application/<letters, dots, dashes>+json`, and parameters each `token=value`. Written
+ * again here so that `requireJson` refuses before the body is read what the validator would
+ * refuse after (a review found `application/vnd.api.v2+json` told `100 Continue`, then 415);
+ * a test holds the two to the same text.
+ */
+export const JSON_REQUEST_TYPE =
+  /^application\/([a-z-.]+\+)?json(?:[\t ]*;(?:[\t ]*[!#$%&'*+.^_`|~0-9a-z-]+=(?:[!#$%&'*+.^_`|~0-9a-z-]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*[\t ]*$/i;
+
+/**
  * The request's body, read once (Hono keeps the bytes for a second reader), the request
  * budget paused while it arrives; a read the client broke off is 400 `malformed_http`.
  */

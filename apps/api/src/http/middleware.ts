@@ -5,7 +5,7 @@ import { isAdminToken, type Principal, type Role } from '../auth/api-keys';
 import type { Services } from '../services';
 import type { AppEnv } from './env';
 import { renderError } from './errors';
-import { isJsonType } from './json-body';
+import { JSON_REQUEST_TYPE } from './json-body';
 import { ApiError } from './problem';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -109,16 +109,17 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
 }
 
 /**
- * JSON bodies only (`application/json` or `application/…+json`, as the body parser reads
- * them, json-body.ts): anything else is 415 before the body is read. The issue and export
- * routes took only `application/json` and the admin routes any JSON type: one rule now.
+ * JSON bodies only (`application/json` or `application/…+json`, as the routes' validator
+ * takes them: {@link JSON_REQUEST_TYPE}): anything else is 415 before the body is read. The
+ * issue and export routes took only `application/json` and the admin routes any JSON type:
+ * one rule now.
  */
 export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
-  if (!isJsonType(type)) {
+  if (!JSON_REQUEST_TYPE.test(type ?? '')) {
     throw new ApiError(
       'unsupported_media_type',
-      `Content-Type is ${JSON.stringify(type ?? '')}, not JSON (application/json or application/…+json)`,
+      `Content-Type is ${JSON.stringify(type ?? '')}: it must be application/json or application/…+json, its parameters written as RFC 9110 §5.6.6 writes them`,
     );
   }
   await next();
