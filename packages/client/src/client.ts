@@ -292,8 +292,9 @@ export class QuittanceClient {
    * The checked key history of a month's snapshot. A month that ended (an hour ago, for
    * clocks that differ) is kept: its snapshot is final, as the SPEC re-issues a snapshot only
    * inside its month (§5), so verifying its receipts one by one fetches and checks it once
-   * (it lists every merchant's keys). The current month's is fetched each time: a
-   * revocation must count at once, and it is one of the keys listed already.
+   * (it lists every merchant's keys), once the pinned publisher key vouches for it. The
+   * current month's is fetched each time: a revocation must count at once, and it is one of
+   * the keys listed already.
    */
   #keyHistory(period: string): Promise<KeyHistory> {
     const kept = this.#closedMonths.get(period);
@@ -312,9 +313,12 @@ export class QuittanceClient {
     this.#closedMonths.set(period, history);
     if (this.#closedMonths.size > MAX_KEPT_MONTHS)
       this.#closedMonths.delete(this.#closedMonths.keys().next().value as string);
-    history.catch(() => {
+    // Only one the pinned key vouches for: a damaged or forged answer (a proxy's) would
+    // otherwise stand for the client's lifetime (a review); unpinned, none is kept.
+    const forget = () => {
       if (this.#closedMonths.get(period) === history) this.#closedMonths.delete(period);
-    });
+    };
+    history.then((kept) => kept.authentic.status !== 'asserted' && forget(), forget);
     return history;
   }
 

@@ -221,9 +221,13 @@ export async function checkExportReceipts(input: {
   const missing: number[] = [];
   /** Receipts whose seq has no entry in chain.jsonl. */
   const unchained: number[] = [];
-  /** Receipts of another merchant than the bundle's (its manifest's, else its first receipt's). */
+  /**
+   * Receipts of another merchant than the manifest's. Without a usable manifest nothing says
+   * whose the chain is (manifest_valid is refuted already): a first receipt taken instead
+   * made every genuine one after a tampered first line foreign (a review).
+   */
   const foreign: string[] = [];
-  let merchant = manifest?.merchantId;
+  const merchant = manifest?.merchantId;
   // An entry of the range passed over without its receipt is a missing receipt (unless the
   // export was filtered by order, when other orders' entries are there only for the links).
   const passOver = (entry: ChainEntry | undefined) => {
@@ -284,8 +288,7 @@ export async function checkExportReceipts(input: {
     // A chain is one merchant's (SPEC §6), and an export holds its receipts (§9): another
     // merchant's receipt, signed by that merchant's valid key and linked in, was asserted.
     // Checked after its entry is taken, so that the entry is not also reported missing.
-    merchant ??= typeof receipt.merchantId === 'string' ? receipt.merchantId : undefined;
-    if (!chainClaim && receipt.merchantId !== merchant) {
+    if (!chainClaim && merchant !== undefined && receipt.merchantId !== merchant) {
       chainClaim = refuted(
         `the receipt is of merchant ${showValue(receipt.merchantId)}, in a chain of ${showValue(merchant)}: a chain is one merchant's`,
       );
