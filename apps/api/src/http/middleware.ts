@@ -119,7 +119,7 @@ export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   if (!JSON_REQUEST_TYPE.test(type ?? '')) {
     throw new ApiError(
       'unsupported_media_type',
-      `Content-Type is ${JSON.stringify(type ?? '')}: it must be application/json or application/…+json, its parameters written as RFC 9110 §5.6.6 writes them`,
+      `Content-Type is ${JSON.stringify(type ?? '')}: it must be application/json or application/<letters, dots, dashes>+json, its parameters written as RFC 9110 §5.6.6 writes them`,
     );
   }
   await next();
