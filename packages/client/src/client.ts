@@ -73,6 +73,11 @@ export class QuittanceClient {
 
   constructor(options: ClientOptions) {
     this.#base = options.baseUrl.replace(/\/+$/, '');
+    // A base without a scheme (127.0.0.1:8787) failed each request as a network error.
+    if (!URL.canParse(this.#base) || !/^https?:$/.test(new URL(this.#base).protocol))
+      throw new RangeError(
+        `baseUrl must be an http or https URL, not ${JSON.stringify(options.baseUrl)}`,
+      );
     // An option given as undefined takes its default (spread alone would erase it).
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.#options = {
@@ -107,14 +112,14 @@ export class QuittanceClient {
   }
 
   async getReceipt(id: string): Promise<Receipt> {
-    return (await this.#json(`/api/v1/trust/receipts/${encodeURIComponent(id)}`)) as Receipt;
+    return (await this.#json(`/api/v1/trust/receipts/${segment(id)}`)) as Receipt;
   }
 
   /** All receipts of an order, oldest first. */
   async listByOrder(orderId: string): Promise<Receipt[]> {
-    const body = (await this.#json(
-      `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}`,
-    )) as { receipts: Receipt[] };
+    const body = (await this.#json(`/api/v1/trust/receipts/by-order/${segment(orderId)}`)) as {
+      receipts: Receipt[];
+    };
     return body.receipts;
   }
 
@@ -140,7 +145,7 @@ export class QuittanceClient {
   }
 
   async getExport(id: string): Promise<Export> {
-    return (await this.#json(`/api/v1/trust/exports/${encodeURIComponent(id)}`)) as Export;
+    return (await this.#json(`/api/v1/trust/exports/${segment(id)}`)) as Export;
   }
 
   /** Polls until the export is done (or failed, which throws). */
@@ -163,7 +168,7 @@ export class QuittanceClient {
   /** The bundle's bytes (a zip, SPEC §9). */
   async downloadExport(id: string): Promise<Uint8Array> {
     return (
-      await this.#request('GET', `/api/v1/trust/exports/${encodeURIComponent(id)}/download`, {
+      await this.#request('GET', `/api/v1/trust/exports/${segment(id)}/download`, {
         retry: true,
       })
     ).bytes;
@@ -200,6 +205,9 @@ export class QuittanceClient {
     if (!(timeoutMs >= 0))
       throw new RangeError(`timeoutMs must be a number of ms, not ${timeoutMs}`);
     const deadline = Date.now() + timeoutMs;
+    // What the service last said (not_checkpointed, 503), kept as the cause when the last ask
+    // was only cut short by the deadline.
+    let said: QuittanceError | undefined;
     for (;;) {
       try {
         // One ask per turn, within what is left: the loop does the retrying, so the asks'
@@ -210,15 +218,18 @@ export class QuittanceClient {
         if (!(error instanceof QuittanceError) || !waitable(error)) throw error;
         // As for any request: a wait longer than maxRetryAfterMs is the caller's to decide.
         if ((error.retryAfterMs ?? 0) > this.#options.maxRetryAfterMs) throw error;
+        if (error.code !== 'timeout') said = error;
         const left = deadline - Date.now();
-        if (left <= 0)
+        if (left <= 0) {
+          const cause = said ?? error;
           throw new QuittanceError(
             'timeout',
-            `no ${what} within ${timeoutMs} ms: ${error.message}`,
-            error.status,
-            error.problem,
-            { cause: error, retryAfterMs: error.retryAfterMs },
+            `no ${what} within ${timeoutMs} ms: ${cause.message}`,
+            cause.status,
+            cause.problem,
+            { cause, retryAfterMs: cause.retryAfterMs },
           );
+        }
         // Retry-After, at least 100 ms, and not past the deadline (one last ask at it).
         await sleep(Math.min(Math.max(error.retryAfterMs ?? 1000, 100), left));
       }
@@ -236,7 +247,7 @@ export class QuittanceClient {
     orderId: string,
     options: { includeBodies?: boolean } = {},
   ): Promise<Uint8Array> {
-    return (await this.#request('GET', evidencePath(orderId, options), { retry: true })).bytes;
+    return zipOf(await this.#request('GET', evidencePath(orderId, options), { retry: true }));
   }
 
   /**
@@ -249,7 +260,7 @@ export class QuittanceClient {
     options: { includeBodies?: boolean; timeoutMs?: number } = {},
   ): Promise<Uint8Array> {
     const path = evidencePath(orderId, options);
-    return (await this.#waitFor(`evidence of order ${orderId}`, path, options.timeoutMs)).bytes;
+    return zipOf(await this.#waitFor(`evidence of order ${orderId}`, path, options.timeoutMs));
   }
 
   /**
@@ -486,9 +497,34 @@ function periodToVerifyIn(period: string, proof: InclusionProof | undefined): st
   return month > period ? month : period;
 }
 
-const proofPath = (id: string) => `/api/v1/trust/receipts/${encodeURIComponent(id)}/proof`;
+/** A zip answer's bytes; anything else is `invalid_response`. */
+function zipOf(answer: Answer): Uint8Array {
+  const type = answer.headers.get('content-type') ?? '';
+  if (!/^application\/zip\s*(;|$)/i.test(type))
+    throw new QuittanceError(
+      'invalid_response',
+      `${answer.what} answered ${JSON.stringify(type)}, not a zip (application/zip)`,
+      answer.status,
+    );
+  return answer.bytes;
+}
+
+/**
+ * A path segment. `.` and `..` are valid ids (SPEC §1) but no path can carry them (URLs
+ * resolve them away): the order "." fetched another route's answer as its evidence.
+ */
+function segment(value: string): string {
+  if (value === '.' || value === '..')
+    throw new QuittanceError(
+      'invalid_request',
+      `${JSON.stringify(value)} cannot be a path segment: list such an order with listReceipts({ orderId })`,
+    );
+  return encodeURIComponent(value);
+}
+
+const proofPath = (id: string) => `/api/v1/trust/receipts/${segment(id)}/proof`;
 const evidencePath = (orderId: string, options: { includeBodies?: boolean }) =>
-  `/api/v1/trust/receipts/by-order/${encodeURIComponent(orderId)}/evidence${options.includeBodies ? '?includeBodies=true' : ''}`;
+  `/api/v1/trust/receipts/by-order/${segment(orderId)}/evidence${options.includeBodies ? '?includeBodies=true' : ''}`;
 
 /** A whole number of `name` within [min, max], or a RangeError saying which. */
 function wholeNumber(name: string, value: number, min: number, max: number): void {
