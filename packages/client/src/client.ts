@@ -266,9 +266,8 @@ export class QuittanceClient {
   /**
    * Verifies a receipt against the snapshot it names and the pinned publisher key; with none
    * pinned, `snapshot_authentic` is unknown (SPEC §10: evidence not given), as from
-   * `quittance verify` without `--publisher`. It used to be checked against the key the same
-   * service serves, and asserted: a report that could not say it proved no more than that
-   * the service agreed with itself. With its `proof` ({@link getProof}), `included_in_log`
+   * `quittance verify` without `--publisher`: a key fetched from the same service would prove
+   * only that it agrees with itself. With its `proof` ({@link getProof}), `included_in_log`
    * is decided too; with the `bodies` sent, `body_matches`.
    */
   async verify(
@@ -477,6 +476,12 @@ function jsonOf(answer: Answer): unknown {
   }
 }
 
+/** Whether `period` (YYYY-MM, UTC) ended more than {@link CLOCK_MARGIN_MS} before `now`. */
+export function isClosedMonth(period: string, now: number): boolean {
+  const [year, month] = period.split('-').map(Number);
+  return Date.UTC(year as number, month as number) + CLOCK_MARGIN_MS <= now;
+}
+
 /**
  * The period of the key snapshot to verify a receipt against: its own (`period`), or with a
  * proof, the month of the proof's checkpoint when that is later. A month's snapshot holds the
@@ -484,12 +489,6 @@ function jsonOf(answer: Answer): unknown {
  * that signed it: against the receipt's own, a checkpoint of a later month (the newest one,
  * which getProof answers, when the month has turned since) leaves `included_in_log` unknown.
  */
-/** Whether `period` (YYYY-MM, UTC) ended more than {@link CLOCK_MARGIN_MS} before `now`. */
-export function isClosedMonth(period: string, now: number): boolean {
-  const [year, month] = period.split('-').map(Number);
-  return Date.UTC(year as number, month as number) + CLOCK_MARGIN_MS <= now;
-}
-
 function periodToVerifyIn(period: string, proof: InclusionProof | undefined): string {
   const signed = Date.parse(String(proof?.checkpoint?.createdAt));
   if (Number.isNaN(signed)) return period;

@@ -293,7 +293,7 @@ export const isJsonType = (type: string | undefined): type is string =>
  * `application/<letters, dots, dashes>+json`, and parameters each `token=value`. Written
  * again here so that `requireJson` refuses before the body is read what the validator would
  * refuse after (a review found `application/vnd.api.v2+json` told `100 Continue`, then 415);
- * a test holds the two to the same text.
+ * a test holds the two to the same verdicts.
  */
 export const JSON_REQUEST_TYPE =
   /^application\/([a-z-.]+\+)?json(?:[\t ]*;(?:[\t ]*[!#$%&'*+.^_`|~0-9a-z-]+=(?:[!#$%&'*+.^_`|~0-9a-z-]+|"(?:[\t !#-[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"))?)*[\t ]*$/i;

@@ -110,9 +110,8 @@ export function requireRole(...roles: Role[]): MiddlewareHandler<AppEnv> {
 
 /**
  * JSON bodies only (`application/json` or `application/…+json`, as the routes' validator
- * takes them: {@link JSON_REQUEST_TYPE}): anything else is 415 before the body is read. The
- * issue and export routes took only `application/json` and the admin routes any JSON type:
- * one rule now.
+ * takes them: {@link JSON_REQUEST_TYPE}): anything else is 415 before the body is read. Put
+ * on every route that declares a JSON body by `createRouter` (router.ts).
  */
 export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('content-type');
